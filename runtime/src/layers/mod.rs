@@ -1,0 +1,20 @@
+//! Layers a `model!` expands to.
+//!
+//! The contract every layer here keeps (the macro relies on it):
+//! * generic over `E: Elem` and `D: Device<E>` only, so `Cpu` and `Cuda` share one path;
+//! * `Module<Tensor<(B, ..), E, D, T>>` for any batch `B: Dim` and any tape `T`
+//!   is **inference** (dropout off, batch norm uses running statistics);
+//! * `ModuleMut<..>` for the same inputs is **training** (dropout on, batch
+//!   statistics, running statistics updated);
+//! * layers with parameters implement dfdx `TensorCollection` and are built by
+//!   it; layers without parameters are plain values built with `new(..)`.
+//! * sizes are const generics, and a layer asserts its own size arithmetic in
+//!   an inline `const { assert!(..) }` so hand-written models are checked too.
+
+pub mod activation;
+pub mod dense;
+pub mod flatten;
+
+pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
+pub use dense::{Dense, DenseNoBias};
+pub use flatten::Flatten;
