@@ -3,12 +3,19 @@
 //! * [`layers`]: the layers dfdx 0.13 lacks on stable Rust (or whose semantics
 //!   we need to differ), each generic over the dfdx device.
 //! * [`model`]: the [`Model`](model::Model) trait every generated model implements.
-//! * [`elem`]: the element-type bound shared by all layers.
+//! * [`loss`], [`optim`]: losses and optimizers behind one trait each.
+//! * [`error`]: the run-time error type.
+//! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
 pub mod elem;
+pub mod error;
 pub mod layers;
+pub mod loss;
 pub mod model;
+pub mod optim;
+pub mod testing;
 
 pub use dfdx;
 pub use elem::Elem;
-pub use model::{LayerSummary, Model, ModelSummary};
+pub use error::{Error, Result};
+pub use model::{LayerSummary, Model, ModelInfo, ModelSummary};

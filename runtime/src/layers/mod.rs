@@ -7,9 +7,12 @@
 //! * `ModuleMut<..>` for the same inputs is **training** (dropout on, batch
 //!   statistics, running statistics updated);
 //! * layers with parameters implement dfdx `TensorCollection` and are built by
-//!   it; layers without parameters are plain values built with `new(..)`.
+//!   it; layers without parameters are plain values built with `new(..)` or
+//!   `Default::default()`;
 //! * sizes are const generics, and a layer asserts its own size arithmetic in
 //!   an inline `const { assert!(..) }` so hand-written models are checked too.
+//!
+//! One file per layer family; add `pub mod` and `pub use` lines below.
 
 pub mod activation;
 pub mod dense;
