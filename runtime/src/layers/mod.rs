@@ -15,9 +15,13 @@
 //! One file per layer family; add `pub mod` and `pub use` lines below.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod dense;
+pub mod dropout;
 pub mod flatten;
 
-pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
+pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
+pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 pub use dense::{Dense, DenseNoBias};
+pub use dropout::Dropout;
 pub use flatten::Flatten;

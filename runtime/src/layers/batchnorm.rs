@@ -1,0 +1,230 @@
+//! Batch normalisation: `BatchNorm1d<C>` for `(B, C)` / `(B, C, L)` and
+//! `BatchNorm2d<C>` for `(B, C, H, W)`, with PyTorch's conventions.
+//!
+//! * Parameters (trainable): `scale` and `bias` `[C]`, visited as `weight`
+//!   and `bias` (PyTorch's names, so checkpoints read the same); initialised
+//!   to one and zero.
+//! * Running statistics `running_mean` (0) and `running_var` (1), visited as
+//!   non-trainable (`TensorOptions::detached`): saved, loaded and moved
+//!   between devices, but never touched by an optimizer.
+//! * Training (`ModuleMut`, any tape): normalise with the batch mean and the
+//!   *biased* batch variance over every axis but `C`, then
+//!   `running = (1 - momentum) * running + momentum * batch`, where the
+//!   variance fed to the running estimate is the *unbiased* one (`n / (n-1)`).
+//! * Inference (`Module`, any tape): normalise with the running statistics;
+//!   gradients (if the input is traced) flow to the input, `scale` and `bias`.
+//!
+//! `eps = 1e-5`, `momentum = 0.1` (PyTorch defaults; Keras's `momentum=0.99`
+//! is PyTorch's `0.01`). Both are public fields.
+
+use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
+use dfdx::prelude::*;
+
+use crate::elem::Elem;
+
+/// PyTorch's default `eps`.
+pub const BATCH_NORM_EPS: f64 = 1e-5;
+/// PyTorch's default `momentum` (weight of the new batch statistic).
+pub const BATCH_NORM_MOMENTUM: f64 = 0.1;
+
+/// Training forward over the reduced axes `Ax` (every axis but the channel axis).
+#[allow(clippy::too_many_arguments)]
+fn train_forward<const C: usize, S, Ax, E, D, T>(
+    x: Tensor<S, E, D, T>,
+    scale: &Tensor<Rank1<C>, E, D>,
+    bias: &Tensor<Rank1<C>, E, D>,
+    running_mean: &mut Tensor<Rank1<C>, E, D>,
+    running_var: &mut Tensor<Rank1<C>, E, D>,
+    eps: f64,
+    momentum: f64,
+) -> Result<Tensor<S, E, D, T>, D::Err>
+where
+    S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
+    Ax: Axes,
+    E: Elem,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    let shape = *x.shape();
+    let n = <S as HasAxes<Ax>>::size(&shape) as f64;
+
+    let mean = x.retaped::<T>().try_mean::<Rank1<C>, Ax>()?;
+    running_mean.try_axpy(1.0 - momentum, &mean, momentum)?;
+    let centered = x.try_sub(mean.try_broadcast_like::<S, Ax>(&shape)?)?;
+
+    let var = centered
+        .retaped::<T>()
+        .try_square()?
+        .try_mean::<Rank1<C>, Ax>()?;
+    // Unbiased variance for the running estimate. With a single value per
+    // channel it is undefined (PyTorch refuses such a batch); we then feed
+    // the biased one (zero) instead of a NaN.
+    let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+    running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
+
+    let inv_std = var
+        .try_add(E::from_f64(eps).unwrap())?
+        .try_sqrt()?;
+    let gain = scale
+        .retaped::<T>()
+        .try_div(inv_std)?
+        .try_broadcast_like::<S, Ax>(&shape)?;
+    let shift = bias.retaped::<T>().try_broadcast_like::<S, Ax>(&shape)?;
+    centered.try_mul(gain)?.try_add(shift)
+}
+
+/// Inference forward with the running statistics (gradients reach `x`,
+/// `scale` and `bias` when `x` carries a tape).
+fn infer_forward<const C: usize, S, Ax, E, D, T>(
+    x: Tensor<S, E, D, T>,
+    scale: &Tensor<Rank1<C>, E, D>,
+    bias: &Tensor<Rank1<C>, E, D>,
+    running_mean: &Tensor<Rank1<C>, E, D>,
+    running_var: &Tensor<Rank1<C>, E, D>,
+    eps: f64,
+) -> Result<Tensor<S, E, D, T>, D::Err>
+where
+    S: Shape,
+    Rank1<C>: BroadcastShapeTo<S, Ax>,
+    Ax: Axes,
+    E: Elem,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    let shape = *x.shape();
+    let std = running_var
+        .clone()
+        .try_add(E::from_f64(eps).unwrap())?
+        .try_sqrt()?;
+    let gain = scale
+        .retaped::<T>()
+        .try_div(std)?
+        .try_broadcast_like::<S, Ax>(&shape)?;
+    let shift = bias.retaped::<T>().try_broadcast_like::<S, Ax>(&shape)?;
+    let centered = x.try_sub(running_mean.clone().try_broadcast_like::<S, Ax>(&shape)?)?;
+    centered.try_mul(gain)?.try_add(shift)
+}
+
+macro_rules! batch_norm_struct {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<const C: usize, E: Dtype, D: Storage<E>> {
+            /// Affine gain `[C]` (PyTorch `weight`), initialised to 1.
+            pub scale: Tensor<Rank1<C>, E, D>,
+            /// Affine shift `[C]`, initialised to 0.
+            pub bias: Tensor<Rank1<C>, E, D>,
+            /// Running mean `[C]` used at inference, initialised to 0.
+            pub running_mean: Tensor<Rank1<C>, E, D>,
+            /// Running variance `[C]` used at inference, initialised to 1.
+            pub running_var: Tensor<Rank1<C>, E, D>,
+            /// Added to the variance before the square root.
+            pub epsilon: f64,
+            /// Weight of the new batch statistic in the running average.
+            pub momentum: f64,
+        }
+
+        impl<const C: usize, E: Elem, D: Device<E>> TensorCollection<E, D> for $name<C, E, D> {
+            type To<E2: Dtype, D2: Device<E2>> = $name<C, E2, D2>;
+
+            fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+                visitor: &mut V,
+            ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+                visitor.visit_fields(
+                    (
+                        Self::tensor(
+                            "weight",
+                            |s| &s.scale,
+                            |s| &mut s.scale,
+                            TensorOptions::reset_to_ones(),
+                        ),
+                        Self::tensor(
+                            "bias",
+                            |s| &s.bias,
+                            |s| &mut s.bias,
+                            TensorOptions::reset_to_zeros(),
+                        ),
+                        Self::tensor(
+                            "running_mean",
+                            |s| &s.running_mean,
+                            |s| &mut s.running_mean,
+                            TensorOptions::detached(|t| t.try_fill_with_zeros()),
+                        ),
+                        Self::tensor(
+                            "running_var",
+                            |s| &s.running_var,
+                            |s| &mut s.running_var,
+                            TensorOptions::detached(|t| t.try_fill_with_ones()),
+                        ),
+                    ),
+                    |(scale, bias, running_mean, running_var)| $name {
+                        scale,
+                        bias,
+                        running_mean,
+                        running_var,
+                        epsilon: BATCH_NORM_EPS,
+                        momentum: BATCH_NORM_MOMENTUM,
+                    },
+                )
+            }
+        }
+    };
+}
+
+/// Implements `Module` (inference) and `ModuleMut` (training) for one input
+/// shape, reducing over the axes `$ax`.
+macro_rules! batch_norm_impl {
+    ($name:ident, ($($dim:ident),*), $shape:ty, $ax:ty) => {
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+            Module<Tensor<$shape, E, D, T>> for $name<C, E, D>
+        {
+            type Output = Tensor<$shape, E, D, T>;
+            type Error = D::Err;
+
+            fn try_forward(&self, x: Tensor<$shape, E, D, T>) -> Result<Self::Output, D::Err> {
+                infer_forward::<C, $shape, $ax, E, D, T>(
+                    x,
+                    &self.scale,
+                    &self.bias,
+                    &self.running_mean,
+                    &self.running_var,
+                    self.epsilon,
+                )
+            }
+        }
+
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+            ModuleMut<Tensor<$shape, E, D, T>> for $name<C, E, D>
+        {
+            type Output = Tensor<$shape, E, D, T>;
+            type Error = D::Err;
+
+            fn try_forward_mut(&mut self, x: Tensor<$shape, E, D, T>) -> Result<Self::Output, D::Err> {
+                train_forward::<C, $shape, $ax, E, D, T>(
+                    x,
+                    &self.scale,
+                    &self.bias,
+                    &mut self.running_mean,
+                    &mut self.running_var,
+                    self.epsilon,
+                    self.momentum,
+                )
+            }
+        }
+    };
+}
+
+batch_norm_struct!(
+    /// Batch norm over features: `(B, C) -> (B, C)` and `(B, C, L) -> (B, C, L)`
+    /// (statistics over `B`, resp. `B` and `L`). PyTorch `nn.BatchNorm1d(C)`.
+    BatchNorm1d
+);
+batch_norm_struct!(
+    /// Batch norm over channels: `(B, C, H, W) -> (B, C, H, W)` (statistics
+    /// over `B`, `H`, `W`). PyTorch `nn.BatchNorm2d(C)`.
+    BatchNorm2d
+);
+
+batch_norm_impl!(BatchNorm1d, (), (B, Const<C>), Axis<0>);
+batch_norm_impl!(BatchNorm1d, (L), (B, Const<C>, L), Axes2<0, 2>);
+batch_norm_impl!(BatchNorm2d, (H, W), (B, Const<C>, H, W), Axes3<0, 2, 3>);
