@@ -62,9 +62,7 @@ where
     let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
     running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
 
-    let inv_std = var
-        .try_add(E::from_f64(eps).unwrap())?
-        .try_sqrt()?;
+    let inv_std = var.try_add(E::from_f64(eps).unwrap())?.try_sqrt()?;
     let gain = scale
         .retaped::<T>()
         .try_div(inv_std)?
