@@ -3,7 +3,7 @@
 
 mod layers_common;
 
-use layers_common::{check_input_gradient, values, Tape64};
+use layers_common::{check_input_gradient, values};
 use sxima_runtime::dfdx::nn::{BuildModule, Module, ModuleMut};
 use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::{BatchNorm1d, BatchNorm2d, Dropout, GeLU, GeLUTanh, LogSoftmax, SiLU};
