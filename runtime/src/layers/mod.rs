@@ -19,9 +19,13 @@ pub mod batchnorm;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
+pub mod pool;
+pub mod window;
+pub mod window_cpu;
 
 pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 pub use dense::{Dense, DenseNoBias};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use pool::{AvgPool2d, MaxPool2d};
