@@ -15,17 +15,25 @@
 //! One file per layer family; add `pub mod` and `pub use` lines below.
 
 pub mod activation;
+pub mod adaptive_pool;
 pub mod batchnorm;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
+pub mod global_pool;
 pub mod pool;
+pub mod upsample;
 pub mod window;
 pub mod window_cpu;
+pub mod zero_padding;
 
 pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
+pub use adaptive_pool::{AdaptiveAvgPool2d, AdaptiveMaxPool2d};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 pub use dense::{Dense, DenseNoBias};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use global_pool::{GlobalAvgPool, GlobalMaxPool};
 pub use pool::{AvgPool2d, MaxPool2d};
+pub use upsample::{UpSampling2d, UpSampling2dBilinear};
+pub use zero_padding::ZeroPadding2d;
