@@ -140,7 +140,7 @@ impl Pool2dGeom {
             } else {
                 1.0 / divisor as f64
             };
-            weights.extend(std::iter::repeat(wt).take(taps));
+            weights.resize(weights.len() + taps, wt);
         }
         plan.weights = Some(weights);
         plan
@@ -285,6 +285,27 @@ pool_layer!(
     /// Max pooling `(B, C, HI, WI) -> (B, C, HO, WO)`, padding with `-inf`
     /// (PyTorch `nn.MaxPool2d(kernel, stride, padding)`; the gradient goes to
     /// the first maximum of each window).
+    ///
+    /// ```
+    /// use sxima_runtime::dfdx::prelude::*;
+    /// use sxima_runtime::layers::MaxPool2d;
+    /// let dev = Cpu::default();
+    /// let x: Tensor<(usize, Const<32>, Const<24>, Const<24>), f32, _> =
+    ///     dev.zeros_like(&(64, Const, Const, Const));
+    /// let y = MaxPool2d::<2, 2, 2, 2, 0, 0, 0, 0, 24, 24, 12, 12>::new().forward(x);
+    /// assert_eq!(y.shape().0, 64);
+    /// ```
+    ///
+    /// A wrong output size does not build:
+    ///
+    /// ```compile_fail
+    /// use sxima_runtime::dfdx::prelude::*;
+    /// use sxima_runtime::layers::MaxPool2d;
+    /// let dev = Cpu::default();
+    /// let x: Tensor<(usize, Const<32>, Const<24>, Const<24>), f32, _> =
+    ///     dev.zeros_like(&(64, Const, Const, Const));
+    /// let y = MaxPool2d::<2, 2, 2, 2, 0, 0, 0, 0, 24, 24, 13, 12>::new().forward(x);
+    /// ```
     MaxPool2d [] [],
     |geom, x, out| window_max(x, &geom.max_plan(), out)
 );

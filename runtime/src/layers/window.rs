@@ -55,7 +55,7 @@ impl WindowPlan {
     /// Whether any tap reads padding.
     pub fn uses_fill(&self) -> bool {
         let fill = self.fill();
-        self.index.iter().any(|&i| i == fill)
+        self.index.contains(&fill)
     }
 
     /// Number of planes (batch x channels) in a tensor of `numel` elements,
@@ -148,13 +148,16 @@ pub fn window_sum_generic<S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E,
         .try_reshape_like(&out_shape)
 }
 
+/// `(planes, positions)` with run-time sizes.
+type Planes<E, D, T> = Tensor<(usize, usize), E, D, T>;
+
 /// `(n, out_plane * taps)`: every tap's input value, `fill` for padding.
 fn gather_taps<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<S, E, D, T>,
     plan: &WindowPlan,
     n: usize,
     fill: E,
-) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+) -> Result<Planes<E, D, T>, D::Err> {
     let dev = x.device().clone();
     let m = plan.in_plane();
     let x = x.try_reshape_like(&(n, m))?;
