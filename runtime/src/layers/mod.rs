@@ -15,9 +15,16 @@
 //! One file per layer family; add `pub mod` and `pub use` lines below.
 
 pub mod activation;
+pub mod conv2d;
+pub mod conv_geom;
+pub mod conv_transpose2d;
 pub mod dense;
 pub mod flatten;
+pub mod im2col;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh};
+pub use conv2d::{Conv2d, Conv2dNoBias};
+pub use conv_geom::ConvGeom;
+pub use conv_transpose2d::ConvTranspose2d;
 pub use dense::{Dense, DenseNoBias};
 pub use flatten::Flatten;
