@@ -36,7 +36,12 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         is_supported::<E, D>(),
         "conv_forward_cpu: needs Cpu with f32/f64"
     );
-    check_operands(x.shape().0, *w.shape(), bias.as_ref().map(|b| b.shape().0), geom);
+    check_operands(
+        x.shape().0,
+        *w.shape(),
+        bias.as_ref().map(|b| b.shape().0),
+        geom,
+    );
     let geom = *geom;
     let (x, tape_x) = x.split_tape();
     let (w, tape_w) = w.split_tape();
@@ -55,10 +60,9 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
     let cols = im2col(&x_data, &geom);
     drop(x_data);
     let out = forward(&cols, &w_data, bias.as_ref().map(|b| b.as_vec()), &geom);
-    let y = x.device().try_tensor_from_vec(
-        out,
-        (geom.batch, geom.c_out, geom.h_out, geom.w_out),
-    )?;
+    let y = x
+        .device()
+        .try_tensor_from_vec(out, (geom.batch, geom.c_out, geom.h_out, geom.w_out))?;
 
     if T::OWNS_TAPE {
         let (x_g, w_g, y_g) = (x.ghost(), w.ghost(), y.ghost());
@@ -190,7 +194,8 @@ fn im2col<E: Elem>(x: &[E], geom: &ConvGeom) -> Vec<E> {
             let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
             let ctab = &cols_tab[j * wo..(j + 1) * wo];
             for b in 0..geom.batch {
-                let plane = &x[(b * geom.c_in + c) * geom.h_in * geom.w_in..][..geom.h_in * geom.w_in];
+                let plane =
+                    &x[(b * geom.c_in + c) * geom.h_in * geom.w_in..][..geom.h_in * geom.w_in];
                 for oy in 0..ho {
                     let d = &mut dst[b * p + oy * wo..][..wo];
                     let sy = rows[i * ho + oy];

@@ -29,6 +29,9 @@ use super::conv_geom::{conv_out_size, ConvGeom};
 use super::im2col::conv_forward;
 use crate::elem::Elem;
 
+/// A bias vector at run-time size, as the conv core takes it.
+type DynBias<E, D, T> = Tensor<(usize,), E, D, T>;
+
 /// 2-D convolution with bias.
 ///
 /// * input `[B, CI, HI, WI]` (any batch dim `B`, any tape), output `[B, CO, HO, WO]`;
@@ -51,6 +54,17 @@ use crate::elem::Elem;
 ///     dev.sample_normal_like(&(8, Const, Const, Const));
 /// let y = conv.forward(x);
 /// assert_eq!(y.shape().0, 8); // Tensor<(usize, Const<32>, Const<24>, Const<24>), ..>
+/// ```
+///
+/// A type whose sizes do not add up fails to build (here `HO` should be 24):
+///
+/// ```compile_fail
+/// use sxima_runtime::dfdx::nn::BuildModule;
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::layers::Conv2d;
+///
+/// type Bad = Conv2d<1, 32, 5, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 28, 28, 25, 24, f32, Cpu>;
+/// let _ = Bad::build(&Cpu::default());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Conv2d<
@@ -141,15 +155,21 @@ const fn check_conv2d(
     assert!(sh > 0 && sw > 0, "Conv2d: stride must be positive");
     assert!(dh > 0 && dw > 0, "Conv2d: dilation must be positive");
     assert!(g > 0, "Conv2d: groups must be positive");
-    assert!(ci % g == 0, "Conv2d: groups must divide the input channels");
-    assert!(co % g == 0, "Conv2d: groups must divide the output channels");
+    assert!(
+        ci.is_multiple_of(g),
+        "Conv2d: groups must divide the input channels"
+    );
+    assert!(
+        co.is_multiple_of(g),
+        "Conv2d: groups must divide the output channels"
+    );
     assert!(cig * g == ci, "Conv2d: CIG must equal CI / G");
     assert!(
-        hi + pt + pb >= dh * (kh - 1) + 1,
+        hi + pt + pb > dh * (kh - 1),
         "Conv2d: the (dilated) kernel is taller than the padded input"
     );
     assert!(
-        wi + pl + pr >= dw * (kw - 1) + 1,
+        wi + pl + pr > dw * (kw - 1),
         "Conv2d: the (dilated) kernel is wider than the padded input"
     );
     assert!(
@@ -190,8 +210,7 @@ macro_rules! conv2d_common {
                 const WO: usize,
                 E: Dtype,
                 D: Storage<E>,
-            >
-            $name<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
+            > $name<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
         {
             /// Evaluating this fails the build when the size parameters are inconsistent.
             pub const CHECK: () = check_conv2d(
@@ -324,7 +343,7 @@ impl<
         D: Device<E>,
     > Conv2d<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
-    fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<Tensor<(usize,), E, D, T>>, D::Err> {
+    fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {
         Ok(Some(self.bias.retaped::<T>().try_reshape_like(&(CO,))?))
     }
 }
@@ -352,7 +371,7 @@ impl<
         D: Device<E>,
     > Conv2dNoBias<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
-    fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<Tensor<(usize,), E, D, T>>, D::Err> {
+    fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {
         Ok(None)
     }
 }
@@ -439,8 +458,28 @@ impl<
     > TensorCollection<E, D>
     for Conv2dNoBias<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
-    type To<E2: Dtype, D2: Device<E2>> =
-        Conv2dNoBias<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E2, D2>;
+    type To<E2: Dtype, D2: Device<E2>> = Conv2dNoBias<
+        CI,
+        CO,
+        KH,
+        KW,
+        SH,
+        SW,
+        DH,
+        DW,
+        G,
+        CIG,
+        PT,
+        PB,
+        PL,
+        PR,
+        HI,
+        WI,
+        HO,
+        WO,
+        E2,
+        D2,
+    >;
 
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,

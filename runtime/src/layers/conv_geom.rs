@@ -160,7 +160,9 @@ impl ConvGeom {
     /// caller: the const-generic layers check the same at compile time).
     pub fn assert_valid(&self) {
         assert!(
-            self.groups > 0 && self.c_in % self.groups == 0 && self.c_out % self.groups == 0,
+            self.groups > 0
+                && self.c_in.is_multiple_of(self.groups)
+                && self.c_out.is_multiple_of(self.groups),
             "conv: groups {} must divide c_in {} and c_out {}",
             self.groups,
             self.c_in,
@@ -216,7 +218,7 @@ fn src(
         return None;
     }
     let u = u as usize;
-    if u % in_dil != 0 {
+    if !u.is_multiple_of(in_dil) {
         return None;
     }
     let v = u / in_dil;

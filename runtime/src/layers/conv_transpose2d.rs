@@ -21,6 +21,9 @@ use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
 use crate::elem::Elem;
 
+/// A matrix at run-time sizes (the conv core's weight operand).
+pub type DynMatrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
+
 /// Transposed convolution with bias.
 ///
 /// * input `[B, CI, HI, WI]` (any batch dim, any tape), output `[B, CO, HO, WO]`;
@@ -72,9 +75,15 @@ const fn check_conv_transpose2d(
     (oph, opw): (usize, usize),
     (hi, wi, ho, wo): (usize, usize, usize, usize),
 ) {
-    assert!(kh > 0 && kw > 0, "ConvTranspose2d: kernel size must be positive");
+    assert!(
+        kh > 0 && kw > 0,
+        "ConvTranspose2d: kernel size must be positive"
+    );
     assert!(sh > 0 && sw > 0, "ConvTranspose2d: stride must be positive");
-    assert!(hi > 0 && wi > 0, "ConvTranspose2d: input size must be positive");
+    assert!(
+        hi > 0 && wi > 0,
+        "ConvTranspose2d: input size must be positive"
+    );
     assert!(
         oph < sh && opw < sw,
         "ConvTranspose2d: output padding must be smaller than the stride"
@@ -112,7 +121,7 @@ pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Ve
 pub fn transposed_weight<E: Elem, D: Device<E>, T: Tape<E, D>>(
     w: Tensor<(usize,), E, D, T>,
     (ci, co, kh, kw): (usize, usize, usize, usize),
-) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+) -> Result<DynMatrix<E, D, T>, D::Err> {
     let idx = transposed_weight_index(ci, co, kh, kw);
     let idx = w.device().try_tensor_from_vec(idx, (ci * co * kh * kw,))?;
     w.try_gather(idx)?.try_reshape_like(&(co, ci * kh * kw))
@@ -138,13 +147,8 @@ impl<
     > ConvTranspose2d<CI, CO, KH, KW, SH, SW, PH, PW, OPH, OPW, HI, WI, HO, WO, E, D>
 {
     /// Evaluating this fails the build when the size parameters are inconsistent.
-    pub const CHECK: () = check_conv_transpose2d(
-        (KH, KW),
-        (SH, SW),
-        (PH, PW),
-        (OPH, OPW),
-        (HI, WI, HO, WO),
-    );
+    pub const CHECK: () =
+        check_conv_transpose2d((KH, KW), (SH, SW), (PH, PW), (OPH, OPW), (HI, WI, HO, WO));
     /// PyTorch's fan-in for a transposed conv weight `[CI, CO, KH, KW]`: `CO * KH * KW`.
     pub const FAN_IN: usize = CO * KH * KW;
 

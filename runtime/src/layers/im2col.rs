@@ -51,7 +51,12 @@ pub fn conv_forward_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
     bias: Option<Tensor<(usize,), E, D, T>>,
     geom: &ConvGeom,
 ) -> Result<Tensor<Dyn4, E, D, T>, D::Err> {
-    check_operands(x.shape().0, *w.shape(), bias.as_ref().map(|b| b.shape().0), geom);
+    check_operands(
+        x.shape().0,
+        *w.shape(),
+        bias.as_ref().map(|b| b.shape().0),
+        geom,
+    );
     let g = geom.groups;
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
