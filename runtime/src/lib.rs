@@ -9,6 +9,7 @@
 
 pub mod elem;
 pub mod error;
+pub mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod model;

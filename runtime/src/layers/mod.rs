@@ -17,10 +17,14 @@
 pub mod activation;
 pub mod adaptive_pool;
 pub mod batchnorm;
+pub mod conv2d;
+pub mod conv_geom;
+pub mod conv_transpose2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool;
+pub mod im2col;
 pub mod pool;
 pub mod upsample;
 pub mod window;
@@ -30,6 +34,10 @@ pub mod zero_padding;
 pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
 pub use adaptive_pool::{AdaptiveAvgPool2d, AdaptiveMaxPool2d};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
+
+pub use conv2d::{Conv2d, Conv2dNoBias};
+pub use conv_geom::ConvGeom;
+pub use conv_transpose2d::ConvTranspose2d;
 pub use dense::{Dense, DenseNoBias};
 pub use dropout::Dropout;
 pub use flatten::Flatten;

@@ -1,0 +1,161 @@
+//! The CPU fast path (`kernels::conv_cpu`) against the device-generic path
+//! (`im2col::conv_forward_generic`): values and all three gradients, for
+//! `f32` and `f64`, over plain, strided, dilated, grouped, asymmetrically
+//! padded and transposed geometries; plus dispatch and non-contiguous inputs.
+
+use sxima_runtime::dfdx::nn::{BuildModule, Module};
+use sxima_runtime::dfdx::prelude::*;
+use sxima_runtime::kernels::conv_cpu::{conv_forward_cpu, is_supported};
+use sxima_runtime::layers::conv_transpose2d::transposed_weight;
+use sxima_runtime::layers::im2col::conv_forward_generic;
+use sxima_runtime::layers::{Conv2d, ConvGeom};
+use sxima_runtime::testing::first_mismatch;
+use sxima_runtime::Elem;
+
+fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
+    vec![
+        (
+            "lecture conv1",
+            ConvGeom::conv2d(3, (1, 28, 28), 8, (5, 5), (1, 1), (1, 1), 1, (0, 0, 0, 0)),
+            false,
+        ),
+        (
+            "stride 2 pad 1",
+            ConvGeom::conv2d(2, (3, 9, 8), 4, (3, 3), (2, 2), (1, 1), 1, (1, 1, 1, 1)),
+            false,
+        ),
+        (
+            "rect dilated groups",
+            ConvGeom::conv2d(2, (6, 10, 7), 9, (3, 2), (2, 1), (2, 3), 3, (1, 2, 0, 3)),
+            false,
+        ),
+        (
+            "1x1 stride 3",
+            ConvGeom::conv2d(1, (4, 7, 7), 2, (1, 1), (3, 3), (1, 1), 2, (0, 0, 0, 0)),
+            false,
+        ),
+        (
+            "transposed",
+            ConvGeom::conv_transpose2d(2, (3, 4, 5), 2, (3, 3), (2, 2), (1, 1), (1, 0)),
+            true,
+        ),
+        (
+            "transposed cropping",
+            ConvGeom::conv_transpose2d(1, (2, 5, 4), 3, (2, 3), (3, 2), (2, 3), (2, 1)),
+            true,
+        ),
+    ]
+}
+
+fn u<E: Elem>() -> rand_distr::Uniform<E> {
+    rand_distr::Uniform::new(-E::one(), E::one())
+}
+
+type Grads<E> = (Vec<E>, Vec<E>, Vec<E>, Vec<E>);
+
+fn run<E: Elem>(dev: &Cpu, geom: &ConvGeom, transposed: bool, fast: bool) -> Grads<E>
+where
+    Cpu: Device<E>,
+{
+    let x = dev.sample_like(&(geom.input_len(),), u::<E>());
+    let w_len = geom.c_out * geom.k_per_group();
+    let w = dev.sample_like(&(w_len,), u::<E>());
+    let b = dev.sample_like(&(geom.c_out,), u::<E>());
+    let go = dev.sample_like(&(geom.batch, geom.c_out, geom.h_out, geom.w_out), u::<E>());
+    let wr = w.retaped::<OwnedTape<E, Cpu>>();
+    let wm = if transposed {
+        let (kh, kw) = geom.kernel;
+        transposed_weight(wr, (geom.c_in, geom.c_out, kh, kw)).unwrap()
+    } else {
+        wr.reshape_like(&(geom.c_out, geom.k_per_group()))
+    };
+    let (xt, bt) = (x.leaky_trace(), Some(b.retaped()));
+    let y = if fast {
+        conv_forward_cpu(xt, wm, bt, geom)
+    } else {
+        conv_forward_generic(xt, wm, bt, geom)
+    }
+    .unwrap();
+    let out = y.as_vec();
+    let g = (y * go).sum::<(), _>().backward();
+    (
+        out,
+        g.get(&x).as_vec(),
+        g.get(&w).as_vec(),
+        g.get(&b).as_vec(),
+    )
+}
+
+fn compare<E: Elem + Into<f64>>(tol: f64)
+where
+    Cpu: Device<E>,
+{
+    for (name, geom, transposed) in geometries() {
+        // Same seed: both paths see the same random tensors.
+        let fast = run::<E>(&Cpu::seed_from_u64(7), &geom, transposed, true);
+        let generic = run::<E>(&Cpu::seed_from_u64(7), &geom, transposed, false);
+        let f64s = |v: &[E]| v.iter().map(|&a| a.into()).collect::<Vec<f64>>();
+        for (what, a, b) in [
+            ("output", &fast.0, &generic.0),
+            ("grad_input", &fast.1, &generic.1),
+            ("grad_weight", &fast.2, &generic.2),
+            ("grad_bias", &fast.3, &generic.3),
+        ] {
+            assert!(
+                !a.is_empty() && a.iter().any(|v| (*v).into() != 0.0),
+                "{name} {what}: empty/zero"
+            );
+            if let Some((i, got, want)) = first_mismatch(&f64s(a), &f64s(b), tol) {
+                panic!("{name} {what}[{i}]: fast {got}, generic {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_path_matches_generic_path_f32() {
+    compare::<f32>(1e-4);
+}
+
+#[test]
+fn fast_path_matches_generic_path_f64() {
+    compare::<f64>(1e-11);
+}
+
+#[test]
+fn dispatch_picks_fast_path_only_for_cpu_f32_f64() {
+    assert!(is_supported::<f32, Cpu>());
+    assert!(is_supported::<f64, Cpu>());
+    assert!(!is_supported::<u8, Cpu>());
+    struct NotCpu;
+    assert!(!is_supported::<f32, NotCpu>());
+}
+
+/// A broadcast (non-contiguous) input must give the same values and the same
+/// (summed) gradient as its contiguous copy.
+#[test]
+fn non_contiguous_input_is_handled() {
+    type C = Conv2d<2, 3, 3, 3, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 5, 5, 5, 5, f32, Cpu>;
+    let dev = Cpu::seed_from_u64(9);
+    let conv = C::build(&dev);
+    let src: Tensor<Rank3<2, 5, 5>, f32, _> = dev.sample_normal();
+    let bcast = src.leaky_trace().broadcast::<Rank4<4, 2, 5, 5>, _>();
+    let y1 = conv.forward(bcast);
+    let v1 = y1.as_vec();
+    let g1 = y1.square().sum().backward();
+    let copy: Tensor<Rank4<4, 2, 5, 5>, f32, _> = dev.tensor_from_vec(
+        src.clone().broadcast::<Rank4<4, 2, 5, 5>, _>().as_vec(),
+        Default::default(),
+    );
+    let y2 = conv.forward(copy.leaky_trace());
+    let v2 = y2.as_vec();
+    let g2 = y2.square().sum().backward();
+    assert_eq!(v1, v2);
+    let summed: Vec<f32> = (0..50)
+        .map(|i| (0..4).map(|b| g2.get(&copy).as_vec()[b * 50 + i]).sum())
+        .collect();
+    let got = g1.get(&src).as_vec();
+    for (a, b) in got.iter().zip(&summed) {
+        assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
