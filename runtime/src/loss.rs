@@ -2,12 +2,26 @@
 //!
 //! `fit` flattens a model's output to `(batch, n)` before the loss, so every
 //! loss takes a `Tensor<(usize, usize), E, D, T>` prediction and a [`Target`].
+//! Every loss reduces by the mean (PyTorch's `reduction='mean'`; see each
+//! loss for what the mean is taken over), is written with dfdx tensor ops
+//! (so autodiff gives its gradient on `Cpu` and `Cuda`), and reports a
+//! target of the wrong kind or shape as an [`Error`], never a panic.
+//!
+//! ```
+//! use sxima_runtime::dfdx::prelude::*;
+//! use sxima_runtime::loss::{Loss, Mse, Target};
+//!
+//! let dev = Cpu::default();
+//! let pred = dev.tensor_from_vec(vec![1.0f64, 2.0, 3.0, 4.0], (2, 2));
+//! let target = dev.tensor_from_vec(vec![1.0f64, 0.0, 3.0, 2.0], (2, 2));
+//! let loss = Mse.try_loss(pred.leaky_trace(), &Target::Values(&target)).unwrap();
+//! assert_eq!(loss.array(), 2.0); // (0 + 4 + 0 + 4) / 4
+//! ```
 
-use dfdx::prelude::{Rank0, Tape, Tensor};
-use dfdx::tensor_ops::Device;
+use dfdx::prelude::*;
 
 use crate::elem::Elem;
-use crate::error::Result;
+use crate::error::{DeviceResultExt, Error, Result};
 
 /// What a batch's predictions are compared with.
 pub enum Target<'a, E: Elem, D: Device<E>> {
@@ -28,4 +42,383 @@ pub trait Loss<E: Elem, D: Device<E>> {
         pred: Tensor<(usize, usize), E, D, T>,
         target: &Target<'_, E, D>,
     ) -> Result<Tensor<Rank0, E, D, T>>;
+}
+
+/// `x` as the element type.
+fn el<E: Elem>(x: f64) -> E {
+    num_traits::cast::<f64, E>(x).unwrap_or_else(E::nan)
+}
+
+/// The value target of `loss`, checked to have the prediction's shape.
+fn values<'a, E: Elem, D: Device<E>>(
+    loss: &str,
+    pred: (usize, usize),
+    target: &Target<'a, E, D>,
+) -> Result<&'a Tensor<(usize, usize), E, D>> {
+    match target {
+        Target::Values(t) => {
+            let got = *t.shape();
+            if got != pred {
+                return Err(Error::Shape {
+                    what: format!("{loss} target"),
+                    expected: vec![pred.0, pred.1],
+                    got: vec![got.0, got.1],
+                });
+            }
+            Ok(t)
+        }
+        Target::Classes(_) => Err(Error::Config(format!(
+            "{loss} needs value targets (Target::Values), got class labels"
+        ))),
+    }
+}
+
+/// One-hot rows for `labels`, checked against the batch size and class count.
+fn one_hot<E: Elem, D: Device<E>>(
+    loss: &str,
+    dev: &D,
+    (n, c): (usize, usize),
+    labels: &[usize],
+) -> Result<Tensor<(usize, usize), E, D>> {
+    if labels.len() != n {
+        return Err(Error::Shape {
+            what: format!("{loss} labels (one per sample)"),
+            expected: vec![n],
+            got: vec![labels.len()],
+        });
+    }
+    let mut data = vec![E::zero(); n * c];
+    for (i, &label) in labels.iter().enumerate() {
+        if label >= c {
+            return Err(Error::LabelOutOfRange {
+                index: i,
+                label,
+                classes: c,
+            });
+        }
+        data[i * c + label] = E::one();
+    }
+    dev.try_tensor_from_vec(data, (n, c)).dev()
+}
+
+/// `sum(target * log_softmax(logits)) / n`, negated: cross-entropy with logits.
+fn soft_cross_entropy<E: Elem, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    target: Tensor<(usize, usize), E, D>,
+) -> Result<Tensor<Rank0, E, D, T>> {
+    let n = logits.shape().0 as f64;
+    logits
+        .try_log_softmax::<Axis<1>>()
+        .dev()?
+        .try_mul(target)
+        .dev()?
+        .try_sum::<Rank0, _>()
+        .dev()?
+        .try_mul(el::<E>(-1.0 / n))
+        .dev()
+}
+
+/// Mean squared error: `mean((pred - target)^2)` over all `N*D` elements.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mse;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for Mse {
+    fn name(&self) -> &'static str {
+        "mse"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let t = values("mse", *pred.shape(), target)?;
+        pred.try_sub(t.clone())
+            .dev()?
+            .try_square()
+            .dev()?
+            .try_mean::<Rank0, _>()
+            .dev()
+    }
+}
+
+/// Mean absolute error (L1): `mean(|pred - target|)` over all elements; the
+/// gradient uses `sign(0) = 0` like PyTorch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mae;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for Mae {
+    fn name(&self) -> &'static str {
+        "mae"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let t = values("mae", *pred.shape(), target)?;
+        pred.try_sub(t.clone())
+            .dev()?
+            .try_abs()
+            .dev()?
+            .try_mean::<Rank0, _>()
+            .dev()
+    }
+}
+
+/// Huber loss: with `d = pred - target`, `0.5*d^2` where `|d| <= delta`,
+/// else `delta*(|d| - 0.5*delta)`; mean over all elements
+/// (`torch.nn.functional.huber_loss`).
+#[derive(Debug, Clone, Copy)]
+pub struct Huber {
+    /// Where the loss turns from quadratic to linear (> 0).
+    pub delta: f64,
+}
+
+impl Huber {
+    /// A Huber loss with the given `delta` (finite, > 0, else `Error::Config`).
+    pub fn new(delta: f64) -> Result<Self> {
+        if delta.is_finite() && delta > 0.0 {
+            Ok(Self { delta })
+        } else {
+            Err(Error::Config(format!(
+                "Huber delta = {delta}: must be finite and > 0"
+            )))
+        }
+    }
+}
+
+impl Default for Huber {
+    /// `delta = 1` (PyTorch's default).
+    fn default() -> Self {
+        Self { delta: 1.0 }
+    }
+}
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for Huber {
+    fn name(&self) -> &'static str {
+        "huber"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let t = values("huber", *pred.shape(), target)?;
+        pred.try_huber_error(t.clone(), self.delta)
+            .dev()?
+            .try_mean::<Rank0, _>()
+            .dev()
+    }
+}
+
+/// Binary cross-entropy on probabilities in `[0, 1]`:
+/// `mean(-(t*log(p) + (1-t)*log(1-p)))` over all elements, each log clamped
+/// at -100 like PyTorch's `binary_cross_entropy`. Prefer [`BceWithLogits`]
+/// (numerically stable) when the model's last layer is linear.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bce;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for Bce {
+    fn name(&self) -> &'static str {
+        "bce"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let t = values("bce", *pred.shape(), target)?;
+        let (p, tape) = pred.split_tape();
+        let log_p = p
+            .clone()
+            .put_tape(tape)
+            .try_ln()
+            .dev()?
+            .try_clamp(-100.0, f64::INFINITY)
+            .dev()?;
+        let log_1mp = p
+            .retaped::<T>()
+            .try_negate()
+            .dev()?
+            .try_add(E::one())
+            .dev()?
+            .try_ln()
+            .dev()?
+            .try_clamp(-100.0, f64::INFINITY)
+            .dev()?;
+        let one_minus_t = t.clone().try_negate().dev()?.try_add(E::one()).dev()?;
+        let a = log_p.try_mul(t.clone()).dev()?;
+        let b = log_1mp.try_mul(one_minus_t).dev()?;
+        a.try_add(b)
+            .dev()?
+            .try_mean::<Rank0, _>()
+            .dev()?
+            .try_negate()
+            .dev()
+    }
+}
+
+/// Binary cross-entropy on logits (`torch.nn.functional.binary_cross_entropy_with_logits`):
+/// per element `max(x,0) - x*t + log(1 + exp(-|x|))`, mean over all elements.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BceWithLogits;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for BceWithLogits {
+    fn name(&self) -> &'static str {
+        "bce_with_logits"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let t = values("bce_with_logits", *pred.shape(), target)?;
+        pred.try_bce_with_logits(t.clone())
+            .dev()?
+            .try_mean::<Rank0, _>()
+            .dev()
+    }
+}
+
+/// Categorical cross-entropy on logits (`torch.nn.functional.cross_entropy`):
+/// `mean over the N rows of -sum_c target[n,c] * log_softmax(logits)[n,c]`
+/// (divides by N, not N*C). Targets are one-hot rows or probability rows
+/// ([`Target::Values`]); class labels ([`Target::Classes`]) are accepted too
+/// and give [`SparseCrossEntropy`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CrossEntropy;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for CrossEntropy {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        if let Target::Classes(_) = target {
+            return SparseCrossEntropy.try_loss(pred, target);
+        }
+        let t = values("cross_entropy", *pred.shape(), target)?;
+        soft_cross_entropy(pred, t.clone())
+    }
+}
+
+/// Sparse categorical cross-entropy: integer class labels
+/// ([`Target::Classes`], one per row), `mean_n -log_softmax(logits)[n, label_n]`.
+/// A label `>= classes` is [`Error::LabelOutOfRange`]; a label count other
+/// than the batch size is [`Error::Shape`].
+///
+/// ```
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::loss::{Loss, SparseCrossEntropy, Target};
+///
+/// let dev = Cpu::default();
+/// let logits = dev.tensor_from_vec(vec![0.0f64, 0.0, 0.0, 0.0], (2, 2));
+/// let loss = SparseCrossEntropy.try_loss(logits.clone(), &Target::Classes(&[0, 1])).unwrap();
+/// assert!((loss.array() - 2f64.ln()).abs() < 1e-12);
+/// assert!(SparseCrossEntropy.try_loss(logits, &Target::Classes(&[0, 2])).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SparseCrossEntropy;
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for SparseCrossEntropy {
+    fn name(&self) -> &'static str {
+        "sparse_cross_entropy"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let Target::Classes(labels) = target else {
+            return Err(Error::Config(
+                "sparse_cross_entropy needs class labels (Target::Classes), got values".into(),
+            ));
+        };
+        let t = one_hot("sparse_cross_entropy", pred.device(), *pred.shape(), labels)?;
+        soft_cross_entropy(pred, t)
+    }
+}
+
+/// How [`KlDivergence`] averages `sum t*(log t - log q)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KlReduction {
+    /// Divide by the batch size N: the true mean KL per sample (PyTorch
+    /// `reduction='batchmean'`, Keras `KLDivergence`). The default.
+    #[default]
+    BatchMean,
+    /// Divide by N*C (PyTorch's default `reduction='mean'`, which PyTorch
+    /// itself warns is not the KL mean).
+    Mean,
+}
+
+/// What the prediction given to [`KlDivergence`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KlInput {
+    /// Logits: `log q = log_softmax(pred)` (stable). The default.
+    #[default]
+    Logits,
+    /// Probabilities: `log q = log(pred)` (clamped at -100 like BCE).
+    Probabilities,
+}
+
+/// Kullback-Leibler divergence `KL(target || q) = sum_c t*(log t - log q)`,
+/// with `q` given as logits or probabilities ([`KlInput`]) and the total
+/// divided by N or N*C ([`KlReduction`]). Terms with `t = 0` count as 0.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KlDivergence {
+    pub reduction: KlReduction,
+    pub input: KlInput,
+}
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
+    fn name(&self) -> &'static str {
+        "kl_divergence"
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let (n, c) = *pred.shape();
+        let t = values("kl_divergence", (n, c), target)?;
+        let denom = match self.reduction {
+            KlReduction::BatchMean => n as f64,
+            KlReduction::Mean => (n * c) as f64,
+        };
+        let log_q = match self.input {
+            KlInput::Logits => pred.try_log_softmax::<Axis<1>>().dev()?,
+            KlInput::Probabilities => pred
+                .try_ln()
+                .dev()?
+                .try_clamp(-100.0, f64::INFINITY)
+                .dev()?,
+        };
+        // sum t*log t, with 0*log 0 = 0 (log clamped at the smallest normal).
+        let tiny = num_traits::cast::<E, f64>(E::min_positive_value()).unwrap_or(f64::MIN_POSITIVE);
+        let entropy_term = t
+            .clone()
+            .try_clamp(tiny, f64::INFINITY)
+            .dev()?
+            .try_ln()
+            .dev()?
+            .try_mul(t.clone())
+            .dev()?
+            .try_sum::<Rank0, _>()
+            .dev()?;
+        let cross = log_q
+            .try_mul(t.clone())
+            .dev()?
+            .try_sum::<Rank0, _>()
+            .dev()?;
+        cross
+            .try_negate()
+            .dev()?
+            .try_add(entropy_term)
+            .dev()?
+            .try_div(el::<E>(denom))
+            .dev()
+    }
 }
