@@ -104,7 +104,7 @@ impl Dataset {
             if *width == 0 {
                 return Err(Error::Data("target width is 0".into()));
             }
-            if data.len() % width != 0 {
+            if !data.len().is_multiple_of(*width) {
                 return Err(Error::Data(format!(
                     "targets have {} values, not a multiple of the width {}",
                     data.len(),

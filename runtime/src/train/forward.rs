@@ -107,12 +107,15 @@ pub fn model_device<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(model: &M)
     v.0.unwrap_or_default()
 }
 
+/// A batch of inputs for model `M` (no tape).
+pub type InputTensor<M, E, D> = Tensor<<M as Model<E, D>>::Input<usize>, E, D>;
+
 /// A batch of `b` samples of flat features as the model's input tensor.
 pub fn input_tensor<E: Elem, D: Device<E>, M: Model<E, D>>(
     dev: &D,
     features: &[f32],
     b: usize,
-) -> Result<Tensor<<M as Model<E, D>>::Input<usize>, E, D>> {
+) -> Result<InputTensor<M, E, D>> {
     let x: Vec<E> = features.iter().map(|&v| to_elem(v)).collect();
     dev.try_tensor_from_vec(x, M::input_shape(b)).dev()
 }

@@ -129,7 +129,7 @@ pub fn predict<E: Elem, D: Device<E>, M: InferModel<E, D>>(
         return Err(Error::Config("batch size must be at least 1".into()));
     }
     let per = shape_len(M::INPUT_SHAPE);
-    if features.len() % per != 0 {
+    if !features.len().is_multiple_of(per) {
         return Err(Error::Shape {
             what: format!(
                 "predict: {} feature values are not whole samples of model {} input {} ({per} values each)",

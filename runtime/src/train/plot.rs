@@ -38,6 +38,7 @@ struct Chart<'a> {
     title: &'a str,
     y_label: &'a str,
     series: Vec<(String, &'a [f64])>,
+    legend: SeriesLabelPosition,
 }
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -82,7 +83,16 @@ fn draw_chart<DB: DrawingBackend>(
         .y_label_area_size(60)
         .build_cartesian_2d(1f64..x_hi, (lo - pad)..(hi + pad))
         .map_err(|e| e.to_string())?;
+    let int_ticks = |x: &f64| {
+        if (x - x.round()).abs() < 1e-9 {
+            format!("{}", x.round() as i64)
+        } else {
+            String::new()
+        }
+    };
     c.configure_mesh()
+        .x_labels(n.clamp(2, 11))
+        .x_label_formatter(&int_ticks)
         .x_desc("epoch")
         .y_desc(chart.y_label)
         .label_style((FONT, 14))
@@ -107,6 +117,7 @@ fn draw_chart<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?;
     }
     c.configure_series_labels()
+        .position(chart.legend.clone())
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font((FONT, 14))
@@ -153,6 +164,7 @@ pub fn plot_series(path: impl AsRef<Path>, title: &str, series: &[(&str, &[f64])
         title,
         y_label: "",
         series: series.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+        legend: SeriesLabelPosition::UpperRight,
     };
     render(path.as_ref(), &[chart])
 }
@@ -188,6 +200,7 @@ pub fn plot_history(history: &History, path: impl AsRef<Path>) -> Result<()> {
             }
             s
         },
+        legend: SeriesLabelPosition::UpperRight,
     }];
     if acc.len() == history.epochs.len() {
         let mut s = vec![("train".to_string(), acc.as_slice())];
@@ -198,6 +211,7 @@ pub fn plot_history(history: &History, path: impl AsRef<Path>) -> Result<()> {
             title: "accuracy",
             y_label: "accuracy",
             series: s,
+            legend: SeriesLabelPosition::LowerRight,
         });
     }
     render(path.as_ref(), &charts)
