@@ -33,6 +33,14 @@ pub enum Error {
         batch: usize,
         value: f64,
     },
+    /// A gradient became NaN or infinite (the loss may still be finite, e.g.
+    /// when a ReLU maps NaN activations to 0); `parameter` is its path.
+    #[error("non-finite gradient of {parameter} at epoch {epoch}, batch {batch}")]
+    NonFiniteGradient {
+        epoch: usize,
+        batch: usize,
+        parameter: String,
+    },
     /// A class label is not below the number of classes.
     #[error("label {label} at sample {index} is out of range for {classes} classes")]
     LabelOutOfRange {

@@ -7,6 +7,7 @@
 //! * [`error`]: the run-time error type.
 //! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
+pub mod data;
 pub mod elem;
 pub mod error;
 pub mod kernels;
@@ -15,6 +16,7 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod testing;
+pub mod train;
 
 pub use dfdx;
 pub use elem::Elem;

@@ -1,0 +1,398 @@
+//! [`Dataset`]: samples held in memory as one flat `Vec<f32>` of features with
+//! a per-sample shape, and their [`Targets`].
+//!
+//! Constructors validate every size and return [`Error::Data`] naming the
+//! numbers, so a dataset that exists is always consistent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::shape_len;
+
+/// What each sample is trained towards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Targets {
+    /// `width` values per sample (regression, one-hot, probabilities), flat,
+    /// sample-major: sample `i` is `data[i * width..(i + 1) * width]`.
+    Values { width: usize, data: Vec<f32> },
+    /// One class index per sample.
+    Classes(Vec<usize>),
+}
+
+impl Targets {
+    /// Number of samples these targets describe.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Values { width, data } => {
+                if *width == 0 {
+                    0
+                } else {
+                    data.len() / width
+                }
+            }
+            Targets::Classes(labels) => labels.len(),
+        }
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The targets of the samples at `indices`, in that order.
+    pub fn gather(&self, indices: &[usize]) -> Targets {
+        match self {
+            Targets::Values { width, data } => {
+                let mut out = Vec::with_capacity(indices.len() * width);
+                for &i in indices {
+                    out.extend_from_slice(&data[i * width..(i + 1) * width]);
+                }
+                Targets::Values {
+                    width: *width,
+                    data: out,
+                }
+            }
+            Targets::Classes(labels) => {
+                Targets::Classes(indices.iter().map(|&i| labels[i]).collect())
+            }
+        }
+    }
+
+    /// True when the targets are class labels, or values where every row is
+    /// one-hot (one `1`, the rest `0`, width > 1): accuracy makes sense.
+    pub fn is_categorical(&self) -> bool {
+        match self {
+            Targets::Classes(_) => true,
+            Targets::Values { width, data } => {
+                *width > 1
+                    && !data.is_empty()
+                    && data.chunks(*width).all(|row| {
+                        row.iter().all(|v| *v == 0.0 || *v == 1.0)
+                            && row.iter().filter(|v| **v == 1.0).count() == 1
+                    })
+            }
+        }
+    }
+}
+
+/// Samples and targets in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    features: Vec<f32>,
+    sample_shape: Vec<usize>,
+    targets: Targets,
+}
+
+fn fmt_shape(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+impl Dataset {
+    /// A dataset of `targets.len()` samples, each of shape `sample_shape`.
+    ///
+    /// Errors when `features.len()` is not `samples * prod(sample_shape)`, a
+    /// dimension is 0, or a values target's data does not divide into rows.
+    pub fn new(features: Vec<f32>, sample_shape: &[usize], targets: Targets) -> Result<Self> {
+        if sample_shape.contains(&0) {
+            return Err(Error::Data(format!(
+                "sample shape {} has a zero dimension",
+                fmt_shape(sample_shape)
+            )));
+        }
+        if let Targets::Values { width, data } = &targets {
+            if *width == 0 {
+                return Err(Error::Data("target width is 0".into()));
+            }
+            if !data.len().is_multiple_of(*width) {
+                return Err(Error::Data(format!(
+                    "targets have {} values, not a multiple of the width {}",
+                    data.len(),
+                    width
+                )));
+            }
+        }
+        let n = targets.len();
+        let per = shape_len(sample_shape);
+        let need = n.checked_mul(per).ok_or_else(|| {
+            Error::Data(format!(
+                "{n} samples of {} overflow usize",
+                fmt_shape(sample_shape)
+            ))
+        })?;
+        if features.len() != need {
+            return Err(Error::Data(format!(
+                "features have {} values, {} samples of {} need {}",
+                features.len(),
+                n,
+                fmt_shape(sample_shape),
+                need
+            )));
+        }
+        Ok(Self {
+            features,
+            sample_shape: sample_shape.to_vec(),
+            targets,
+        })
+    }
+
+    /// A classification dataset: one label per sample.
+    pub fn with_classes(
+        features: Vec<f32>,
+        sample_shape: &[usize],
+        labels: Vec<usize>,
+    ) -> Result<Self> {
+        Self::new(features, sample_shape, Targets::Classes(labels))
+    }
+
+    /// A dataset with `width` target values per sample.
+    pub fn with_values(
+        features: Vec<f32>,
+        sample_shape: &[usize],
+        width: usize,
+        values: Vec<f32>,
+    ) -> Result<Self> {
+        Self::new(
+            features,
+            sample_shape,
+            Targets::Values {
+                width,
+                data: values,
+            },
+        )
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// True when the dataset has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shape of one sample (no batch dimension).
+    pub fn sample_shape(&self) -> &[usize] {
+        &self.sample_shape
+    }
+
+    /// Number of feature values per sample.
+    pub fn sample_len(&self) -> usize {
+        shape_len(&self.sample_shape)
+    }
+
+    /// All features, sample-major.
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+
+    /// Mutable access to the features (normalisation); the length is fixed.
+    pub fn features_mut(&mut self) -> &mut [f32] {
+        &mut self.features
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The features of sample `i`, or `None` past the end.
+    pub fn sample(&self, i: usize) -> Option<&[f32]> {
+        let per = self.sample_len();
+        self.features.get(i * per..(i + 1) * per)
+    }
+
+    /// Number of values the model must output per sample for these targets:
+    /// the width for values, `None` for class labels (any width works).
+    pub fn target_width(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Values { width, .. } => Some(*width),
+            Targets::Classes(_) => None,
+        }
+    }
+
+    /// `max(label) + 1` for class targets.
+    pub fn num_classes(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Classes(l) => l.iter().max().map(|m| m + 1),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// The samples at `indices`, in that order. Errors on an index past the end.
+    pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
+        let n = self.len();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(Error::Data(format!(
+                "sample index {bad} out of range for {n} samples"
+            )));
+        }
+        let per = self.sample_len();
+        let mut features = Vec::with_capacity(indices.len() * per);
+        for &i in indices {
+            features.extend_from_slice(&self.features[i * per..(i + 1) * per]);
+        }
+        Ok(Dataset {
+            features,
+            sample_shape: self.sample_shape.clone(),
+            targets: self.targets.gather(indices),
+        })
+    }
+
+    /// The first `at` samples and the rest. Errors when `at > len`.
+    pub fn split(&self, at: usize) -> Result<(Dataset, Dataset)> {
+        let n = self.len();
+        if at > n {
+            return Err(Error::Data(format!("cannot split {n} samples at {at}")));
+        }
+        let a: Vec<usize> = (0..at).collect();
+        let b: Vec<usize> = (at..n).collect();
+        Ok((self.subset(&a)?, self.subset(&b)?))
+    }
+
+    /// The first `min(n, len)` samples.
+    pub fn take(&self, n: usize) -> Dataset {
+        let idx: Vec<usize> = (0..n.min(self.len())).collect();
+        self.subset(&idx).expect("indices are in range")
+    }
+
+    /// Keras's `validation_split`: the last `fraction` of the samples (before
+    /// any shuffling) become the validation set. `fraction` must be in (0, 1)
+    /// and leave at least one sample on each side.
+    pub fn validation_split(&self, fraction: f64) -> Result<(Dataset, Dataset)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::Config(format!(
+                "validation split must be in (0, 1), got {fraction}"
+            )));
+        }
+        let n = self.len();
+        let at = ((n as f64) * (1.0 - fraction)).floor() as usize;
+        if at == 0 || at == n {
+            return Err(Error::Config(format!(
+                "validation split {fraction} of {n} samples leaves {at} for training and {} for validation",
+                n - at
+            )));
+        }
+        self.split(at)
+    }
+
+    /// Replaces class labels by one-hot rows of `classes` values.
+    /// Errors on a label `>= classes` or when the targets are already values.
+    pub fn to_one_hot(&self, classes: usize) -> Result<Dataset> {
+        let Targets::Classes(labels) = &self.targets else {
+            return Err(Error::Data("one-hot encoding needs class targets".into()));
+        };
+        let mut data = vec![0.0; labels.len() * classes];
+        for (i, &l) in labels.iter().enumerate() {
+            if l >= classes {
+                return Err(Error::LabelOutOfRange {
+                    index: i,
+                    label: l,
+                    classes,
+                });
+            }
+            data[i * classes + l] = 1.0;
+        }
+        Ok(Dataset {
+            features: self.features.clone(),
+            sample_shape: self.sample_shape.clone(),
+            targets: Targets::Values {
+                width: classes,
+                data,
+            },
+        })
+    }
+
+    /// Applies `f` to every feature value.
+    pub fn map_features(&mut self, f: impl Fn(f32) -> f32) {
+        self.features.iter_mut().for_each(|v| *v = f(*v));
+    }
+
+    /// Checks this dataset fits a model's per-sample input and output shapes.
+    /// `model` names the model in the message.
+    pub fn check_shapes(&self, model: &str, input: &[usize], output: &[usize]) -> Result<()> {
+        if shape_len(&self.sample_shape) != shape_len(input) {
+            return Err(Error::Shape {
+                what: format!(
+                    "dataset samples of {} for model {model} input {}",
+                    fmt_shape(&self.sample_shape),
+                    fmt_shape(input)
+                ),
+                expected: input.to_vec(),
+                got: self.sample_shape.clone(),
+            });
+        }
+        let out = shape_len(output);
+        match &self.targets {
+            Targets::Values { width, .. } if *width != out => Err(Error::Shape {
+                what: format!(
+                    "targets of {width} values per sample for model {model} output {}",
+                    fmt_shape(output)
+                ),
+                expected: vec![out],
+                got: vec![*width],
+            }),
+            Targets::Classes(labels) => {
+                // A single output is a binary classifier: labels 0/1.
+                let classes = if out == 1 { 2 } else { out };
+                match labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+                    Some((index, &label)) => Err(Error::LabelOutOfRange {
+                        index,
+                        label,
+                        classes,
+                    }),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_with_numbers() {
+        let e = Dataset::with_classes(vec![0.0; 7839], &[1, 28, 28], vec![0; 10]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "data error: features have 7839 values, 10 samples of [1, 28, 28] need 7840"
+        );
+        let e = Dataset::with_values(vec![0.0; 4], &[2], 3, vec![0.0; 7]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("7 values, not a multiple of the width 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn one_hot_and_categorical() {
+        let d = Dataset::with_classes(vec![0.0, 1.0, 2.0], &[1], vec![2, 0, 1]).unwrap();
+        let h = d.to_one_hot(3).unwrap();
+        assert_eq!(
+            h.targets(),
+            &Targets::Values {
+                width: 3,
+                data: vec![0., 0., 1., 1., 0., 0., 0., 1., 0.]
+            }
+        );
+        assert!(h.targets().is_categorical());
+        assert!(!Targets::Values {
+            width: 1,
+            data: vec![1.0]
+        }
+        .is_categorical());
+        assert!(matches!(
+            d.to_one_hot(2),
+            Err(Error::LabelOutOfRange {
+                index: 0,
+                label: 2,
+                classes: 2
+            })
+        ));
+    }
+}

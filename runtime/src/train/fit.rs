@@ -1,0 +1,230 @@
+//! [`fit`]: the training loop, in the manner of Keras.
+//!
+//! Per step: gather a mini-batch, build the input tensor on the model's
+//! device, run the training forward with a tape (gradients allocated once and
+//! zeroed after every step), flatten the output to `(batch, n)`, compute the
+//! loss, stop with [`Error::NonFiniteLoss`] on NaN/inf, backpropagate, record
+//! per-parameter gradient norms and let the optimizer update the model.
+//! Per epoch: mean loss and metrics, validation, learning rate, time and
+//! gradient norms go into the [`History`]; callbacks may stop the run or
+//! change the learning rate.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use dfdx::nn::ZeroGrads;
+use dfdx::tensor::Trace;
+use dfdx::tensor_ops::{Backward, Device, ReshapeTo};
+
+use crate::data::Dataset;
+use crate::elem::Elem;
+use crate::error::{DeviceResultExt, Error, Result};
+use crate::loss::Loss;
+use crate::model::shape_len;
+use crate::optim::Optimizer;
+use crate::train::callbacks::{Callback, Control};
+use crate::train::config::{FitConfig, Validation};
+use crate::train::forward::{
+    input_tensor, model_device, scalar, target_loss, to_f32, InferModel, TrainModel,
+};
+use crate::train::grad_norms::{gradient_norms, warnings, NormAccumulator};
+use crate::train::history::{EpochLogs, History};
+use crate::train::infer::{default_metrics, evaluate_with};
+use crate::train::metrics::Metric;
+use crate::train::progress::Progress;
+
+/// Trains `model` on `train` with `optimizer` and `loss`.
+///
+/// Errors (before any step) on `epochs == 0` or `epochs <= initial_epoch`,
+/// `batch_size == 0`, an empty dataset, a dataset whose samples or targets do
+/// not fit the model's `INPUT_SHAPE` / `OUTPUT_SHAPE` (the element counts
+/// must agree; the flat features are read in the model's input shape), or a
+/// class label out of range; during training on a NaN/inf loss
+/// ([`Error::NonFiniteLoss`], 1-based epoch and batch), a NaN/inf gradient
+/// ([`Error::NonFiniteGradient`], checked when `grad_norms` is on: a ReLU can
+/// hide NaN activations from the loss), a device error, or a callback's error. Returns the [`History`] of the epochs run.
+pub fn fit<E, D, M, O, L>(
+    model: &mut M,
+    optimizer: &mut O,
+    loss: &L,
+    train: &Dataset,
+    config: FitConfig<'_>,
+    callbacks: &mut [&mut dyn Callback<E, D, M>],
+) -> Result<History>
+where
+    E: Elem,
+    D: Device<E>,
+    M: TrainModel<E, D> + InferModel<E, D>,
+    O: Optimizer<M, E, D>,
+    L: Loss<E, D>,
+{
+    if config.epochs == 0 {
+        return Err(Error::Config("epochs must be at least 1".into()));
+    }
+    if config.epochs <= config.initial_epoch {
+        return Err(Error::Config(format!(
+            "epochs ({}) must be larger than initial_epoch ({})",
+            config.epochs, config.initial_epoch
+        )));
+    }
+    if config.batch_size == 0 {
+        return Err(Error::Config("batch size must be at least 1".into()));
+    }
+    if train.is_empty() {
+        return Err(Error::Data("training dataset is empty".into()));
+    }
+
+    // Validation data: a separate set, or the tail of the training set.
+    let split;
+    let (train, val): (&Dataset, Option<&Dataset>) = match config.validation {
+        Validation::None => (train, None),
+        Validation::Data(v) => (train, Some(v)),
+        Validation::Split(f) => {
+            split = train.validation_split(f)?;
+            (&split.0, Some(&split.1))
+        }
+    };
+    train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    if let Some(v) = val {
+        if v.is_empty() {
+            return Err(Error::Data("validation dataset is empty".into()));
+        }
+        v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    }
+
+    let mut metrics: Vec<Box<dyn Metric>> = config.metrics;
+    if config.auto_accuracy && !metrics.iter().any(|m| m.name() == "acc") {
+        let mut auto = default_metrics(train.targets());
+        auto.append(&mut metrics);
+        metrics = auto;
+    }
+    let metric_refs: Vec<&dyn Metric> = metrics.iter().map(|m| m.as_ref()).collect();
+
+    let dev: D = model_device(model);
+    let n_out = shape_len(M::OUTPUT_SHAPE);
+    let mut progress = Progress::new(config.verbosity, config.epochs);
+    let mut history = History {
+        loss_name: loss.name().to_string(),
+        epochs: Vec::new(),
+        stopped_at: None,
+    };
+    for cb in callbacks.iter_mut() {
+        cb.on_train_begin(model, &history)?;
+    }
+
+    let mut grads = Some(model.try_alloc_grads().dev()?);
+    for epoch in config.initial_epoch + 1..=config.epochs {
+        let mut control = Control {
+            lr: optimizer.learning_rate(),
+            stop: false,
+        };
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_begin(epoch, history.last(), &mut control)?;
+        }
+        if control.lr != optimizer.learning_rate() {
+            optimizer.set_learning_rate(control.lr);
+        }
+        let lr = optimizer.learning_rate();
+        let start = Instant::now();
+        progress.epoch_begin(epoch, train.len());
+
+        let shuffle = config.shuffle.then_some((config.seed, epoch - 1));
+        let mut loss_sum = 0.0;
+        let mut seen = 0usize;
+        let mut sums = vec![(0.0f64, 0usize); metrics.len()];
+        let mut norms = NormAccumulator::default();
+        for (bi, batch) in train.batches(config.batch_size, shuffle)?.enumerate() {
+            let b = batch.len();
+            let x = input_tensor::<E, D, M>(&dev, &batch.features, b)?;
+            let g = match grads.take() {
+                Some(g) => g,
+                None => model.try_alloc_grads().dev()?,
+            };
+            let y = model.try_forward_mut(x.traced(g)).dev()?;
+            if !metrics.is_empty() {
+                let pred: Vec<f32> = y.as_vec().into_iter().map(to_f32).collect();
+                for (m, s) in metrics.iter().zip(sums.iter_mut()) {
+                    let (v, c) = m.score(&pred, n_out, &batch.targets)?;
+                    s.0 += v;
+                    s.1 += c;
+                }
+            }
+            let y = y.try_reshape_like(&(b, n_out)).dev()?;
+            let l = target_loss(loss, &dev, y, &batch.targets)?;
+            let value = scalar(&l);
+            if !value.is_finite() {
+                progress.epoch_end_silent();
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch: bi + 1,
+                    value,
+                });
+            }
+            let mut g = l.try_backward().dev()?;
+            if config.grad_norms {
+                let step_norms = gradient_norms(model, &mut g)?;
+                if let Some((name, _)) = step_norms.iter().find(|(_, v)| !v.is_finite()) {
+                    progress.epoch_end_silent();
+                    return Err(Error::NonFiniteGradient {
+                        epoch,
+                        batch: bi + 1,
+                        parameter: name.clone(),
+                    });
+                }
+                norms.add(&step_norms);
+            }
+            optimizer.step(model, &g)?;
+            model.try_zero_grads(&mut g).dev()?;
+            grads = Some(g);
+            loss_sum += value * b as f64;
+            seen += b;
+            progress.batch_end(seen, loss_sum / seen as f64);
+        }
+
+        let (val_loss, val_metrics) = match val {
+            Some(v) => {
+                let e = evaluate_with(&*model, loss, v, config.batch_size, &metrics)?;
+                (Some(e.loss), e.metrics)
+            }
+            None => (None, BTreeMap::new()),
+        };
+        let grad_norms = norms.means();
+        let logs = EpochLogs {
+            epoch,
+            loss: loss_sum / seen as f64,
+            metrics: metrics
+                .iter()
+                .zip(&sums)
+                .map(|(m, (v, c))| (m.name(), v / (*c).max(1) as f64))
+                .collect(),
+            val_loss,
+            val_metrics,
+            lr,
+            elapsed_s: start.elapsed().as_secs_f64(),
+            grad_norms,
+        };
+        progress.epoch_end(&logs, &metric_refs);
+        for w in warnings(epoch, &logs.grad_norms) {
+            progress.warn(&w);
+        }
+        let mut control = Control {
+            lr: optimizer.learning_rate(),
+            stop: false,
+        };
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_end(model, &logs, &mut control)?;
+        }
+        if control.lr != optimizer.learning_rate() {
+            optimizer.set_learning_rate(control.lr);
+        }
+        history.epochs.push(logs);
+        if control.stop {
+            history.stopped_at = Some(epoch);
+            break;
+        }
+    }
+    for cb in callbacks.iter_mut() {
+        cb.on_train_end(model, &history)?;
+    }
+    Ok(history)
+}

@@ -1,0 +1,140 @@
+//! What `fit`, `evaluate` and `predict` need from a model, as two trait
+//! aliases with blanket impls, and the helpers that move batches between
+//! host buffers and device tensors.
+
+use dfdx::nn::{Module, ModuleMut, TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef};
+use dfdx::prelude::RecursiveWalker;
+use dfdx::shapes::{Rank0, Shape};
+use dfdx::tensor::{OwnedTape, Tape, Tensor};
+use dfdx::tensor_ops::Device;
+use num_traits::NumCast;
+
+use crate::data::Targets;
+use crate::elem::Elem;
+use crate::error::{DeviceResultExt, Result};
+use crate::loss::{Loss, Target};
+use crate::model::Model;
+
+/// A model `fit` can train: a training forward (`ModuleMut`, dropout on,
+/// batch statistics) from a taped batch of inputs to a taped batch of outputs.
+/// Every `model!` expansion implements it.
+pub trait TrainModel<E: Elem, D: Device<E>>:
+    Model<E, D>
+    + ModuleMut<
+        Tensor<<Self as Model<E, D>>::Input<usize>, E, D, OwnedTape<E, D>>,
+        Output = Tensor<<Self as Model<E, D>>::Output<usize>, E, D, OwnedTape<E, D>>,
+    >
+{
+}
+
+impl<E: Elem, D: Device<E>, M> TrainModel<E, D> for M where
+    M: Model<E, D>
+        + ModuleMut<
+            Tensor<<M as Model<E, D>>::Input<usize>, E, D, OwnedTape<E, D>>,
+            Output = Tensor<<M as Model<E, D>>::Output<usize>, E, D, OwnedTape<E, D>>,
+        >
+{
+}
+
+/// A model that can run inference (`Module`, no tape, dropout off).
+pub trait InferModel<E: Elem, D: Device<E>>:
+    Model<E, D>
+    + Module<
+        Tensor<<Self as Model<E, D>>::Input<usize>, E, D>,
+        Output = Tensor<<Self as Model<E, D>>::Output<usize>, E, D>,
+    >
+{
+}
+
+impl<E: Elem, D: Device<E>, M> InferModel<E, D> for M where
+    M: Model<E, D>
+        + Module<
+            Tensor<<M as Model<E, D>>::Input<usize>, E, D>,
+            Output = Tensor<<M as Model<E, D>>::Output<usize>, E, D>,
+        >
+{
+}
+
+/// `f32` → `E` (exact for `f32`, widening for `f64`).
+pub fn to_elem<E: Elem>(v: f32) -> E {
+    <E as NumCast>::from(v).unwrap_or_else(E::nan)
+}
+
+/// `E` → `f64`.
+pub fn to_f64<E: Elem>(v: E) -> f64 {
+    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
+}
+
+/// The value of a scalar (loss) tensor on the host.
+pub fn scalar<E: Elem, D: Device<E>, T>(t: &Tensor<Rank0, E, D, T>) -> f64 {
+    t.as_vec().first().copied().map(to_f64).unwrap_or(f64::NAN)
+}
+
+/// `E` → `f32`.
+pub fn to_f32<E: Elem>(v: E) -> f32 {
+    num_traits::ToPrimitive::to_f32(&v).unwrap_or(f32::NAN)
+}
+
+struct FirstDevice<D>(Option<D>);
+
+impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for FirstDevice<D> {
+    type Viewer = ViewTensorRef;
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _: TensorOptions<S, E, D>,
+        t: &Tensor<S, E, D>,
+    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if self.0.is_none() {
+            self.0 = Some(t.device().clone());
+        }
+        Ok(None)
+    }
+}
+
+/// The device the model's parameters live on (a default device for a model
+/// without parameters).
+pub fn model_device<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(model: &M) -> D {
+    let mut v = FirstDevice::<D>(None);
+    // Visiting by reference allocates nothing, so it cannot fail.
+    let _ = M::iter_tensors(&mut RecursiveWalker {
+        m: model,
+        f: &mut v,
+    });
+    v.0.unwrap_or_default()
+}
+
+/// A batch of inputs for model `M` (no tape).
+pub type InputTensor<M, E, D> = Tensor<<M as Model<E, D>>::Input<usize>, E, D>;
+
+/// A batch of `b` samples of flat features as the model's input tensor.
+pub fn input_tensor<E: Elem, D: Device<E>, M: Model<E, D>>(
+    dev: &D,
+    features: &[f32],
+    b: usize,
+) -> Result<InputTensor<M, E, D>> {
+    let x: Vec<E> = features.iter().map(|&v| to_elem(v)).collect();
+    dev.try_tensor_from_vec(x, M::input_shape(b)).dev()
+}
+
+/// The loss of a batch of predictions flattened to `(b, n)` against host
+/// targets (uploaded to the device for value targets).
+pub fn target_loss<E: Elem, D: Device<E>, L: Loss<E, D>, T: Tape<E, D>>(
+    loss: &L,
+    dev: &D,
+    pred: Tensor<(usize, usize), E, D, T>,
+    targets: &Targets,
+) -> Result<Tensor<Rank0, E, D, T>> {
+    match targets {
+        Targets::Values { width, data } => {
+            let b = targets.len();
+            let t: Vec<E> = data.iter().map(|&v| to_elem(v)).collect();
+            let t = dev.try_tensor_from_vec(t, (b, *width)).dev()?;
+            loss.try_loss(pred, &Target::Values(&t))
+        }
+        Targets::Classes(labels) => loss.try_loss(pred, &Target::Classes(labels)),
+    }
+}

@@ -1,0 +1,241 @@
+//! Inference without a tape: [`evaluate`] (loss and metrics over a dataset),
+//! [`predict`] / [`predict_dataset`] (raw outputs), and the application entry
+//! points [`predict_one`] and [`Predictor`], which check input lengths
+//! against the model's `INPUT_SHAPE` instead of panicking.
+
+use std::collections::BTreeMap;
+
+use dfdx::tensor_ops::{Device, ReshapeTo};
+
+use crate::data::{Dataset, Targets};
+use crate::elem::Elem;
+use crate::error::{DeviceResultExt, Error, Result};
+use crate::loss::Loss;
+use crate::model::shape_len;
+use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32, InferModel};
+use crate::train::metrics::{Accuracy, Metric};
+
+/// Loss and metrics of a model over a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over all samples.
+    pub loss: f64,
+    /// Metric values by name (`"acc"`).
+    pub metrics: BTreeMap<String, f64>,
+    /// Number of samples evaluated.
+    pub samples: usize,
+}
+
+impl Evaluation {
+    /// Accuracy, when it was computed.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.metrics.get("acc").copied()
+    }
+}
+
+fn fmt_shape(s: &[usize]) -> String {
+    let d: Vec<String> = s.iter().map(|v| v.to_string()).collect();
+    format!("[{}]", d.join(", "))
+}
+
+/// Runs the inference forward on `b` samples of flat features, returning the
+/// outputs on the host (`b * output_len` values).
+pub(crate) fn forward_batch<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+    model: &M,
+    dev: &D,
+    features: &[f32],
+    b: usize,
+) -> Result<Vec<f32>> {
+    let x = input_tensor::<E, D, M>(dev, features, b)?;
+    let y = model.try_forward(x).dev()?;
+    Ok(y.as_vec().into_iter().map(to_f32).collect())
+}
+
+/// The metrics `fit`/`evaluate` use when none are given: accuracy for
+/// class or one-hot targets, nothing otherwise.
+pub fn default_metrics(targets: &Targets) -> Vec<Box<dyn Metric>> {
+    if targets.is_categorical() {
+        vec![Box::new(Accuracy)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Mean loss and default metrics (accuracy for class/one-hot targets) of
+/// `model` on `data`, in batches of `batch_size`.
+pub fn evaluate<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
+    model: &M,
+    loss: &L,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let metrics = default_metrics(data.targets());
+    evaluate_with(model, loss, data, batch_size, &metrics)
+}
+
+/// [`evaluate`] with explicit metrics.
+pub fn evaluate_with<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
+    model: &M,
+    loss: &L,
+    data: &Dataset,
+    batch_size: usize,
+    metrics: &[Box<dyn Metric>],
+) -> Result<Evaluation> {
+    if data.is_empty() {
+        return Err(Error::Data("cannot evaluate on an empty dataset".into()));
+    }
+    data.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    let dev = model_device(model);
+    let n = shape_len(M::OUTPUT_SHAPE);
+    let mut loss_sum = 0.0;
+    let mut sums = vec![(0.0f64, 0usize); metrics.len()];
+    for batch in data.batches(batch_size, None)? {
+        let b = batch.len();
+        let x = input_tensor::<E, D, M>(&dev, &batch.features, b)?;
+        let y = model.try_forward(x).dev()?;
+        let pred: Vec<f32> = if metrics.is_empty() {
+            Vec::new()
+        } else {
+            y.as_vec().into_iter().map(to_f32).collect()
+        };
+        let y = y.try_reshape_like(&(b, n)).dev()?;
+        let l = scalar(&target_loss(loss, &dev, y, &batch.targets)?);
+        loss_sum += l * b as f64;
+        for (m, s) in metrics.iter().zip(sums.iter_mut()) {
+            let (v, c) = m.score(&pred, n, &batch.targets)?;
+            s.0 += v;
+            s.1 += c;
+        }
+    }
+    Ok(Evaluation {
+        loss: loss_sum / data.len() as f64,
+        metrics: metrics
+            .iter()
+            .zip(&sums)
+            .map(|(m, (v, c))| (m.name(), v / (*c).max(1) as f64))
+            .collect(),
+        samples: data.len(),
+    })
+}
+
+/// Model outputs for flat `features` (any number of samples, each
+/// `prod(INPUT_SHAPE)` values), one `Vec` per sample.
+pub fn predict<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+    model: &M,
+    features: &[f32],
+    batch_size: usize,
+) -> Result<Vec<Vec<f32>>> {
+    if batch_size == 0 {
+        return Err(Error::Config("batch size must be at least 1".into()));
+    }
+    let per = shape_len(M::INPUT_SHAPE);
+    if !features.len().is_multiple_of(per) {
+        return Err(Error::Shape {
+            what: format!(
+                "predict: {} feature values are not whole samples of model {} input {} ({per} values each)",
+                features.len(),
+                M::NAME,
+                fmt_shape(M::INPUT_SHAPE)
+            ),
+            expected: M::INPUT_SHAPE.to_vec(),
+            got: vec![features.len()],
+        });
+    }
+    let dev = model_device(model);
+    let n = shape_len(M::OUTPUT_SHAPE);
+    let mut out = Vec::with_capacity(features.len() / per);
+    for chunk in features.chunks(batch_size * per) {
+        let b = chunk.len() / per;
+        let y = forward_batch(model, &dev, chunk, b)?;
+        out.extend(y.chunks(n).map(|r| r.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Model outputs for every sample of `data`.
+pub fn predict_dataset<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+    model: &M,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<Vec<Vec<f32>>> {
+    if data.sample_len() != shape_len(M::INPUT_SHAPE) {
+        return Err(Error::Shape {
+            what: format!("predict: dataset samples for model {} input", M::NAME),
+            expected: M::INPUT_SHAPE.to_vec(),
+            got: data.sample_shape().to_vec(),
+        });
+    }
+    predict(model, data.features(), batch_size)
+}
+
+/// The output for one sample. Errors (never panics) when `x` does not have
+/// exactly `prod(INPUT_SHAPE)` values:
+/// `input has 783 values, model Mlp expects 784 = [1, 28, 28]`.
+pub fn predict_one<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+    model: &M,
+    x: &[f32],
+) -> Result<Vec<f32>> {
+    let per = shape_len(M::INPUT_SHAPE);
+    if x.len() != per {
+        return Err(Error::Shape {
+            what: format!(
+                "predict_one: input has {} values, model {} expects {per} = {}",
+                x.len(),
+                M::NAME,
+                fmt_shape(M::INPUT_SHAPE)
+            ),
+            expected: M::INPUT_SHAPE.to_vec(),
+            got: vec![x.len()],
+        });
+    }
+    let dev = model_device(model);
+    forward_batch(model, &dev, x, 1)
+}
+
+/// A trained model packaged for an application: owns the model and its
+/// device, checks input lengths, and offers class predictions.
+pub struct Predictor<E: Elem, D: Device<E>, M> {
+    model: M,
+    dev: D,
+    _e: core::marker::PhantomData<E>,
+}
+
+impl<E: Elem, D: Device<E>, M: InferModel<E, D>> Predictor<E, D, M> {
+    /// Wraps a (trained) model.
+    pub fn new(model: M) -> Self {
+        let dev = model_device(&model);
+        Self {
+            model,
+            dev,
+            _e: core::marker::PhantomData,
+        }
+    }
+    /// The wrapped model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+    /// Output for one sample (see [`predict_one`]).
+    pub fn predict_one(&self, x: &[f32]) -> Result<Vec<f32>> {
+        predict_one(&self.model, x)
+    }
+    /// Outputs for many samples given as flat features.
+    pub fn predict(&self, features: &[f32], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        predict(&self.model, features, batch_size)
+    }
+    /// The arg-max class of one sample and its output value.
+    pub fn classify(&self, x: &[f32]) -> Result<(usize, f32)> {
+        let y = self.predict_one(x)?;
+        let (mut best, mut v) = (0, f32::NEG_INFINITY);
+        for (i, &p) in y.iter().enumerate() {
+            if p > v {
+                best = i;
+                v = p;
+            }
+        }
+        Ok((best, v))
+    }
+    /// The device the model lives on.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+}

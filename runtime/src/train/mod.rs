@@ -1,0 +1,45 @@
+//! The training runtime: `fit` in the manner of Keras, evaluation and
+//! prediction, metrics, callbacks, progress output, the training history
+//! (CSV/JSON/plots) and checkpoints.
+//!
+//! * [`fit`](fit::fit): the training loop; [`FitConfig`] its settings.
+//! * [`evaluate`](infer::evaluate), [`predict`](infer::predict),
+//!   [`predict_one`](infer::predict_one), [`Predictor`]: inference, no tape.
+//! * [`metrics`]: the [`Metric`] trait, accuracy, top-k accuracy, MAE.
+//! * [`callbacks`]: the [`Callback`] trait, early stopping, best-model
+//!   checkpoints, CSV/JSON loggers, learning-rate schedules.
+//! * [`history`]: per-epoch [`EpochLogs`] and the [`History`] of a run.
+//! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
+//! * [`checkpoint`]: safetensors save/load that checks every tensor first;
+//!   [`resume`]: training checkpoints (weights + epoch + history).
+//! * [`grad_norms`]: per-parameter gradient L2 norms.
+//! * [`progress`]: the progress bar / per-epoch line.
+//! * [`forward`]: the traits `fit` needs from a model and tensor helpers.
+
+pub mod callbacks;
+pub mod checkpoint;
+pub mod config;
+pub mod fit;
+pub mod forward;
+pub mod grad_norms;
+pub mod history;
+pub mod infer;
+pub mod metrics;
+pub mod plot;
+pub mod progress;
+pub mod resume;
+
+pub use callbacks::{
+    Callback, Control, CsvLogger, EarlyStopping, JsonLogger, LrSchedule, LrScheduler, Mode,
+    ModelCheckpoint,
+};
+pub use config::{FitConfig, Validation, Verbosity};
+pub use fit::fit;
+pub use forward::{InferModel, TrainModel};
+pub use history::{EpochLogs, History};
+pub use infer::{
+    evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
+};
+pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
+pub use plot::{plot_history, plot_series};
+pub use resume::{load_training, save_training, TrainState};
