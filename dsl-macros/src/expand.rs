@@ -331,12 +331,36 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
 
     let in_shape = tensor_shape(&plan.input);
     let out_shape = tensor_shape(&plan.output);
-    let steps: Vec<TokenStream> = plan
-        .layers
-        .iter()
-        .map(|l| tensor_shape(&l.output))
-        .collect();
     let tensor = quote!(#dfdx::tensor::Tensor);
+    // One `let` per layer; a nested model's step is spanned on its use, so a
+    // shape mismatch there (also caught by the const assertions) points at it.
+    let step = |l: &PlannedLayer, mutable: bool| {
+        let f = &l.field;
+        let shape = tensor_shape(&l.output);
+        let call = if mutable {
+            quote!(#dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+        } else {
+            quote!(#dfdx::nn::Module::try_forward(&self.#f, x))
+        };
+        match &l.what {
+            // Input and output checked in separate statements spanned on the
+            // nested model's name, so type errors there point at it.
+            What::Nested { ty } => {
+                let call = if mutable {
+                    quote_spanned!(ty.span()=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+                } else {
+                    quote_spanned!(ty.span()=> #dfdx::nn::Module::try_forward(&self.#f, x))
+                };
+                quote_spanned! {ty.span()=>
+                    let x = #call?;
+                    let x: #tensor<#shape, E, D, T> = x;
+                }
+            }
+            What::Layer(_) => quote!(let x: #tensor<#shape, E, D, T> = #call?;),
+        }
+    };
+    let steps: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, false)).collect();
+    let steps_mut: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, true)).collect();
     let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>, T: #dfdx::tensor::Tape<E, D>);
 
     // Parameter count: literal part (checked) plus nested models' constants.
@@ -437,7 +461,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
                 &self,
                 x: #tensor<#in_shape, E, D, T>,
             ) -> ::core::result::Result<Self::Output, D::Err> {
-                #(let x: #tensor<#steps, E, D, T> = #dfdx::nn::Module::try_forward(&self.#fields, x)?;)*
+                #(#steps)*
                 ::core::result::Result::Ok(x)
             }
         }
@@ -449,7 +473,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
                 &mut self,
                 x: #tensor<#in_shape, E, D, T>,
             ) -> ::core::result::Result<Self::Output, D::Err> {
-                #(let x: #tensor<#steps, E, D, T> = #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#fields, x)?;)*
+                #(#steps_mut)*
                 ::core::result::Result::Ok(x)
             }
         }

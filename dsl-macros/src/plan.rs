@@ -162,11 +162,15 @@ pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
                 return Err(layer::unknown_layer(&call.kind));
             }
             let Some(assert) = &stmt.assert else {
-                let mut e = layer::unknown_layer(&call.kind).to_string();
-                e.push_str(&format!(
-                    "; if `{kind_word}` is a model type, give its output shape: `{kind_word} -> [..]`"
+                if layer::closest(&kind_word, layer::CATALOGUE.iter().map(|d| d.name)).is_some() {
+                    return Err(layer::unknown_layer(&call.kind));
+                }
+                return Err(syn::Error::new(
+                    call.kind.span(),
+                    format!(
+                        "unknown layer `{kind_word}`; if it is a model type, give its output shape: `{field}: {kind_word} -> [..]`"
+                    ),
                 ));
-                return Err(syn::Error::new(call.kind.span(), e));
             };
             let out = fixed_dims(assert, &label)?;
             layers.push(PlannedLayer {
