@@ -878,14 +878,14 @@ fn infer_pool(
     nonzero_hw(p.kernel, "the kernel size", label)?;
     nonzero_hw(p.stride, "the stride", label)?;
     if let Padding::Sym(ph) = p.padding.v {
-        for i in 0..2 {
+        for (i, axis_name) in AXES.iter().enumerate() {
             let (pp, k) = (pick(ph, i), pick(p.kernel.v, i));
             if pp > k / 2 {
                 return Err(err(
                     p.padding.span,
                     format!(
                         "{label}: padding {} {pp} is more than half the kernel {k} (at most {}); hint: use padding = same",
-                        AXES[i],
+                        axis_name,
                         k / 2
                     ),
                 ));
