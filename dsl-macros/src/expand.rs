@@ -178,6 +178,8 @@ fn layer_code(layer: &PlannedLayer) -> LayerCode {
             w,
             bias,
         } => {
+            // CIG = CI / G: stable Rust cannot compute it in the weight's type.
+            let cig = n(ci / groups.max(&1));
             let (ci, co, g) = (n(*ci), n(*co), n(*groups));
             let (kh, kw, sh, sw, dh, dw) = (
                 n(w.kernel.0),
@@ -194,7 +196,7 @@ fn layer_code(layer: &PlannedLayer) -> LayerCode {
                 quote!(Conv2dNoBias)
             };
             param(
-                quote!(#l::#name<#ci, #co, #kh, #kw, #sh, #sw, #dh, #dw, #g, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, E, D>),
+                quote!(#l::#name<#ci, #co, #kh, #kw, #sh, #sw, #dh, #dw, #g, #cig, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, E, D>),
             )
         }
         Resolved::ConvTranspose2d {

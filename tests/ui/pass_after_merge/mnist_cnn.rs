@@ -41,16 +41,44 @@ model! {
     }
 }
 
+fn shapes<M: ModelInfo>() -> Vec<&'static [usize]> {
+    M::LAYERS.iter().map(|l| l.output_shape).collect()
+}
+
 fn main() {
     const P: usize = <MnistCnn as ModelInfo>::PARAM_COUNT;
     const _: () = assert!(P == (32 * 25 + 32) + (64 * 32 * 25 + 64) + (1024 * 128 + 128) + 1290);
-    let dev: Cpu = Default::default();
-    let net = <MnistCnn as Model<f32, Cpu>>::build(&dev);
-    let x: Tensor<Rank4<2, 1, 28, 28>, f32, Cpu> = dev.zeros();
-    let _y: Tensor<Rank2<2, 10>, f32, Cpu> = net.forward(x);
-    let zoo = <Zoo as Model<f32, Cpu>>::build(&dev);
-    let x: Tensor<Rank4<2, 3, 32, 32>, f32, Cpu> = dev.zeros();
-    let _y: Tensor<Rank2<2, 10>, f32, Cpu> = zoo.forward(x);
-    let g = <GlobalMax as Model<f32, Cpu>>::build(&dev);
-    let _y: Tensor<Rank2<2, 4>, f32, Cpu> = g.forward(dev.zeros::<Rank4<2, 3, 8, 8>>());
+    let expect: [&[usize]; 11] = [
+        &[32, 24, 24], &[32, 24, 24], &[32, 12, 12], &[64, 8, 8], &[64, 8, 8], &[64, 4, 4],
+        &[1024], &[128], &[128], &[128], &[10],
+    ];
+    assert_eq!(shapes::<MnistCnn>(), expect);
+    let dev = Cpu::seed_from_u64(1);
+    let mut net = <MnistCnn as Model<f32, Cpu>>::build(&dev);
+    assert_eq!(net.num_trainable_params(), P);
+    let x: Tensor<Rank4<2, 1, 28, 28>, f32, Cpu> = dev.sample_normal();
+    let y: Tensor<Rank2<2, 10>, f32, Cpu> = net.forward(x.clone());
+    assert!(y.array().iter().flatten().all(|v| v.is_finite()));
+    let y = net.forward_mut(x.traced(net.alloc_grads()));
+    let g = y.square().mean().backward();
+    assert!(g.get(&net.conv1.weight).as_vec().iter().any(|v| *v != 0.0));
+    assert!(g.get(&net.conv2.bias).as_vec().iter().any(|v| *v != 0.0));
+    assert!(MnistCnn::<f32, Cpu>::summary().to_string().contains("conv2 (Conv2d(64, kernel = 5))"));
+
+    assert_eq!(<Zoo as ModelInfo>::PARAM_COUNT, 216 + 16 + 56 + 292 + 50);
+    let expect: [&[usize]; 13] = [
+        &[8, 16, 16], &[8, 16, 16], &[8, 20, 16], &[8, 21, 17], &[8, 21, 17], &[8, 11, 9],
+        &[8, 22, 18], &[8, 22, 36], &[4, 44, 72], &[4, 4, 4], &[4, 2, 2], &[4], &[10],
+    ];
+    assert_eq!(shapes::<Zoo>(), expect);
+    let mut zoo = <Zoo as Model<f32, Cpu>>::build(&dev);
+    assert_eq!(zoo.num_trainable_params(), <Zoo as ModelInfo>::PARAM_COUNT);
+    let x: Tensor<Rank4<2, 3, 32, 32>, f32, Cpu> = dev.sample_normal();
+    let _y: Tensor<Rank2<2, 10>, f32, Cpu> = zoo.forward(x.clone());
+    let y = zoo.forward_mut(x.traced(zoo.alloc_grads()));
+    let g = y.square().mean().backward();
+    assert!(g.get(&zoo.c1.weight).as_vec().iter().any(|v| *v != 0.0));
+
+    let gm = <GlobalMax as Model<f32, Cpu>>::build(&dev);
+    let _y: Tensor<Rank2<2, 4>, f32, Cpu> = gm.forward(dev.zeros::<Rank4<2, 3, 8, 8>>());
 }
