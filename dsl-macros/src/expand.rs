@@ -500,3 +500,169 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expands `src` and returns the code as a whitespace-free string.
+    fn code(src: &str) -> String {
+        let (ts, err) = expand_all(syn::parse_str(src).expect("test source lexes"));
+        if let Some(e) = err {
+            panic!("unexpected error: {e}");
+        }
+        ts.to_string().replace(' ', "")
+    }
+
+    const L: &str = "::sxima::__private::sxima_runtime::layers::";
+
+    #[test]
+    fn conv_and_pool_types_carry_every_size() {
+        let c = code(
+            "pub Cnn(input: [1, 28, 28]) {
+                conv1: Conv2d(32, kernel = 5),
+                MaxPool2d(2),
+                c2: Conv2d(8, kernel = (3, 1), stride = 2, padding = same, dilation = (1, 2), groups = 4, bias = false),
+                avg: AvgPool2d(3, stride = 1, padding = 1, count_include_pad = false),
+                Flatten,
+            }",
+        );
+        // CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO.
+        assert!(
+            c.contains(&format!(
+                "{L}Conv2d<1,32,5,5,1,1,1,1,1,1,0,0,0,0,28,28,24,24,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}MaxPool2d<2,2,2,2,0,0,0,0,24,24,12,12>")),
+            "{c}"
+        );
+        // same, stride 2 on 12: out 6; H: total (5*2+3-12)=1 -> (0, 1); W: eff 1 -> (0, 0).
+        assert!(
+            c.contains(&format!(
+                "{L}Conv2dNoBias<32,8,3,1,2,2,1,2,4,8,0,1,0,0,12,12,6,6,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}AvgPool2d<3,3,1,1,1,1,1,1,6,6,6,6,false>")),
+            "{c}"
+        );
+        assert!(c.contains(&format!("{L}Flatten<288>")), "{c}");
+        // 32 * 25 + 32 and 8 * (32 / 4) * 3 * 1.
+        assert!(c.contains("constPARAM_COUNT:usize=1024;"), "{c}");
+    }
+
+    #[test]
+    fn other_layer_types() {
+        let c = code(
+            "pub Up(input: [4, 7, 7]) {
+                t: ConvTranspose2d(2, kernel = 4, stride = 2, padding = 1),
+                z: ZeroPadding2d(((1, 0), (2, 3))),
+                u: UpSampling2d((2, 1), mode = bilinear, align_corners = true),
+                n: UpSampling2d(2),
+                a: AdaptiveAvgPool2d((3, 2)),
+                m: AdaptiveMaxPool2d(1),
+                bn: BatchNorm2d,
+                GlobalMaxPool,
+                d: Dropout(0.5),
+                lr: LeakyReLU,
+                b1: BatchNorm1d,
+            }",
+        );
+        assert!(
+            c.contains(&format!(
+                "{L}ConvTranspose2d<4,2,4,4,2,2,1,1,0,0,7,7,14,14,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}ZeroPadding2d<1,0,2,3,14,14,15,19>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}UpSampling2dBilinear<2,1,15,19,30,19,true>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}UpSampling2d<2,2,30,19,60,38>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}AdaptiveAvgPool2d<60,38,3,2>")),
+            "{c}"
+        );
+        assert!(c.contains(&format!("{L}AdaptiveMaxPool2d<3,2,1,1>")), "{c}");
+        assert!(c.contains(&format!("{L}BatchNorm2d<2,E,D>")), "{c}");
+        assert!(c.contains(&format!("{L}GlobalMaxPool")), "{c}");
+        assert!(c.contains(&format!("{L}Dropout::new(0.5)")), "{c}");
+        assert!(c.contains(&format!("{L}LeakyReLU::new(0.01)")), "{c}");
+        assert!(c.contains(&format!("{L}BatchNorm1d<2,E,D>")), "{c}");
+        // Visited (parameter) layers only: t, bn, b1.
+        assert!(c.contains("Self::module(\"t\""), "{c}");
+        assert!(c.contains("Self::module(\"bn\""), "{c}");
+        assert!(!c.contains("Self::module(\"z\""), "{c}");
+    }
+
+    #[test]
+    fn many_parameter_layers_nest_visitor_tuples() {
+        let layers: Vec<String> = (0..14).map(|i| format!("d{i}: Dense(4)")).collect();
+        let c = code(&format!("pub Deep(input: [4]) {{ {} }}", layers.join(", ")));
+        // 14 fields -> ((6), (6), (2)) groups.
+        assert!(
+            c.contains("|((d0,d1,d2,d3,d4,d5,),(d6,d7,d8,d9,d10,d11,),(d12,d13,),)|"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn nested_models_get_const_checks_and_symbolic_param_counts() {
+        let c = code("pub Outer(input: [8]) { enc: Encoder -> [4], Dense(2) }");
+        assert!(c.contains("pubenc:Encoder<E,D>"), "{c}");
+        assert!(
+            c.contains(
+                "constPARAM_COUNT:usize=10+<EncoderasModelInfo>::PARAM_COUNT"
+                    .replace(
+                        "ModelInfo",
+                        "::sxima::__private::sxima_runtime::model::ModelInfo"
+                    )
+                    .as_str()
+            ),
+            "{c}"
+        );
+        assert!(c.contains("shapes_equal(<Encoderas::sxima::__private::sxima_runtime::model::ModelInfo>::INPUT_SHAPE,&[8])"), "{c}");
+        assert!(c.contains("OUTPUT_SHAPE,&[4])"), "{c}");
+    }
+
+    #[test]
+    fn parameterless_models_get_a_marker_field() {
+        let c = code("pub Act(input: [3]) { ReLU }");
+        assert!(
+            c.contains("__sxima_marker:::core::marker::PhantomData<fn()->(E,D)>"),
+            "{c}"
+        );
+        let c = code("pub Lin(input: [3]) { Dense(2) }");
+        assert!(!c.contains("__sxima_marker"), "{c}");
+    }
+
+    #[test]
+    fn good_models_expand_beside_bad_ones() {
+        let (ts, err) = expand_all(
+            syn::parse_str("pub A(input: [3]) { Dense(2) } pub B(input: [3]) { Dence(2) } pub C(input: [3]) { Relu }")
+                .expect("lexes"),
+        );
+        let msgs: Vec<String> = err
+            .expect("two errors")
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs[0].contains("`Dence`; did you mean `Dense`"),
+            "{msgs:?}"
+        );
+        assert!(msgs[1].contains("`Relu`; did you mean `ReLU`"), "{msgs:?}");
+        assert!(ts.to_string().contains("struct A"));
+    }
+}

@@ -611,3 +611,137 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
     }
     Err(input.error("expected a value: a number, `true`/`false`, a keyword or a pair `(a, b)`"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> syn::Result<File> {
+        parse_file(syn::parse_str(src).expect("test source lexes"))
+    }
+
+    fn model(src: &str) -> ModelDef {
+        match parse(src).map(|f| f.items.into_iter().next()) {
+            Ok(Some(Item::Model(m))) => m,
+            other => panic!("expected a model, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn layers_names_arguments_and_assertions() {
+        let m = model(
+            "/// doc\n #[allow(unused)] pub(crate) Net(input: [1, 28, 28]) {
+                conv1: Conv2d(32, kernel = (5, 5), padding = same) -> [32, 28, 28],
+                ReLU,
+                LeakyReLU(-0.5),
+                pad: ZeroPadding2d(((1, 0), (2, 3))),
+            }",
+        );
+        assert_eq!(m.name, "Net");
+        assert_eq!(m.attrs.len(), 2);
+        assert!(matches!(m.vis, Visibility::Restricted(_)));
+        assert!(matches!(
+            m.input.dims[..],
+            [
+                DimLit::Fixed { value: 1, .. },
+                _,
+                DimLit::Fixed { value: 28, .. }
+            ]
+        ));
+        assert_eq!(m.body.stmts.len(), 4);
+        let s = &m.body.stmts[0];
+        assert_eq!(
+            s.name.as_ref().map(Ident::to_string).as_deref(),
+            Some("conv1")
+        );
+        assert_eq!(s.assert.as_ref().map(|a| a.dims.len()), Some(3));
+        let Node::Call(c) = &s.node else { panic!() };
+        let args = &c.args.as_ref().unwrap().list;
+        assert_eq!(args.len(), 3);
+        assert!(args[0].name.is_none());
+        assert_eq!(args[1].name.as_ref().unwrap(), "kernel");
+        assert_eq!(args[1].value.text(), "(5, 5)");
+        assert_eq!(args[2].value.text(), "same");
+        let Node::Call(c) = &m.body.stmts[1].node else {
+            panic!()
+        };
+        assert!(c.args.is_none() && m.body.stmts[1].name.is_none());
+        let Node::Call(c) = &m.body.stmts[2].node else {
+            panic!()
+        };
+        match &c.args.as_ref().unwrap().list[0].value {
+            Value::Float { value, text, .. } => assert_eq!((*value, text.as_str()), (-0.5, "-0.5")),
+            other => panic!("{other:?}"),
+        }
+        let Node::Call(c) = &m.body.stmts[3].node else {
+            panic!()
+        };
+        assert_eq!(
+            c.args.as_ref().unwrap().list[0].value.text(),
+            "((1, 0), (2, 3))"
+        );
+    }
+
+    #[test]
+    fn composite_nodes_and_blocks_parse() {
+        let f = parse(
+            "block Basic(channels, stride) {
+                residual(shortcut = auto) { Conv2d(channels, kernel = 3, stride = stride), BatchNorm2d },
+                ReLU,
+            }
+            pub Net(input: [3, 32, 32]) {
+                stem: { Conv2d(8, kernel = 3), ReLU } -> [8, 30, 30],
+                layer1: repeat 2 { Basic(8, 1) },
+                parallel(concat) {
+                    a { Conv2d(4, kernel = 1) }
+                    b { Conv2d(4, kernel = 3, padding = same), ReLU },
+                }
+                GlobalAvgPool,
+            }",
+        )
+        .unwrap();
+        let Item::Block(b) = &f.items[0] else {
+            panic!()
+        };
+        assert_eq!(b.params.len(), 2);
+        assert!(matches!(b.body.stmts[0].node, Node::Residual { .. }));
+        let Item::Model(m) = &f.items[1] else {
+            panic!()
+        };
+        assert!(matches!(&m.body.stmts[0].node, Node::Group(g) if g.stmts.len() == 2));
+        assert!(m.body.stmts[0].assert.is_some());
+        assert!(matches!(
+            &m.body.stmts[1].node,
+            Node::Repeat {
+                count: Value::Int { value: 2, .. },
+                ..
+            }
+        ));
+        match &m.body.stmts[2].node {
+            Node::Parallel { args, branches, .. } => {
+                assert_eq!(args.list[0].value.text(), "concat");
+                assert_eq!(branches.len(), 2);
+                assert_eq!(branches[1].1.stmts.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.body.stmts.len(), 4);
+    }
+
+    #[test]
+    fn syntax_errors() {
+        let e = |src: &str| parse(src).map(|_| ()).unwrap_err().to_string();
+        assert!(e("").contains("model! is empty"));
+        assert!(e("pub Net { Dense(1) }").contains("has no input shape"));
+        assert!(e("pub Net(inputs: [1]) { Dense(1) }").contains("unknown model parameter `inputs`"));
+        assert!(
+            e("pub Net(input: [1]) { Dense(1) Dense(2) }").contains("expected `,` between layers")
+        );
+        assert!(e("pub Net(input: [1]) { Dense(1u8) }").contains("without a type suffix"));
+        assert!(e("pub Net(input: [1]) { Dense(100000000000000000000) }").contains("too large"));
+        assert!(e("pub Net(input: [1]) { Dense(1) -> 3 }").contains("expected a shape"));
+        assert!(e("pub Net(input: []) { Dense(1) }").contains("at least one dimension"));
+        assert!(e("pub Net(input: [1]) { Dense(-true) }").contains("only numbers can be negated"));
+        assert!(e("pub Net(input: [1]) { Dense(\"a\") }").contains("expected a value"));
+    }
+}

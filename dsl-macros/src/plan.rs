@@ -60,6 +60,15 @@ pub fn infer_file(file: &File) -> Vec<syn::Result<ModelPlan<'_>>> {
 
 /// Fixed, non-zero dims of a written shape.
 pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
+    if shape.dims.len() > 5 {
+        return Err(syn::Error::new(
+            shape.span,
+            format!(
+                "{what}: {} dims given; at most 5 per sample are supported",
+                shape.dims.len()
+            ),
+        ));
+    }
     shape
         .dims
         .iter()
@@ -80,16 +89,6 @@ pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
 /// Infers one model.
 pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
     let input = fixed_dims(&def.input, "input shape")?;
-    if input.len() > 5 {
-        return Err(syn::Error::new(
-            def.input.span,
-            format!(
-                "input shape {} has {} dims; at most 5 are supported",
-                fmt_shape(&input),
-                input.len()
-            ),
-        ));
-    }
     if def.body.stmts.is_empty() {
         return Err(syn::Error::new(
             def.body.span,
