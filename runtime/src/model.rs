@@ -86,6 +86,22 @@ pub const fn shape_len(shape: &[usize]) -> usize {
     n
 }
 
+/// `a == b` for shapes, usable in `const` context: the generated boundary
+/// checks of nested models assert with it.
+pub const fn shapes_equal(a: &[usize], b: &[usize]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A printable, Keras-style summary table of a model.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelSummary {
@@ -180,6 +196,15 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(235146), "235,146");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn shapes_equal_compares_rank_and_dims() {
+        const SAME: bool = shapes_equal(&[1, 2], &[1, 2]);
+        assert!(SAME);
+        assert!(!shapes_equal(&[1, 2], &[1, 3]));
+        assert!(!shapes_equal(&[1, 2], &[1, 2, 1]));
+        assert!(shapes_equal(&[], &[]));
     }
 
     #[test]

@@ -1,0 +1,668 @@
+//! Code generation: a [`ModelPlan`] becomes a struct with one field per
+//! layer plus its `TensorCollection`, `Module`, `ModuleMut`, `ModelInfo` and
+//! `Model` impls, in the exact form of `tests/hand_expanded.rs`.
+//!
+//! Every size is written as a literal, so no const expression appears in a
+//! bound. Nested model types are checked with non-generic const assertions
+//! spanned on their use.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::parse::parse_file;
+use crate::plan::{infer_file, ModelPlan, PlannedLayer, What};
+use crate::shape::{fmt_shape, Activation, Resolved, Window};
+
+/// Parses, infers and expands a whole `model!` call. Errors become
+/// `compile_error!` invocations spanned on the offending tokens; models
+/// without errors are still expanded, so follow-on errors stay few.
+pub fn expand_tokens(input: TokenStream) -> TokenStream {
+    let (mut tokens, error) = expand_all(input);
+    if let Some(e) = error {
+        tokens.extend(e.to_compile_error());
+    }
+    tokens
+}
+
+/// The code of every model that expanded, and the combined error of all
+/// items that did not (`None` when everything expanded).
+pub fn expand_all(input: TokenStream) -> (TokenStream, Option<syn::Error>) {
+    let file = match parse_file(input) {
+        Ok(f) => f,
+        Err(e) => return (TokenStream::new(), Some(e)),
+    };
+    let mut out = TokenStream::new();
+    let mut error: Option<syn::Error> = None;
+    for plan in infer_file(&file) {
+        match plan.and_then(|p| expand_model(&p)) {
+            Ok(ts) => out.extend(ts),
+            Err(e) => match &mut error {
+                Some(all) => all.combine(e),
+                None => error = Some(e),
+            },
+        }
+    }
+    (out, error)
+}
+
+fn dfdx() -> TokenStream {
+    quote!(::sxima::__private::dfdx)
+}
+
+fn rt() -> TokenStream {
+    quote!(::sxima::__private::sxima_runtime)
+}
+
+fn n(v: u64) -> Literal {
+    Literal::u64_unsuffixed(v)
+}
+
+fn b(v: bool) -> TokenStream {
+    if v {
+        quote!(true)
+    } else {
+        quote!(false)
+    }
+}
+
+fn tensor_shape(dims: &[u64]) -> TokenStream {
+    let dfdx = dfdx();
+    let d = dims.iter().map(|&v| n(v));
+    quote!((B, #(#dfdx::shapes::Const<#d>,)*))
+}
+
+fn shape_lit(dims: &[u64]) -> TokenStream {
+    let d = dims.iter().map(|&v| n(v));
+    quote!(&[#(#d),*])
+}
+
+/// How one layer is typed and built.
+struct LayerCode {
+    ty: TokenStream,
+    /// `None` for layers with parameters (built by the visitor).
+    ctor: Option<TokenStream>,
+    /// Parameter count as a const expression.
+    params: TokenStream,
+}
+
+fn window_nums(w: &Window) -> [Literal; 8] {
+    let [pt, pb, pl, pr] = w.pad;
+    [
+        n(pt),
+        n(pb),
+        n(pl),
+        n(pr),
+        n(w.input.0),
+        n(w.input.1),
+        n(w.output.0),
+        n(w.output.1),
+    ]
+}
+
+fn layer_code(layer: &PlannedLayer) -> LayerCode {
+    let l = quote!(::sxima::__private::sxima_runtime::layers);
+    let rt = rt();
+    let zero = |ty: TokenStream| LayerCode {
+        ty,
+        ctor: Some(quote!(::core::default::Default::default())),
+        params: quote!(0),
+    };
+    let new = |ty: TokenStream| LayerCode {
+        ctor: Some(quote!(<#ty>::new())),
+        ty,
+        params: quote!(0),
+    };
+    let inferred = match &layer.what {
+        What::Nested { ty } => {
+            return LayerCode {
+                ty: quote!(#ty<E, D>),
+                ctor: None,
+                params: quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
+            }
+        }
+        What::Layer(i) => i,
+    };
+    let p = n(inferred.params);
+    let param = |ty: TokenStream| LayerCode {
+        ty,
+        ctor: None,
+        params: quote!(#p),
+    };
+    match &inferred.resolved {
+        Resolved::Dense { i, o, bias } => {
+            let (i, o) = (n(*i), n(*o));
+            if *bias {
+                param(quote!(#l::Dense<#i, #o, E, D>))
+            } else {
+                param(quote!(#l::DenseNoBias<#i, #o, E, D>))
+            }
+        }
+        Resolved::Activation(a) => {
+            let name = format_ident!("{}", a.type_name());
+            let _: Activation = *a;
+            zero(quote!(#l::#name))
+        }
+        Resolved::LeakyReLU { alpha } => {
+            let a = Literal::f64_unsuffixed(*alpha);
+            LayerCode {
+                ty: quote!(#l::LeakyReLU),
+                ctor: Some(quote!(#l::LeakyReLU::new(#a))),
+                params: quote!(0),
+            }
+        }
+        Resolved::Dropout { p } => {
+            let pl = Literal::f64_unsuffixed(*p);
+            LayerCode {
+                ty: quote!(#l::Dropout),
+                ctor: Some(quote!(#l::Dropout::new(#pl))),
+                params: quote!(0),
+            }
+        }
+        Resolved::BatchNorm1d { c } => {
+            let c = n(*c);
+            param(quote!(#l::BatchNorm1d<#c, E, D>))
+        }
+        Resolved::BatchNorm2d { c } => {
+            let c = n(*c);
+            param(quote!(#l::BatchNorm2d<#c, E, D>))
+        }
+        Resolved::Flatten { n: size } => {
+            let size = n(*size);
+            new(quote!(#l::Flatten<#size>))
+        }
+        Resolved::Conv2d {
+            ci,
+            co,
+            groups,
+            w,
+            bias,
+        } => {
+            // CIG = CI / G: stable Rust cannot compute it in the weight's type.
+            let cig = n(ci / groups.max(&1));
+            let (ci, co, g) = (n(*ci), n(*co), n(*groups));
+            let (kh, kw, sh, sw, dh, dw) = (
+                n(w.kernel.0),
+                n(w.kernel.1),
+                n(w.stride.0),
+                n(w.stride.1),
+                n(w.dilation.0),
+                n(w.dilation.1),
+            );
+            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
+            let name = if *bias {
+                quote!(Conv2d)
+            } else {
+                quote!(Conv2dNoBias)
+            };
+            param(
+                quote!(#l::#name<#ci, #co, #kh, #kw, #sh, #sw, #dh, #dw, #g, #cig, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, E, D>),
+            )
+        }
+        Resolved::ConvTranspose2d {
+            ci,
+            co,
+            w,
+            output_padding,
+        } => {
+            let (ci, co) = (n(*ci), n(*co));
+            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
+            let (ph, pw) = (n(w.pad[0]), n(w.pad[2]));
+            let (oph, opw) = (n(output_padding.0), n(output_padding.1));
+            let (hi, wi, ho, wo) = (n(w.input.0), n(w.input.1), n(w.output.0), n(w.output.1));
+            param(
+                quote!(#l::ConvTranspose2d<#ci, #co, #kh, #kw, #sh, #sw, #ph, #pw, #oph, #opw, #hi, #wi, #ho, #wo, E, D>),
+            )
+        }
+        Resolved::MaxPool2d { w } => {
+            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
+            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
+            new(quote!(#l::MaxPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo>))
+        }
+        Resolved::AvgPool2d {
+            w,
+            count_include_pad,
+        } => {
+            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
+            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
+            let c = b(*count_include_pad);
+            new(
+                quote!(#l::AvgPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, #c>),
+            )
+        }
+        Resolved::GlobalAvgPool => zero(quote!(#l::GlobalAvgPool)),
+        Resolved::GlobalMaxPool => zero(quote!(#l::GlobalMaxPool)),
+        Resolved::AdaptiveAvgPool2d { input, output } => {
+            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
+            new(quote!(#l::AdaptiveAvgPool2d<#hi, #wi, #ho, #wo>))
+        }
+        Resolved::AdaptiveMaxPool2d { input, output } => {
+            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
+            new(quote!(#l::AdaptiveMaxPool2d<#hi, #wi, #ho, #wo>))
+        }
+        Resolved::ZeroPadding2d { pad, input, output } => {
+            let [pt, pb, pl, pr] = pad.map(n);
+            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
+            new(quote!(#l::ZeroPadding2d<#pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo>))
+        }
+        Resolved::UpSampling2d {
+            scale,
+            input,
+            output,
+            bilinear,
+            align_corners,
+        } => {
+            let (sh, sw) = (n(scale.0), n(scale.1));
+            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
+            if *bilinear {
+                let a = b(*align_corners);
+                new(quote!(#l::UpSampling2dBilinear<#sh, #sw, #hi, #wi, #ho, #wo, #a>))
+            } else {
+                new(quote!(#l::UpSampling2d<#sh, #sw, #hi, #wi, #ho, #wo>))
+            }
+        }
+    }
+}
+
+/// Nests visitor fields into tuples of at most 6 (dfdx implements
+/// `ModuleFields` for tuples up to 6): returns (fields expr, closure pattern).
+fn nest(items: Vec<(TokenStream, TokenStream)>) -> (TokenStream, TokenStream) {
+    if items.len() <= 6 {
+        let (e, p): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+        return (quote!((#(#e,)*)), quote!((#(#p,)*)));
+    }
+    let mut groups = Vec::new();
+    let mut rest = items.into_iter();
+    loop {
+        let chunk: Vec<_> = rest.by_ref().take(6).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        groups.push(nest(chunk));
+    }
+    nest(groups)
+}
+
+/// Generates the code of one model.
+pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
+    let dfdx = dfdx();
+    let rt = rt();
+    let def = plan.def;
+    let name = &def.name;
+    let vis = &def.vis;
+    let attrs = &def.attrs;
+    let codes: Vec<LayerCode> = plan.layers.iter().map(layer_code).collect();
+    let fields: Vec<&Ident> = plan.layers.iter().map(|l| &l.field).collect();
+    let tys: Vec<&TokenStream> = codes.iter().map(|c| &c.ty).collect();
+
+    let uses_generics = codes.iter().any(|c| c.ctor.is_none());
+    let marker = format_ident!("__sxima_marker");
+    let marker_field = if uses_generics {
+        quote!()
+    } else {
+        quote!(#[doc(hidden)] pub #marker: ::core::marker::PhantomData<fn() -> (E, D)>,)
+    };
+    let marker_init = if uses_generics {
+        quote!()
+    } else {
+        quote!(#marker: ::core::marker::PhantomData,)
+    };
+
+    let visited: Vec<(TokenStream, TokenStream)> = plan
+        .layers
+        .iter()
+        .zip(&codes)
+        .filter(|(_, c)| c.ctor.is_none())
+        .map(|(l, _)| {
+            let f = &l.field;
+            let s = f.to_string();
+            (
+                quote!(Self::module(#s, |s| &s.#f, |s| &mut s.#f)),
+                quote!(#f),
+            )
+        })
+        .collect();
+    let (visit_expr, visit_pat) = nest(visited);
+    let inits = plan.layers.iter().zip(&codes).map(|(l, c)| {
+        let f = &l.field;
+        match &c.ctor {
+            Some(ctor) => quote!(#f: #ctor,),
+            None => quote!(#f,),
+        }
+    });
+
+    let in_shape = tensor_shape(&plan.input);
+    let out_shape = tensor_shape(&plan.output);
+    let tensor = quote!(#dfdx::tensor::Tensor);
+    // One `let` per layer; a nested model's step is spanned on its use, so a
+    // shape mismatch there (also caught by the const assertions) points at it.
+    let step = |l: &PlannedLayer, mutable: bool| {
+        let f = &l.field;
+        let shape = tensor_shape(&l.output);
+        let call = if mutable {
+            quote!(#dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+        } else {
+            quote!(#dfdx::nn::Module::try_forward(&self.#f, x))
+        };
+        match &l.what {
+            // Input and output checked in separate statements spanned on the
+            // nested model's name, so type errors there point at it.
+            What::Nested { ty } => {
+                let call = if mutable {
+                    quote_spanned!(ty.span()=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+                } else {
+                    quote_spanned!(ty.span()=> #dfdx::nn::Module::try_forward(&self.#f, x))
+                };
+                quote_spanned! {ty.span()=>
+                    let x = #call?;
+                    let x: #tensor<#shape, E, D, T> = x;
+                }
+            }
+            What::Layer(_) => quote!(let x: #tensor<#shape, E, D, T> = #call?;),
+        }
+    };
+    let steps: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, false)).collect();
+    let steps_mut: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, true)).collect();
+    let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>, T: #dfdx::tensor::Tape<E, D>);
+
+    // Parameter count: literal part (checked) plus nested models' constants.
+    let mut literal_total: u64 = 0;
+    let mut nested_counts = Vec::new();
+    for (l, c) in plan.layers.iter().zip(&codes) {
+        match &l.what {
+            What::Layer(i) => {
+                literal_total = literal_total.checked_add(i.params).ok_or_else(|| {
+                    syn::Error::new(
+                        name.span(),
+                        format!("model `{name}` has too many parameters to count"),
+                    )
+                })?;
+            }
+            What::Nested { .. } => nested_counts.push(c.params.clone()),
+        }
+    }
+    let literal_total = n(literal_total);
+    let param_count = quote!(#literal_total #(+ #nested_counts)*);
+
+    let summaries = plan.layers.iter().zip(&codes).map(|(l, c)| {
+        let f = l.field.to_string();
+        let k = &l.kind_text;
+        let shape = shape_lit(&l.output);
+        let p = &c.params;
+        quote!(#rt::model::LayerSummary { name: #f, kind: #k, output_shape: #shape, params: #p })
+    });
+    let name_str = name.to_string();
+    let input_lit = shape_lit(&plan.input);
+    let output_lit = shape_lit(&plan.output);
+    let consts_in = plan.input.iter().map(|_| quote!(#dfdx::shapes::Const));
+    let consts_out = plan.output.iter().map(|_| quote!(#dfdx::shapes::Const));
+    let model_in = {
+        let d = plan.input.iter().map(|&v| n(v));
+        quote!((B, #(#dfdx::shapes::Const<#d>,)*))
+    };
+    let model_out = {
+        let d = plan.output.iter().map(|&v| n(v));
+        quote!((B, #(#dfdx::shapes::Const<#d>,)*))
+    };
+
+    let checks = plan.layers.iter().filter_map(|l| {
+        let What::Nested { ty } = &l.what else {
+            return None;
+        };
+        let field = &l.field;
+        let prev = shape_lit(&l.input);
+        let given = shape_lit(&l.output);
+        let msg_in = format!(
+            "{field}: {ty} expects a different input shape than the previous layer's output {}",
+            fmt_shape(&l.input)
+        );
+        let msg_out = format!(
+            "{field}: {ty} gives a different output shape than the asserted `-> {}`",
+            fmt_shape(&l.output)
+        );
+        Some(quote_spanned! {ty.span()=>
+            const _: () = {
+                ::core::assert!(
+                    #rt::model::shapes_equal(<#ty as #rt::model::ModelInfo>::INPUT_SHAPE, #prev),
+                    #msg_in
+                );
+                ::core::assert!(
+                    #rt::model::shapes_equal(<#ty as #rt::model::ModelInfo>::OUTPUT_SHAPE, #given),
+                    #msg_out
+                );
+            };
+        })
+    });
+
+    Ok(quote! {
+        #(#attrs)*
+        #[derive(Debug, Clone)]
+        #vis struct #name<E: #dfdx::shapes::Dtype = f32, D: #dfdx::tensor::Storage<E> = #dfdx::tensor::Cpu> {
+            #(pub #fields: #tys,)*
+            #marker_field
+        }
+
+        #(#checks)*
+
+        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #dfdx::nn::TensorCollection<E, D> for #name<E, D> {
+            type To<E2: #dfdx::shapes::Dtype, D2: #dfdx::tensor_ops::Device<E2>> = #name<E2, D2>;
+            fn iter_tensors<V: #dfdx::nn::ModuleVisitor<Self, E, D>>(
+                visitor: &mut V,
+            ) -> ::core::result::Result<::core::option::Option<Self::To<V::E2, V::D2>>, V::Err> {
+                visitor.visit_fields(
+                    #visit_expr,
+                    |#visit_pat| #name { #(#inits)* #marker_init },
+                )
+            }
+        }
+
+        impl<#bounds> #dfdx::nn::Module<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+            type Output = #tensor<#out_shape, E, D, T>;
+            type Error = D::Err;
+            fn try_forward(
+                &self,
+                x: #tensor<#in_shape, E, D, T>,
+            ) -> ::core::result::Result<Self::Output, D::Err> {
+                #(#steps)*
+                ::core::result::Result::Ok(x)
+            }
+        }
+
+        impl<#bounds> #dfdx::nn::ModuleMut<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+            type Output = #tensor<#out_shape, E, D, T>;
+            type Error = D::Err;
+            fn try_forward_mut(
+                &mut self,
+                x: #tensor<#in_shape, E, D, T>,
+            ) -> ::core::result::Result<Self::Output, D::Err> {
+                #(#steps_mut)*
+                ::core::result::Result::Ok(x)
+            }
+        }
+
+        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #rt::model::ModelInfo for #name<E, D> {
+            const NAME: &'static str = #name_str;
+            const INPUT_SHAPE: &'static [usize] = #input_lit;
+            const OUTPUT_SHAPE: &'static [usize] = #output_lit;
+            const PARAM_COUNT: usize = #param_count;
+            const LAYERS: &'static [#rt::model::LayerSummary] = &[#(#summaries),*];
+        }
+
+        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #rt::model::Model<E, D> for #name<E, D> {
+            type Input<B: #dfdx::shapes::Dim> = #model_in;
+            type Output<B: #dfdx::shapes::Dim> = #model_out;
+            fn input_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Input<B> {
+                (batch, #(#consts_in,)*)
+            }
+            fn output_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Output<B> {
+                (batch, #(#consts_out,)*)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expands `src` and returns the code as a whitespace-free string.
+    fn code(src: &str) -> String {
+        let (ts, err) = expand_all(syn::parse_str(src).expect("test source lexes"));
+        if let Some(e) = err {
+            panic!("unexpected error: {e}");
+        }
+        ts.to_string().replace(' ', "")
+    }
+
+    const L: &str = "::sxima::__private::sxima_runtime::layers::";
+
+    #[test]
+    fn conv_and_pool_types_carry_every_size() {
+        let c = code(
+            "pub Cnn(input: [1, 28, 28]) {
+                conv1: Conv2d(32, kernel = 5),
+                MaxPool2d(2),
+                c2: Conv2d(8, kernel = (3, 1), stride = 2, padding = same, dilation = (1, 2), groups = 4, bias = false),
+                avg: AvgPool2d(3, stride = 1, padding = 1, count_include_pad = false),
+                Flatten,
+            }",
+        );
+        // CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO.
+        assert!(
+            c.contains(&format!(
+                "{L}Conv2d<1,32,5,5,1,1,1,1,1,1,0,0,0,0,28,28,24,24,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}MaxPool2d<2,2,2,2,0,0,0,0,24,24,12,12>")),
+            "{c}"
+        );
+        // same, stride 2 on 12: out 6; H: total (5*2+3-12)=1 -> (0, 1); W: eff 1 -> (0, 0).
+        assert!(
+            c.contains(&format!(
+                "{L}Conv2dNoBias<32,8,3,1,2,2,1,2,4,8,0,1,0,0,12,12,6,6,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}AvgPool2d<3,3,1,1,1,1,1,1,6,6,6,6,false>")),
+            "{c}"
+        );
+        assert!(c.contains(&format!("{L}Flatten<288>")), "{c}");
+        // 32 * 25 + 32 and 8 * (32 / 4) * 3 * 1.
+        assert!(c.contains("constPARAM_COUNT:usize=1024;"), "{c}");
+    }
+
+    #[test]
+    fn other_layer_types() {
+        let c = code(
+            "pub Up(input: [4, 7, 7]) {
+                t: ConvTranspose2d(2, kernel = 4, stride = 2, padding = 1),
+                z: ZeroPadding2d(((1, 0), (2, 3))),
+                u: UpSampling2d((2, 1), mode = bilinear, align_corners = true),
+                n: UpSampling2d(2),
+                a: AdaptiveAvgPool2d((3, 2)),
+                m: AdaptiveMaxPool2d(1),
+                bn: BatchNorm2d,
+                GlobalMaxPool,
+                d: Dropout(0.5),
+                lr: LeakyReLU,
+                b1: BatchNorm1d,
+            }",
+        );
+        assert!(
+            c.contains(&format!(
+                "{L}ConvTranspose2d<4,2,4,4,2,2,1,1,0,0,7,7,14,14,E,D>"
+            )),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}ZeroPadding2d<1,0,2,3,14,14,15,19>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}UpSampling2dBilinear<2,1,15,19,30,19,true>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}UpSampling2d<2,2,30,19,60,38>")),
+            "{c}"
+        );
+        assert!(
+            c.contains(&format!("{L}AdaptiveAvgPool2d<60,38,3,2>")),
+            "{c}"
+        );
+        assert!(c.contains(&format!("{L}AdaptiveMaxPool2d<3,2,1,1>")), "{c}");
+        assert!(c.contains(&format!("{L}BatchNorm2d<2,E,D>")), "{c}");
+        assert!(c.contains(&format!("{L}GlobalMaxPool")), "{c}");
+        assert!(c.contains(&format!("{L}Dropout::new(0.5)")), "{c}");
+        assert!(c.contains(&format!("{L}LeakyReLU::new(0.01)")), "{c}");
+        assert!(c.contains(&format!("{L}BatchNorm1d<2,E,D>")), "{c}");
+        // Visited (parameter) layers only: t, bn, b1.
+        assert!(c.contains("Self::module(\"t\""), "{c}");
+        assert!(c.contains("Self::module(\"bn\""), "{c}");
+        assert!(!c.contains("Self::module(\"z\""), "{c}");
+    }
+
+    #[test]
+    fn many_parameter_layers_nest_visitor_tuples() {
+        let layers: Vec<String> = (0..14).map(|i| format!("d{i}: Dense(4)")).collect();
+        let c = code(&format!("pub Deep(input: [4]) {{ {} }}", layers.join(", ")));
+        // 14 fields -> ((6), (6), (2)) groups.
+        assert!(
+            c.contains("|((d0,d1,d2,d3,d4,d5,),(d6,d7,d8,d9,d10,d11,),(d12,d13,),)|"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn nested_models_get_const_checks_and_symbolic_param_counts() {
+        let c = code("pub Outer(input: [8]) { enc: Encoder -> [4], Dense(2) }");
+        assert!(c.contains("pubenc:Encoder<E,D>"), "{c}");
+        assert!(
+            c.contains(
+                "constPARAM_COUNT:usize=10+<EncoderasModelInfo>::PARAM_COUNT"
+                    .replace(
+                        "ModelInfo",
+                        "::sxima::__private::sxima_runtime::model::ModelInfo"
+                    )
+                    .as_str()
+            ),
+            "{c}"
+        );
+        assert!(c.contains("shapes_equal(<Encoderas::sxima::__private::sxima_runtime::model::ModelInfo>::INPUT_SHAPE,&[8])"), "{c}");
+        assert!(c.contains("OUTPUT_SHAPE,&[4])"), "{c}");
+    }
+
+    #[test]
+    fn parameterless_models_get_a_marker_field() {
+        let c = code("pub Act(input: [3]) { ReLU }");
+        assert!(
+            c.contains("__sxima_marker:::core::marker::PhantomData<fn()->(E,D)>"),
+            "{c}"
+        );
+        let c = code("pub Lin(input: [3]) { Dense(2) }");
+        assert!(!c.contains("__sxima_marker"), "{c}");
+    }
+
+    #[test]
+    fn good_models_expand_beside_bad_ones() {
+        let (ts, err) = expand_all(
+            syn::parse_str("pub A(input: [3]) { Dense(2) } pub B(input: [3]) { Dence(2) } pub C(input: [3]) { Relu }")
+                .expect("lexes"),
+        );
+        let msgs: Vec<String> = err
+            .expect("two errors")
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs[0].contains("`Dence`; did you mean `Dense`"),
+            "{msgs:?}"
+        );
+        assert!(msgs[1].contains("`Relu`; did you mean `ReLU`"), "{msgs:?}");
+        assert!(ts.to_string().contains("struct A"));
+    }
+}

@@ -1,0 +1,9 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [1, 8, 8]) {
+        conv: Conv2d(8, kernel = 3, dilation = 0),
+    }
+}
+
+fn main() {}

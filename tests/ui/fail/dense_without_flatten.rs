@@ -1,0 +1,11 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [1, 28, 28]) {
+        conv1: Conv2d(32, kernel = 5),
+        ReLU,
+        fc: Dense(10),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [784]) {
+        fc: Dense(128),
+        ReLU,
+        fc: Dense(10),
+    }
+}
+
+fn main() {}

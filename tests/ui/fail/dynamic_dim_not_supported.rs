@@ -1,0 +1,9 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [seq, 64]) {
+        fc: Dense(64),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [784]) {}
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net {
+        fc: Dense(10),
+    }
+}
+
+fn main() {}

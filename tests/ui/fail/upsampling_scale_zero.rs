@@ -1,0 +1,9 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [3, 8, 8]) {
+        up: UpSampling2d((2, 0)),
+    }
+}
+
+fn main() {}
