@@ -227,3 +227,25 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run() {
     assert!(msg.contains("not a training checkpoint"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn running_statistics_and_scalars_round_trip() {
+    // Batch norm: running mean/var are saved though not trained, and dfdx's
+    // scalars (momentum, epsilon) are stored as rank-0 f64 tensors.
+    use dfdx::nn::builders::BatchNorm1D;
+    let dir = temp_dir("ckpt-bn");
+    let dev = Cpu::seed_from_u64(0);
+    let mut a = dev.build_module::<BatchNorm1D<4>, f32>();
+    a.running_mean = dev.tensor([1.0, 2.0, 3.0, 4.0]);
+    a.running_var = dev.tensor([0.5, 0.25, 2.0, 3.0]);
+    a.momentum = 0.25;
+    a.epsilon = 1e-3;
+    let p = dir.join("bn.safetensors");
+    save(&a, &p).unwrap();
+    let mut b = dev.build_module::<BatchNorm1D<4>, f32>();
+    load(&mut b, &p).unwrap();
+    assert_eq!(b.running_mean.array(), [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(b.running_var.array(), [0.5, 0.25, 2.0, 3.0]);
+    assert_eq!((b.momentum, b.epsilon), (0.25, 1e-3));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -542,3 +542,25 @@ fn epoch_line_format() {
         "epoch 3/10  loss 0.1235  acc 96.1%  val_loss 0.2000  val_acc 95.0%  12.3s"
     );
 }
+
+#[test]
+fn verbosity_does_not_change_results() {
+    let train = blobs(40, 13);
+    let run = |v: Verbosity| {
+        let (_dev, mut m) = setup(8);
+        let mut opt = PlainSgd::new(&m, 0.1);
+        let h = fit(
+            &mut m,
+            &mut opt,
+            &TestSparseCe,
+            &train,
+            FitConfig::new().epochs(2).batch_size(8).verbosity(v),
+            &mut [],
+        )
+        .unwrap();
+        (h.series("loss"), params(&m))
+    };
+    let silent = run(Verbosity::Silent);
+    assert_eq!(run(Verbosity::Lines), silent);
+    assert_eq!(run(Verbosity::Bar), silent);
+}

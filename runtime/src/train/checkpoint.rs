@@ -291,7 +291,7 @@ impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for Copy<'_> {
 }
 
 /// Checks `bytes` (a safetensors file) against `model` without changing it.
-/// Returns the list of problems (empty when the file fits).
+/// Errors with every problem found (joined by `; `) when the file does not fit.
 pub fn check_bytes<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
     model: &M,
     bytes: &[u8],

@@ -183,7 +183,9 @@ where
 
         let (val_loss, val_metrics) = match val {
             Some(v) => {
-                let e = evaluate_with(&*model, loss, v, config.batch_size, &metrics)?;
+                // Inference results do not depend on the batch size, so
+                // validation runs in batches of at least 128 even for SGD.
+                let e = evaluate_with(&*model, loss, v, config.batch_size.max(128), &metrics)?;
                 (Some(e.loss), e.metrics)
             }
             None => (None, BTreeMap::new()),

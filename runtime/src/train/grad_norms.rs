@@ -109,3 +109,30 @@ pub fn warnings(epoch: usize, norms: &BTreeMap<String, f64>) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_on_vanishing_and_exploding_norms_only() {
+        let norms: BTreeMap<String, f64> = [
+            ("a.weight".to_string(), 1e-9),
+            ("b.weight".to_string(), 0.5),
+            ("c.weight".to_string(), 5e3),
+        ]
+        .into();
+        let w = warnings(2, &norms);
+        assert_eq!(w.len(), 2);
+        assert!(
+            w[0].contains("epoch 2: gradient of a.weight vanishes"),
+            "{}",
+            w[0]
+        );
+        assert!(w[1].contains("gradient of c.weight explodes"), "{}", w[1]);
+        let mut acc = NormAccumulator::default();
+        acc.add(&[("x".into(), 1.0)]);
+        acc.add(&[("x".into(), 3.0)]);
+        assert_eq!(acc.means()["x"], 2.0);
+    }
+}

@@ -27,7 +27,11 @@ pub fn epoch_line(logs: &EpochLogs, epochs: usize, metrics: &[&dyn Metric]) -> S
             s.push_str(&format!("  val_{} {}", m.name(), m.format(*v)));
         }
     }
-    s.push_str(&format!("  {:.1}s", logs.elapsed_s));
+    if logs.elapsed_s < 1.0 {
+        s.push_str(&format!("  {:.0}ms", logs.elapsed_s * 1000.0));
+    } else {
+        s.push_str(&format!("  {:.1}s", logs.elapsed_s));
+    }
     s
 }
 
@@ -56,7 +60,7 @@ impl Progress {
         if self.mode == Verbosity::Bar {
             let bar = ProgressBar::new(samples as u64);
             let style = ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({per_sec}, eta {eta})",
+                "epoch {prefix} [{bar:30}] {pos}/{len}  {msg}  eta {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -69,7 +73,11 @@ impl Progress {
     pub(crate) fn batch_end(&mut self, samples_done: usize, mean_loss: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(samples_done as u64);
-            bar.set_message(format!("loss {mean_loss:.4}"));
+            let secs = bar.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {mean_loss:.4}  {:.0} samples/s",
+                samples_done as f64 / secs
+            ));
         }
     }
 
