@@ -1,11 +1,11 @@
 //! The `model!` macro end to end on the lecture's MLP: 784-256-128-10 with
 //! ReLU, from 28x28 grey images.
+#![deny(missing_docs)]
 
 use sxima::prelude::*;
 
 model! {
     /// The lecture's MLP for 28x28 digits.
-    #[allow(missing_docs)]
     pub Mlp(input: [1, 28, 28]) {
         Flatten,
         fc1: Dense(256),

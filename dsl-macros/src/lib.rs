@@ -22,19 +22,68 @@ mod shape;
 #[cfg(test)]
 mod prop_tests;
 
-/// Declares one or more neural network models; see the `sxima` crate docs.
+/// Declares one or more neural network models whose shapes are checked at
+/// compile time.
 ///
 /// ```ignore
+/// use sxima::prelude::*;
+///
 /// model! {
-///     /// A small MLP for 28x28 digits.
-///     pub Mlp(input: [1, 28, 28]) {
-///         Flatten,
-///         fc1: Dense(128),
+///     /// The lecture's CNN for 28x28 grey digits.
+///     pub MnistCnn(input: [1, 28, 28]) {
+///         conv1: Conv2d(32, kernel = 5),                 // [32, 24, 24]
+///         ReLU,                                          // field `relu_1`
+///         MaxPool2d(2),                                  // [32, 12, 12]
+///         conv2: Conv2d(64, kernel = 5) -> [64, 8, 8],   // checked assertion
 ///         ReLU,
-///         fc2: Dense(10),
+///         MaxPool2d(2),
+///         Flatten,                                       // [1024]
+///         fc: Dense(10),
 ///     }
 /// }
 /// ```
+///
+/// * Each model is `[attributes] [vis] Name(input: [dims]) { layers }`; doc
+///   comments and attributes go to the generated struct. Shapes are per
+///   sample: the batch dimension is never written.
+/// * A layer is `[name:] Kind[(args)] [-> [dims]]`. Unnamed layers get the
+///   field name `<kind>_<n>` (`relu_1`, `max_pool2d_2`). Arguments are
+///   positional (in the order below) or `name = value`; values are integers,
+///   floats, `true`/`false`, keywords and pairs `(h, w)`.
+/// * `Name -> [dims]` with a type from another `model!` uses that model as a
+///   layer; its input and output shapes are checked by const assertions.
+///
+/// | layer | arguments (defaults) | shape |
+/// |---|---|---|
+/// | `Dense` | `units`, `bias = true` | `[I] -> [units]` |
+/// | `ReLU`, `Sigmoid`, `Tanh`, `Softmax`, `LogSoftmax`, `GELU`, `SiLU` | | any |
+/// | `LeakyReLU` | `alpha = 0.01` | any |
+/// | `Dropout` | `p` in `[0, 1)` | any |
+/// | `BatchNorm1d` / `BatchNorm2d` | | `[C]`, `[C, L]` / `[C, H, W]` |
+/// | `Flatten` | | 1 to 4 dims `-> [product]` |
+/// | `Conv2d` | `filters`, `kernel`, `stride = 1`, `padding = 0` (number, pair, `valid`, `same`, `full`, `((t, b), (l, r))`), `dilation = 1`, `groups = 1`, `bias = true` | `[C, H, W] -> [filters, H', W']` |
+/// | `ConvTranspose2d` | `filters`, `kernel`, `stride = 1`, `padding = 0`, `output_padding = 0` | `[C, H, W] -> [filters, H', W']` |
+/// | `MaxPool2d`, `AvgPool2d` | `kernel`, `stride = kernel`, `padding = 0` (or `same`), `count_include_pad = true` (avg) | `[C, H, W] -> [C, H', W']` |
+/// | `GlobalAvgPool`, `GlobalMaxPool` | | `[C, H, W] -> [C]` |
+/// | `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d` | `output_size` | `[C, H, W] -> [C, oh, ow]` |
+/// | `ZeroPadding2d` | `padding`: `p`, `(ph, pw)` or `((t, b), (l, r))` | `[C, H, W] -> [C, H + t + b, W + l + r]` |
+/// | `UpSampling2d` | `scale`, `mode = nearest` (or `bilinear`), `align_corners = false` | `[C, H, W] -> [C, H * sh, W * sw]` |
+///
+/// `padding = same` follows Keras/TensorFlow for every stride (output
+/// `ceil(in / stride)`, the odd padding row/column at the bottom/right).
+/// Every mistake (unknown layer or argument, wrong argument type, a shape
+/// that does not fit, a failing `-> [..]`) is a compile error on the
+/// offending token, with the numbers and a hint.
+///
+/// Per model the macro generates a struct generic over `E: Dtype = f32` and
+/// `D: Storage<E> = Cpu` with one public field per layer, and implements
+/// dfdx's `TensorCollection`, `Module` (inference) and `ModuleMut`
+/// (training) for inputs `Tensor<(B, dims..), E, D, T>` of any batch `B`, and
+/// sxima's `ModelInfo` (shapes, parameter count, summary) and `Model`.
+///
+/// Not supported yet (parsed, then rejected with a spanned error): `block`
+/// templates, `residual`, `parallel`, `repeat`, `{ .. }` groups, dynamic
+/// dimensions (`_` or a name).
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
     expand::expand_tokens(input.into()).into()

@@ -441,9 +441,18 @@ fn window(
                 out[i] = o;
                 // `window_out` succeeded, so the effective kernel did not overflow.
                 let eff = d.saturating_mul(k - 1).saturating_add(1);
+                let padded = inp.saturating_add(pb).saturating_add(pa);
+                let rem = padded.saturating_sub(eff) % s.max(1);
+                let dropped = match rem {
+                    0 => String::new(),
+                    1 => format!(" (stride {s} leaves the last padded line {padded} unused)"),
+                    _ => format!(
+                        " (stride {s} leaves the last padded lines {}..{padded} unused)",
+                        padded - rem + 1
+                    ),
+                };
                 explain.push(format!(
-                    "{}: ({inp} + {pb} + {pa} - {eff}) / {s} + 1 = {o}",
-                    AXES[i]
+                    "({inp} + {pb} + {pa} - {eff}) / {s} + 1 = {o}{dropped}"
                 ));
             }
             Err(AxisError::Overflow) => return Err(too_large(kernel.span, label)),
@@ -478,8 +487,17 @@ fn window(
             input,
             output: (out[0], out[1]),
         },
-        explain.join(", "),
+        join_axes(&explain),
     ))
+}
+
+/// `"height and width: X"` when both axes compute the same, else `"height: X, width: Y"`.
+fn join_axes(parts: &[String]) -> String {
+    match parts {
+        [h, w] if h == w => format!("height and width: {h}"),
+        [h, w] => format!("height: {h}, width: {w}"),
+        _ => parts.join(", "),
+    }
 }
 
 /// A hint for stride-1 convolutions that shrink the input: the padding that keeps it.
@@ -1112,10 +1130,37 @@ mod tests {
     }
 
     #[test]
+    fn explain_reports_the_stride_remainder() {
+        // (28 - 3) / 2 = 12 rem 1: the 28th row is never used.
+        let i = infer(Spec::Conv2d(conv(4, 3, 2, Padding::Valid)), &[1, 28, 28]).unwrap();
+        let e = i.explain.unwrap();
+        assert_eq!(
+            e,
+            "height and width: (28 + 0 + 0 - 3) / 2 + 1 = 13 (stride 2 leaves the last padded line 28 unused)"
+        );
+        let mut c = conv(4, 3, 3, Padding::Valid);
+        c.kernel = s((3, 2));
+        let e = infer(Spec::Conv2d(c), &[1, 28, 28])
+            .unwrap()
+            .explain
+            .unwrap();
+        assert_eq!(
+            e,
+            "height: (28 + 0 + 0 - 3) / 3 + 1 = 9 (stride 3 leaves the last padded line 28 unused), \
+             width: (28 + 0 + 0 - 2) / 3 + 1 = 9 (stride 3 leaves the last padded lines 27..28 unused)"
+        );
+        let i = infer(Spec::Conv2d(conv(4, 3, 2, Padding::Valid)), &[1, 27, 27]).unwrap();
+        assert!(!i.explain.unwrap().contains("remainder"));
+    }
+
+    #[test]
     fn conv_explain_has_keep_hint() {
         let i = infer(Spec::Conv2d(conv(64, 5, 1, Padding::Valid)), &[32, 12, 12]).unwrap();
         let e = i.explain.unwrap();
-        assert!(e.contains("height: (12 + 0 + 0 - 5) / 1 + 1 = 8"), "{e}");
+        assert!(
+            e.contains("height and width: (12 + 0 + 0 - 5) / 1 + 1 = 8"),
+            "{e}"
+        );
         assert!(e.contains("padding = 2 would keep 12x12"), "{e}");
     }
 
