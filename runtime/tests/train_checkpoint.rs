@@ -8,7 +8,6 @@ mod support;
 
 use dfdx::prelude::*;
 use support::*;
-use sxima_runtime::optim::Optimizer;
 use sxima_runtime::train::checkpoint::{self, load, save};
 use sxima_runtime::train::resume::{load_training, save_training, TrainState};
 use sxima_runtime::train::*;
@@ -173,19 +172,19 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run() {
     };
     // Uninterrupted: 4 epochs.
     let mut a = build::<16>(7);
-    let mut opt = PlainSgd::new(&a, 0.05);
-    let full = fit(&mut a, &mut opt, &TestSparseCe, &train, cfg(4, 0), &mut []).unwrap();
+    let mut opt = plain_sgd(0.05);
+    let full = fit(&mut a, &mut opt, &SparseCrossEntropy, &train, cfg(4, 0), &mut []).unwrap();
 
     // Interrupted after 2 epochs, saved, loaded into a fresh model, continued.
     let mut b = build::<16>(7);
-    let mut opt = PlainSgd::new(&b, 0.05);
-    let first = fit(&mut b, &mut opt, &TestSparseCe, &train, cfg(2, 0), &mut []).unwrap();
+    let mut opt = plain_sgd(0.05);
+    let first = fit(&mut b, &mut opt, &SparseCrossEntropy, &train, cfg(2, 0), &mut []).unwrap();
     let path = dir.join("train.safetensors");
     save_training(
         &b,
         &TrainState {
             epoch: 2,
-            learning_rate: opt.learning_rate(),
+            learning_rate: opt.config().lr,
             history: first.clone(),
         },
         &path,
@@ -196,11 +195,11 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run() {
     assert_eq!(state.epoch, 2);
     assert_eq!(state.learning_rate, 0.05);
     assert_eq!(state.history, first);
-    let mut opt = PlainSgd::new(&c, state.learning_rate);
+    let mut opt = plain_sgd(state.learning_rate);
     let rest = fit(
         &mut c,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         cfg(4, state.epoch),
         &mut [],

@@ -21,14 +21,14 @@ fn setup(seed: u64) -> (Cpu, Net) {
 #[test]
 fn fit_separates_two_blobs() {
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let train = blobs(400, 1);
     let test = blobs(200, 2);
-    let before = evaluate(&m, &TestSparseCe, &test, 64).unwrap();
+    let before = evaluate(&m, &SparseCrossEntropy, &test, 64).unwrap();
     let h = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         FitConfig::new()
             .epochs(10)
@@ -56,7 +56,7 @@ fn fit_separates_two_blobs() {
         "val acc {}",
         last.val_metrics["acc"]
     );
-    let after = evaluate(&m, &TestSparseCe, &test, 64).unwrap();
+    let after = evaluate(&m, &SparseCrossEntropy, &test, 64).unwrap();
     assert!(after.loss < before.loss);
     // evaluate agrees with the last epoch's validation numbers (same model).
     assert!((after.loss - last.val_loss.unwrap()).abs() < 1e-6);
@@ -75,11 +75,11 @@ fn batch_size_one_and_full_batch_both_train() {
     let train = blobs(64, 3);
     for (bs, lr, epochs) in [(1usize, 0.02, 3usize), (64, 0.5, 40), (1000, 0.5, 40)] {
         let (_dev, mut m) = setup(1);
-        let mut opt = PlainSgd::new(&m, lr);
+        let mut opt = plain_sgd(lr);
         let h = fit(
             &mut m,
             &mut opt,
-            &TestSparseCe,
+            &SparseCrossEntropy,
             &train,
             FitConfig::new().epochs(epochs).batch_size(bs).silent(),
             &mut [],
@@ -102,11 +102,11 @@ fn regression_with_values_reports_mae_not_accuracy() {
         .collect();
     let data = Dataset::with_values(f, &[2], 2, y).unwrap();
     let (_dev, mut m) = setup(2);
-    let mut opt = PlainSgd::new(&m, 0.05);
+    let mut opt = plain_sgd(0.05);
     let h = fit(
         &mut m,
         &mut opt,
-        &TestMse,
+        &Mse,
         &data,
         FitConfig::new()
             .epochs(30)
@@ -127,10 +127,10 @@ fn regression_with_values_reports_mae_not_accuracy() {
 #[test]
 fn configuration_errors_are_values() {
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let train = blobs(10, 0);
     let mut run = |cfg: FitConfig<'_>, data: &Dataset| {
-        fit(&mut m, &mut opt, &TestSparseCe, data, cfg, &mut [])
+        fit(&mut m, &mut opt, &SparseCrossEntropy, data, cfg, &mut [])
     };
     let e = run(FitConfig::new().epochs(0).silent(), &train).unwrap_err();
     assert!(
@@ -194,11 +194,11 @@ fn non_finite_loss_stops_with_epoch_and_batch() {
     let mut data = blobs(60, 5);
     data.features_mut()[37 * 2] = f32::NAN;
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let e = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &data,
         FitConfig::new()
             .epochs(3)
@@ -224,11 +224,11 @@ fn non_finite_loss_stops_with_epoch_and_batch() {
     y[37 * 2 + 1] = f32::NAN;
     let data = Dataset::with_values(src.features().to_vec(), &[2], 2, y).unwrap();
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let e = fit(
         &mut m,
         &mut opt,
-        &TestMse,
+        &Mse,
         &data,
         FitConfig::new()
             .epochs(3)
@@ -255,11 +255,11 @@ fn non_finite_loss_stops_with_epoch_and_batch() {
     let y: Vec<f32> = src.features().iter().map(|v| v * 100.0).collect();
     let data = Dataset::with_values(src.features().to_vec(), &[2], 2, y).unwrap();
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 1e6);
+    let mut opt = plain_sgd(1e6);
     let e = fit(
         &mut m,
         &mut opt,
-        &TestMse,
+        &Mse,
         &data,
         FitConfig::new()
             .epochs(50)
@@ -290,11 +290,11 @@ fn same_seed_gives_bit_identical_runs() {
     let train = blobs(100, 7);
     let run = |dev_seed: u64, shuffle_seed: u64| {
         let (_dev, mut m) = setup(dev_seed);
-        let mut opt = PlainSgd::new(&m, 0.1);
+        let mut opt = plain_sgd(0.1);
         let h = fit(
             &mut m,
             &mut opt,
-            &TestSparseCe,
+            &SparseCrossEntropy,
             &train,
             FitConfig::new()
                 .epochs(3)
@@ -347,11 +347,11 @@ fn mlp_learns_mnist_digits() {
     let test = mn.test.take(500);
     let dev = Cpu::seed_from_u64(0);
     let mut m = <Mlp as sxima_runtime::Model<f32, Cpu>>::build(&dev);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let h = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         FitConfig::new()
             .epochs(3)
@@ -363,7 +363,7 @@ fn mlp_learns_mnist_digits() {
     .unwrap();
     let last = h.last().unwrap();
     assert!(last.metrics["top3_acc"] >= last.metrics["acc"]);
-    let e = evaluate(&m, &TestSparseCe, &test, 100).unwrap();
+    let e = evaluate(&m, &SparseCrossEntropy, &test, 100).unwrap();
     assert!(
         e.accuracy().unwrap() > 0.8,
         "test accuracy {:?}",
@@ -382,7 +382,7 @@ fn mlp_learns_mnist_digits() {
 fn early_stopping_stops_and_restores_best_weights() {
     let train = blobs(64, 8);
     let (_dev, mut m) = setup(4);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     // Learning rate 0 after epoch 3: the loss cannot improve any more.
     let mut sched =
         LrScheduler::new(|epoch: usize, _: Option<&EpochLogs>| if epoch < 3 { 0.1 } else { 0.0 });
@@ -390,7 +390,7 @@ fn early_stopping_stops_and_restores_best_weights() {
     let h = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         FitConfig::new()
             .epochs(20)
@@ -416,14 +416,14 @@ fn early_stopping_restores_the_best_model() {
     let train = blobs(64, 9);
     let val = blobs(64, 10);
     let (_dev, mut m) = setup(5);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let mut sched =
         LrScheduler::new(|epoch: usize, _: Option<&EpochLogs>| if epoch < 5 { 0.1 } else { 30.0 });
     let mut es = EarlyStopping::new("val_loss", 1).restore_best_weights(true);
     let h = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         FitConfig::new()
             .epochs(10)
@@ -435,7 +435,7 @@ fn early_stopping_restores_the_best_model() {
     .unwrap();
     let (best, best_epoch) = es.best().unwrap();
     assert!(h.stopped_at.is_some());
-    let now = evaluate(&m, &TestSparseCe, &val, 64).unwrap();
+    let now = evaluate(&m, &SparseCrossEntropy, &val, 64).unwrap();
     assert!(
         (now.loss - best).abs() < 1e-6,
         "restored loss {} vs best {best} at epoch {best_epoch}",
@@ -450,7 +450,7 @@ fn model_checkpoint_keeps_the_best_and_loggers_write_files() {
     let train = blobs(64, 11);
     let val = blobs(32, 12);
     let (_dev, mut m) = setup(6);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let mut best = ModelCheckpoint::new(dir.join("best.safetensors")).best_only("val_acc");
     let mut every = ModelCheckpoint::new(dir.join("e{epoch}.safetensors"));
     let mut csv = CsvLogger::new(dir.join("h.csv"));
@@ -458,7 +458,7 @@ fn model_checkpoint_keeps_the_best_and_loggers_write_files() {
     let h = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &train,
         FitConfig::new()
             .epochs(4)
@@ -507,12 +507,12 @@ fn model_checkpoint_keeps_the_best_and_loggers_write_files() {
 #[test]
 fn monitoring_a_missing_value_is_a_config_error() {
     let (_dev, mut m) = setup(0);
-    let mut opt = PlainSgd::new(&m, 0.1);
+    let mut opt = plain_sgd(0.1);
     let mut es = EarlyStopping::new("val_loss", 1);
     let e = fit(
         &mut m,
         &mut opt,
-        &TestSparseCe,
+        &SparseCrossEntropy,
         &blobs(16, 0),
         FitConfig::new().epochs(2).silent(),
         &mut [&mut es],
@@ -548,11 +548,11 @@ fn verbosity_does_not_change_results() {
     let train = blobs(40, 13);
     let run = |v: Verbosity| {
         let (_dev, mut m) = setup(8);
-        let mut opt = PlainSgd::new(&m, 0.1);
+        let mut opt = plain_sgd(0.1);
         let h = fit(
             &mut m,
             &mut opt,
-            &TestSparseCe,
+            &SparseCrossEntropy,
             &train,
             FitConfig::new().epochs(2).batch_size(8).verbosity(v),
             &mut [],

@@ -6,12 +6,12 @@
 #![allow(dead_code)]
 
 use dfdx::nn::modules::*;
-use dfdx::optim::{Optimizer as DfdxOptimizer, Sgd, SgdConfig};
+use sxima_runtime::optim::{Sgd, SgdConfig};
 use dfdx::prelude::*;
 use sxima_runtime::data::Dataset;
-use sxima_runtime::error::{DeviceResultExt, Error, Result};
-use sxima_runtime::loss::{Loss, Target};
-use sxima_runtime::optim::Optimizer;
+use sxima_runtime::error::Result;
+#[allow(unused_imports)]
+pub use sxima_runtime::loss::{Mse, SparseCrossEntropy};
 use sxima_runtime::{layers, model::*, Elem};
 
 /// A two-layer classifier `[2] -> 16 -> [2]` (or `[H]` hidden via const).
@@ -167,96 +167,15 @@ impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
     }
 }
 
-/// Test-only plain SGD (`p -= lr * g`), delegating to dfdx's `Sgd`.
-pub struct PlainSgd<M, E: Dtype, D: Storage<E>>(pub Sgd<M, E, D>);
-
-impl<M, E: Elem, D: Device<E>> PlainSgd<M, E, D> {
-    pub fn new(model: &M, lr: f64) -> Self {
-        PlainSgd(Sgd::new(
-            model,
-            SgdConfig {
-                lr,
-                momentum: None,
-                weight_decay: None,
-            },
-        ))
-    }
+/// Plain SGD (`p -= lr * g`) as the tests' optimizer.
+pub fn plain_sgd<E: Elem, D: Device<E>>(lr: f64) -> Sgd<E, D> {
+    Sgd::new(SgdConfig {
+        lr,
+        ..Default::default()
+    })
+    .expect("valid SGD config")
 }
 
-impl<M: TensorCollection<E, D>, E: Elem, D: Device<E>> Optimizer<M, E, D> for PlainSgd<M, E, D> {
-    fn step(&mut self, model: &mut M, grads: &Gradients<E, D>) -> Result<()> {
-        self.0
-            .update(model, grads)
-            .map_err(|e| Error::Device(format!("{e:?}")))
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.cfg.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.0.cfg.lr = lr;
-    }
-}
-
-/// Test-only mean squared error.
-pub struct TestMse;
-
-impl<E: Elem, D: Device<E>> Loss<E, D> for TestMse {
-    fn name(&self) -> &'static str {
-        "mse"
-    }
-    fn try_loss<T: Tape<E, D>>(
-        &self,
-        pred: Tensor<(usize, usize), E, D, T>,
-        target: &Target<'_, E, D>,
-    ) -> Result<Tensor<Rank0, E, D, T>> {
-        let Target::Values(t) = target else {
-            return Err(Error::Config("mse needs value targets".into()));
-        };
-        pred.try_sub((*t).clone())
-            .dev()?
-            .try_square()
-            .dev()?
-            .try_mean()
-            .dev()
-    }
-}
-
-/// Test-only sparse categorical cross-entropy on logits.
-pub struct TestSparseCe;
-
-impl<E: Elem, D: Device<E>> Loss<E, D> for TestSparseCe {
-    fn name(&self) -> &'static str {
-        "sparse_cross_entropy"
-    }
-    fn try_loss<T: Tape<E, D>>(
-        &self,
-        pred: Tensor<(usize, usize), E, D, T>,
-        target: &Target<'_, E, D>,
-    ) -> Result<Tensor<Rank0, E, D, T>> {
-        let Target::Classes(labels) = target else {
-            return Err(Error::Config(
-                "sparse cross-entropy needs class targets".into(),
-            ));
-        };
-        let (b, n) = *pred.shape();
-        let mut onehot = vec![E::zero(); b * n];
-        for (i, &l) in labels.iter().enumerate() {
-            if l >= n {
-                return Err(Error::LabelOutOfRange {
-                    index: i,
-                    label: l,
-                    classes: n,
-                });
-            }
-            onehot[i * n + l] = E::one();
-        }
-        let dev = pred.device().clone();
-        let oh = dev.try_tensor_from_vec(onehot, (b, n)).dev()?;
-        let lsm = pred.try_log_softmax::<Axis<1>>().dev()?;
-        let s = lsm.try_mul(oh).dev()?.try_sum::<Rank0, _>().dev()?;
-        s.try_mul(E::from(-1.0 / b as f64).unwrap()).dev()
-    }
-}
 
 /// Two Gaussian blobs in 2-D: class 0 around (-1.5, -1.5), class 1 around
 /// (1.5, 1.5), noise sigma 0.7, deterministic for a seed.
