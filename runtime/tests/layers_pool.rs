@@ -252,3 +252,34 @@ fn pool_geometry_errors_are_values() {
     let g = Pool2dGeom::new((24, 24), (2, 2), (2, 2), [0; 4]).unwrap();
     assert_eq!(g.output(), (12, 12));
 }
+
+#[test]
+fn cpu_kernels_handle_non_contiguous_inputs() {
+    let dev = Cpu::default();
+    let base: Tensor<(usize, usize, usize, usize), f64, Cpu> =
+        dev.tensor_from_vec(values(2 * 3 * 6 * 5, 40), (2, 3, 6, 5));
+    let plan = Pool2dGeom::new((5, 6), (3, 2), (2, 2), [1, 1, 0, 0])
+        .unwrap()
+        .max_plan();
+    let out = (2usize, 3usize, plan.out_h, plan.out_w);
+    let go: Tensor<_, f64, Cpu> = dev.tensor_from_vec(values(2 * 3 * plan.out_plane(), 41), out);
+    let run = |generic: bool| {
+        // Transposed view: (2, 3, 5, 6) with non-unit inner stride.
+        let x = base.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>();
+        let y = if generic {
+            window_max_generic(x, &plan, out).unwrap()
+        } else {
+            window_max(x, &plan, out).unwrap()
+        };
+        let yv = y.as_vec();
+        let g = (y * go.clone()).sum().backward();
+        (yv, g.get(&base).as_vec())
+    };
+    let (y0, g0) = run(false);
+    let (y1, g1) = run(true);
+    assert_eq!(y0, y1);
+    for (a, b) in g0.iter().zip(&g1) {
+        assert!((a - b).abs() < 1e-12, "{g0:?}\n{g1:?}");
+    }
+    assert!(g0.iter().any(|&v| v != 0.0));
+}

@@ -61,13 +61,13 @@ impl WindowPlan {
     /// Number of planes (batch x channels) in a tensor of `numel` elements,
     /// checking that `out_numel` is the matching output size.
     pub(crate) fn planes(&self, numel: usize, out_numel: usize) -> usize {
+        let n = numel.checked_div(self.in_plane()).unwrap_or(0);
         assert!(
-            self.in_plane() > 0 && numel % self.in_plane() == 0,
+            self.in_plane() > 0 && n * self.in_plane() == numel,
             "window plan for {}x{} planes applied to a tensor of {numel} elements",
             self.in_h,
             self.in_w
         );
-        let n = numel / self.in_plane();
         assert_eq!(
             n * self.out_plane(),
             out_numel,

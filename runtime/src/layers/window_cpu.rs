@@ -91,14 +91,95 @@ fn make_output<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>>(
     Ok(cast(out))
 }
 
-/// The gradient buffer of tensor (or ghost) `$t` in `$grads` as `&mut [F]`
+/// The gradient buffer of tensor (or ghost) `$t` in `$grads` as `&mut Vec<F>`
 /// (a macro because dfdx's `Tensorlike` bound cannot be named outside dfdx).
-macro_rules! grad_slice {
+macro_rules! grad_vec {
     ($F:ty, $grads:expr, $t:expr) => {{
         let buf = $grads.get_or_alloc_mut($t)?;
         let buf: &mut <Cpu as Storage<$F>>::Vec = cast_mut(buf);
-        &mut buf[..]
+        let buf: &mut Vec<$F> = &mut *buf;
+        buf
     }};
+}
+
+/// Runs `f(grad_out, grad_in)` on the gradient buffers of `out` and `inp`.
+/// The output gradient is moved out of `grads` for the call (no copy) and
+/// put back afterwards.
+macro_rules! with_grads {
+    ($F:ty, $grads:expr, $out:expr, $inp:expr, |$go:ident, $gi:ident| $body:block) => {{
+        let $go: Vec<$F> = std::mem::take(grad_vec!($F, $grads, $out));
+        let result = (|| -> Result<(), D::Err> {
+            let $gi: &mut [$F] = &mut grad_vec!($F, $grads, $inp)[..];
+            let $go: &[$F] = &$go;
+            $body;
+            Ok(())
+        })();
+        *grad_vec!($F, $grads, $out) = $go;
+        result
+    }};
+}
+
+/// `plan.index` with padding taps redirected to a real tap of the same
+/// window (harmless for a max: a duplicate never beats the first maximum),
+/// plus whether each window has any real tap at all.
+fn max_taps(plan: &WindowPlan) -> (Vec<usize>, Vec<bool>) {
+    let fill = plan.fill();
+    let mut index = plan.index.clone();
+    let mut real = Vec::with_capacity(plan.out_plane());
+    for win in index.chunks_exact_mut(plan.taps) {
+        let first = win.iter().copied().find(|&i| i != fill);
+        real.push(first.is_some());
+        for i in win.iter_mut() {
+            if *i == fill {
+                *i = first.unwrap_or(0);
+            }
+        }
+    }
+    (index, real)
+}
+
+/// `plan.index` and weights with padding taps redirected to position 0 with
+/// weight 0, so the loops need no branch.
+fn sum_taps<F: Elem>(plan: &WindowPlan) -> (Vec<usize>, Vec<F>) {
+    let fill = plan.fill();
+    let mut index = plan.index.clone();
+    let mut weights: Vec<F> = match &plan.weights {
+        Some(w) => w.iter().map(|&v| F::from_f64(v).unwrap()).collect(),
+        None => vec![F::one(); index.len()],
+    };
+    for (i, w) in index.iter_mut().zip(weights.iter_mut()) {
+        if *i == fill {
+            *i = 0;
+            *w = F::zero();
+        }
+    }
+    (index, weights)
+}
+
+/// Maximum of `xp` over `win` and its position: the first maximum, or the
+/// last NaN if there is one (PyTorch's rule). Written with selects rather than
+/// branches, which random data would mispredict half the time.
+#[inline(always)]
+fn window_argmax<F: Elem>(xp: &[F], win: &[usize]) -> (F, usize) {
+    let mut bi = win[0];
+    let mut bv = xp[bi];
+    let mut nan = bv.is_nan();
+    for &i in &win[1..] {
+        let v = xp[i];
+        let gt = v > bv;
+        bi = if gt { i } else { bi };
+        bv = if gt { v } else { bv };
+        nan |= v.is_nan();
+    }
+    if nan {
+        for &i in win {
+            if xp[i].is_nan() {
+                bi = i;
+            }
+        }
+        bv = xp[bi];
+    }
+    (bv, bi)
 }
 
 fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
@@ -110,52 +191,50 @@ fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     // Contiguous, so the gradient buffer is laid out like the data we read.
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
     let xs: Vec<F> = read_input(&inp);
-    let (m, p, taps, fill) = (plan.in_plane(), plan.out_plane(), plan.taps, plan.fill());
-    let mut out = Vec::with_capacity(n * p);
-    let track = T::OWNS_TAPE;
-    // Absolute input index of each output's maximum (`usize::MAX`: padding).
-    let mut arg = Vec::with_capacity(if track { n * p } else { 0 });
-    for plane in 0..n {
-        let xp = &xs[plane * m..(plane + 1) * m];
-        for win in plan.index.chunks_exact(taps) {
-            let mut best = F::neg_infinity();
-            let mut best_i = usize::MAX;
-            for &i in win {
-                if i == fill {
-                    continue;
+    let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
+    let (index, real) = max_taps(plan);
+    let all_real = real.iter().all(|&r| r);
+    let mut out = vec![F::zero(); n * p];
+    // Per output, the in-plane position of its maximum (first one, NaN wins).
+    let mut arg = vec![0usize; n * p];
+    for ((xp, op), ap) in xs
+        .chunks_exact(m)
+        .zip(out.chunks_exact_mut(p))
+        .zip(arg.chunks_exact_mut(p))
+    {
+        for ((o, a), win) in op
+            .iter_mut()
+            .zip(ap.iter_mut())
+            .zip(index.chunks_exact(taps))
+        {
+            (*o, *a) = window_argmax(xp, win);
+        }
+        if !all_real {
+            for (o, &r) in op.iter_mut().zip(&real) {
+                if !r {
+                    *o = F::neg_infinity();
                 }
-                let v = xp[i];
-                if best_i == usize::MAX {
-                    best_i = i;
-                }
-                if v > best || v.is_nan() {
-                    best = v;
-                    best_i = i;
-                }
-            }
-            out.push(best);
-            if track {
-                arg.push(if best_i == usize::MAX {
-                    usize::MAX
-                } else {
-                    plane * m + best_i
-                });
             }
         }
     }
+    drop(xs);
     let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
-    if track {
-        let out_ghost = out.ghost();
-        let inp_ghost = inp.ghost();
+    if T::OWNS_TAPE {
+        let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
         tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
-            let go: Vec<F> = grad_slice!(F, grads, &out_ghost).to_vec();
-            let gi: &mut [F] = grad_slice!(F, grads, &inp_ghost);
-            for (g, &a) in go.iter().zip(&arg) {
-                if a != usize::MAX {
-                    gi[a] += *g;
+            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
+                for ((gip, gop), ap) in gi
+                    .chunks_exact_mut(m)
+                    .zip(go.chunks_exact(p))
+                    .zip(arg.chunks_exact(p))
+                {
+                    for ((g, &a), &r) in gop.iter().zip(ap).zip(&real) {
+                        if r {
+                            gip[a] += *g;
+                        }
+                    }
                 }
-            }
-            Ok(())
+            })
         });
     }
     Ok(out.put_tape(tape))
@@ -169,52 +248,54 @@ fn sum_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     let n = plan.planes(x.shape().num_elements(), out_shape.num_elements());
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
     let xs: Vec<F> = read_input(&inp);
-    let (m, p, taps, fill) = (plan.in_plane(), plan.out_plane(), plan.taps, plan.fill());
-    let weights: Option<Vec<F>> = plan
-        .weights
-        .as_ref()
-        .map(|w| w.iter().map(|&v| F::from_f64(v).unwrap()).collect());
-    let mut out = Vec::with_capacity(n * p);
-    for plane in 0..n {
-        let xp = &xs[plane * m..(plane + 1) * m];
-        for (o, win) in plan.index.chunks_exact(taps).enumerate() {
-            let mut acc = F::zero();
-            for (t, &i) in win.iter().enumerate() {
-                if i != fill {
-                    acc += match &weights {
-                        Some(w) => w[o * taps + t] * xp[i],
-                        None => xp[i],
-                    };
-                }
+    let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
+    // A pure copy (nearest upsampling, padding without border) needs no weights.
+    let copy = taps == 1 && plan.weights.is_none() && !plan.uses_fill();
+    let (index, weights) = sum_taps::<F>(plan);
+    let mut out = vec![F::zero(); n * p];
+    for (xp, op) in xs.chunks_exact(m).zip(out.chunks_exact_mut(p)) {
+        if copy {
+            for (o, &i) in op.iter_mut().zip(&index) {
+                *o = xp[i];
             }
-            out.push(acc);
+        } else {
+            for ((o, win), wts) in op
+                .iter_mut()
+                .zip(index.chunks_exact(taps))
+                .zip(weights.chunks_exact(taps))
+            {
+                let mut acc = F::zero();
+                for (&i, &w) in win.iter().zip(wts) {
+                    acc += w * xp[i];
+                }
+                *o = acc;
+            }
         }
     }
     drop(xs);
     let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
     if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        let inp_ghost = inp.ghost();
-        let index = plan.index.clone();
+        let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
         tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
-            let go: Vec<F> = grad_slice!(F, grads, &out_ghost).to_vec();
-            let gi: &mut [F] = grad_slice!(F, grads, &inp_ghost);
-            for plane in 0..n {
-                let gp = &mut gi[plane * m..(plane + 1) * m];
-                let gop = &go[plane * p..(plane + 1) * p];
-                for (o, win) in index.chunks_exact(taps).enumerate() {
-                    let g = gop[o];
-                    for (t, &i) in win.iter().enumerate() {
-                        if i != fill {
-                            gp[i] += match &weights {
-                                Some(w) => w[o * taps + t] * g,
-                                None => g,
-                            };
+            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
+                for (gip, gop) in gi.chunks_exact_mut(m).zip(go.chunks_exact(p)) {
+                    if copy {
+                        for (&g, &i) in gop.iter().zip(&index) {
+                            gip[i] += g;
+                        }
+                    } else {
+                        for ((&g, win), wts) in gop
+                            .iter()
+                            .zip(index.chunks_exact(taps))
+                            .zip(weights.chunks_exact(taps))
+                        {
+                            for (&i, &w) in win.iter().zip(wts) {
+                                gip[i] += w * g;
+                            }
                         }
                     }
                 }
-            }
-            Ok(())
+            })
         });
     }
     Ok(out.put_tape(tape))
