@@ -159,3 +159,36 @@ fn non_contiguous_input_is_handled() {
         assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+/// Inference (no tape: no im2col matrix kept) gives the same values as training.
+#[test]
+fn inference_forward_matches_traced_forward() {
+    for (name, geom, transposed) in geometries() {
+        let dev = Cpu::seed_from_u64(11);
+        let x = dev.sample_like(&(geom.input_len(),), u::<f32>());
+        let w = dev.sample_like(&(geom.c_out * geom.k_per_group(),), u::<f32>());
+        let wm = |w: Tensor<(usize,), f32, Cpu>| {
+            if transposed {
+                let (kh, kw) = geom.kernel;
+                transposed_weight(w, (geom.c_in, geom.c_out, kh, kw)).unwrap()
+            } else {
+                w.reshape_like(&(geom.c_out, geom.k_per_group()))
+            }
+        };
+        let plain = conv_forward_cpu(x.clone(), wm(w.clone()), None, &geom).unwrap();
+        let traced =
+            conv_forward_cpu(x.leaky_trace(), wm(w.clone()).retaped(), None, &geom).unwrap();
+        let generic = conv_forward_generic(x.clone(), wm(w), None, &geom).unwrap();
+        assert_eq!(plain.as_vec(), traced.as_vec(), "{name}");
+        let close = first_mismatch(
+            &plain.as_vec().iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            &generic
+                .as_vec()
+                .iter()
+                .map(|&v| v as f64)
+                .collect::<Vec<_>>(),
+            1e-4,
+        );
+        assert!(close.is_none(), "{name}: {close:?}");
+    }
+}
