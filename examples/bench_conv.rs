@@ -50,10 +50,13 @@ impl<E: sxima::runtime::Elem, D: Device<E>> TensorCollection<E, D> for Cnn<E, D>
     }
 }
 
+/// A tensor on the training tape.
+type Traced<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
+
 /// 2x2 max pooling, stride 2, as `reshape + max` (stand-in for the pooling layer).
 fn pool2<const C: usize, const H: usize, const W: usize, const H2: usize, const W2: usize>(
-    x: Tensor<(Const<BATCH>, Const<C>, Const<H>, Const<W>), f32, Cpu, OwnedTape<f32, Cpu>>,
-) -> Tensor<(Const<BATCH>, Const<C>, Const<H2>, Const<W2>), f32, Cpu, OwnedTape<f32, Cpu>> {
+    x: Traced<Rank4<BATCH, C, H, W>>,
+) -> Traced<Rank4<BATCH, C, H2, W2>> {
     x.reshape::<(
         Const<BATCH>,
         Const<C>,
