@@ -192,3 +192,39 @@ fn inference_forward_matches_traced_forward() {
         assert!(close.is_none(), "{name}: {close:?}");
     }
 }
+
+/// Gradients accumulate: using the layer twice on the same input doubles every
+/// gradient (the backward adds into existing buffers, never overwrites).
+#[test]
+fn gradients_accumulate_over_repeated_use() {
+    type C = Conv2d<3, 4, 3, 3, 2, 2, 1, 1, 1, 3, 1, 1, 1, 1, 7, 7, 4, 4, f64, Cpu>;
+    let dev = Cpu::seed_from_u64(5);
+    let conv = C::build(&dev);
+    let x: Tensor<Rank4<2, 3, 7, 7>, f64, _> = dev.sample_normal();
+    let once = conv.forward(x.leaky_trace()).sum().backward();
+    let (y1, tape) = conv.forward(x.leaky_trace()).split_tape();
+    let y2 = conv.forward(x.clone().put_tape(tape));
+    // y1 left the tape; the add (taped through y2) carries its gradient.
+    let twice = (y2 + y1).sum().backward();
+    for (name, a, b) in [
+        ("input", once.get(&x).as_vec(), twice.get(&x).as_vec()),
+        (
+            "weight",
+            once.get(&conv.weight).as_vec(),
+            twice.get(&conv.weight).as_vec(),
+        ),
+        (
+            "bias",
+            once.get(&conv.bias).as_vec(),
+            twice.get(&conv.bias).as_vec(),
+        ),
+    ] {
+        let doubled: Vec<f64> = a.iter().map(|v| 2.0 * v).collect();
+        assert!(
+            first_mismatch(&b, &doubled, 1e-12).is_none(),
+            "{name} {:?} {:?}",
+            &b[..4],
+            &doubled[..4]
+        );
+    }
+}
