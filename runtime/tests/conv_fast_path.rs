@@ -159,3 +159,72 @@ fn non_contiguous_input_is_handled() {
         assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+/// Inference (no tape: no im2col matrix kept) gives the same values as training.
+#[test]
+fn inference_forward_matches_traced_forward() {
+    for (name, geom, transposed) in geometries() {
+        let dev = Cpu::seed_from_u64(11);
+        let x = dev.sample_like(&(geom.input_len(),), u::<f32>());
+        let w = dev.sample_like(&(geom.c_out * geom.k_per_group(),), u::<f32>());
+        let wm = |w: Tensor<(usize,), f32, Cpu>| {
+            if transposed {
+                let (kh, kw) = geom.kernel;
+                transposed_weight(w, (geom.c_in, geom.c_out, kh, kw)).unwrap()
+            } else {
+                w.reshape_like(&(geom.c_out, geom.k_per_group()))
+            }
+        };
+        let plain = conv_forward_cpu(x.clone(), wm(w.clone()), None, &geom).unwrap();
+        let traced =
+            conv_forward_cpu(x.leaky_trace(), wm(w.clone()).retaped(), None, &geom).unwrap();
+        let generic = conv_forward_generic(x.clone(), wm(w), None, &geom).unwrap();
+        assert_eq!(plain.as_vec(), traced.as_vec(), "{name}");
+        let close = first_mismatch(
+            &plain.as_vec().iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            &generic
+                .as_vec()
+                .iter()
+                .map(|&v| v as f64)
+                .collect::<Vec<_>>(),
+            1e-4,
+        );
+        assert!(close.is_none(), "{name}: {close:?}");
+    }
+}
+
+/// Gradients accumulate: using the layer twice on the same input doubles every
+/// gradient (the backward adds into existing buffers, never overwrites).
+#[test]
+fn gradients_accumulate_over_repeated_use() {
+    type C = Conv2d<3, 4, 3, 3, 2, 2, 1, 1, 1, 3, 1, 1, 1, 1, 7, 7, 4, 4, f64, Cpu>;
+    let dev = Cpu::seed_from_u64(5);
+    let conv = C::build(&dev);
+    let x: Tensor<Rank4<2, 3, 7, 7>, f64, _> = dev.sample_normal();
+    let once = conv.forward(x.leaky_trace()).sum().backward();
+    let (y1, tape) = conv.forward(x.leaky_trace()).split_tape();
+    let y2 = conv.forward(x.clone().put_tape(tape));
+    // y1 left the tape; the add (taped through y2) carries its gradient.
+    let twice = (y2 + y1).sum().backward();
+    for (name, a, b) in [
+        ("input", once.get(&x).as_vec(), twice.get(&x).as_vec()),
+        (
+            "weight",
+            once.get(&conv.weight).as_vec(),
+            twice.get(&conv.weight).as_vec(),
+        ),
+        (
+            "bias",
+            once.get(&conv.bias).as_vec(),
+            twice.get(&conv.bias).as_vec(),
+        ),
+    ] {
+        let doubled: Vec<f64> = a.iter().map(|v| 2.0 * v).collect();
+        assert!(
+            first_mismatch(&b, &doubled, 1e-12).is_none(),
+            "{name} {:?} {:?}",
+            &b[..4],
+            &doubled[..4]
+        );
+    }
+}

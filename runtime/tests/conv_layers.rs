@@ -158,3 +158,16 @@ fn layer_is_device_generic() {
     assert_eq!(generic_forward::<f32, Cpu>(&dev).len(), 2 * 2 * 9);
     assert_eq!(generic_forward::<f64, Cpu>(&dev).len(), 2 * 2 * 9);
 }
+
+/// Type-checks the layers on `Cuda` (`cargo check --features cuda-check --tests`);
+/// CI has no GPU, so this only proves the bounds hold for the CUDA device.
+#[cfg(feature = "cuda")]
+#[allow(dead_code)]
+fn cuda_paths_type_check(dev: &Cuda) {
+    let _ = generic_forward::<f32, Cuda>(dev);
+    let _ = generic_forward::<f64, Cuda>(dev);
+    type Up = ConvTranspose2d<4, 3, 3, 3, 2, 2, 1, 1, 1, 1, 4, 5, 8, 10, f32, Cuda>;
+    let up = Up::build(dev);
+    let x: Tensor<Rank4<2, 4, 4, 5>, f32, Cuda> = dev.zeros();
+    let _: Tensor<Rank4<2, 3, 8, 10>, f32, Cuda, _> = up.forward(x.leaky_trace());
+}

@@ -1,13 +1,15 @@
-//! CPU fast path of the convolution core: im2col into a contiguous matrix, one
-//! `gemm` per group (multi-threaded), and a hand-written backward (two more
-//! gemms and a col2im scatter-add) registered on the dfdx tape.
+//! CPU fast path of the convolution core: per sample, im2col into a
+//! contiguous matrix and one `gemm` per group; the backward pass (two more
+//! gemms and a col2im scatter-add per sample) is hand-written and registered
+//! on the dfdx tape. Samples run in parallel on rayon's pool (each gemm
+//! single-threaded), which keeps every matrix of a sample in cache.
 //!
 //! Same contract as [`crate::layers::im2col::conv_forward`]; used for `Cpu`
-//! with `f32`/`f64` only ([`is_supported`]). Matrices (row-major), with
-//! `N = batch * h_out * w_out`, `CIK = c_in * kh * kw`, per group `g`:
-//! * `cols [CIK, N]`: row `(c, i, j)`, column `(b, oy, ox)` (group `g` owns rows `g*Kg..`);
-//! * forward `out_g [Cout/G, N] = W_g [Cout/G, Kg] x cols_g [Kg, N]`;
-//! * backward `dW_g += dOut_g x cols_g^T`, `dcols_g = W_g^T x dOut_g`, `dx = col2im(dcols)`.
+//! with `f32`/`f64` only ([`is_supported`]). Per sample, with `P = h_out * w_out`,
+//! `CIK = c_in * kh * kw` and `Kg = CIK / groups`, for each group `g` (row-major):
+//! * `cols [CIK, P]`: row `(c, i, j)`, column `(oy, ox)`; group `g` owns rows `g*Kg..`;
+//! * forward `out_g [Cout/G, P] = W_g [Cout/G, Kg] x cols_g [Kg, P]` (+ bias);
+//! * backward `dW_g += dOut_g x cols_g^T`, `dcols_g = W_g^T x dOut_g`, `dx += col2im(dcols)`.
 
 use std::any::{Any, TypeId};
 
@@ -57,39 +59,38 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
 
     let x_data = x.as_vec();
     let w_data = w.as_vec();
-    let cols = im2col(&x_data, &geom);
+    let bias_data = bias.as_ref().map(|b| b.as_vec());
+    let taps = Taps::new(&geom);
+    let (out, cols) = forward(
+        &x_data,
+        &w_data,
+        bias_data.as_deref(),
+        &geom,
+        &taps,
+        T::OWNS_TAPE,
+    );
     drop(x_data);
-    let out = forward(&cols, &w_data, bias.as_ref().map(|b| b.as_vec()), &geom);
-    let y = x
-        .device()
-        .try_tensor_from_vec(out, (geom.batch, geom.c_out, geom.h_out, geom.w_out))?;
+    let dev = x.device().clone();
+    let y = dev.try_tensor_from_vec(out, (geom.batch, geom.c_out, geom.h_out, geom.w_out))?;
 
     if T::OWNS_TAPE {
         let (x_g, w_g, y_g) = (x.ghost(), w.ghost(), y.ghost());
         let b_g = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
-            let n = geom.batch * geom.out_pixels();
-            // dOut as [Cout, N] (N = (b, oy, ox)), and the bias gradient.
-            let go_t = {
-                let go = cpu_slice::<E, D>(grads.get_or_alloc_mut(&y_g)?);
-                transpose_out(go, &geom)
+            // Borrow dOut by moving its buffer out (and back in at the end):
+            // dx, dW and db are other entries of the same map.
+            let mut go_buf = Storage::<E>::try_alloc_len(&dev, 0)?;
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
+            let (dw, db) = {
+                let go = cpu_slice::<E, D>(&mut go_buf);
+                let gx = cpu_slice::<E, D>(grads.get_or_alloc_mut(&x_g)?);
+                backward(go, &cols, &w_data, gx, &geom, &taps)
             };
+            add_into(cpu_slice::<E, D>(grads.get_or_alloc_mut(&w_g)?), &dw);
             if let Some(b_g) = &b_g {
-                let gb = cpu_slice::<E, D>(grads.get_or_alloc_mut(b_g)?);
-                for (o, g) in gb.iter_mut().enumerate() {
-                    *g += go_t[o * n..(o + 1) * n]
-                        .iter()
-                        .fold(E::zero(), |acc, &v| acc + v);
-                }
+                add_into(cpu_slice::<E, D>(grads.get_or_alloc_mut(b_g)?), &db);
             }
-            {
-                let gw = cpu_slice::<E, D>(grads.get_or_alloc_mut(&w_g)?);
-                grad_weight(&go_t, &cols, gw, &geom);
-            }
-            let dcols = grad_cols(&go_t, &w_data, &geom);
-            drop(go_t);
-            let gx = cpu_slice::<E, D>(grads.get_or_alloc_mut(&x_g)?);
-            col2im(&dcols, gx, &geom);
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
             Ok(())
         });
     }
@@ -105,15 +106,15 @@ fn cpu_slice<E: Elem, D: Storage<E>>(v: &mut D::Vec) -> &mut [E] {
     &mut v[..]
 }
 
-fn parallelism() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
+fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
+    assert_eq!(dst.len(), src.len(), "conv: gradient length");
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
     }
 }
 
-/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]` with explicit
-/// (row, column) strides; `accumulate` adds to `dst` instead of overwriting.
+/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]`, single-threaded,
+/// with explicit (row, column) strides; `accumulate` adds to `dst`.
 #[allow(clippy::too_many_arguments)]
 fn matmul<E: Elem>(
     (m, n, k): (usize, usize, usize),
@@ -130,10 +131,16 @@ fn matmul<E: Elem>(
     }
     // Bounds: the last element each operand touches must be inside its slice.
     assert!((m - 1) * dst_rs + n <= dst.len());
-    if k > 0 {
-        assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
-        assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(E::zero());
+            }
+        }
+        return;
     }
+    assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
+    assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
     // SAFETY: every index the kernel forms is `r * rs + c * cs` with `r`, `c`
     // below the sizes given, which the asserts above keep inside the slices;
     // `dst` is borrowed mutably and does not alias `lhs`/`rhs`.
@@ -157,180 +164,265 @@ fn matmul<E: Elem>(
             false,
             false,
             false,
-            parallelism(),
+            gemm::Parallelism::None,
         )
     }
 }
 
-/// Source offsets along one axis: `tab[i * out + o]` = input index or -1.
-fn axis_table(out: usize, k: usize, src: impl Fn(usize, usize) -> Option<usize>) -> Vec<isize> {
-    let mut tab = Vec::with_capacity(out * k);
-    for i in 0..k {
-        for o in 0..out {
-            tab.push(src(o, i).map_or(-1, |v| v as isize));
+/// Where each kernel tap reads, precomputed once per call.
+struct Taps {
+    /// `rows[i * h_out + oy]`: input row or -1 (zero).
+    rows: Vec<isize>,
+    /// `cols[j * w_out + ox]`: input column or -1 (zero).
+    cols: Vec<isize>,
+    /// Per kernel column `j`, when its valid output columns are one run
+    /// `lo..hi` reading input columns `first, first + stride, ..`: `(lo, hi, first)`.
+    /// `None` when the reads are not such a run (zero insertion).
+    runs: Option<Vec<(usize, usize, usize)>>,
+}
+
+impl Taps {
+    fn new(geom: &ConvGeom) -> Self {
+        let (kh, kw) = geom.kernel;
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        let mut rows = Vec::with_capacity(kh * ho);
+        for i in 0..kh {
+            rows.extend((0..ho).map(|oy| geom.src_row(oy, i).map_or(-1, |v| v as isize)));
         }
+        let mut cols = Vec::with_capacity(kw * wo);
+        for j in 0..kw {
+            cols.extend((0..wo).map(|ox| geom.src_col(ox, j).map_or(-1, |v| v as isize)));
+        }
+        let run = |tab: &[isize]| -> Option<(usize, usize, usize)> {
+            let valid: Vec<usize> = (0..tab.len()).filter(|&o| tab[o] >= 0).collect();
+            let (Some(&lo), Some(&last)) = (valid.first(), valid.last()) else {
+                return Some((0, 0, 0));
+            };
+            let first = tab[lo] as usize;
+            let contiguous = valid.len() == last - lo + 1
+                && valid
+                    .iter()
+                    .all(|&o| tab[o] as usize == first + (o - lo) * geom.stride.1);
+            contiguous.then_some((lo, last + 1, first))
+        };
+        let runs = (0..kw)
+            .map(|j| run(&cols[j * wo..(j + 1) * wo]))
+            .collect::<Option<Vec<_>>>();
+        Self { rows, cols, runs }
     }
-    tab
 }
 
-fn tables(geom: &ConvGeom) -> (Vec<isize>, Vec<isize>) {
-    (
-        axis_table(geom.h_out, geom.kernel.0, |o, i| geom.src_row(o, i)),
-        axis_table(geom.w_out, geom.kernel.1, |o, j| geom.src_col(o, j)),
-    )
-}
-
-/// The im2col matrix `[CIK, N]` of input `x [B, Cin, H, W]`.
-fn im2col<E: Elem>(x: &[E], geom: &ConvGeom) -> Vec<E> {
+/// One sample's im2col matrix `[CIK, P]` from its input `[Cin, H, W]`
+/// (every element written).
+fn im2col_sample<E: Elem>(x: &[E], cols: &mut [E], geom: &ConvGeom, taps: &Taps) {
     let (kh, kw) = geom.kernel;
     let (ho, wo) = (geom.h_out, geom.w_out);
+    let (h, w) = (geom.h_in, geom.w_in);
     let p = ho * wo;
-    let n = geom.batch * p;
-    let (rows, cols_tab) = tables(geom);
-    let mut cols = vec![E::zero(); geom.c_in * kh * kw * n];
-    cols.par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each(|(r, dst)| {
-            let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
-            let ctab = &cols_tab[j * wo..(j + 1) * wo];
-            for b in 0..geom.batch {
-                let plane =
-                    &x[(b * geom.c_in + c) * geom.h_in * geom.w_in..][..geom.h_in * geom.w_in];
-                for oy in 0..ho {
-                    let d = &mut dst[b * p + oy * wo..][..wo];
-                    let sy = rows[i * ho + oy];
-                    if sy < 0 {
-                        continue; // stays zero
+    let sw = geom.stride.1;
+    for (r, dst) in cols.chunks_mut(p.max(1)).enumerate() {
+        let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for oy in 0..ho {
+            let d = &mut dst[oy * wo..(oy + 1) * wo];
+            let sy = taps.rows[i * ho + oy];
+            if sy < 0 {
+                d.fill(E::zero());
+                continue;
+            }
+            let line = &plane[sy as usize * w..(sy as usize + 1) * w];
+            match &taps.runs {
+                Some(runs) => {
+                    let (lo, hi, first) = runs[j];
+                    d[..lo].fill(E::zero());
+                    d[hi..].fill(E::zero());
+                    if sw == 1 {
+                        d[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+                    } else {
+                        for (k, v) in d[lo..hi].iter_mut().enumerate() {
+                            *v = line[first + k * sw];
+                        }
                     }
-                    let line = &plane[sy as usize * geom.w_in..][..geom.w_in];
-                    for (v, &sx) in d.iter_mut().zip(ctab) {
+                }
+                None => {
+                    for (v, &sx) in d.iter_mut().zip(&taps.cols[j * wo..(j + 1) * wo]) {
+                        *v = if sx >= 0 {
+                            line[sx as usize]
+                        } else {
+                            E::zero()
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One sample's `dx [Cin, H, W] += col2im(dcols [CIK, P])`.
+fn col2im_sample<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom, taps: &Taps) {
+    let (kh, kw) = geom.kernel;
+    let (ho, wo) = (geom.h_out, geom.w_out);
+    let (h, w) = (geom.h_in, geom.w_in);
+    let p = ho * wo;
+    let sw = geom.stride.1;
+    for (r, src) in dcols.chunks(p.max(1)).enumerate() {
+        let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let plane = &mut gx[c * h * w..(c + 1) * h * w];
+        for oy in 0..ho {
+            let sy = taps.rows[i * ho + oy];
+            if sy < 0 {
+                continue;
+            }
+            let s = &src[oy * wo..(oy + 1) * wo];
+            let line = &mut plane[sy as usize * w..(sy as usize + 1) * w];
+            match &taps.runs {
+                Some(runs) => {
+                    let (lo, hi, first) = runs[j];
+                    if sw == 1 {
+                        for (d, &v) in line[first..first + (hi - lo)].iter_mut().zip(&s[lo..hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in s[lo..hi].iter().enumerate() {
+                            line[first + k * sw] += v;
+                        }
+                    }
+                }
+                None => {
+                    for (&v, &sx) in s.iter().zip(&taps.cols[j * wo..(j + 1) * wo]) {
                         if sx >= 0 {
-                            *v = line[sx as usize];
+                            line[sx as usize] += v;
                         }
                     }
                 }
             }
-        });
-    cols
-}
-
-/// `dx [B, Cin, H, W] += col2im(dcols [CIK, N])`, parallel over `(b, c)` planes.
-fn col2im<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom) {
-    let (kh, kw) = geom.kernel;
-    let (ho, wo) = (geom.h_out, geom.w_out);
-    let p = ho * wo;
-    let n = geom.batch * p;
-    let (rows, cols_tab) = tables(geom);
-    let hw = geom.h_in * geom.w_in;
-    assert_eq!(gx.len(), geom.input_len(), "conv: input gradient length");
-    gx.par_chunks_mut(hw.max(1))
-        .enumerate()
-        .for_each(|(bc, plane)| {
-            let (b, c) = (bc / geom.c_in, bc % geom.c_in);
-            for i in 0..kh {
-                for j in 0..kw {
-                    let src = &dcols[((c * kh + i) * kw + j) * n + b * p..][..p];
-                    let ctab = &cols_tab[j * wo..(j + 1) * wo];
-                    for oy in 0..ho {
-                        let sy = rows[i * ho + oy];
-                        if sy < 0 {
-                            continue;
-                        }
-                        let line = &mut plane[sy as usize * geom.w_in..][..geom.w_in];
-                        for (&v, &sx) in src[oy * wo..(oy + 1) * wo].iter().zip(ctab) {
-                            if sx >= 0 {
-                                line[sx as usize] += v;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-}
-
-/// Forward: `out [B, Cout, Ho, Wo]` from `cols`, the weight and the bias.
-fn forward<E: Elem>(cols: &[E], w: &[E], bias: Option<Vec<E>>, geom: &ConvGeom) -> Vec<E> {
-    let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
-    let p = geom.out_pixels();
-    let n = geom.batch * p;
-    let mut tmp = vec![E::zero(); geom.c_out * n]; // [Cout, N]
-    for g in 0..geom.groups {
-        matmul(
-            (cog, n, kg),
-            &mut tmp[g * cog * n..],
-            n,
-            false,
-            &w[g * cog * kg..],
-            (kg, 1),
-            &cols[g * kg * n..],
-            (n, 1),
-        );
-    }
-    // [Cout, (b, p)] -> [b, Cout, p], plus bias.
-    let mut out = vec![E::zero(); geom.output_len()];
-    out.par_chunks_mut((geom.c_out * p).max(1))
-        .enumerate()
-        .for_each(|(b, ob)| {
-            for o in 0..geom.c_out {
-                let add = bias.as_ref().map_or(E::zero(), |bias| bias[o]);
-                let src = &tmp[o * n + b * p..][..p];
-                for (d, &s) in ob[o * p..(o + 1) * p].iter_mut().zip(src) {
-                    *d = s + add;
-                }
-            }
-        });
-    out
-}
-
-/// `dOut [B, Cout, P]` as `[Cout, (b, p)]`.
-fn transpose_out<E: Elem>(go: &[E], geom: &ConvGeom) -> Vec<E> {
-    let p = geom.out_pixels();
-    let n = geom.batch * p;
-    assert_eq!(go.len(), geom.output_len(), "conv: output gradient length");
-    let mut t = vec![E::zero(); geom.c_out * n];
-    t.par_chunks_mut(n.max(1)).enumerate().for_each(|(o, row)| {
-        for b in 0..geom.batch {
-            row[b * p..(b + 1) * p].copy_from_slice(&go[(b * geom.c_out + o) * p..][..p]);
         }
-    });
-    t
-}
-
-/// `dW_g [Cout/G, Kg] += dOut_g [Cout/G, N] x cols_g^T [N, Kg]`.
-fn grad_weight<E: Elem>(go_t: &[E], cols: &[E], gw: &mut [E], geom: &ConvGeom) {
-    let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
-    let n = geom.batch * geom.out_pixels();
-    assert_eq!(gw.len(), geom.c_out * kg, "conv: weight gradient length");
-    for g in 0..geom.groups {
-        matmul(
-            (cog, kg, n),
-            &mut gw[g * cog * kg..],
-            kg,
-            true,
-            &go_t[g * cog * n..],
-            (n, 1),
-            &cols[g * kg * n..],
-            (1, n),
-        );
     }
 }
 
-/// `dcols_g [Kg, N] = W_g^T [Kg, Cout/G] x dOut_g [Cout/G, N]`.
-fn grad_cols<E: Elem>(go_t: &[E], w: &[E], geom: &ConvGeom) -> Vec<E> {
+/// Forward over the batch, samples in parallel: the output `[B, Cout, P]` and,
+/// when `keep_cols` (a backward pass will follow), every sample's im2col matrix.
+fn forward<E: Elem>(
+    x: &[E],
+    w: &[E],
+    bias: Option<&[E]>,
+    geom: &ConvGeom,
+    taps: &Taps,
+    keep_cols: bool,
+) -> (Vec<E>, Vec<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
-    let n = geom.batch * geom.out_pixels();
-    let mut dcols = vec![E::zero(); geom.groups * kg * n];
-    for g in 0..geom.groups {
-        matmul(
-            (kg, n, cog),
-            &mut dcols[g * kg * n..],
-            n,
-            false,
-            &w[g * cog * kg..],
-            (1, kg),
-            &go_t[g * cog * n..],
-            (n, 1),
-        );
+    let p = geom.out_pixels();
+    let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
+    let chw = geom.c_in * geom.h_in * geom.w_in;
+    let sample = |b: usize, ob: &mut [E], cb: &mut [E]| {
+        im2col_sample(&x[b * chw..(b + 1) * chw], cb, geom, taps);
+        for g in 0..geom.groups {
+            matmul(
+                (cog, p, kg),
+                &mut ob[g * cog * p..],
+                p,
+                false,
+                &w[g * cog * kg..],
+                (kg, 1),
+                &cb[g * kg * p..],
+                (p, 1),
+            );
+        }
+        if let Some(bias) = bias {
+            for (o, &bo) in bias.iter().enumerate() {
+                for v in &mut ob[o * p..(o + 1) * p] {
+                    *v += bo;
+                }
+            }
+        }
+    };
+    let mut out = vec![E::zero(); geom.output_len()];
+    let out_chunk = (geom.c_out * p).max(1);
+    if keep_cols {
+        let mut cols = vec![E::zero(); geom.batch * cik * p];
+        out.par_chunks_mut(out_chunk)
+            .zip(cols.par_chunks_mut((cik * p).max(1)))
+            .enumerate()
+            .for_each(|(b, (ob, cb))| sample(b, ob, cb));
+        (out, cols)
+    } else {
+        out.par_chunks_mut(out_chunk)
+            .enumerate()
+            .for_each_init(|| vec![E::zero(); cik * p], |cb, (b, ob)| sample(b, ob, cb));
+        (out, Vec::new())
     }
-    dcols
+}
+
+/// Backward over the batch, samples in parallel: adds the input gradient into
+/// `gx` and returns the weight and bias gradients `([Cout, Kg], [Cout])`.
+fn backward<E: Elem>(
+    go: &[E],
+    cols: &[E],
+    w: &[E],
+    gx: &mut [E],
+    geom: &ConvGeom,
+    taps: &Taps,
+) -> (Vec<E>, Vec<E>) {
+    let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
+    let p = geom.out_pixels();
+    let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
+    let chw = geom.c_in * geom.h_in * geom.w_in;
+    let co = geom.c_out;
+    assert_eq!(go.len(), geom.output_len(), "conv: output gradient length");
+    assert_eq!(gx.len(), geom.input_len(), "conv: input gradient length");
+    assert_eq!(
+        cols.len(),
+        geom.batch * cik * p,
+        "conv: saved im2col length"
+    );
+    type Acc<E> = (Vec<E>, Vec<E>, Vec<E>); // dW, db, dcols scratch
+    let init = || -> Acc<E> {
+        (
+            vec![E::zero(); co * kg],
+            vec![E::zero(); co],
+            vec![E::zero(); cik * p],
+        )
+    };
+    let (dw, db, _) = gx
+        .par_chunks_mut(chw.max(1))
+        .zip(go.par_chunks((co * p).max(1)))
+        .enumerate()
+        .fold(init, |(mut dw, mut db, mut dcols), (b, (gxb, gob))| {
+            let cb = &cols[b * cik * p..(b + 1) * cik * p];
+            for g in 0..geom.groups {
+                // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
+                matmul(
+                    (cog, kg, p),
+                    &mut dw[g * cog * kg..],
+                    kg,
+                    true,
+                    &gob[g * cog * p..],
+                    (p, 1),
+                    &cb[g * kg * p..],
+                    (1, p),
+                );
+                // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
+                matmul(
+                    (kg, p, cog),
+                    &mut dcols[g * kg * p..],
+                    p,
+                    false,
+                    &w[g * cog * kg..],
+                    (1, kg),
+                    &gob[g * cog * p..],
+                    (p, 1),
+                );
+            }
+            for (o, d) in db.iter_mut().enumerate() {
+                *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+            }
+            col2im_sample(&dcols, gxb, geom, taps);
+            (dw, db, dcols)
+        })
+        .reduce(init, |(mut dw, mut db, s), (dw2, db2, _)| {
+            add_into(&mut dw, &dw2);
+            add_into(&mut db, &db2);
+            (dw, db, s)
+        });
+    (dw, db)
 }

@@ -83,7 +83,11 @@ impl ConvGeom {
         padding: (usize, usize),
         output_padding: (usize, usize),
     ) -> Self {
-        let out = |h: usize, k: usize, s: usize, p: usize, op: usize| (h - 1) * s + k + op - 2 * p;
+        let out = |h: usize, k: usize, s: usize, p: usize, op: usize| {
+            ((h.max(1) - 1) * s + k + op)
+                .checked_sub(2 * p)
+                .unwrap_or_else(|| panic!("conv_transpose2d: padding {p} crops the whole output"))
+        };
         Self {
             batch,
             c_in,
@@ -195,6 +199,9 @@ pub const fn conv_out_size(
     pad_end: usize,
 ) -> usize {
     let padded = size + pad_begin + pad_end;
+    if k == 0 || stride == 0 {
+        return 0;
+    }
     let span = dilation * (k - 1) + 1;
     if padded < span {
         0

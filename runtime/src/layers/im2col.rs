@@ -10,7 +10,11 @@
 //!    inserted zeros point at element 0 and are masked to zero by a multiply);
 //! 2. one batched, contiguous matmul `[groups, c_out/groups, k] x [groups, k, N]`
 //!    (cuBLAS needs unit strides, which this layout keeps);
-//! 3. reorder `[c_out, batch, pixels]` to `[batch, c_out, h_out, w_out]` and add the bias.
+//! 3. reorder `[c_out, batch, pixels]` to `[batch, c_out, h_out, w_out]` (another
+//!    `gather`) and add the bias.
+//!
+//! Every kernel this path launches on CUDA is precompiled in dfdx (no NVRTC at
+//! run time): gather and its scatter-add backward, mul, cuBLAS matmul, add.
 
 use dfdx::prelude::*;
 
@@ -76,11 +80,17 @@ pub fn conv_forward_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
     }
     let cols = cols.try_reshape_like(&(g, kg, n))?;
     let w = w.try_reshape_like(&(g, cog, kg))?;
-    let out = w.try_matmul(cols)?; // [g, cog, batch * p]
-    let out = out
-        .try_reshape_like(&(geom.c_out, geom.batch, p))?
-        .try_permute::<(usize, usize, usize), Axes3<1, 0, 2>>()?
-        .try_reshape_like(&(geom.batch, geom.c_out, geom.h_out, geom.w_out))?;
+    let out = w.try_matmul(cols)?; // [g, cog, batch * p] = [c_out, batch, p]
+    let out = out.try_reshape_like(&(geom.output_len(),))?;
+    // [c_out, batch, p] -> [batch, c_out, p] by a gather, not permute + reshape:
+    // reshaping a permuted tensor JIT-compiles a kernel (NVRTC) on CUDA.
+    let out = if geom.batch > 1 {
+        let order = dev.try_tensor_from_vec(batch_major_index(geom), (geom.output_len(),))?;
+        out.try_gather(order)?
+    } else {
+        out
+    };
+    let out = out.try_reshape_like(&(geom.batch, geom.c_out, geom.h_out, geom.w_out))?;
     match bias {
         None => Ok(out),
         Some(b) => {
@@ -107,6 +117,20 @@ pub(crate) fn check_operands(
     if let Some(b) = bias_len {
         assert_eq!(b, geom.c_out, "conv: bias length vs {geom:?}");
     }
+}
+
+/// For each element of `[batch, c_out, p]` (row-major), its offset in
+/// `[c_out, batch, p]`.
+fn batch_major_index(geom: &ConvGeom) -> Vec<usize> {
+    let p = geom.out_pixels();
+    let mut idx = Vec::with_capacity(geom.output_len());
+    for b in 0..geom.batch {
+        for o in 0..geom.c_out {
+            let base = (o * geom.batch + b) * p;
+            idx.extend(base..base + p);
+        }
+    }
+    idx
 }
 
 /// The gather index of the im2col matrix in the order
