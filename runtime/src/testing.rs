@@ -130,6 +130,8 @@ pub fn fixtures_for_op(op: &str) -> Result<Vec<Fixture>> {
 
 /// Largest violation of `|got - want| <= tol * max(1, |want|)`, as
 /// `(index, got, want)`, or `None` when all elements are close.
+// `!(a <= b)` on purpose: a NaN must count as a mismatch.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn first_mismatch(got: &[f64], want: &[f64], tol: f64) -> Option<(usize, f64, f64)> {
     if got.len() != want.len() {
         return Some((usize::MAX, got.len() as f64, want.len() as f64));

@@ -173,12 +173,28 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run() {
     // Uninterrupted: 4 epochs.
     let mut a = build::<16>(7);
     let mut opt = plain_sgd(0.05);
-    let full = fit(&mut a, &mut opt, &SparseCrossEntropy, &train, cfg(4, 0), &mut []).unwrap();
+    let full = fit(
+        &mut a,
+        &mut opt,
+        &SparseCrossEntropy,
+        &train,
+        cfg(4, 0),
+        &mut [],
+    )
+    .unwrap();
 
     // Interrupted after 2 epochs, saved, loaded into a fresh model, continued.
     let mut b = build::<16>(7);
     let mut opt = plain_sgd(0.05);
-    let first = fit(&mut b, &mut opt, &SparseCrossEntropy, &train, cfg(2, 0), &mut []).unwrap();
+    let first = fit(
+        &mut b,
+        &mut opt,
+        &SparseCrossEntropy,
+        &train,
+        cfg(2, 0),
+        &mut [],
+    )
+    .unwrap();
     let path = dir.join("train.safetensors");
     save_training(
         &b,

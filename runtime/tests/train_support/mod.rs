@@ -6,12 +6,12 @@
 #![allow(dead_code)]
 
 use dfdx::nn::modules::*;
-use sxima_runtime::optim::{Sgd, SgdConfig};
 use dfdx::prelude::*;
 use sxima_runtime::data::Dataset;
 use sxima_runtime::error::Result;
 #[allow(unused_imports)]
 pub use sxima_runtime::loss::{Mse, SparseCrossEntropy};
+use sxima_runtime::optim::{Sgd, SgdConfig};
 use sxima_runtime::{layers, model::*, Elem};
 
 /// A two-layer classifier `[2] -> 16 -> [2]` (or `[H]` hidden via const).
@@ -175,7 +175,6 @@ pub fn plain_sgd<E: Elem, D: Device<E>>(lr: f64) -> Sgd<E, D> {
     })
     .expect("valid SGD config")
 }
-
 
 /// Two Gaussian blobs in 2-D: class 0 around (-1.5, -1.5), class 1 around
 /// (1.5, 1.5), noise sigma 0.7, deterministic for a seed.
