@@ -422,3 +422,101 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
             .dev()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::assert_gradient_matches;
+
+    fn m(dev: &Cpu, rows: usize, cols: usize, v: &[f64]) -> Tensor<(usize, usize), f64, Cpu> {
+        dev.tensor_from_vec(v.to_vec(), (rows, cols))
+    }
+
+    #[test]
+    fn wrong_target_kind_shape_or_label_is_an_error_not_a_panic() {
+        let dev = Cpu::default();
+        let p = m(&dev, 2, 3, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        let wrong_shape = m(&dev, 3, 2, &[0.0; 6]);
+        let values = Target::Values(&wrong_shape);
+        let classes = Target::Classes(&[0, 1]);
+
+        for r in [
+            Mse.try_loss(p.clone(), &values),
+            Mae.try_loss(p.clone(), &values),
+            Huber::default().try_loss(p.clone(), &values),
+            Bce.try_loss(p.clone(), &values),
+            BceWithLogits.try_loss(p.clone(), &values),
+            CrossEntropy.try_loss(p.clone(), &values),
+            KlDivergence::default().try_loss(p.clone(), &values),
+        ] {
+            assert!(matches!(r, Err(Error::Shape { .. })), "{r:?}");
+        }
+        for r in [
+            Mse.try_loss(p.clone(), &classes),
+            Mae.try_loss(p.clone(), &classes),
+            Bce.try_loss(p.clone(), &classes),
+            KlDivergence::default().try_loss(p.clone(), &classes),
+        ] {
+            assert!(matches!(r, Err(Error::Config(_))), "{r:?}");
+        }
+        let ok = m(&dev, 2, 3, &[0.0; 6]);
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Values(&ok)),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 3])),
+            Err(Error::LabelOutOfRange {
+                index: 1,
+                label: 3,
+                classes: 3
+            })
+        ));
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 1, 2])),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(Huber::new(0.0), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn bce_clamps_the_log_at_minus_100_like_torch() {
+        let dev = Cpu::default();
+        let p = m(&dev, 1, 2, &[0.0, 1.0]);
+        let t = m(&dev, 1, 2, &[1.0, 0.0]);
+        let l = Bce.try_loss(p, &Target::Values(&t)).unwrap().array();
+        assert_eq!(l, 100.0);
+    }
+
+    #[test]
+    fn kl_divergence_ignores_zero_targets_and_is_zero_at_the_target() {
+        let dev = Cpu::default();
+        let t = m(&dev, 1, 3, &[0.0, 0.25, 0.75]);
+        let logits = m(&dev, 1, 3, &[-1e3, 0.25f64.ln(), 0.75f64.ln()]);
+        let l = KlDivergence::default()
+            .try_loss(logits, &Target::Values(&t))
+            .unwrap()
+            .array();
+        assert!(l.abs() < 1e-12, "{l}");
+    }
+
+    #[test]
+    fn cross_entropy_and_huber_gradients_match_finite_differences() {
+        let dev = Cpu::default();
+        let x = [0.3, -1.2, 2.0, 0.7, 0.1, -0.4];
+        let t = m(&dev, 2, 3, &[0.2, 0.5, 0.3, 0.0, 0.0, 1.0]);
+        let target = Target::Values(&t);
+        type Traced = Tensor<(usize, usize), f64, Cpu, OwnedTape<f64, Cpu>>;
+        let losses: [&dyn Fn(Traced) -> _; 2] = [&|p| CrossEntropy.try_loss(p, &target), &|p| {
+            Huber::new(0.5).unwrap().try_loss(p, &target)
+        }];
+        for (i, loss) in losses.iter().enumerate() {
+            let p = m(&dev, 2, 3, &x);
+            let l = loss(p.leaky_trace()).unwrap();
+            let g = l.backward().get(&p).as_vec();
+            assert_gradient_matches(&format!("loss {i}"), &x, &g, 1e-6, 1e-6, |v| {
+                loss(m(&dev, 2, 3, v).leaky_trace()).unwrap().array()
+            });
+        }
+    }
+}

@@ -39,6 +39,7 @@ mod clip;
 mod engine;
 mod nadam;
 mod rmsprop;
+mod schedule;
 mod sgd;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,10 @@ pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, grad_global_norm, grad_norms, Clip};
 pub use nadam::{Nadam, NadamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use schedule::{
+    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, PlateauMode, ReduceOnPlateau,
+    StepDecay,
+};
 pub use sgd::{MomentumForm, Sgd, SgdConfig};
 
 /// One optimizer interface for the whole family (SGD .. Nadam).
@@ -181,3 +186,6 @@ macro_rules! optimizer {
     };
 }
 pub(crate) use optimizer;
+
+#[cfg(test)]
+mod tests;
