@@ -132,6 +132,13 @@ macro_rules! optimizer {
                 })
             }
 
+            /// Whether to use the fused host-memory update when `D` is `Cpu`
+            /// (on by default; the generic tensor-op path is used on every
+            /// other device). Switching mid-training moves the state.
+            pub fn set_cpu_fast_path(&mut self, enabled: bool) {
+                self.states.cpu_fast_path = enabled;
+            }
+
             /// The configuration (with the current learning rate).
             pub fn config(&self) -> &$cfg {
                 &self.cfg

@@ -442,3 +442,266 @@ fn learning_rate_can_be_set_by_a_schedule() {
     assert_eq!(Optimizer::<NetF64, f64, Cpu>::learning_rate(&opt), 0.025);
     assert_eq!(opt.state().lr, 0.025);
 }
+
+/// Every optimizer, with weight decay and clipping, configured so that each
+/// branch of its formula runs.
+/// Makes a fresh optimizer.
+type MakeOpt = Box<dyn Fn() -> Box<dyn DynOpt>>;
+
+fn all_optimizers() -> Vec<(&'static str, MakeOpt)> {
+    let clip = Some(Clip::Norm(0.3));
+    vec![
+        (
+            "sgd",
+            Box::new(move || {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        weight_decay: 0.01,
+                        clip,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "sgd nesterov",
+            Box::new(move || {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        lr: 0.05,
+                        momentum: 0.9,
+                        nesterov: true,
+                        clip: Some(Clip::Value(0.05)),
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "sgd dampening",
+            Box::new(move || {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        momentum: 0.9,
+                        dampening: 0.3,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "sgd textbook nesterov",
+            Box::new(move || {
+                Box::new(
+                    Sgd::new(SgdConfig {
+                        momentum: 0.7,
+                        nesterov: true,
+                        form: MomentumForm::Textbook,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adagrad",
+            Box::new(move || {
+                Box::new(
+                    Adagrad::new(AdagradConfig {
+                        lr_decay: 0.1,
+                        initial_accumulator_value: 0.1,
+                        weight_decay: 0.01,
+                        clip,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adagrad textbook",
+            Box::new(move || {
+                Box::new(
+                    Adagrad::new(AdagradConfig {
+                        eps_placement: super::EpsPlacement::Inside,
+                        eps: 0.1,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adadelta",
+            Box::new(move || {
+                Box::new(
+                    Adadelta::new(AdadeltaConfig {
+                        weight_decay: 0.01,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "rmsprop",
+            Box::new(move || {
+                Box::new(
+                    RmsProp::new(RmsPropConfig {
+                        momentum: 0.5,
+                        centered: true,
+                        weight_decay: 0.01,
+                        clip,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "rmsprop textbook",
+            Box::new(move || {
+                Box::new(
+                    RmsProp::new(RmsPropConfig {
+                        eps_placement: super::EpsPlacement::Inside,
+                        eps: 0.1,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adam",
+            Box::new(move || {
+                Box::new(
+                    Adam::new(AdamConfig {
+                        weight_decay: 0.01,
+                        clip,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+        (
+            "adamw",
+            Box::new(move || Box::new(AdamW::new(AdamWConfig::default()).unwrap())),
+        ),
+        (
+            "nadam",
+            Box::new(move || {
+                Box::new(
+                    Nadam::new(NadamConfig {
+                        weight_decay: 0.01,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                )
+            }),
+        ),
+    ]
+}
+
+/// An optimizer for `NetF64` whose update path can be chosen.
+trait DynOpt: Optimizer<NetF64, f64, Cpu> {
+    fn fast_path(&mut self, on: bool);
+}
+
+macro_rules! dyn_opt {
+    ($($t:ident),*) => {$(
+        impl DynOpt for $t<f64, Cpu> {
+            fn fast_path(&mut self, on: bool) {
+                self.set_cpu_fast_path(on)
+            }
+        }
+    )*};
+}
+dyn_opt!(Sgd, Adagrad, Adadelta, RmsProp, Adam, AdamW, Nadam);
+
+#[test]
+fn cpu_fast_path_matches_the_generic_tensor_path() {
+    for (name, make) in all_optimizers() {
+        let dev = Cpu::seed_from_u64(13);
+        let start = dev.build_module::<Net, f64>();
+        let mut fast = start.clone();
+        let mut generic = start.clone();
+        let mut of = make();
+        let mut og = make();
+        og.fast_path(false);
+        for _ in 0..6 {
+            let g = grads_of(&fast, &dev);
+            of.step(&mut fast, &g).unwrap();
+            let g = grads_of(&generic, &dev);
+            og.step(&mut generic, &g).unwrap();
+        }
+        let (a, b) = (params(&fast), params(&generic));
+        assert_ne!(a, params(&start), "{name}: no progress");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                "{name}: {a:?}\n vs {b:?}"
+            );
+        }
+        // The exported states agree too, and either path resumes the other's.
+        let (sa, sb) = (of.state(), og.state());
+        for (k, va) in &sa.tensors {
+            for (x, y) in va.iter().zip(&sb.tensors[k]) {
+                assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{name} {k}");
+            }
+        }
+        let mut resumed = make();
+        resumed.fast_path(false);
+        resumed.load_state(&sa).unwrap();
+        let mut m = fast.clone();
+        let g = grads_of(&m, &dev);
+        resumed.step(&mut m, &g).unwrap();
+        of.step(&mut fast, &g).unwrap();
+        for (x, y) in params(&m).iter().zip(&params(&fast)) {
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                "{name}: resume across paths"
+            );
+        }
+    }
+}
+
+#[test]
+fn both_paths_resume_bit_identically() {
+    for (name, make) in all_optimizers() {
+        for fast in [true, false] {
+            let mk = || {
+                let mut o = make();
+                o.fast_path(fast);
+                o
+            };
+            let dev = Cpu::seed_from_u64(17);
+            let start = dev.build_module::<Net, f64>();
+            let mut straight = start.clone();
+            let mut o = mk();
+            let mut resumed = start.clone();
+            let mut first = mk();
+            for i in 0..6 {
+                let g = grads_of(&straight, &dev);
+                o.step(&mut straight, &g).unwrap();
+                if i < 2 {
+                    let g = grads_of(&resumed, &dev);
+                    first.step(&mut resumed, &g).unwrap();
+                }
+            }
+            let json = serde_json::to_string(&first.state()).unwrap();
+            let mut second = mk();
+            second
+                .load_state(&serde_json::from_str(&json).unwrap())
+                .unwrap();
+            for _ in 2..6 {
+                let g = grads_of(&resumed, &dev);
+                second.step(&mut resumed, &g).unwrap();
+            }
+            assert_eq!(params(&straight), params(&resumed), "{name} fast={fast}");
+        }
+    }
+}
