@@ -153,19 +153,20 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
     ) -> Result<&mut Slots<E, D>> {
         let n = p.shape().0;
         if !self.live.contains_key(name) {
-            let (step, data, scalars) = match self.pending.remove(name) {
-                Some(saved) => {
-                    for (slot, data) in rule.tensor_slots().iter().zip(&saved.tensors) {
-                        if data.len() != n {
-                            return Err(Error::Shape {
-                                what: format!("optimizer state {name}/{slot}"),
-                                expected: vec![n],
-                                got: vec![data.len()],
-                            });
-                        }
+            if let Some(saved) = self.pending.get(name) {
+                // Checked before the state is taken, so a failed step leaves it in place.
+                for (slot, data) in rule.tensor_slots().iter().zip(&saved.tensors) {
+                    if data.len() != n {
+                        return Err(Error::Shape {
+                            what: format!("optimizer state {name}/{slot}"),
+                            expected: vec![n],
+                            got: vec![data.len()],
+                        });
                     }
-                    (saved.step, saved.tensors, saved.scalars)
                 }
+            }
+            let (step, data, scalars) = match self.pending.remove(name) {
+                Some(saved) => (saved.step, saved.tensors, saved.scalars),
                 None => (
                     0,
                     (0..rule.tensor_slots().len())

@@ -96,7 +96,25 @@ pub enum EpsPlacement {
 
 /// An optimizer's state in host memory: what a checkpoint needs to resume
 /// training exactly. Values are stored as `f64`, which holds `f32` and `f64`
-/// elements exactly.
+/// elements exactly; it is `serde`-serialisable, and `serde_json` (built with
+/// `float_roundtrip` in this crate) writes and reads it back bit for bit.
+///
+/// ```
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::optim::{Adam, AdamConfig, Optimizer, OptimizerState};
+///
+/// let dev = Cpu::default();
+/// let mut w: Tensor<Rank1<2>, f64, Cpu> = dev.tensor([1.0, -2.0]);
+/// let mut opt = Adam::new(AdamConfig::default()).unwrap();
+/// let grads = w.leaky_trace().square().sum().backward();
+/// opt.step(&mut w, &grads).unwrap();
+///
+/// let json = serde_json::to_string(&opt.state()).unwrap();
+/// let mut resumed = Adam::<f64, Cpu>::new(AdamConfig::default()).unwrap();
+/// resumed.load_state(&serde_json::from_str::<OptimizerState>(&json).unwrap()).unwrap();
+/// assert_eq!(resumed.state(), opt.state());
+/// assert_eq!(opt.state().steps[""], 1); // a bare tensor's path is ""
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerState {
     /// Which optimizer wrote it (`"adam"`, `"sgd"`, ...), checked on load.

@@ -80,6 +80,11 @@ impl SgdConfig {
                 self.dampening
             )));
         }
+        if self.form == MomentumForm::Textbook && self.dampening != 0.0 {
+            return Err(Error::Config(
+                "dampening is a PyTorch option; the textbook momentum form has none".into(),
+            ));
+        }
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             return Err(Error::Config(
                 "Nesterov momentum requires momentum > 0 and dampening = 0".into(),

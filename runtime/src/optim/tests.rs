@@ -144,6 +144,8 @@ fn state_names_parameters_by_path_and_rejects_a_foreign_state() {
     adam2.load_state(&bad).unwrap();
     let g = grads_of(&m, &dev);
     assert!(matches!(adam2.step(&mut m, &g), Err(Error::Shape { .. })));
+    // The bad state is still there (not silently replaced by fresh state).
+    assert!(matches!(adam2.step(&mut m, &g), Err(Error::Shape { .. })));
     // A missing slot is caught on load.
     let mut bad = s;
     bad.tensors.remove("2.bias/exp_avg");
@@ -174,6 +176,12 @@ fn bad_configs_are_config_errors() {
     })));
     assert!(bad(S::new(SgdConfig {
         nesterov: true,
+        ..Default::default()
+    })));
+    assert!(bad(S::new(SgdConfig {
+        momentum: 0.9,
+        dampening: 0.5,
+        form: MomentumForm::Textbook,
         ..Default::default()
     })));
     assert!(bad(S::new(SgdConfig {
