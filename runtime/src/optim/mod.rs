@@ -35,6 +35,7 @@
 mod adadelta;
 mod adagrad;
 mod adam;
+mod any;
 mod clip;
 mod engine;
 mod nadam;
@@ -55,6 +56,7 @@ use crate::error::Result;
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use any::{AnyOptimizer, OptimizerConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, grad_global_norm, grad_norms, Clip};
 pub use nadam::{Nadam, NadamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};

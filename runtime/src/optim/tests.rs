@@ -713,3 +713,38 @@ fn both_paths_resume_bit_identically() {
         }
     }
 }
+
+#[test]
+fn optimizer_config_round_trips_through_json_and_builds_the_same_optimizer() {
+    use super::{AnyOptimizer, OptimizerConfig};
+    let cfg = OptimizerConfig::RmsProp(RmsPropConfig {
+        lr: 0.02,
+        centered: true,
+        clip: Some(Clip::Value(1.0)),
+        ..Default::default()
+    });
+    let json = serde_json::to_string(&cfg).unwrap();
+    let back: OptimizerConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, cfg);
+    let dev = Cpu::seed_from_u64(21);
+    let start = dev.build_module::<Net, f64>();
+    let (mut a, mut b) = (start.clone(), start);
+    let mut any: AnyOptimizer<f64, Cpu> = back.build().unwrap();
+    let OptimizerConfig::RmsProp(c) = cfg else {
+        unreachable!()
+    };
+    let mut direct = RmsProp::new(c).unwrap();
+    train(&mut a, &mut any, 3);
+    train(&mut b, &mut direct, 3);
+    assert_eq!(params(&a), params(&b));
+    assert_eq!(any.state(), direct.state());
+    assert_eq!(any.config(), cfg);
+    assert!(matches!(
+        OptimizerConfig::Sgd(SgdConfig {
+            lr: -1.0,
+            ..Default::default()
+        })
+        .build::<f32, Cpu>(),
+        Err(Error::Config(_))
+    ));
+}
