@@ -430,7 +430,10 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
                 }
                 GradPrep::Clamp(c) => {
                     let (lo, hi) = (el::<E>(-c), el::<E>(c));
-                    gh.iter_mut().for_each(|g| *g = g.max(lo).min(hi));
+                    // NaN stays NaN (as in PyTorch), so clipping cannot hide it.
+                    gh.iter_mut()
+                        .filter(|g| !g.is_nan())
+                        .for_each(|g| *g = g.max(lo).min(hi));
                 }
             }
             if wd != 0.0 {
