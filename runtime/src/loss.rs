@@ -19,6 +19,7 @@
 //! ```
 
 use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
@@ -168,7 +169,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Mae {
 /// Huber loss: with `d = pred - target`, `0.5*d^2` where `|d| <= delta`,
 /// else `delta*(|d| - 0.5*delta)`; mean over all elements
 /// (`torch.nn.functional.huber_loss`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Huber {
     /// Where the loss turns from quadratic to linear (> 0).
     pub delta: f64,
@@ -343,7 +344,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for SparseCrossEntropy {
 }
 
 /// How [`KlDivergence`] averages `sum t*(log t - log q)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum KlReduction {
     /// Divide by the batch size N: the true mean KL per sample (PyTorch
     /// `reduction='batchmean'`, Keras `KLDivergence`). The default.
@@ -355,7 +356,7 @@ pub enum KlReduction {
 }
 
 /// What the prediction given to [`KlDivergence`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum KlInput {
     /// Logits: `log q = log_softmax(pred)` (stable). The default.
     #[default]
@@ -367,7 +368,7 @@ pub enum KlInput {
 /// Kullback-Leibler divergence `KL(target || q) = sum_c t*(log t - log q)`,
 /// with `q` given as logits or probabilities ([`KlInput`]) and the total
 /// divided by N or N*C ([`KlReduction`]). Terms with `t = 0` count as 0.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct KlDivergence {
     pub reduction: KlReduction,
     pub input: KlInput,
@@ -420,5 +421,160 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
             .dev()?
             .try_div(el::<E>(denom))
             .dev()
+    }
+}
+
+/// Any of the losses above, chosen at run time (e.g. from a training
+/// configuration); it delegates to the named loss.
+///
+/// ```
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::loss::{AnyLoss, Loss, Target};
+///
+/// let dev = Cpu::default();
+/// let logits = dev.tensor_from_vec(vec![2.0f32, 0.0, 0.0, 2.0], (2, 2));
+/// let loss = AnyLoss::SparseCrossEntropy;
+/// assert_eq!(Loss::<f32, Cpu>::name(&loss), "sparse_cross_entropy");
+/// let l = loss.try_loss(logits, &Target::Classes(&[0, 1])).unwrap();
+/// assert!((l.array() - (1.0 + (-2.0f32).exp()).ln()).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum AnyLoss {
+    Mse,
+    Mae,
+    Huber(Huber),
+    Bce,
+    BceWithLogits,
+    CrossEntropy,
+    SparseCrossEntropy,
+    KlDivergence(KlDivergence),
+}
+
+impl<E: Elem, D: Device<E>> Loss<E, D> for AnyLoss {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Mse => Loss::<E, D>::name(&Mse),
+            Self::Mae => Loss::<E, D>::name(&Mae),
+            Self::Huber(l) => Loss::<E, D>::name(l),
+            Self::Bce => Loss::<E, D>::name(&Bce),
+            Self::BceWithLogits => Loss::<E, D>::name(&BceWithLogits),
+            Self::CrossEntropy => Loss::<E, D>::name(&CrossEntropy),
+            Self::SparseCrossEntropy => Loss::<E, D>::name(&SparseCrossEntropy),
+            Self::KlDivergence(l) => Loss::<E, D>::name(l),
+        }
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        match self {
+            Self::Mse => Mse.try_loss(pred, target),
+            Self::Mae => Mae.try_loss(pred, target),
+            Self::Huber(l) => l.try_loss(pred, target),
+            Self::Bce => Bce.try_loss(pred, target),
+            Self::BceWithLogits => BceWithLogits.try_loss(pred, target),
+            Self::CrossEntropy => CrossEntropy.try_loss(pred, target),
+            Self::SparseCrossEntropy => SparseCrossEntropy.try_loss(pred, target),
+            Self::KlDivergence(l) => l.try_loss(pred, target),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::assert_gradient_matches;
+
+    fn m(dev: &Cpu, rows: usize, cols: usize, v: &[f64]) -> Tensor<(usize, usize), f64, Cpu> {
+        dev.tensor_from_vec(v.to_vec(), (rows, cols))
+    }
+
+    #[test]
+    fn wrong_target_kind_shape_or_label_is_an_error_not_a_panic() {
+        let dev = Cpu::default();
+        let p = m(&dev, 2, 3, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        let wrong_shape = m(&dev, 3, 2, &[0.0; 6]);
+        let values = Target::Values(&wrong_shape);
+        let classes = Target::Classes(&[0, 1]);
+
+        for r in [
+            Mse.try_loss(p.clone(), &values),
+            Mae.try_loss(p.clone(), &values),
+            Huber::default().try_loss(p.clone(), &values),
+            Bce.try_loss(p.clone(), &values),
+            BceWithLogits.try_loss(p.clone(), &values),
+            CrossEntropy.try_loss(p.clone(), &values),
+            KlDivergence::default().try_loss(p.clone(), &values),
+        ] {
+            assert!(matches!(r, Err(Error::Shape { .. })), "{r:?}");
+        }
+        for r in [
+            Mse.try_loss(p.clone(), &classes),
+            Mae.try_loss(p.clone(), &classes),
+            Bce.try_loss(p.clone(), &classes),
+            KlDivergence::default().try_loss(p.clone(), &classes),
+        ] {
+            assert!(matches!(r, Err(Error::Config(_))), "{r:?}");
+        }
+        let ok = m(&dev, 2, 3, &[0.0; 6]);
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Values(&ok)),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 3])),
+            Err(Error::LabelOutOfRange {
+                index: 1,
+                label: 3,
+                classes: 3
+            })
+        ));
+        assert!(matches!(
+            SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 1, 2])),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(Huber::new(0.0), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn bce_clamps_the_log_at_minus_100_like_torch() {
+        let dev = Cpu::default();
+        let p = m(&dev, 1, 2, &[0.0, 1.0]);
+        let t = m(&dev, 1, 2, &[1.0, 0.0]);
+        let l = Bce.try_loss(p, &Target::Values(&t)).unwrap().array();
+        assert_eq!(l, 100.0);
+    }
+
+    #[test]
+    fn kl_divergence_ignores_zero_targets_and_is_zero_at_the_target() {
+        let dev = Cpu::default();
+        let t = m(&dev, 1, 3, &[0.0, 0.25, 0.75]);
+        let logits = m(&dev, 1, 3, &[-1e3, 0.25f64.ln(), 0.75f64.ln()]);
+        let l = KlDivergence::default()
+            .try_loss(logits, &Target::Values(&t))
+            .unwrap()
+            .array();
+        assert!(l.abs() < 1e-12, "{l}");
+    }
+
+    #[test]
+    fn cross_entropy_and_huber_gradients_match_finite_differences() {
+        let dev = Cpu::default();
+        let x = [0.3, -1.2, 2.0, 0.7, 0.1, -0.4];
+        let t = m(&dev, 2, 3, &[0.2, 0.5, 0.3, 0.0, 0.0, 1.0]);
+        let target = Target::Values(&t);
+        type Traced = Tensor<(usize, usize), f64, Cpu, OwnedTape<f64, Cpu>>;
+        let losses: [&dyn Fn(Traced) -> _; 2] = [&|p| CrossEntropy.try_loss(p, &target), &|p| {
+            Huber::new(0.5).unwrap().try_loss(p, &target)
+        }];
+        for (i, loss) in losses.iter().enumerate() {
+            let p = m(&dev, 2, 3, &x);
+            let l = loss(p.leaky_trace()).unwrap();
+            let g = l.backward().get(&p).as_vec();
+            assert_gradient_matches(&format!("loss {i}"), &x, &g, 1e-6, 1e-6, |v| {
+                loss(m(&dev, 2, 3, v).leaky_trace()).unwrap().array()
+            });
+        }
     }
 }

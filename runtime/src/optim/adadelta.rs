@@ -5,7 +5,9 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check, check_clip, check_lr, check_nonneg, el, Flat, Slots, UpdateRule};
+use super::engine::{
+    check, check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule,
+};
 use super::optimizer;
 use crate::elem::Elem;
 use crate::error::Result;
@@ -88,6 +90,22 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdadeltaConfig {
         s.tensors[0] = v;
         s.tensors[1] = u;
         p.try_sub(delta.try_mul(el::<E>(self.lr))?)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        let (rho, one_rho) = (el::<E>(self.rho), el::<E>(1.0 - self.rho));
+        let (eps, lr) = (el::<E>(self.eps), el::<E>(self.lr));
+        let (vs, us) = s.tensors.split_at_mut(1);
+        for (((p, &g), v), u) in p
+            .iter_mut()
+            .zip(g)
+            .zip(vs[0].iter_mut())
+            .zip(us[0].iter_mut())
+        {
+            *v = *v * rho + g * g * one_rho;
+            let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            *u = *u * rho + delta * delta * one_rho;
+            *p -= delta * lr;
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, Slots, UpdateRule};
+use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule};
 use super::{optimizer, EpsPlacement};
 use crate::elem::Elem;
 use crate::error::Result;
@@ -60,10 +60,8 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdagradConfig {
     fn tensor_slots(&self) -> &'static [&'static str] {
         &["sum"]
     }
-    fn init_tensor(&self, _slot: usize, like: &Flat<E, D>) -> Result<Flat<E, D>, D::Err> {
-        like.device()
-            .try_zeros_like(like.shape())?
-            .try_add(el::<E>(self.initial_accumulator_value))
+    fn init_value(&self, _slot: usize) -> f64 {
+        self.initial_accumulator_value
     }
     fn l2_weight_decay(&self) -> f64 {
         self.weight_decay
@@ -85,6 +83,20 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdagradConfig {
             EpsPlacement::Inside => sum.try_add(el::<E>(self.eps))?.try_sqrt()?,
         };
         p.try_sub(g.try_div(denom)?.try_mul(el::<E>(clr))?)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        let clr = el::<E>(self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay));
+        let eps = el::<E>(self.eps);
+        let inside = self.eps_placement == EpsPlacement::Inside;
+        for ((p, &g), sum) in p.iter_mut().zip(g).zip(s.tensors[0].iter_mut()) {
+            *sum += g * g;
+            let denom = if inside {
+                (*sum + eps).sqrt()
+            } else {
+                sum.sqrt() + eps
+            };
+            *p -= g / denom * clr;
+        }
     }
 }
 

@@ -10,7 +10,9 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, check_unit, el, Flat, Slots, UpdateRule};
+use super::engine::{
+    check_clip, check_lr, check_nonneg, check_unit, el, Flat, HostSlots, Slots, UpdateRule,
+};
 use super::optimizer;
 use crate::elem::Elem;
 use crate::error::Result;
@@ -132,6 +134,33 @@ fn adam_update<E: Elem, D: Device<E>>(
     p.try_sub(m.try_div(denom)?.try_mul(el::<E>(c.lr / bc1))?)
 }
 
+/// [`adam_update`] on host memory (the `Cpu` fast path).
+fn adam_host<E: Elem>(c: &AdamConfig, decay: f64, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    let (b1, b2) = c.betas;
+    let t = s.step as i32;
+    let bc1 = 1.0 - b1.powi(t);
+    let bc2 = 1.0 - b2.powi(t);
+    let keep = el::<E>(1.0 - decay);
+    let (b1e, b2e) = (el::<E>(b1), el::<E>(b2));
+    let (one_b1, one_b2) = (el::<E>(1.0 - b1), el::<E>(1.0 - b2));
+    let (sqrt_bc2, eps, step) = (el::<E>(bc2.sqrt()), el::<E>(c.eps), el::<E>(c.lr / bc1));
+    let (ms, vs) = s.tensors.split_at_mut(1);
+    for (((p, &g), m), v) in p
+        .iter_mut()
+        .zip(g)
+        .zip(ms[0].iter_mut())
+        .zip(vs[0].iter_mut())
+    {
+        if decay != 0.0 {
+            *p *= keep;
+        }
+        *m = *m * b1e + g * one_b1;
+        *v = *v * b2e + g * g * one_b2;
+        let denom = v.sqrt() / sqrt_bc2 + eps;
+        *p -= *m / denom * step;
+    }
+}
+
 impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdamConfig {
     const NAME: &'static str = "adam";
     fn tensor_slots(&self) -> &'static [&'static str] {
@@ -150,6 +179,9 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdamConfig {
         s: &mut Slots<E, D>,
     ) -> Result<Flat<E, D>, D::Err> {
         adam_update(self, 0.0, p, g, s)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        adam_host(self, 0.0, s, p, g)
     }
 }
 
@@ -171,6 +203,9 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdamWConfig {
         s: &mut Slots<E, D>,
     ) -> Result<Flat<E, D>, D::Err> {
         adam_update(&self.as_adam(), self.lr * self.weight_decay, p, g, s)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        adam_host(&self.as_adam(), self.lr * self.weight_decay, s, p, g)
     }
 }
 

@@ -35,10 +35,12 @@
 mod adadelta;
 mod adagrad;
 mod adam;
+mod any;
 mod clip;
 mod engine;
 mod nadam;
 mod rmsprop;
+mod schedule;
 mod sgd;
 
 use std::collections::BTreeMap;
@@ -54,9 +56,14 @@ use crate::error::Result;
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use any::{AnyOptimizer, OptimizerConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, grad_global_norm, grad_norms, Clip};
 pub use nadam::{Nadam, NadamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use schedule::{
+    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, PlateauMode, ReduceOnPlateau,
+    StepDecay,
+};
 pub use sgd::{MomentumForm, Sgd, SgdConfig};
 
 /// One optimizer interface for the whole family (SGD .. Nadam).
@@ -91,7 +98,25 @@ pub enum EpsPlacement {
 
 /// An optimizer's state in host memory: what a checkpoint needs to resume
 /// training exactly. Values are stored as `f64`, which holds `f32` and `f64`
-/// elements exactly.
+/// elements exactly; it is `serde`-serialisable, and `serde_json` (built with
+/// `float_roundtrip` in this crate) writes and reads it back bit for bit.
+///
+/// ```
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::optim::{Adam, AdamConfig, Optimizer, OptimizerState};
+///
+/// let dev = Cpu::default();
+/// let mut w: Tensor<Rank1<2>, f64, Cpu> = dev.tensor([1.0, -2.0]);
+/// let mut opt = Adam::new(AdamConfig::default()).unwrap();
+/// let grads = w.leaky_trace().square().sum().backward();
+/// opt.step(&mut w, &grads).unwrap();
+///
+/// let json = serde_json::to_string(&opt.state()).unwrap();
+/// let mut resumed = Adam::<f64, Cpu>::new(AdamConfig::default()).unwrap();
+/// resumed.load_state(&serde_json::from_str::<OptimizerState>(&json).unwrap()).unwrap();
+/// assert_eq!(resumed.state(), opt.state());
+/// assert_eq!(opt.state().steps[""], 1); // a bare tensor's path is ""
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerState {
     /// Which optimizer wrote it (`"adam"`, `"sgd"`, ...), checked on load.
@@ -125,6 +150,13 @@ macro_rules! optimizer {
                     cfg,
                     states: Default::default(),
                 })
+            }
+
+            /// Whether to use the fused host-memory update when `D` is `Cpu`
+            /// (on by default; the generic tensor-op path is used on every
+            /// other device). Switching mid-training moves the state.
+            pub fn set_cpu_fast_path(&mut self, enabled: bool) {
+                self.states.cpu_fast_path = enabled;
             }
 
             /// The configuration (with the current learning rate).
@@ -181,3 +213,6 @@ macro_rules! optimizer {
     };
 }
 pub(crate) use optimizer;
+
+#[cfg(test)]
+mod tests;

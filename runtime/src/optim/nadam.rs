@@ -5,7 +5,9 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, check_unit, el, Flat, Slots, UpdateRule};
+use super::engine::{
+    check_clip, check_lr, check_nonneg, check_unit, el, Flat, HostSlots, Slots, UpdateRule,
+};
 use super::optimizer;
 use crate::elem::Elem;
 use crate::error::Result;
@@ -72,13 +74,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for NadamConfig {
         s: &mut Slots<E, D>,
     ) -> Result<Flat<E, D>, D::Err> {
         let (b1, b2) = self.betas;
-        let t = s.step as f64;
-        let bc2 = 1.0 - b2.powf(t);
-        let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
-        let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
-        let mu_product = s.scalars[0] * mu;
-        s.scalars[0] = mu_product;
-        let mu_product_next = mu_product * mu_next;
+        let (bc2, c_g, c_m) = self.coefficients(s.step, &mut s.scalars[0]);
         let m = s.tensors[0]
             .clone()
             .try_mul(el::<E>(b1))?
@@ -93,13 +89,48 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for NadamConfig {
             .try_div(el::<E>(bc2))?
             .try_sqrt()?
             .try_add(el::<E>(self.eps))?;
-        let c_g = self.lr * (1.0 - mu) / (1.0 - mu_product);
-        let c_m = self.lr * mu_next / (1.0 - mu_product_next);
         let step = g
             .try_mul(el::<E>(c_g))?
             .try_add(m.try_mul(el::<E>(c_m))?)?
             .try_div(denom)?;
         p.try_sub(step)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        let (b1, b2) = self.betas;
+        let (bc2, c_g, c_m) = self.coefficients(s.step, &mut s.scalars[0]);
+        let (b1e, b2e) = (el::<E>(b1), el::<E>(b2));
+        let (one_b1, one_b2) = (el::<E>(1.0 - b1), el::<E>(1.0 - b2));
+        let (bc2, eps, c_g, c_m) = (el::<E>(bc2), el::<E>(self.eps), el::<E>(c_g), el::<E>(c_m));
+        let (ms, vs) = s.tensors.split_at_mut(1);
+        for (((p, &g), m), v) in p
+            .iter_mut()
+            .zip(g)
+            .zip(ms[0].iter_mut())
+            .zip(vs[0].iter_mut())
+        {
+            *m = *m * b1e + g * one_b1;
+            *v = *v * b2e + g * g * one_b2;
+            let denom = (*v / bc2).sqrt() + eps;
+            *p -= (g * c_g + *m * c_m) / denom;
+        }
+    }
+}
+
+impl NadamConfig {
+    /// For step `t`: updates `mu_product` and returns `(1 - b2^t, c_g, c_m)`
+    /// with `c_g = lr*(1-mu_t)/(1-prod_{i<=t} mu_i)` and
+    /// `c_m = lr*mu_{t+1}/(1-prod_{i<=t+1} mu_i)`.
+    fn coefficients(&self, step: u64, mu_product: &mut f64) -> (f64, f64, f64) {
+        let (b1, b2) = self.betas;
+        let t = step as f64;
+        let bc2 = 1.0 - b2.powf(t);
+        let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
+        let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
+        *mu_product *= mu;
+        let mu_product_next = *mu_product * mu_next;
+        let c_g = self.lr * (1.0 - mu) / (1.0 - *mu_product);
+        let c_m = self.lr * mu_next / (1.0 - mu_product_next);
+        (bc2, c_g, c_m)
     }
 }
 

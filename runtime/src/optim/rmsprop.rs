@@ -4,7 +4,9 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check, check_clip, check_lr, check_nonneg, el, Flat, Slots, UpdateRule};
+use super::engine::{
+    check, check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule,
+};
 use super::{optimizer, EpsPlacement};
 use crate::elem::Elem;
 use crate::error::Result;
@@ -119,6 +121,36 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for RmsPropConfig {
             step
         };
         p.try_sub(step.try_mul(el::<E>(self.lr))?)
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        let (a, one_a) = (el::<E>(self.alpha), el::<E>(1.0 - self.alpha));
+        let (eps, lr, mom) = (el::<E>(self.eps), el::<E>(self.lr), el::<E>(self.momentum));
+        let inside = self.eps_placement == EpsPlacement::Inside;
+        let with_momentum = self.momentum > 0.0;
+        let last = s.tensors.len() - 1;
+        for i in 0..p.len() {
+            let g = g[i];
+            let sq = s.tensors[0][i] * a + g * g * one_a;
+            s.tensors[0][i] = sq;
+            let var = if self.centered {
+                let ga = s.tensors[last][i] * a + g * one_a;
+                s.tensors[last][i] = ga;
+                sq - ga * ga
+            } else {
+                sq
+            };
+            let denom = if inside {
+                (var + eps).sqrt()
+            } else {
+                var.sqrt() + eps
+            };
+            let mut step = g / denom;
+            if with_momentum {
+                step = s.tensors[1][i] * mom + step;
+                s.tensors[1][i] = step;
+            }
+            p[i] -= step * lr;
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, Slots, UpdateRule};
+use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
 use crate::elem::Elem;
 use crate::error::{Error, Result};
@@ -80,6 +80,11 @@ impl SgdConfig {
                 self.dampening
             )));
         }
+        if self.form == MomentumForm::Textbook && self.dampening != 0.0 {
+            return Err(Error::Config(
+                "dampening is a PyTorch option; the textbook momentum form has none".into(),
+            ));
+        }
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             return Err(Error::Config(
                 "Nesterov momentum requires momentum > 0 and dampening = 0".into(),
@@ -142,6 +147,45 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for SgdConfig {
                         .try_sub(v.try_mul(el::<E>(1.0 + mu))?)
                 } else {
                     p.try_sub(v)
+                }
+            }
+        }
+    }
+    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        self.host(s, p, g)
+    }
+}
+
+impl SgdConfig {
+    fn host<E: Elem>(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+        let (lr, mu) = (el::<E>(self.lr), el::<E>(self.momentum));
+        if self.momentum == 0.0 {
+            for (p, &g) in p.iter_mut().zip(g) {
+                *p -= g * lr;
+            }
+            return;
+        }
+        let buf = &mut s.tensors[0];
+        match self.form {
+            MomentumForm::Torch => {
+                let damp = el::<E>(1.0 - self.dampening);
+                let first = s.step == 1;
+                for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
+                    *b = if first { g } else { *b * mu + g * damp };
+                    let d = if self.nesterov { g + *b * mu } else { *b };
+                    *p -= d * lr;
+                }
+            }
+            MomentumForm::Textbook => {
+                let one_plus_mu = el::<E>(1.0 + self.momentum);
+                for ((p, &g), v) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
+                    let old = *v;
+                    *v = old * mu + g * lr;
+                    *p = if self.nesterov {
+                        *p + old * mu - *v * one_plus_mu
+                    } else {
+                        *p - *v
+                    };
                 }
             }
         }
