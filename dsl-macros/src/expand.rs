@@ -497,6 +497,18 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             }
         }
 
+        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #name<E, D> {
+            /// Builds the model on `device` with freshly initialised parameters
+            /// (seed the device, e.g. `Cpu::seed_from_u64`, for reproducible weights).
+            pub fn build(device: &D) -> Self {
+                <Self as #dfdx::nn::BuildModule<D, E>>::build(device)
+            }
+            /// The Keras-style summary table (layer, output shape, parameters).
+            pub fn summary() -> #rt::model::ModelSummary {
+                <Self as #rt::model::ModelInfo>::summary()
+            }
+        }
+
         impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #rt::model::ModelInfo for #name<E, D> {
             const NAME: &'static str = #name_str;
             const INPUT_SHAPE: &'static [usize] = #input_lit;
