@@ -32,6 +32,7 @@
 //! ```
 
 pub use sxima_macros::model;
+pub use sxima_runtime as runtime;
 pub use sxima_runtime::dfdx;
 pub use sxima_runtime::{data, layers, loss, optim, train, Error, Result};
 

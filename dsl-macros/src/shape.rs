@@ -507,7 +507,7 @@ fn keep_hint(w: &Window) -> String {
     }
     let ph = w.dilation.0 * (w.kernel.0.saturating_sub(1));
     let pw = w.dilation.1 * (w.kernel.1.saturating_sub(1));
-    if ph % 2 == 0 && pw % 2 == 0 {
+    if ph.is_multiple_of(2) && pw.is_multiple_of(2) {
         let (ph, pw) = (ph / 2, pw / 2);
         let p = if ph == pw {
             ph.to_string()
@@ -761,7 +761,7 @@ fn infer_conv(c: &ConvSpec, input: &[u64], label: &str, span: Span) -> syn::Resu
             ),
         ));
     }
-    if c.filters.v % g != 0 {
+    if !c.filters.v.is_multiple_of(g) {
         return Err(err(
             c.groups.span,
             format!(

@@ -200,8 +200,7 @@ mod tests {
 
     #[test]
     fn shapes_equal_compares_rank_and_dims() {
-        const SAME: bool = shapes_equal(&[1, 2], &[1, 2]);
-        assert!(SAME);
+        const { assert!(shapes_equal(&[1, 2], &[1, 2])) };
         assert!(!shapes_equal(&[1, 2], &[1, 3]));
         assert!(!shapes_equal(&[1, 2], &[1, 2, 1]));
         assert!(shapes_equal(&[], &[]));
