@@ -10,6 +10,7 @@
 //!   checkpoints, CSV/JSON loggers, learning-rate schedules.
 //! * [`history`]: per-epoch [`EpochLogs`] and the [`History`] of a run.
 //! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
+//! * [`images`]: grids of grey images (digits) as PNG.
 //! * [`checkpoint`]: safetensors save/load that checks every tensor first;
 //!   [`resume`]: training checkpoints (weights + epoch + history).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
@@ -23,6 +24,7 @@ pub mod fit;
 pub mod forward;
 pub mod grad_norms;
 pub mod history;
+pub mod images;
 pub mod infer;
 pub mod metrics;
 pub mod plot;
@@ -40,6 +42,7 @@ pub use history::{EpochLogs, History};
 pub use infer::{
     evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
 };
+pub use images::{image_grid, image_grid_size};
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
 pub use plot::{plot_history, plot_series};
 pub use resume::{load_training, save_training, TrainState};
