@@ -18,7 +18,11 @@ const LABEL_SIZE: u32 = 18;
 /// Width in pixels of the label column: room for the longest label, or 0
 /// when no row has a label.
 fn label_width(rows: &[(&str, Vec<&[f32]>)]) -> u32 {
-    let longest = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let longest = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
     if longest == 0 {
         0
     } else {
@@ -29,7 +33,12 @@ fn label_width(rows: &[(&str, Vec<&[f32]>)]) -> u32 {
 
 /// The size in pixels of the PNG [`image_grid`] writes for these rows:
 /// `(width, height)`.
-pub fn image_grid_size(rows: &[(&str, Vec<&[f32]>)], h: usize, w: usize, scale: usize) -> (u32, u32) {
+pub fn image_grid_size(
+    rows: &[(&str, Vec<&[f32]>)],
+    h: usize,
+    w: usize,
+    scale: usize,
+) -> (u32, u32) {
     let cols = rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0) as u32;
     let (ih, iw) = ((h * scale) as u32, (w * scale) as u32);
     let width = label_width(rows) + GAP + cols * (iw + GAP);

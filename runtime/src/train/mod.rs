@@ -39,10 +39,10 @@ pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::fit;
 pub use forward::{InferModel, TrainModel};
 pub use history::{EpochLogs, History};
+pub use images::{image_grid, image_grid_size};
 pub use infer::{
     evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
 };
-pub use images::{image_grid, image_grid_size};
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
 pub use plot::{plot_history, plot_series};
 pub use resume::{load_training, save_training, TrainState};
