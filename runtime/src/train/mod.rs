@@ -10,6 +10,7 @@
 //!   checkpoints, CSV/JSON loggers, learning-rate schedules.
 //! * [`history`]: per-epoch [`EpochLogs`] and the [`History`] of a run.
 //! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
+//! * [`images`]: grids of grey images (digits) as PNG.
 //! * [`checkpoint`]: safetensors save/load that checks every tensor first;
 //!   [`resume`]: training checkpoints (weights + epoch + history).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
@@ -23,6 +24,7 @@ pub mod fit;
 pub mod forward;
 pub mod grad_norms;
 pub mod history;
+pub mod images;
 pub mod infer;
 pub mod metrics;
 pub mod plot;
@@ -37,6 +39,7 @@ pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::fit;
 pub use forward::{InferModel, TrainModel};
 pub use history::{EpochLogs, History};
+pub use images::{image_grid, image_grid_size};
 pub use infer::{
     evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
 };

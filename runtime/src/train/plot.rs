@@ -14,7 +14,7 @@ use plotters::style::{register_font, FontStyle};
 use crate::error::{Error, Result};
 use crate::train::history::History;
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -24,7 +24,7 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded font is valid TTF; if registration failed, text would
