@@ -202,6 +202,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run() {
             epoch: 2,
             learning_rate: opt.config().lr,
             history: first.clone(),
+            optimizer: None,
         },
         &path,
     )

@@ -31,6 +31,9 @@
 //! Each config has PyTorch's defaults, an L2 `weight_decay` (`g += wd * theta`)
 //! and an optional gradient [`Clip`]; constructors validate the config and
 //! return [`Error::Config`](crate::Error::Config) instead of panicking.
+//!
+//! [`trajectory`] runs the optimizers on a 2-D saddle surface (the lecture's
+//! "who escapes the saddle" experiment).
 
 mod adadelta;
 mod adagrad;
@@ -42,6 +45,7 @@ mod nadam;
 mod rmsprop;
 mod schedule;
 mod sgd;
+pub mod trajectory;
 
 use std::collections::BTreeMap;
 

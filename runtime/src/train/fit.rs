@@ -33,6 +33,19 @@ use crate::train::infer::{default_metrics, evaluate_with};
 use crate::train::metrics::Metric;
 use crate::train::progress::Progress;
 
+/// A learning rate set by a callback (a schedule) must be finite and >= 0
+/// (0 is allowed here, unlike in the constructors: cosine annealing ends at
+/// its minimum, 0 by default, as in PyTorch).
+fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
+    if lr.is_finite() && lr >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "a callback set the learning rate to {lr} at epoch {epoch}: it must be finite and >= 0"
+        )))
+    }
+}
+
 /// Trains `model` on `train` with `optimizer` and `loss`.
 ///
 /// Errors (before any step) on `epochs == 0` or `epochs <= initial_epoch`,
@@ -42,7 +55,9 @@ use crate::train::progress::Progress;
 /// class label out of range; during training on a NaN/inf loss
 /// ([`Error::NonFiniteLoss`], 1-based epoch and batch), a NaN/inf gradient
 /// ([`Error::NonFiniteGradient`], checked when `grad_norms` is on: a ReLU can
-/// hide NaN activations from the loss), a device error, or a callback's error. Returns the [`History`] of the epochs run.
+/// hide NaN activations from the loss), a device error, a callback's error,
+/// or a learning rate set by a callback that is negative or not finite
+/// ([`Error::Config`]). Returns the [`History`] of the epochs run.
 pub fn fit<E, D, M, O, L>(
     model: &mut M,
     optimizer: &mut O,
@@ -122,6 +137,7 @@ where
             cb.on_epoch_begin(epoch, history.last(), &mut control)?;
         }
         if control.lr != optimizer.learning_rate() {
+            check_callback_lr(control.lr, epoch)?;
             optimizer.set_learning_rate(control.lr);
         }
         let lr = optimizer.learning_rate();
@@ -217,6 +233,7 @@ where
             cb.on_epoch_end(model, &logs, &mut control)?;
         }
         if control.lr != optimizer.learning_rate() {
+            check_callback_lr(control.lr, epoch)?;
             optimizer.set_learning_rate(control.lr);
         }
         history.epochs.push(logs);

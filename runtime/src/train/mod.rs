@@ -12,7 +12,7 @@
 //! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
 //! * [`images`]: grids of grey images (digits) as PNG.
 //! * [`checkpoint`]: safetensors save/load that checks every tensor first;
-//!   [`resume`]: training checkpoints (weights + epoch + history).
+//!   [`resume`]: training checkpoints (weights + epoch + history + optimizer state).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
 //! * [`progress`]: the progress bar / per-epoch line.
 //! * [`forward`]: the traits `fit` needs from a model and tensor helpers.
@@ -45,4 +45,4 @@ pub use infer::{
 };
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
 pub use plot::{plot_history, plot_series};
-pub use resume::{load_training, save_training, TrainState};
+pub use resume::{load_training, restore_training, save_training, TrainState};
