@@ -17,6 +17,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::elem::Elem;
+use crate::kernels::scratch::Scratch;
 use crate::layers::conv_geom::ConvGeom;
 use crate::layers::im2col::{check_operands, Dyn4};
 
@@ -57,9 +58,11 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         None => None,
     };
 
-    let x_data = x.as_vec();
-    let w_data = w.as_vec();
-    let bias_data = bias.as_ref().map(|b| b.as_vec());
+    // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
+    // walks the tensor element by element).
+    let x_data = host_copy(&x);
+    let w_data = host_copy(&w);
+    let bias_data = bias.as_ref().map(host_copy);
     let taps = Taps::new(&geom);
     let (out, cols) = forward(
         &x_data,
@@ -95,6 +98,13 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         });
     }
     Ok(y.put_tape(tape))
+}
+
+/// The (contiguous) data of `t` in a pooled host buffer.
+fn host_copy<S: Shape, E: Elem, D: Device<E>>(t: &Tensor<S, E, D>) -> Scratch<E> {
+    let mut buf = Scratch::uninit(t.shape().num_elements(), E::zero());
+    t.copy_into(&mut buf);
+    buf
 }
 
 /// A gradient buffer of a `Cpu` tensor as a slice (the device was checked by
@@ -309,7 +319,7 @@ fn forward<E: Elem>(
     geom: &ConvGeom,
     taps: &Taps,
     keep_cols: bool,
-) -> (Vec<E>, Vec<E>) {
+) -> (Vec<E>, Scratch<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
@@ -339,17 +349,19 @@ fn forward<E: Elem>(
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
     if keep_cols {
-        let mut cols = vec![E::zero(); geom.batch * cik * p];
+        // Every element is written by `im2col_sample`.
+        let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
         out.par_chunks_mut(out_chunk)
             .zip(cols.par_chunks_mut((cik * p).max(1)))
             .enumerate()
             .for_each(|(b, (ob, cb))| sample(b, ob, cb));
         (out, cols)
     } else {
-        out.par_chunks_mut(out_chunk)
-            .enumerate()
-            .for_each_init(|| vec![E::zero(); cik * p], |cb, (b, ob)| sample(b, ob, cb));
-        (out, Vec::new())
+        out.par_chunks_mut(out_chunk).enumerate().for_each_init(
+            || Scratch::uninit(cik * p, E::zero()),
+            |cb, (b, ob)| sample(b, ob, cb),
+        );
+        (out, Scratch::uninit(0, E::zero()))
     }
 }
 
@@ -375,12 +387,13 @@ fn backward<E: Elem>(
         geom.batch * cik * p,
         "conv: saved im2col length"
     );
-    type Acc<E> = (Vec<E>, Vec<E>, Vec<E>); // dW, db, dcols scratch
+    type Acc<E> = (Vec<E>, Vec<E>, Scratch<E>); // dW, db, dcols scratch
     let init = || -> Acc<E> {
         (
             vec![E::zero(); co * kg],
             vec![E::zero(); co],
-            vec![E::zero(); cik * p],
+            // Every element is written by the `dcols` matmuls.
+            Scratch::uninit(cik * p, E::zero()),
         )
     };
     let (dw, db, _) = gx
