@@ -8,7 +8,8 @@
 //!   zeroed gradients, `forward_mut`, loss, backward, gradient norms, the
 //!   optimizer's update), with `fit`'s defaults (accuracy predictions for
 //!   class targets, gradient norms on; `--no-grad-norms` turns them off);
-//! * inference: `model.forward(x)` on a prepared batch, no tape.
+//! * inference: `model.forward(x)` on a prepared batch, no tape
+//!   (`--train-only` skips it, for profiling).
 //!
 //! Runs on 2 threads by default (rayon's global pool, which dfdx's gemm and
 //! the conv fast path share), like `torch_baseline.py --threads 2`.
@@ -80,6 +81,8 @@ struct Opts {
     warmup: usize,
     json: bool,
     grad_norms: bool,
+    /// Time training only (for profiling).
+    train_only: bool,
 }
 
 impl Opts {
@@ -92,6 +95,7 @@ impl Opts {
             warmup: 5,
             json: false,
             grad_norms: true,
+            train_only: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -104,6 +108,7 @@ impl Opts {
                 "--warmup" => o.warmup = parse(&value("--warmup")?)?,
                 "--json" => o.json = true,
                 "--no-grad-norms" => o.grad_norms = false,
+                "--train-only" => o.train_only = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -241,9 +246,6 @@ where
     let batch = y.len();
     let dev: Cpu = model_device(&model);
     let predictions = !default_metrics(&y).is_empty();
-    if std::env::var_os("SXIMA_CACHE").is_some() {
-        dev.enable_cache();
-    }
     let mut grads = None;
     let (_, train_s) = time_loop(
         || {
@@ -268,13 +270,20 @@ where
         o,
     )?;
     let xt = input_tensor::<f32, Cpu, M>(&dev, &x, batch)?;
+    let infer = Opts {
+        repeats: if o.train_only { 1 } else { o.repeats },
+        seconds: if o.train_only { 0.0 } else { o.seconds },
+        warmup: if o.train_only { 0 } else { o.warmup },
+        models: Vec::new(),
+        ..*o
+    };
     let (_, infer_s) = time_loop(
         || {
             let out = model.try_forward(xt.clone()).dev()?;
             std::hint::black_box(out);
             Ok(())
         },
-        o,
+        &infer,
     )?;
     Ok(BenchResult {
         model: name,

@@ -357,10 +357,17 @@ fn forward<E: Elem>(
             .for_each(|(b, (ob, cb))| sample(b, ob, cb));
         (out, cols)
     } else {
-        out.par_chunks_mut(out_chunk).enumerate().for_each_init(
-            || Scratch::uninit(cik * p, E::zero()),
-            |cb, (b, ob)| sample(b, ob, cb),
-        );
+        // One run of samples per thread, each with one im2col scratch.
+        let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+        let per = geom.batch.div_ceil(parts).max(1);
+        out.par_chunks_mut(per * out_chunk)
+            .enumerate()
+            .for_each(|(part, obs)| {
+                let mut cb = Scratch::uninit(cik * p, E::zero());
+                for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                    sample(part * per + i, ob, &mut cb);
+                }
+            });
         (out, Scratch::uninit(0, E::zero()))
     }
 }
@@ -387,55 +394,65 @@ fn backward<E: Elem>(
         geom.batch * cik * p,
         "conv: saved im2col length"
     );
-    type Acc<E> = (Vec<E>, Vec<E>, Scratch<E>); // dW, db, dcols scratch
-    let init = || -> Acc<E> {
-        (
-            vec![E::zero(); co * kg],
-            vec![E::zero(); co],
-            // Every element is written by the `dcols` matmuls.
-            Scratch::uninit(cik * p, E::zero()),
-        )
-    };
-    let (dw, db, _) = gx
-        .par_chunks_mut(chw.max(1))
-        .zip(go.par_chunks((co * p).max(1)))
+    // One contiguous run of samples per thread, each with its own dW, db
+    // and dcols scratch (a rayon `fold` would make an accumulator per split).
+    let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+    let per = geom.batch.div_ceil(parts).max(1);
+    let partial: Vec<(Vec<E>, Vec<E>)> = gx
+        .par_chunks_mut((per * chw).max(1))
+        .zip(go.par_chunks((per * co * p).max(1)))
         .enumerate()
-        .fold(init, |(mut dw, mut db, mut dcols), (b, (gxb, gob))| {
-            let cb = &cols[b * cik * p..(b + 1) * cik * p];
-            for g in 0..geom.groups {
-                // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
-                matmul(
-                    (cog, kg, p),
-                    &mut dw[g * cog * kg..],
-                    kg,
-                    true,
-                    &gob[g * cog * p..],
-                    (p, 1),
-                    &cb[g * kg * p..],
-                    (1, p),
-                );
-                // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
-                matmul(
-                    (kg, p, cog),
-                    &mut dcols[g * kg * p..],
-                    p,
-                    false,
-                    &w[g * cog * kg..],
-                    (1, kg),
-                    &gob[g * cog * p..],
-                    (p, 1),
-                );
+        .map(|(part, (gxs, gos))| {
+            let mut dw = vec![E::zero(); co * kg];
+            let mut db = vec![E::zero(); co];
+            // Every element is written by the `dcols` matmuls.
+            let mut dcols = Scratch::uninit(cik * p, E::zero());
+            for (i, (gxb, gob)) in gxs
+                .chunks_mut(chw.max(1))
+                .zip(gos.chunks((co * p).max(1)))
+                .enumerate()
+            {
+                let b = part * per + i;
+                let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                for g in 0..geom.groups {
+                    // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
+                    matmul(
+                        (cog, kg, p),
+                        &mut dw[g * cog * kg..],
+                        kg,
+                        true,
+                        &gob[g * cog * p..],
+                        (p, 1),
+                        &cb[g * kg * p..],
+                        (1, p),
+                    );
+                    // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
+                    matmul(
+                        (kg, p, cog),
+                        &mut dcols[g * kg * p..],
+                        p,
+                        false,
+                        &w[g * cog * kg..],
+                        (1, kg),
+                        &gob[g * cog * p..],
+                        (p, 1),
+                    );
+                }
+                for (o, d) in db.iter_mut().enumerate() {
+                    *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+                }
+                col2im_sample(&dcols, gxb, geom, taps);
             }
-            for (o, d) in db.iter_mut().enumerate() {
-                *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
-            }
-            col2im_sample(&dcols, gxb, geom, taps);
-            (dw, db, dcols)
+            (dw, db)
         })
-        .reduce(init, |(mut dw, mut db, s), (dw2, db2, _)| {
-            add_into(&mut dw, &dw2);
-            add_into(&mut db, &db2);
-            (dw, db, s)
-        });
+        .collect();
+    let mut parts = partial.into_iter();
+    let (mut dw, mut db) = parts
+        .next()
+        .unwrap_or_else(|| (vec![E::zero(); co * kg], vec![E::zero(); co]));
+    for (dw2, db2) in parts {
+        add_into(&mut dw, &dw2);
+        add_into(&mut db, &db2);
+    }
     (dw, db)
 }
