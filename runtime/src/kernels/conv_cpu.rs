@@ -45,6 +45,7 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         bias.as_ref().map(|b| b.shape().0),
         geom,
     );
+    crate::kernels::host_alloc::tune();
     let geom = *geom;
     let (x, tape_x) = x.split_tape();
     let (w, tape_w) = w.split_tape();
