@@ -10,7 +10,9 @@
 # Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
 # BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
 # ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
-# MODELS ("mlp cnn dae"). Noisy machines: compare only runs made side by side.
+# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in).
+# Noisy machines: compare only runs made side by side; with ROUNDS > 1 the
+# per-round ratios are printed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_PY=${TORCH_PY:-$HOME/.cache/torchvenv/bin/python}
@@ -25,8 +27,13 @@ model_args=()
 for m in $MODELS; do model_args+=(--model "$m"); done
 
 cargo build --release --example bench >&2
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  out=$KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS: PyTorch ..." >&2
   "$TORCH_PY" "$BASELINE" --threads "$THREADS" --json --repeats "$REPEATS" \
@@ -60,4 +67,12 @@ for m in ours:
     io, it = med(ours[m], "infer_samples_per_s"), med(torch[m], "infer_samples_per_s")
     print(f"{m:6} {to:11.1f} {tt:12.1f} {to/tt:6.2f} {io:11.1f} {it:12.1f} {io/it:6.2f}")
 print("samples/s; ratio = ours / PyTorch")
+if rounds > 1:
+    print("per round (train ratio, infer ratio):")
+    for m in ours:
+        if m in torch:
+            rs = [f"{o['train_samples_per_s'] / t['train_samples_per_s']:.2f}/"
+                  f"{o['infer_samples_per_s'] / t['infer_samples_per_s']:.2f}"
+                  for o, t in zip(ours[m], torch[m])]
+            print(f"  {m:6} " + "  ".join(rs))
 PY
