@@ -5,6 +5,8 @@
 //! zeroed after every step), flatten the output to `(batch, n)`, compute the
 //! loss, stop with [`Error::NonFiniteLoss`] on NaN/inf, backpropagate, record
 //! per-parameter gradient norms and let the optimizer update the model.
+//! That step is the public [`train_step`], so benchmarks (`examples/bench.rs`)
+//! time exactly what `fit` runs.
 //! Per epoch: mean loss and metrics, validation, learning rate, time and
 //! gradient norms go into the [`History`]; callbacks may stop the run or
 //! change the learning rate.
