@@ -20,6 +20,12 @@ fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
             false,
         ),
         (
+            // Uneven runs of samples per thread (5 samples on 2 or 4 threads).
+            "batch 5 same padding",
+            ConvGeom::conv2d(5, (2, 6, 6), 3, (3, 3), (1, 1), (1, 1), 1, (1, 1, 1, 1)),
+            false,
+        ),
+        (
             "stride 2 pad 1",
             ConvGeom::conv2d(2, (3, 9, 8), 4, (3, 3), (2, 2), (1, 1), 1, (1, 1, 1, 1)),
             false,

@@ -164,6 +164,10 @@ fn cpu_kernels_match_the_generic_path() {
     cpu_matches_generic::<f32>(&bilinear_plan(3, 4, 2, 2, false), false, 34);
     cpu_matches_generic::<f64>(&bilinear_plan(3, 4, 3, 2, true), false, 35);
     cpu_matches_generic::<f32>(&padding_plan(3, 4, [1, 2, 0, 3]), false, 36);
+    // Planes big enough that the CPU kernels split them over threads.
+    let big = Pool2dGeom::new((64, 64), (2, 2), (2, 2), [0; 4]).unwrap();
+    cpu_matches_generic::<f32>(&big.max_plan(), true, 37);
+    cpu_matches_generic::<f32>(&nearest_plan(40, 40, 2, 2), false, 38);
 }
 
 #[test]

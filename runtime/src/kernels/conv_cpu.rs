@@ -17,6 +17,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::elem::Elem;
+use crate::kernels::scratch::Scratch;
 use crate::layers::conv_geom::ConvGeom;
 use crate::layers::im2col::{check_operands, Dyn4};
 
@@ -44,6 +45,7 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         bias.as_ref().map(|b| b.shape().0),
         geom,
     );
+    crate::kernels::host_alloc::tune();
     let geom = *geom;
     let (x, tape_x) = x.split_tape();
     let (w, tape_w) = w.split_tape();
@@ -57,9 +59,11 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         None => None,
     };
 
-    let x_data = x.as_vec();
-    let w_data = w.as_vec();
-    let bias_data = bias.as_ref().map(|b| b.as_vec());
+    // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
+    // walks the tensor element by element).
+    let x_data = host_copy(&x);
+    let w_data = host_copy(&w);
+    let bias_data = bias.as_ref().map(host_copy);
     let taps = Taps::new(&geom);
     let (out, cols) = forward(
         &x_data,
@@ -95,6 +99,13 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
         });
     }
     Ok(y.put_tape(tape))
+}
+
+/// The (contiguous) data of `t` in a pooled host buffer.
+fn host_copy<S: Shape, E: Elem, D: Device<E>>(t: &Tensor<S, E, D>) -> Scratch<E> {
+    let mut buf = Scratch::uninit(t.shape().num_elements(), E::zero());
+    t.copy_into(&mut buf);
+    buf
 }
 
 /// A gradient buffer of a `Cpu` tensor as a slice (the device was checked by
@@ -309,7 +320,7 @@ fn forward<E: Elem>(
     geom: &ConvGeom,
     taps: &Taps,
     keep_cols: bool,
-) -> (Vec<E>, Vec<E>) {
+) -> (Vec<E>, Scratch<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
@@ -339,17 +350,26 @@ fn forward<E: Elem>(
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
     if keep_cols {
-        let mut cols = vec![E::zero(); geom.batch * cik * p];
+        // Every element is written by `im2col_sample`.
+        let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
         out.par_chunks_mut(out_chunk)
             .zip(cols.par_chunks_mut((cik * p).max(1)))
             .enumerate()
             .for_each(|(b, (ob, cb))| sample(b, ob, cb));
         (out, cols)
     } else {
-        out.par_chunks_mut(out_chunk)
+        // One run of samples per thread, each with one im2col scratch.
+        let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+        let per = geom.batch.div_ceil(parts).max(1);
+        out.par_chunks_mut(per * out_chunk)
             .enumerate()
-            .for_each_init(|| vec![E::zero(); cik * p], |cb, (b, ob)| sample(b, ob, cb));
-        (out, Vec::new())
+            .for_each(|(part, obs)| {
+                let mut cb = Scratch::uninit(cik * p, E::zero());
+                for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                    sample(part * per + i, ob, &mut cb);
+                }
+            });
+        (out, Scratch::uninit(0, E::zero()))
     }
 }
 
@@ -375,54 +395,65 @@ fn backward<E: Elem>(
         geom.batch * cik * p,
         "conv: saved im2col length"
     );
-    type Acc<E> = (Vec<E>, Vec<E>, Vec<E>); // dW, db, dcols scratch
-    let init = || -> Acc<E> {
-        (
-            vec![E::zero(); co * kg],
-            vec![E::zero(); co],
-            vec![E::zero(); cik * p],
-        )
-    };
-    let (dw, db, _) = gx
-        .par_chunks_mut(chw.max(1))
-        .zip(go.par_chunks((co * p).max(1)))
+    // One contiguous run of samples per thread, each with its own dW, db
+    // and dcols scratch (a rayon `fold` would make an accumulator per split).
+    let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+    let per = geom.batch.div_ceil(parts).max(1);
+    let partial: Vec<(Vec<E>, Vec<E>)> = gx
+        .par_chunks_mut((per * chw).max(1))
+        .zip(go.par_chunks((per * co * p).max(1)))
         .enumerate()
-        .fold(init, |(mut dw, mut db, mut dcols), (b, (gxb, gob))| {
-            let cb = &cols[b * cik * p..(b + 1) * cik * p];
-            for g in 0..geom.groups {
-                // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
-                matmul(
-                    (cog, kg, p),
-                    &mut dw[g * cog * kg..],
-                    kg,
-                    true,
-                    &gob[g * cog * p..],
-                    (p, 1),
-                    &cb[g * kg * p..],
-                    (1, p),
-                );
-                // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
-                matmul(
-                    (kg, p, cog),
-                    &mut dcols[g * kg * p..],
-                    p,
-                    false,
-                    &w[g * cog * kg..],
-                    (1, kg),
-                    &gob[g * cog * p..],
-                    (p, 1),
-                );
+        .map(|(part, (gxs, gos))| {
+            let mut dw = vec![E::zero(); co * kg];
+            let mut db = vec![E::zero(); co];
+            // Every element is written by the `dcols` matmuls.
+            let mut dcols = Scratch::uninit(cik * p, E::zero());
+            for (i, (gxb, gob)) in gxs
+                .chunks_mut(chw.max(1))
+                .zip(gos.chunks((co * p).max(1)))
+                .enumerate()
+            {
+                let b = part * per + i;
+                let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                for g in 0..geom.groups {
+                    // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
+                    matmul(
+                        (cog, kg, p),
+                        &mut dw[g * cog * kg..],
+                        kg,
+                        true,
+                        &gob[g * cog * p..],
+                        (p, 1),
+                        &cb[g * kg * p..],
+                        (1, p),
+                    );
+                    // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
+                    matmul(
+                        (kg, p, cog),
+                        &mut dcols[g * kg * p..],
+                        p,
+                        false,
+                        &w[g * cog * kg..],
+                        (1, kg),
+                        &gob[g * cog * p..],
+                        (p, 1),
+                    );
+                }
+                for (o, d) in db.iter_mut().enumerate() {
+                    *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+                }
+                col2im_sample(&dcols, gxb, geom, taps);
             }
-            for (o, d) in db.iter_mut().enumerate() {
-                *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
-            }
-            col2im_sample(&dcols, gxb, geom, taps);
-            (dw, db, dcols)
+            (dw, db)
         })
-        .reduce(init, |(mut dw, mut db, s), (dw2, db2, _)| {
-            add_into(&mut dw, &dw2);
-            add_into(&mut db, &db2);
-            (dw, db, s)
-        });
+        .collect();
+    let mut parts = partial.into_iter();
+    let (mut dw, mut db) = parts
+        .next()
+        .unwrap_or_else(|| (vec![E::zero(); co * kg], vec![E::zero(); co]));
+    for (dw2, db2) in parts {
+        add_into(&mut dw, &dw2);
+        add_into(&mut db, &db2);
+    }
     (dw, db)
 }

@@ -6,3 +6,5 @@
 //! (`Tape::add_backward_op`, `Gradients::get_or_alloc_mut`).
 
 pub mod conv_cpu;
+pub mod host_alloc;
+pub mod scratch;

@@ -15,8 +15,11 @@ use std::any::{Any, TypeId};
 
 use dfdx::prelude::*;
 
+use rayon::prelude::*;
+
 use super::window::WindowPlan;
 use crate::elem::Elem;
+use crate::kernels::scratch::Scratch;
 
 /// Whether the CPU kernels handle element type `E` on device `D`.
 pub fn applies<E: 'static, D: 'static>() -> bool {
@@ -69,12 +72,20 @@ pub(crate) fn sum<S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
     }
 }
 
-/// The input as a contiguous `Vec<F>` (row-major).
-fn read_input<F: Elem, S: Shape, E: Elem, D: Device<E>>(inp: &Tensor<S, E, D>) -> Vec<F> {
+/// The input, contiguous and row-major, in a pooled host buffer.
+fn read_input<F: Elem, S: Shape, E: Elem, D: Device<E>>(inp: &Tensor<S, E, D>) -> Scratch<F> {
     let t: &Tensor<S, F, Cpu> = cast_ref(inp);
-    let mut v = vec![F::zero(); t.shape().num_elements()];
+    let mut v = Scratch::uninit(t.shape().num_elements(), F::zero());
     t.copy_into(&mut v);
     v
+}
+
+/// Planes per parallel task: about one run per thread, at least a few
+/// thousand elements each so small layers stay on one thread.
+fn planes_per_task(planes: usize, plane_len: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let min = 4096usize.div_ceil(plane_len.max(1));
+    planes.div_ceil(threads).max(min).max(1)
 }
 
 /// Wraps `data` as a `Tensor<S2, E, D>` on the input's CPU device.
@@ -187,53 +198,66 @@ fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     plan: &WindowPlan,
     out_shape: S2,
 ) -> Result<Tensor<S2, E, D, T>, D::Err> {
+    crate::kernels::host_alloc::tune();
     let n = plan.planes(x.shape().num_elements(), out_shape.num_elements());
     // Contiguous, so the gradient buffer is laid out like the data we read.
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
-    let xs: Vec<F> = read_input(&inp);
+    let xs: Scratch<F> = read_input(&inp);
     let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
     let (index, real) = max_taps(plan);
     let all_real = real.iter().all(|&r| r);
     let mut out = vec![F::zero(); n * p];
-    // Per output, the in-plane position of its maximum (first one, NaN wins).
-    let mut arg = vec![0usize; n * p];
-    for ((xp, op), ap) in xs
-        .chunks_exact(m)
-        .zip(out.chunks_exact_mut(p))
-        .zip(arg.chunks_exact_mut(p))
-    {
-        for ((o, a), win) in op
-            .iter_mut()
-            .zip(ap.iter_mut())
-            .zip(index.chunks_exact(taps))
-        {
-            (*o, *a) = window_argmax(xp, win);
-        }
-        if !all_real {
-            for (o, &r) in op.iter_mut().zip(&real) {
-                if !r {
-                    *o = F::neg_infinity();
+    // Per output, the in-plane position of its maximum (first one, NaN wins);
+    // every element is written below.
+    let mut arg = Scratch::uninit(n * p, 0usize);
+    let k = planes_per_task(n, m);
+    xs.par_chunks((k * m).max(1))
+        .zip(out.par_chunks_mut((k * p).max(1)))
+        .zip(arg.par_chunks_mut((k * p).max(1)))
+        .for_each(|((xs, out), arg)| {
+            for ((xp, op), ap) in xs
+                .chunks_exact(m)
+                .zip(out.chunks_exact_mut(p))
+                .zip(arg.chunks_exact_mut(p))
+            {
+                for ((o, a), win) in op
+                    .iter_mut()
+                    .zip(ap.iter_mut())
+                    .zip(index.chunks_exact(taps))
+                {
+                    (*o, *a) = window_argmax(xp, win);
+                }
+                if !all_real {
+                    for (o, &r) in op.iter_mut().zip(&real) {
+                        if !r {
+                            *o = F::neg_infinity();
+                        }
+                    }
                 }
             }
-        }
-    }
+        });
     drop(xs);
     let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
     if T::OWNS_TAPE {
         let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
         tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
             with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
-                for ((gip, gop), ap) in gi
-                    .chunks_exact_mut(m)
-                    .zip(go.chunks_exact(p))
-                    .zip(arg.chunks_exact(p))
-                {
-                    for ((g, &a), &r) in gop.iter().zip(ap).zip(&real) {
-                        if r {
-                            gip[a] += *g;
+                gi.par_chunks_mut((k * m).max(1))
+                    .zip(go.par_chunks((k * p).max(1)))
+                    .zip(arg.par_chunks((k * p).max(1)))
+                    .for_each(|((gi, go), arg)| {
+                        for ((gip, gop), ap) in gi
+                            .chunks_exact_mut(m)
+                            .zip(go.chunks_exact(p))
+                            .zip(arg.chunks_exact(p))
+                        {
+                            for ((g, &a), &r) in gop.iter().zip(ap).zip(&real) {
+                                if r {
+                                    gip[a] += *g;
+                                }
+                            }
                         }
-                    }
-                }
+                    });
             })
         });
     }
@@ -245,17 +269,49 @@ fn sum_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     plan: &WindowPlan,
     out_shape: S2,
 ) -> Result<Tensor<S2, E, D, T>, D::Err> {
+    crate::kernels::host_alloc::tune();
     let n = plan.planes(x.shape().num_elements(), out_shape.num_elements());
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
-    let xs: Vec<F> = read_input(&inp);
+    let xs: Scratch<F> = read_input(&inp);
     let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
     // A pure copy (nearest upsampling, padding without border) needs no weights.
     let copy = taps == 1 && plan.weights.is_none() && !plan.uses_fill();
     let (index, weights) = sum_taps::<F>(plan);
     let mut out = vec![F::zero(); n * p];
+    let k = planes_per_task(n, p.max(m));
+    xs.par_chunks((k * m).max(1))
+        .zip(out.par_chunks_mut((k * p).max(1)))
+        .for_each(|(xs, out)| sum_forward(xs, out, (m, p, taps), copy, &index, &weights));
+    drop(xs);
+    let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
+    if T::OWNS_TAPE {
+        let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
+        tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
+            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
+                gi.par_chunks_mut((k * m).max(1))
+                    .zip(go.par_chunks((k * p).max(1)))
+                    .for_each(|(gi, go)| {
+                        sum_backward(gi, go, (m, p, taps), copy, &index, &weights)
+                    });
+            })
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// Forward of [`sum_typed`] over whole planes: `xs` holds planes of `m`
+/// inputs, `out` the matching planes of `p` outputs.
+fn sum_forward<F: Elem>(
+    xs: &[F],
+    out: &mut [F],
+    (m, p, taps): (usize, usize, usize),
+    copy: bool,
+    index: &[usize],
+    weights: &[F],
+) {
     for (xp, op) in xs.chunks_exact(m).zip(out.chunks_exact_mut(p)) {
         if copy {
-            for (o, &i) in op.iter_mut().zip(&index) {
+            for (o, &i) in op.iter_mut().zip(index) {
                 *o = xp[i];
             }
         } else {
@@ -272,31 +328,33 @@ fn sum_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
             }
         }
     }
-    drop(xs);
-    let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
-    if T::OWNS_TAPE {
-        let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
-        tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
-            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
-                for (gip, gop) in gi.chunks_exact_mut(m).zip(go.chunks_exact(p)) {
-                    if copy {
-                        for (&g, &i) in gop.iter().zip(&index) {
-                            gip[i] += g;
-                        }
-                    } else {
-                        for ((&g, win), wts) in gop
-                            .iter()
-                            .zip(index.chunks_exact(taps))
-                            .zip(weights.chunks_exact(taps))
-                        {
-                            for (&i, &w) in win.iter().zip(wts) {
-                                gip[i] += w * g;
-                            }
-                        }
-                    }
+}
+
+/// Backward of [`sum_typed`] over whole planes: adds the output gradients
+/// `go` into the input gradients `gi`.
+fn sum_backward<F: Elem>(
+    gi: &mut [F],
+    go: &[F],
+    (m, p, taps): (usize, usize, usize),
+    copy: bool,
+    index: &[usize],
+    weights: &[F],
+) {
+    for (gip, gop) in gi.chunks_exact_mut(m).zip(go.chunks_exact(p)) {
+        if copy {
+            for (&g, &i) in gop.iter().zip(index) {
+                gip[i] += g;
+            }
+        } else {
+            for ((&g, win), wts) in gop
+                .iter()
+                .zip(index.chunks_exact(taps))
+                .zip(weights.chunks_exact(taps))
+            {
+                for (&i, &w) in win.iter().zip(wts) {
+                    gip[i] += w * g;
                 }
-            })
-        });
+            }
+        }
     }
-    Ok(out.put_tape(tape))
 }

@@ -5,20 +5,24 @@
 //! zeroed after every step), flatten the output to `(batch, n)`, compute the
 //! loss, stop with [`Error::NonFiniteLoss`] on NaN/inf, backpropagate, record
 //! per-parameter gradient norms and let the optimizer update the model.
+//! That step is the public [`train_step`], so benchmarks (`examples/bench.rs`)
+//! time exactly what `fit` runs.
 //! Per epoch: mean loss and metrics, validation, learning rate, time and
 //! gradient norms go into the [`History`]; callbacks may stop the run or
 //! change the learning rate.
 
+use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use dfdx::nn::ZeroGrads;
-use dfdx::tensor::Trace;
+use dfdx::tensor::{Cpu, Gradients, Trace};
 use dfdx::tensor_ops::{Backward, Device, ReshapeTo};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
+use crate::kernels::host_alloc;
 use crate::loss::Loss;
 use crate::model::shape_len;
 use crate::optim::Optimizer;
@@ -151,47 +155,44 @@ where
         let mut norms = NormAccumulator::default();
         for (bi, batch) in train.batches(config.batch_size, shuffle)?.enumerate() {
             let b = batch.len();
-            let x = input_tensor::<E, D, M>(&dev, &batch.features, b)?;
-            let g = match grads.take() {
-                Some(g) => g,
-                None => model.try_alloc_grads().dev()?,
+            let step = train_step(
+                model,
+                optimizer,
+                loss,
+                &dev,
+                &mut grads,
+                StepBatch {
+                    features: &batch.features,
+                    targets: &batch.targets,
+                    epoch,
+                    batch: bi + 1,
+                },
+                !metrics.is_empty(),
+                config.grad_norms,
+            );
+            let step = match step {
+                Ok(s) => s,
+                Err(e) => {
+                    if matches!(
+                        e,
+                        Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }
+                    ) {
+                        progress.epoch_end_silent();
+                    }
+                    return Err(e);
+                }
             };
-            let y = model.try_forward_mut(x.traced(g)).dev()?;
-            if !metrics.is_empty() {
-                let pred: Vec<f32> = y.as_vec().into_iter().map(to_f32).collect();
+            if let Some(pred) = &step.predictions {
                 for (m, s) in metrics.iter().zip(sums.iter_mut()) {
-                    let (v, c) = m.score(&pred, n_out, &batch.targets)?;
+                    let (v, c) = m.score(pred, n_out, &batch.targets)?;
                     s.0 += v;
                     s.1 += c;
                 }
             }
-            let y = y.try_reshape_like(&(b, n_out)).dev()?;
-            let l = target_loss(loss, &dev, y, &batch.targets)?;
-            let value = scalar(&l);
-            if !value.is_finite() {
-                progress.epoch_end_silent();
-                return Err(Error::NonFiniteLoss {
-                    epoch,
-                    batch: bi + 1,
-                    value,
-                });
+            if let Some(step_norms) = &step.grad_norms {
+                norms.add(step_norms);
             }
-            let mut g = l.try_backward().dev()?;
-            if config.grad_norms {
-                let step_norms = gradient_norms(model, &mut g)?;
-                if let Some((name, _)) = step_norms.iter().find(|(_, v)| !v.is_finite()) {
-                    progress.epoch_end_silent();
-                    return Err(Error::NonFiniteGradient {
-                        epoch,
-                        batch: bi + 1,
-                        parameter: name.clone(),
-                    });
-                }
-                norms.add(&step_norms);
-            }
-            optimizer.step(model, &g)?;
-            model.try_zero_grads(&mut g).dev()?;
-            grads = Some(g);
+            let value = step.loss;
             loss_sum += value * b as f64;
             seen += b;
             progress.batch_end(seen, loss_sum / seen as f64);
@@ -246,4 +247,104 @@ where
         cb.on_train_end(model, &history)?;
     }
     Ok(history)
+}
+
+/// One mini-batch for [`train_step`]: flat features (sample-major, in the
+/// model's input shape), targets, and where it sits in the run (1-based epoch
+/// and batch, for error messages).
+#[derive(Debug, Clone, Copy)]
+pub struct StepBatch<'a> {
+    /// `b * input_len` feature values.
+    pub features: &'a [f32],
+    /// `b` targets.
+    pub targets: &'a Targets,
+    /// 1-based epoch (for errors).
+    pub epoch: usize,
+    /// 1-based batch within the epoch (for errors).
+    pub batch: usize,
+}
+
+/// What one [`train_step`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutput {
+    /// The batch's mean loss (before the update).
+    pub loss: f64,
+    /// The model's outputs `[b * n_out]` (before the update), when asked for.
+    pub predictions: Option<Vec<f32>>,
+    /// Per-parameter gradient L2 norms, when asked for.
+    pub grad_norms: Option<Vec<(String, f64)>>,
+}
+
+/// One training step, exactly as [`fit`] runs it: build the input tensor,
+/// training forward with a tape (reusing the zeroed gradients in `grads`),
+/// loss, NaN/inf check, backward, optional gradient norms (with their NaN/inf
+/// check), optimizer update, zero the gradients and put them back in `grads`.
+/// On `Cpu` it first tunes the C allocator once per process
+/// ([`host_alloc::tune`]: freed step buffers stay in the process).
+///
+/// Errors: [`Error::NonFiniteLoss`] (no update is made),
+/// [`Error::NonFiniteGradient`] (only with `grad_norms`; no update is made),
+/// a device error, or the optimizer's error.
+#[allow(clippy::too_many_arguments)]
+pub fn train_step<E, D, M, O, L>(
+    model: &mut M,
+    optimizer: &mut O,
+    loss: &L,
+    dev: &D,
+    grads: &mut Option<Gradients<E, D>>,
+    batch: StepBatch<'_>,
+    predictions: bool,
+    grad_norms: bool,
+) -> Result<StepOutput>
+where
+    E: Elem,
+    D: Device<E>,
+    M: TrainModel<E, D>,
+    O: Optimizer<M, E, D>,
+    L: Loss<E, D>,
+{
+    if TypeId::of::<D>() == TypeId::of::<Cpu>() {
+        host_alloc::tune();
+    }
+    let b = batch.targets.len();
+    let n_out = shape_len(M::OUTPUT_SHAPE);
+    let x = input_tensor::<E, D, M>(dev, batch.features, b)?;
+    let g = match grads.take() {
+        Some(g) => g,
+        None => model.try_alloc_grads().dev()?,
+    };
+    let y = model.try_forward_mut(x.traced(g)).dev()?;
+    let pred = predictions.then(|| y.as_vec().into_iter().map(to_f32).collect::<Vec<f32>>());
+    let y = y.try_reshape_like(&(b, n_out)).dev()?;
+    let l = target_loss(loss, dev, y, batch.targets)?;
+    let value = scalar(&l);
+    if !value.is_finite() {
+        return Err(Error::NonFiniteLoss {
+            epoch: batch.epoch,
+            batch: batch.batch,
+            value,
+        });
+    }
+    let mut g = l.try_backward().dev()?;
+    let step_norms = if grad_norms {
+        let step_norms = gradient_norms(model, &mut g)?;
+        if let Some((name, _)) = step_norms.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteGradient {
+                epoch: batch.epoch,
+                batch: batch.batch,
+                parameter: name.clone(),
+            });
+        }
+        Some(step_norms)
+    } else {
+        None
+    };
+    optimizer.step(model, &g)?;
+    model.try_zero_grads(&mut g).dev()?;
+    *grads = Some(g);
+    Ok(StepOutput {
+        loss: value,
+        predictions: pred,
+        grad_norms: step_norms,
+    })
 }

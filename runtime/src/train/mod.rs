@@ -36,7 +36,7 @@ pub use callbacks::{
     ModelCheckpoint,
 };
 pub use config::{FitConfig, Validation, Verbosity};
-pub use fit::fit;
+pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use forward::{InferModel, TrainModel};
 pub use history::{EpochLogs, History};
 pub use images::{image_grid, image_grid_size};

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the PyTorch CPU baseline (../shared/bench/torch_baseline.py) and sxima's
+# `examples/bench.rs` back to back on this machine, with the same thread count
+# and timing settings, and prints a table of training and inference samples/s
+# with the ratio ours / PyTorch.
+#
+#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae, 7 repeats of ~1 s
+#   THREADS=1 ROUNDS=3 scripts/bench_vs_torch.sh
+#
+# Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
+# BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
+# ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
+# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in).
+# Noisy machines: compare only runs made side by side; with ROUNDS > 1 the
+# per-round ratios are printed too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TORCH_PY=${TORCH_PY:-$HOME/.cache/torchvenv/bin/python}
+BASELINE=${BASELINE:-../shared/bench/torch_baseline.py}
+[ -f "$BASELINE" ] || BASELINE=/work/shared/bench/torch_baseline.py
+THREADS=${THREADS:-2}
+REPEATS=${REPEATS:-7}
+SECONDS_PER=${SECONDS:-1.0}
+ROUNDS=${ROUNDS:-1}
+MODELS=${MODELS:-mlp cnn dae}
+model_args=()
+for m in $MODELS; do model_args+=(--model "$m"); done
+
+cargo build --release --example bench >&2
+if [ -n "${KEEP:-}" ]; then
+  out=$KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r/$ROUNDS: PyTorch ..." >&2
+  "$TORCH_PY" "$BASELINE" --threads "$THREADS" --json --repeats "$REPEATS" \
+    --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/torch_$r.json"
+  echo "round $r/$ROUNDS: sxima ..." >&2
+  RAYON_NUM_THREADS=$THREADS ./target/release/examples/bench --threads "$THREADS" --json \
+    --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/ours_$r.json"
+done
+
+python3 - "$out" "$ROUNDS" <<'PY'
+import json, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+def load(kind):
+    runs = [json.load(open(f"{out}/{kind}_{r}.json")) for r in range(1, rounds + 1)]
+    res = {}
+    for run in runs:
+        for x in run["results"]:
+            res.setdefault(x["model"], []).append(x)
+    return runs[0]["meta"], res
+tm, torch = load("torch")
+om, ours = load("ours")
+print(f"CPU: {tm.get('cpu_model')} | torch {tm.get('torch_version')} | threads {tm.get('threads')} "
+      f"(sxima {om.get('threads')}) | {rounds} round(s), median of {tm.get('repeats')} repeats each")
+print(f"{'model':6} {'train ours':>11} {'train torch':>12} {'ratio':>6} {'infer ours':>11} "
+      f"{'infer torch':>12} {'ratio':>6}")
+for m in ours:
+    if m not in torch:
+        continue
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    to, tt = med(ours[m], "train_samples_per_s"), med(torch[m], "train_samples_per_s")
+    io, it = med(ours[m], "infer_samples_per_s"), med(torch[m], "infer_samples_per_s")
+    print(f"{m:6} {to:11.1f} {tt:12.1f} {to/tt:6.2f} {io:11.1f} {it:12.1f} {io/it:6.2f}")
+print("samples/s; ratio = ours / PyTorch")
+if rounds > 1:
+    print("per round (train ratio, infer ratio):")
+    for m in ours:
+        if m in torch:
+            rs = [f"{o['train_samples_per_s'] / t['train_samples_per_s']:.2f}/"
+                  f"{o['infer_samples_per_s'] / t['infer_samples_per_s']:.2f}"
+                  for o, t in zip(ours[m], torch[m])]
+            print(f"  {m:6} " + "  ".join(rs))
+PY
