@@ -24,10 +24,10 @@
 use std::time::Instant;
 
 use sxima::prelude::*;
+use sxima::runtime::error::DeviceResultExt;
 use sxima::train::forward::{input_tensor, model_device, InferModel, TrainModel};
 use sxima::train::infer::default_metrics;
 use sxima::train::{train_step, StepBatch};
-use sxima_runtime::error::DeviceResultExt;
 
 model! {
     /// 784-256-128-10 multilayer perceptron (torch_baseline `mlp`).

@@ -15,8 +15,8 @@ use sxima::dfdx::nn::modules::Linear;
 use sxima::dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection, ZeroGrads};
 use sxima::dfdx::optim::{Adam, AdamConfig, Optimizer};
 use sxima::dfdx::prelude::*;
-use sxima_runtime::layers::im2col::{conv_forward, conv_forward_generic};
-use sxima_runtime::layers::{Conv2d, ConvGeom};
+use sxima::runtime::layers::im2col::{conv_forward, conv_forward_generic};
+use sxima::runtime::layers::{Conv2d, ConvGeom};
 
 const BATCH: usize = 64;
 
@@ -33,7 +33,7 @@ struct Cnn<E: Dtype, D: Storage<E>> {
     f4: Linear<128, 10, E, D>,
 }
 
-impl<E: sxima_runtime::Elem, D: Device<E>> TensorCollection<E, D> for Cnn<E, D> {
+impl<E: sxima::runtime::Elem, D: Device<E>> TensorCollection<E, D> for Cnn<E, D> {
     type To<E2: Dtype, D2: Device<E2>> = Cnn<E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
