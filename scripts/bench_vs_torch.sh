@@ -17,7 +17,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_PY=${TORCH_PY:-$HOME/.cache/torchvenv/bin/python}
 BASELINE=${BASELINE:-../shared/bench/torch_baseline.py}
-[ -f "$BASELINE" ] || BASELINE=/work/shared/bench/torch_baseline.py
 THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-7}
 SECONDS_PER=${SECONDS:-1.0}
