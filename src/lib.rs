@@ -69,3 +69,8 @@ pub mod __private {
     pub use dfdx;
     pub use sxima_runtime;
 }
+
+/// The README's example, compiled as a doc test so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
