@@ -379,7 +379,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     };
     let steps: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, false)).collect();
     let steps_mut: Vec<TokenStream> = plan.layers.iter().map(|l| step(l, true)).collect();
-    let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>, T: #dfdx::tensor::Tape<E, D>);
+    let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
 
     // Parameter count: literal part (checked) plus nested models' constants.
     let mut literal_total: u64 = 0;
@@ -461,7 +461,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
 
         #(#checks)*
 
-        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #dfdx::nn::TensorCollection<E, D> for #name<E, D> {
+        impl<E: #rt::Elem, D: #rt::Backend<E>> #dfdx::nn::TensorCollection<E, D> for #name<E, D> {
             type To<E2: #dfdx::shapes::Dtype, D2: #dfdx::tensor_ops::Device<E2>> = #name<E2, D2>;
             fn iter_tensors<V: #dfdx::nn::ModuleVisitor<Self, E, D>>(
                 visitor: &mut V,
@@ -497,7 +497,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             }
         }
 
-        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #name<E, D> {
+        impl<E: #rt::Elem, D: #rt::Backend<E>> #name<E, D> {
             /// Builds the model on `device` with freshly initialised parameters
             /// (seed the device, e.g. `Cpu::seed_from_u64`, for reproducible weights).
             pub fn build(device: &D) -> Self {
@@ -509,7 +509,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             }
         }
 
-        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #rt::model::ModelInfo for #name<E, D> {
+        impl<E: #rt::Elem, D: #rt::Backend<E>> #rt::model::ModelInfo for #name<E, D> {
             const NAME: &'static str = #name_str;
             const INPUT_SHAPE: &'static [usize] = #input_lit;
             const OUTPUT_SHAPE: &'static [usize] = #output_lit;
@@ -517,7 +517,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             const LAYERS: &'static [#rt::model::LayerSummary] = &[#(#summaries),*];
         }
 
-        impl<E: #rt::Elem, D: #dfdx::tensor_ops::Device<E>> #rt::model::Model<E, D> for #name<E, D> {
+        impl<E: #rt::Elem, D: #rt::Backend<E>> #rt::model::Model<E, D> for #name<E, D> {
             type Input<B: #dfdx::shapes::Dim> = #model_in;
             type Output<B: #dfdx::shapes::Dim> = #model_out;
             fn input_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Input<B> {

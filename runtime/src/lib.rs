@@ -7,6 +7,7 @@
 //! * [`error`]: the run-time error type.
 //! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
+pub mod backend;
 pub mod data;
 pub mod elem;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod optim;
 pub mod testing;
 pub mod train;
 
+pub use backend::Backend;
 pub use dfdx;
 pub use elem::Elem;
 pub use error::{Error, Result};
