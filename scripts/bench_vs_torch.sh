@@ -10,7 +10,10 @@
 # Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
 # BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
 # ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
-# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in).
+# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in),
+# BENCH_BIN (a prebuilt bench binary to use instead of building this checkout's),
+# BEFORE_BIN (a second bench binary, e.g. built from an older commit, run in the
+# same rounds right after ours: its ratios are printed beside ours).
 # Noisy machines: compare only runs made side by side; with ROUNDS > 1 the
 # per-round ratios are printed too.
 set -euo pipefail
@@ -25,7 +28,12 @@ MODELS=${MODELS:-mlp cnn dae}
 model_args=()
 for m in $MODELS; do model_args+=(--model "$m"); done
 
-cargo build --release --example bench >&2
+BENCH_BIN=${BENCH_BIN:-}
+if [ -z "$BENCH_BIN" ]; then
+  cargo build --release --example bench >&2
+  BENCH_BIN=./target/release/examples/bench
+fi
+BEFORE_BIN=${BEFORE_BIN:-}
 if [ -n "${KEEP:-}" ]; then
   out=$KEEP
   mkdir -p "$out"
@@ -38,13 +46,18 @@ for r in $(seq 1 "$ROUNDS"); do
   "$TORCH_PY" "$BASELINE" --threads "$THREADS" --json --repeats "$REPEATS" \
     --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/torch_$r.json"
   echo "round $r/$ROUNDS: sxima ..." >&2
-  RAYON_NUM_THREADS=$THREADS ./target/release/examples/bench --threads "$THREADS" --json \
+  RAYON_NUM_THREADS=$THREADS "$BENCH_BIN" --threads "$THREADS" --json \
     --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/ours_$r.json"
+  if [ -n "$BEFORE_BIN" ]; then
+    echo "round $r/$ROUNDS: sxima before ($BEFORE_BIN) ..." >&2
+    RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
+      --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/before_$r.json"
+  fi
 done
 
-python3 - "$out" "$ROUNDS" <<'PY'
+python3 - "$out" "$ROUNDS" "$BEFORE_BIN" <<'PY'
 import json, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, before_bin = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def load(kind):
     runs = [json.load(open(f"{out}/{kind}_{r}.json")) for r in range(1, rounds + 1)]
     res = {}
@@ -66,12 +79,24 @@ for m in ours:
     io, it = med(ours[m], "infer_samples_per_s"), med(torch[m], "infer_samples_per_s")
     print(f"{m:6} {to:11.1f} {tt:12.1f} {to/tt:6.2f} {io:11.1f} {it:12.1f} {io/it:6.2f}")
 print("samples/s; ratio = ours / PyTorch")
+if before_bin:
+    _, before = load("before")
+    print(f"before ({before_bin}), same rounds:")
+    for m in before:
+        if m not in torch:
+            continue
+        med = lambda rs, k: statistics.median(r[k] for r in rs)
+        bo, tt = med(before[m], "train_samples_per_s"), med(torch[m], "train_samples_per_s")
+        bi, it = med(before[m], "infer_samples_per_s"), med(torch[m], "infer_samples_per_s")
+        print(f"{m:6} {bo:11.1f} {tt:12.1f} {bo/tt:6.2f} {bi:11.1f} {it:12.1f} {bi/it:6.2f}")
 if rounds > 1:
     print("per round (train ratio, infer ratio):")
-    for m in ours:
-        if m in torch:
-            rs = [f"{o['train_samples_per_s'] / t['train_samples_per_s']:.2f}/"
-                  f"{o['infer_samples_per_s'] / t['infer_samples_per_s']:.2f}"
-                  for o, t in zip(ours[m], torch[m])]
-            print(f"  {m:6} " + "  ".join(rs))
+    series = [("", ours)] + ([("before ", before)] if before_bin else [])
+    for label, res in series:
+        for m in res:
+            if m in torch:
+                rs = [f"{o['train_samples_per_s'] / t['train_samples_per_s']:.2f}/"
+                      f"{o['infer_samples_per_s'] / t['infer_samples_per_s']:.2f}"
+                      for o, t in zip(res[m], torch[m])]
+                print(f"  {label}{m:6} " + "  ".join(rs))
 PY
