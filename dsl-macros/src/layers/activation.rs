@@ -75,6 +75,6 @@ mod tests {
     fn any_shape_no_arguments() {
         assert_eq!(out("ReLU", &[3, 4, 5]), vec![3, 4, 5]);
         assert_eq!(code("GELU", &[3]), "L::GeLU::core::default::Default::default()");
-        assert!(msg("ReLU(2)", &[3]).contains("ReLU takes no arguments"));
+        assert!(msg("ReLU(2)", &[3]).contains("l: X takes no arguments"));
     }
 }

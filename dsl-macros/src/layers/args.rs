@@ -119,15 +119,15 @@ fn names_of(args: &[ArgSpec], keep: impl Fn(&ArgSpec) -> bool) -> Vec<&'static s
     args.iter().filter(|a| keep(a)).map(|a| a.name).collect()
 }
 
-/// "Conv2d takes (filters, kernel)" / "ReLU takes no arguments".
+/// "takes (filters, kernel)" / "takes no arguments" (after the label, which names the layer).
 fn takes(kind: &dyn LayerKind) -> String {
     let pos = names_of(kind.args(), |a| a.positional);
     if kind.args().is_empty() {
-        format!("{} takes no arguments", kind.name())
+        "takes no arguments".to_string()
     } else if pos.is_empty() {
-        format!("{} takes only named arguments", kind.name())
+        "takes only named arguments".to_string()
     } else {
-        format!("{} takes ({})", kind.name(), pos.join(", "))
+        format!("takes ({})", pos.join(", "))
     }
 }
 
@@ -158,7 +158,7 @@ fn too_many_positional(
             return syn::Error::new(
                 list[0].span(),
                 format!(
-                    "{label}: {}; the {what} ({value}) are inferred from the input; did you mean `{}({})`?",
+                    "{label} {}; the {what} ({value}) are inferred from the input; did you mean `{}({})`?",
                     takes(kind),
                     kind.name(),
                     rest.join(", ")
@@ -166,7 +166,7 @@ fn too_many_positional(
             );
         }
     }
-    let mut msg = format!("{label}: {}", takes(kind));
+    let mut msg = format!("{label} {}", takes(kind));
     if let Some(spec) = args.get(extra) {
         msg.push_str(&format!(
             "; name the others: `{} = {}`",

@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn pytorch_order_and_channels_last() {
         let m = msg("Conv2d(1, 32, 3)", &[1, 28, 28]);
-        assert!(m.contains("Conv2d takes (filters, kernel)"), "{m}");
+        assert!(m.contains("l: X takes (filters, kernel)"), "{m}");
         assert!(m.contains("the input channels (1) are inferred"), "{m}");
         assert!(m.contains("did you mean `Conv2d(32, kernel = 3)`?"), "{m}");
         let m = msg("Conv2d(3, 64, 7, 2, 3)", &[3, 224, 224]);
