@@ -34,7 +34,8 @@ model! {
 fn check_types(m: &Asym<f32, Cpu>) {
     // H: (9 + 1 + 0 - 1 * 2 - 1) / 2 + 1 = 4; W: (8 + 2 + 1 - 2 * 1 - 1) / 1 + 1 = 9.
     // CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO.
-    let _: &layers::Conv2d<2, 4, 3, 2, 2, 1, 1, 2, 2, 1, 1, 0, 2, 1, 9, 8, 4, 9, f32, Cpu> = &m.conv;
+    let _: &layers::Conv2d<2, 4, 3, 2, 2, 1, 1, 2, 2, 1, 1, 0, 2, 1, 9, 8, 4, 9, f32, Cpu> =
+        &m.conv;
     // H: (4 + 0 + 1 - 1) / 1 + 1 = 5; W: (9 + 1 + 0 - 2) / 2 + 1 = 5.
     let _: &layers::Conv2dNoBias<4, 4, 1, 2, 1, 2, 1, 1, 1, 4, 0, 1, 1, 0, 4, 9, 5, 5, f32, Cpu> =
         &m.conv_nb;

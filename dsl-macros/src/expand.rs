@@ -10,9 +10,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
+use crate::layers::common::fmt_shape;
 use crate::parse::parse_file;
 use crate::plan::{infer_file, ModelPlan, PlannedLayer, What};
-use crate::layers::common::fmt_shape;
 
 /// Parses, infers and expands a whole `model!` call. Errors become
 /// `compile_error!` invocations spanned on the offending tokens; models

@@ -161,7 +161,12 @@ pub const fn transpose_out(
 /// `max((out - 1) * stride + dilation * (kernel - 1) + 1 - input, 0)`, split
 /// with the odd one at the end (bottom/right). `None` for a zero kernel,
 /// stride or dilation, or on overflow.
-pub const fn same_padding(input: u64, kernel: u64, stride: u64, dilation: u64) -> Option<(u64, u64)> {
+pub const fn same_padding(
+    input: u64,
+    kernel: u64,
+    stride: u64,
+    dilation: u64,
+) -> Option<(u64, u64)> {
     if stride == 0 {
         return None;
     }

@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn any_shape_no_arguments() {
         assert_eq!(out("ReLU", &[3, 4, 5]), vec![3, 4, 5]);
-        assert_eq!(code("GELU", &[3]), "L::GeLU::core::default::Default::default()");
+        assert_eq!(
+            code("GELU", &[3]),
+            "L::GeLU::core::default::Default::default()"
+        );
         assert!(msg("ReLU(2)", &[3]).contains("l: X takes no arguments"));
     }
 }

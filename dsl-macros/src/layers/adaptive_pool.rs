@@ -99,7 +99,8 @@ mod tests {
     fn output_size() {
         assert_eq!(out("AdaptiveAvgPool2d(1)", &[8, 7, 5]), vec![8, 1, 1]);
         assert_eq!(out("AdaptiveMaxPool2d((3, 2))", &[8, 7, 5]), vec![8, 3, 2]);
-        assert!(code("AdaptiveAvgPool2d((3, 2))", &[8, 7, 5]).starts_with("L::AdaptiveAvgPool2d<7,5,3,2>"));
+        assert!(code("AdaptiveAvgPool2d((3, 2))", &[8, 7, 5])
+            .starts_with("L::AdaptiveAvgPool2d<7,5,3,2>"));
         assert!(msg("AdaptiveMaxPool2d((0, 2))", &[8, 7, 5]).contains("at least 1"));
     }
 }

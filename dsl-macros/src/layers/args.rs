@@ -141,9 +141,11 @@ fn too_many_positional(
 ) -> syn::Error {
     let args = kind.args();
     // PyTorch's order: the first argument is the input channels / features.
-    if let (Some(what), Some(&first_dim), Some(Value::Int { value, .. })) =
-        (kind.inferred_input(), input.first(), list.first().map(|a| &a.value))
-    {
+    if let (Some(what), Some(&first_dim), Some(Value::Int { value, .. })) = (
+        kind.inferred_input(),
+        input.first(),
+        list.first().map(|a| &a.value),
+    ) {
         if i128::from(first_dim) == *value && list.len() - 1 <= args.len() {
             let rest: Vec<String> = list[1..]
                 .iter()

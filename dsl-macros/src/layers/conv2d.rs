@@ -47,7 +47,10 @@ impl LayerKind for Conv2d {
         let label = b.label;
         let filters = b.req_uint("filters")?;
         if filters.v == 0 {
-            return Err(err(filters.span, format!("{label}: filters must be at least 1")));
+            return Err(err(
+                filters.span,
+                format!("{label}: filters must be at least 1"),
+            ));
         }
         let kernel = b.req_hw("kernel")?;
         nonzero_hw(kernel, "the kernel size", label)?;
@@ -60,7 +63,10 @@ impl LayerKind for Conv2d {
             None => Sp::new(1, b.span()),
         };
         if groups.v == 0 {
-            return Err(err(groups.span, format!("{label}: groups must be at least 1")));
+            return Err(err(
+                groups.span,
+                format!("{label}: groups must be at least 1"),
+            ));
         }
         Ok(Box::new(ConvSpec {
             filters,
@@ -119,7 +125,11 @@ impl Node for ConvSpec {
         let fs = self.filters.span;
         let per = mul(mul(ci / g, w.kernel.0, fs, label)?, w.kernel.1, fs, label)?;
         let weights = mul(co, per, fs, label)?;
-        let params = if self.bias { add(weights, co, fs, label)? } else { weights };
+        let params = if self.bias {
+            add(weights, co, fs, label)?
+        } else {
+            weights
+        };
         let macs = mul(weights, mul(w.output.0, w.output.1, fs, label)?, fs, label)?;
         Ok(Inferred {
             output: vec![co, w.output.0, w.output.1],
@@ -174,11 +184,25 @@ impl Emit for ConvCode {
         let w = &self.w;
         let cig = lit(self.ci / self.groups.max(1));
         let (ci, co, g) = (lit(self.ci), lit(self.co), lit(self.groups));
-        let (kh, kw, sh, sw) = (lit(w.kernel.0), lit(w.kernel.1), lit(w.stride.0), lit(w.stride.1));
+        let (kh, kw, sh, sw) = (
+            lit(w.kernel.0),
+            lit(w.kernel.1),
+            lit(w.stride.0),
+            lit(w.stride.1),
+        );
         let (dh, dw) = (lit(w.dilation.0), lit(w.dilation.1));
         let [pt, pb, pl, pr] = w.pad.map(lit);
-        let (hi, wi, ho, wo) = (lit(w.input.0), lit(w.input.1), lit(w.output.0), lit(w.output.1));
-        let name = if self.bias { quote!(Conv2d) } else { quote!(Conv2dNoBias) };
+        let (hi, wi, ho, wo) = (
+            lit(w.input.0),
+            lit(w.input.1),
+            lit(w.output.0),
+            lit(w.output.1),
+        );
+        let name = if self.bias {
+            quote!(Conv2d)
+        } else {
+            quote!(Conv2dNoBias)
+        };
         LayerCode::visited(
             quote!(#l::#name<#ci, #co, #kh, #kw, #sh, #sw, #dh, #dw, #g, #cig, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, E, D>),
         )
@@ -191,7 +215,15 @@ mod tests {
 
     #[test]
     fn same_output_is_ceil_of_input_over_stride() {
-        for (input, k, stride) in [(28, 5, 1), (28, 3, 2), (27, 3, 2), (10, 3, 3), (11, 5, 3), (1, 7, 2), (224, 7, 2)] {
+        for (input, k, stride) in [
+            (28, 5, 1),
+            (28, 3, 2),
+            (27, 3, 2),
+            (10, 3, 3),
+            (11, 5, 3),
+            (1, 7, 2),
+            (224, 7, 2),
+        ] {
             let o = out(
                 &format!("Conv2d(8, kernel = {k}, stride = {stride}, padding = same)"),
                 &[3, input, input],
@@ -203,28 +235,57 @@ mod tests {
 
     #[test]
     fn valid_full_and_explicit_padding() {
-        assert_eq!(out("Conv2d(32, 5, padding = valid)", &[1, 28, 28]), vec![32, 24, 24]);
-        assert_eq!(out("Conv2d(32, 5)", &[1, 28, 28]), vec![32, 24, 24]);
-        assert_eq!(out("Conv2d(32, 5, padding = full)", &[1, 28, 28]), vec![32, 32, 32]);
-        assert_eq!(out("Conv2d(64, 7, stride = 2, padding = 3)", &[3, 224, 224]), vec![64, 112, 112]);
-        assert_eq!(out("Conv2d(4, 3, stride = 2)", &[1, 28, 28]), vec![4, 13, 13]);
         assert_eq!(
-            out("Conv2d(4, (3, 5), padding = ((1, 0), (2, 2)))", &[1, 10, 10]),
+            out("Conv2d(32, 5, padding = valid)", &[1, 28, 28]),
+            vec![32, 24, 24]
+        );
+        assert_eq!(out("Conv2d(32, 5)", &[1, 28, 28]), vec![32, 24, 24]);
+        assert_eq!(
+            out("Conv2d(32, 5, padding = full)", &[1, 28, 28]),
+            vec![32, 32, 32]
+        );
+        assert_eq!(
+            out("Conv2d(64, 7, stride = 2, padding = 3)", &[3, 224, 224]),
+            vec![64, 112, 112]
+        );
+        assert_eq!(
+            out("Conv2d(4, 3, stride = 2)", &[1, 28, 28]),
+            vec![4, 13, 13]
+        );
+        assert_eq!(
+            out(
+                "Conv2d(4, (3, 5), padding = ((1, 0), (2, 2)))",
+                &[1, 10, 10]
+            ),
             vec![4, 9, 10]
         );
     }
 
     #[test]
     fn dilation_groups_params_and_macs() {
-        assert_eq!(out("Conv2d(16, 3, dilation = (2, 3))", &[4, 20, 20]), vec![16, 16, 14]);
-        assert_eq!(out("Conv2d(16, 3, dilation = 2, padding = same)", &[4, 20, 20]), vec![16, 20, 20]);
-        assert_eq!(out("Conv2d(16, 3, dilation = 2, padding = full)", &[4, 20, 20]), vec![16, 24, 24]);
+        assert_eq!(
+            out("Conv2d(16, 3, dilation = (2, 3))", &[4, 20, 20]),
+            vec![16, 16, 14]
+        );
+        assert_eq!(
+            out("Conv2d(16, 3, dilation = 2, padding = same)", &[4, 20, 20]),
+            vec![16, 20, 20]
+        );
+        assert_eq!(
+            out("Conv2d(16, 3, dilation = 2, padding = full)", &[4, 20, 20]),
+            vec![16, 24, 24]
+        );
         let i = infer("Conv2d(8, 3, padding = 1, groups = 4)", &[4, 8, 8]).unwrap();
         assert_eq!(i.params, 8 * 3 * 3 + 8);
         assert_eq!(i.macs, 8 * 3 * 3 * 8 * 8);
         let i = infer("Conv2d(32, 5)", &[1, 28, 28]).unwrap();
         assert_eq!((i.params, i.macs), (32 * 25 + 32, 32 * 25 * 24 * 24));
-        assert_eq!(infer("Conv2d(64, 3, bias = false)", &[32, 8, 8]).unwrap().params, 64 * 32 * 9);
+        assert_eq!(
+            infer("Conv2d(64, 3, bias = false)", &[32, 8, 8])
+                .unwrap()
+                .params,
+            64 * 32 * 9
+        );
     }
 
     #[test]
@@ -234,24 +295,38 @@ mod tests {
             code("Conv2d(8, (3, 1), stride = 2, padding = same, dilation = (1, 2), groups = 4, bias = false)", &[32, 12, 12]),
             "L::Conv2dNoBias<32,8,3,1,2,2,1,2,4,8,0,1,0,0,12,12,6,6,E,D>"
         );
-        assert_eq!(code("Conv2d(32, 5)", &[1, 28, 28]), "L::Conv2d<1,32,5,5,1,1,1,1,1,1,0,0,0,0,28,28,24,24,E,D>");
+        assert_eq!(
+            code("Conv2d(32, 5)", &[1, 28, 28]),
+            "L::Conv2d<1,32,5,5,1,1,1,1,1,1,0,0,0,0,28,28,24,24,E,D>"
+        );
     }
 
     #[test]
     fn errors_carry_numbers_and_hints() {
         let m = msg("Conv2d(8, 5)", &[1, 3, 3]);
-        assert!(m.contains("kernel height 5 is larger than the padded input height 3"), "{m}");
+        assert!(
+            m.contains("kernel height 5 is larger than the padded input height 3"),
+            "{m}"
+        );
         assert!(m.contains("padding = 1"), "{m}");
         assert!(msg("Conv2d(8, 3, dilation = (3, 1))", &[1, 6, 6]).contains("effective size 7"));
         let m = msg("Conv2d(8, 3, groups = 3)", &[4, 8, 8]);
-        assert!(m.contains("4 input channels are not divisible by groups = 3"), "{m}");
+        assert!(
+            m.contains("4 input channels are not divisible by groups = 3"),
+            "{m}"
+        );
         let m = msg("Conv2d(6, 3, groups = 4)", &[4, 8, 8]);
-        assert!(m.contains("6 filters are not divisible by groups = 4"), "{m}");
+        assert!(
+            m.contains("6 filters are not divisible by groups = 4"),
+            "{m}"
+        );
         assert!(msg("Conv2d(8, 3, stride = 0)", &[1, 8, 8]).contains("stride must be at least 1"));
         assert!(msg("Conv2d(8, 0)", &[1, 8, 8]).contains("kernel size must be at least 1"));
-        assert!(msg("Conv2d(8, 3, dilation = (0, 1))", &[1, 8, 8]).contains("dilation must be at least 1"));
+        assert!(msg("Conv2d(8, 3, dilation = (0, 1))", &[1, 8, 8])
+            .contains("dilation must be at least 1"));
         assert!(msg("Conv2d(8, 3, groups = 0)", &[1, 8, 8]).contains("groups must be at least 1"));
-        assert!(msg("Conv2d(8, 3)", &[784]).contains("expects a [channels, height, width] input but got [784]"));
+        assert!(msg("Conv2d(8, 3)", &[784])
+            .contains("expects a [channels, height, width] input but got [784]"));
         assert!(msg("Conv2d(0, 3)", &[1, 8, 8]).contains("filters"));
         let big = u64::MAX / 2;
         assert!(msg(&format!("Conv2d({big}, 3, padding = 1)"), &[big, 8, 8]).contains("too large"));
@@ -264,12 +339,18 @@ mod tests {
         assert!(m.contains("the input channels (1) are inferred"), "{m}");
         assert!(m.contains("did you mean `Conv2d(32, kernel = 3)`?"), "{m}");
         let m = msg("Conv2d(3, 64, 7, 2, 3)", &[3, 224, 224]);
-        assert!(m.contains("`Conv2d(64, kernel = 7, stride = 2, padding = 3)`"), "{m}");
+        assert!(
+            m.contains("`Conv2d(64, kernel = 7, stride = 2, padding = 3)`"),
+            "{m}"
+        );
         // Not PyTorch's order: the extra argument should be named.
         let m = msg("Conv2d(32, 3, 2)", &[1, 28, 28]);
         assert!(m.contains("name the others: `stride = 2`"), "{m}");
         let m = msg("Conv2d(32, 3)", &[28, 28, 1]);
-        assert!(m.contains("channels-first [C, H, W]: write [1, 28, 28]"), "{m}");
+        assert!(
+            m.contains("channels-first [C, H, W]: write [1, 28, 28]"),
+            "{m}"
+        );
         assert!(msg("Conv2d(32, kernel_size = 3)", &[1, 8, 8]).contains("did you mean `kernel`"));
         assert!(msg("Conv2d(32, 3, strides = 2)", &[1, 8, 8]).contains("did you mean `stride`"));
         assert!(msg("Conv2d(32, 3, in_channels = 1)", &[1, 8, 8]).contains("infers it"));
@@ -277,18 +358,27 @@ mod tests {
 
     #[test]
     fn explain_reports_stride_remainder_and_keep_hint() {
-        let e = infer("Conv2d(4, 3, stride = 2)", &[1, 28, 28]).unwrap().explain.unwrap();
+        let e = infer("Conv2d(4, 3, stride = 2)", &[1, 28, 28])
+            .unwrap()
+            .explain
+            .unwrap();
         assert_eq!(
             e,
             "height and width: (28 + 0 + 0 - 3) / 2 + 1 = 13 (stride 2 leaves the last padded line 28 unused)"
         );
-        let e = infer("Conv2d(4, (3, 2), stride = 3)", &[1, 28, 28]).unwrap().explain.unwrap();
+        let e = infer("Conv2d(4, (3, 2), stride = 3)", &[1, 28, 28])
+            .unwrap()
+            .explain
+            .unwrap();
         assert_eq!(
             e,
             "height: (28 + 0 + 0 - 3) / 3 + 1 = 9 (stride 3 leaves the last padded line 28 unused), \
              width: (28 + 0 + 0 - 2) / 3 + 1 = 9 (stride 3 leaves the last padded lines 27..28 unused)"
         );
-        let e = infer("Conv2d(64, 5)", &[32, 12, 12]).unwrap().explain.unwrap();
+        let e = infer("Conv2d(64, 5)", &[32, 12, 12])
+            .unwrap()
+            .explain
+            .unwrap();
         assert!(e.contains("padding = 2 would keep 12x12"), "{e}");
     }
 }

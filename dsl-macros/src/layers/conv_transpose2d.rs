@@ -43,7 +43,10 @@ impl LayerKind for ConvTranspose2d {
         let label = b.label;
         let filters = b.req_uint("filters")?;
         if filters.v == 0 {
-            return Err(err(filters.span, format!("{label}: filters must be at least 1")));
+            return Err(err(
+                filters.span,
+                format!("{label}: filters must be at least 1"),
+            ));
         }
         let kernel = b.req_hw("kernel")?;
         nonzero_hw(kernel, "the kernel size", label)?;
@@ -148,7 +151,12 @@ impl Emit for ConvTCode {
     /// `ConvTranspose2d<CI, CO, KH, KW, SH, SW, PH, PW, OPH, OPW, HI, WI, HO, WO, E, D>`.
     fn emit(&self, l: &TokenStream) -> LayerCode {
         let (ci, co) = (lit(self.ci), lit(self.co));
-        let (kh, kw, sh, sw) = (lit(self.kernel.0), lit(self.kernel.1), lit(self.stride.0), lit(self.stride.1));
+        let (kh, kw, sh, sw) = (
+            lit(self.kernel.0),
+            lit(self.kernel.1),
+            lit(self.stride.0),
+            lit(self.stride.1),
+        );
         let (ph, pw) = (lit(self.padding.0), lit(self.padding.1));
         let (oph, opw) = (lit(self.output_padding.0), lit(self.output_padding.1));
         let (hi, wi) = (lit(self.input.0), lit(self.input.1));
@@ -165,15 +173,31 @@ mod tests {
 
     #[test]
     fn formula_params_code_and_errors() {
-        assert_eq!(out("ConvTranspose2d(16, 4, stride = 2, padding = 1)", &[32, 7, 7]), vec![16, 14, 14]);
-        let i = infer("ConvTranspose2d(16, 4, stride = 2, padding = 1)", &[32, 7, 7]).unwrap();
+        assert_eq!(
+            out(
+                "ConvTranspose2d(16, 4, stride = 2, padding = 1)",
+                &[32, 7, 7]
+            ),
+            vec![16, 14, 14]
+        );
+        let i = infer(
+            "ConvTranspose2d(16, 4, stride = 2, padding = 1)",
+            &[32, 7, 7],
+        )
+        .unwrap();
         assert_eq!(i.params, 32 * 16 * 16 + 16);
         assert_eq!(
             code("ConvTranspose2d(2, (4, 3), stride = (2, 1), padding = (1, 0), output_padding = (1, 0))", &[4, 7, 5]),
             "L::ConvTranspose2d<4,2,4,3,2,1,1,0,1,0,7,5,15,7,E,D>"
         );
-        let m = msg("ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 2)", &[32, 7, 7]);
-        assert!(m.contains("output_padding height 2 must be smaller than the stride 2"), "{m}");
+        let m = msg(
+            "ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 2)",
+            &[32, 7, 7],
+        );
+        assert!(
+            m.contains("output_padding height 2 must be smaller than the stride 2"),
+            "{m}"
+        );
         let m = msg("ConvTranspose2d(16, 1, padding = 3)", &[32, 2, 2]);
         assert!(m.contains("below 1"), "{m}");
         assert!(m.contains("(2 - 1) * 1 - 2 * 3 + (1 - 1) + 0 + 1"), "{m}");

@@ -63,7 +63,10 @@ impl Node for DenseSpec {
         };
         let units = self.units;
         if units.v == 0 {
-            return Err(err(units.span, format!("{label}: units must be at least 1")));
+            return Err(err(
+                units.span,
+                format!("{label}: units must be at least 1"),
+            ));
         }
         let macs = mul(*i, units.v, units.span, label)?;
         let params = if self.bias {
@@ -111,10 +114,19 @@ mod tests {
     #[test]
     fn shapes_params_and_code() {
         let i = infer("Dense(256)", &[784]).unwrap();
-        assert_eq!((i.output, i.params, i.macs), (vec![256], 784 * 256 + 256, 784 * 256));
-        assert_eq!(infer("Dense(10, bias = false)", &[128]).unwrap().params, 1280);
+        assert_eq!(
+            (i.output, i.params, i.macs),
+            (vec![256], 784 * 256 + 256, 784 * 256)
+        );
+        assert_eq!(
+            infer("Dense(10, bias = false)", &[128]).unwrap().params,
+            1280
+        );
         assert_eq!(code("Dense(3)", &[5]), "L::Dense<5,3,E,D>");
-        assert_eq!(code("Dense(3, bias = false)", &[5]), "L::DenseNoBias<5,3,E,D>");
+        assert_eq!(
+            code("Dense(3, bias = false)", &[5]),
+            "L::DenseNoBias<5,3,E,D>"
+        );
     }
 
     #[test]

@@ -70,7 +70,10 @@ mod tests {
     fn flattens() {
         assert_eq!(out("Flatten", &[64, 4, 4]), vec![1024]);
         assert_eq!(out("Flatten", &[7]), vec![7]);
-        assert_eq!(code("Flatten", &[2, 3]), "L::Flatten<6><L::Flatten<6>>::new()");
+        assert_eq!(
+            code("Flatten", &[2, 3]),
+            "L::Flatten<6><L::Flatten<6>>::new()"
+        );
         assert!(msg("Flatten", &[1, 2, 3, 4, 5]).contains("1 to 4 dims"));
         let big = u64::MAX / 2;
         assert!(msg("Flatten", &[big, big]).contains("too large"));

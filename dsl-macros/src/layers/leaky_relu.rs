@@ -30,7 +30,10 @@ impl LayerKind for LeakyReLU {
     fn bind(&self, b: &Bound<'_>) -> syn::Result<Box<dyn Node>> {
         let alpha = b.float_or("alpha", 0.01)?;
         if !alpha.v.is_finite() {
-            return Err(err(alpha.span, format!("{}: alpha must be finite", b.label)));
+            return Err(err(
+                alpha.span,
+                format!("{}: alpha must be finite", b.label),
+            ));
         }
         Ok(Box::new(LeakyCode { alpha: alpha.v }))
     }
@@ -65,8 +68,14 @@ mod tests {
     #[test]
     fn default_and_explicit_alpha() {
         assert_eq!(out("LeakyReLU", &[3, 2]), vec![3, 2]);
-        assert_eq!(code("LeakyReLU", &[3]), "L::LeakyReLUL::LeakyReLU::new(0.01)");
-        assert_eq!(code("LeakyReLU(0.2)", &[3]), "L::LeakyReLUL::LeakyReLU::new(0.2)");
+        assert_eq!(
+            code("LeakyReLU", &[3]),
+            "L::LeakyReLUL::LeakyReLU::new(0.01)"
+        );
+        assert_eq!(
+            code("LeakyReLU(0.2)", &[3]),
+            "L::LeakyReLUL::LeakyReLU::new(0.2)"
+        );
         assert!(msg("LeakyReLU(negative_slope = 0.2)", &[3]).contains("did you mean `alpha`"));
     }
 }

@@ -124,7 +124,10 @@ mod tests {
             "L::LocalResponseNormL::LocalResponseNorm::new(5,0.0001,0.75,1.0)"
         );
         assert_eq!(
-            code("LocalResponseNorm(5, alpha = 2e-4, beta = 0.5, k = 2)", &[8, 4, 4]),
+            code(
+                "LocalResponseNorm(5, alpha = 2e-4, beta = 0.5, k = 2)",
+                &[8, 4, 4]
+            ),
             "L::LocalResponseNormL::LocalResponseNorm::new(5,0.0002,0.5,2.0)"
         );
     }
@@ -136,8 +139,13 @@ mod tests {
         assert!(msg("LocalResponseNorm(5, alpha = -1e-4)", &[8, 4, 4]).contains("alpha must be"));
         assert!(msg("LocalResponseNorm(5, beta = -0.75)", &[8, 4, 4]).contains("beta must be"));
         assert!(msg("LocalResponseNorm(5, k = 0)", &[8, 4, 4]).contains("k must be"));
-        assert!(msg("LocalResponseNorm(5, 1e-4)", &[8, 4, 4]).contains("name the others: `alpha = "));
+        assert!(
+            msg("LocalResponseNorm(5, 1e-4)", &[8, 4, 4]).contains("name the others: `alpha = ")
+        );
         let m = msg("LocalResponseNorm(5)", &[8, 4]);
-        assert!(m.contains("expects [channels, height, width] or [channels] but got [8, 4]"), "{m}");
+        assert!(
+            m.contains("expects [channels, height, width] or [channels] but got [8, 4]"),
+            "{m}"
+        );
     }
 }

@@ -231,7 +231,11 @@ mod tests {
                     Some(d) => format!("`{} = {d}`", a.name),
                     None => format!("`{}`", a.name),
                 };
-                assert!(doc.contains(&written), "{}: {written} not in {doc}", k.name());
+                assert!(
+                    doc.contains(&written),
+                    "{}: {written} not in {doc}",
+                    k.name()
+                );
             }
         }
     }

@@ -143,9 +143,19 @@ impl Emit for PoolCode {
     /// SW, PT, PB, PL, PR, HI, WI, HO, WO>`, `AvgPool2d<.., COUNT_INCLUDE_PAD>`.
     fn emit(&self, l: &TokenStream) -> LayerCode {
         let w = &self.w;
-        let (kh, kw, sh, sw) = (lit(w.kernel.0), lit(w.kernel.1), lit(w.stride.0), lit(w.stride.1));
+        let (kh, kw, sh, sw) = (
+            lit(w.kernel.0),
+            lit(w.kernel.1),
+            lit(w.stride.0),
+            lit(w.stride.1),
+        );
         let [pt, pb, pl, pr] = w.pad.map(lit);
-        let (hi, wi, ho, wo) = (lit(w.input.0), lit(w.input.1), lit(w.output.0), lit(w.output.1));
+        let (hi, wi, ho, wo) = (
+            lit(w.input.0),
+            lit(w.input.1),
+            lit(w.output.0),
+            lit(w.output.1),
+        );
         LayerCode::new_call(if self.avg {
             let c = lit_bool(self.count_include_pad);
             quote!(#l::AvgPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, #c>)
@@ -163,15 +173,27 @@ mod tests {
     fn shapes() {
         assert_eq!(out("MaxPool2d(2)", &[32, 24, 24]), vec![32, 12, 12]);
         assert_eq!(out("MaxPool2d(2)", &[32, 25, 25]), vec![32, 12, 12]);
-        assert_eq!(out("MaxPool2d(3, stride = 2, padding = 1)", &[64, 112, 112]), vec![64, 56, 56]);
-        assert_eq!(out("MaxPool2d(3, stride = 1, padding = same)", &[8, 28, 28]), vec![8, 28, 28]);
-        assert_eq!(out("MaxPool2d(2, padding = same)", &[8, 7, 7]), vec![8, 4, 4]);
+        assert_eq!(
+            out("MaxPool2d(3, stride = 2, padding = 1)", &[64, 112, 112]),
+            vec![64, 56, 56]
+        );
+        assert_eq!(
+            out("MaxPool2d(3, stride = 1, padding = same)", &[8, 28, 28]),
+            vec![8, 28, 28]
+        );
+        assert_eq!(
+            out("MaxPool2d(2, padding = same)", &[8, 7, 7]),
+            vec![8, 4, 4]
+        );
         assert_eq!(
             code("AvgPool2d(3, stride = 2, padding = same, count_include_pad = false)", &[8, 7, 7]),
             "L::AvgPool2d<3,3,2,2,1,1,1,1,7,7,4,4,false><L::AvgPool2d<3,3,2,2,1,1,1,1,7,7,4,4,false>>::new()"
         );
         assert_eq!(
-            code("MaxPool2d((3, 2), stride = (2, 1), padding = (1, 0))", &[1, 9, 8]),
+            code(
+                "MaxPool2d((3, 2), stride = (2, 1), padding = (1, 0))",
+                &[1, 9, 8]
+            ),
             "L::MaxPool2d<3,2,2,1,1,1,0,0,9,8,5,7><L::MaxPool2d<3,2,2,1,1,1,0,0,9,8,5,7>>::new()"
         );
     }
@@ -179,9 +201,15 @@ mod tests {
     #[test]
     fn errors() {
         let m = msg("MaxPool2d(3, stride = 1, padding = 2)", &[8, 8, 8]);
-        assert!(m.contains("padding height 2 is more than half the kernel 3"), "{m}");
+        assert!(
+            m.contains("padding height 2 is more than half the kernel 3"),
+            "{m}"
+        );
         let m = msg("MaxPool2d(5, stride = 5)", &[8, 4, 4]);
-        assert!(m.contains("kernel height 5 is larger than the padded input height 4"), "{m}");
+        assert!(
+            m.contains("kernel height 5 is larger than the padded input height 4"),
+            "{m}"
+        );
         assert!(msg("MaxPool2d(2, stride = 0)", &[8, 4, 4]).contains("stride"));
         assert!(msg("MaxPool2d(2, padding = full)", &[8, 4, 4]).contains("full"));
         assert!(msg("MaxPool2d(pool_size = 2)", &[8, 4, 4]).contains("did you mean `kernel`"));

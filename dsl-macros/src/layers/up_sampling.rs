@@ -118,11 +118,18 @@ mod tests {
     #[test]
     fn scales() {
         assert_eq!(out("UpSampling2d((2, 3))", &[3, 10, 10]), vec![3, 20, 30]);
-        assert!(code("UpSampling2d((2, 1), mode = bilinear, align_corners = true)", &[2, 15, 19])
-            .starts_with("L::UpSampling2dBilinear<2,1,15,19,30,19,true>"));
-        assert!(code("UpSampling2d(2)", &[2, 30, 19]).starts_with("L::UpSampling2d<2,2,30,19,60,38>"));
+        assert!(code(
+            "UpSampling2d((2, 1), mode = bilinear, align_corners = true)",
+            &[2, 15, 19]
+        )
+        .starts_with("L::UpSampling2dBilinear<2,1,15,19,30,19,true>"));
+        assert!(
+            code("UpSampling2d(2)", &[2, 30, 19]).starts_with("L::UpSampling2d<2,2,30,19,60,38>")
+        );
         assert!(msg("UpSampling2d((0, 2))", &[3, 10, 10]).contains("scale must be at least 1"));
         assert!(msg("UpSampling2d(2, align_corners = true)", &[3, 10, 10]).contains("bilinear"));
-        assert!(msg("UpSampling2d(scale_factor = 2)", &[3, 10, 10]).contains("did you mean `scale`"));
+        assert!(
+            msg("UpSampling2d(scale_factor = 2)", &[3, 10, 10]).contains("did you mean `scale`")
+        );
     }
 }

@@ -143,7 +143,13 @@ pub fn padding_arg(b: &Bound<'_>, keywords: &[&str]) -> syn::Result<Sp<Padding>>
 }
 
 /// Resolves a [`Padding`] into `[top, bottom, left, right]`; `None` on overflow.
-fn resolve_padding(padding: Padding, input: Hw, kernel: Hw, stride: Hw, dilation: Hw) -> Option<[u64; 4]> {
+fn resolve_padding(
+    padding: Padding,
+    input: Hw,
+    kernel: Hw,
+    stride: Hw,
+    dilation: Hw,
+) -> Option<[u64; 4]> {
     Some(match padding {
         Padding::Sym((h, w)) => [h, h, w, w],
         Padding::Explicit { t, b, l, r } => [t, b, l, r],

@@ -31,7 +31,11 @@ impl LayerKind for ZeroPadding2d {
     }
     fn bind(&self, b: &Bound<'_>) -> syn::Result<Box<dyn Node>> {
         let v = b.req("padding")?;
-        let pad = b.four(v, "padding", "a number, a pair (h, w) or ((top, bottom), (left, right))")?;
+        let pad = b.four(
+            v,
+            "padding",
+            "a number, a pair (h, w) or ((top, bottom), (left, right))",
+        )?;
         Ok(Box::new(PadSpec {
             pad: Sp::new(pad, v.span()),
         }))
@@ -89,9 +93,13 @@ mod tests {
 
     #[test]
     fn pads() {
-        assert_eq!(out("ZeroPadding2d(((1, 2), (3, 4)))", &[3, 10, 10]), vec![3, 13, 17]);
+        assert_eq!(
+            out("ZeroPadding2d(((1, 2), (3, 4)))", &[3, 10, 10]),
+            vec![3, 13, 17]
+        );
         assert_eq!(out("ZeroPadding2d((1, 2))", &[3, 10, 10]), vec![3, 12, 14]);
-        assert!(code("ZeroPadding2d(((1, 0), (2, 3)))", &[4, 14, 14]).starts_with("L::ZeroPadding2d<1,0,2,3,14,14,15,19>"));
+        assert!(code("ZeroPadding2d(((1, 0), (2, 3)))", &[4, 14, 14])
+            .starts_with("L::ZeroPadding2d<1,0,2,3,14,14,15,19>"));
         assert!(msg("ZeroPadding2d(((1, 2, 3), (3, 4)))", &[3, 10, 10]).contains("padding"));
     }
 }
