@@ -131,6 +131,49 @@ fn takes(kind: &dyn LayerKind) -> String {
     }
 }
 
+/// The error for a call in PyTorch's order, whose first argument is the
+/// input channels / features that sxima infers (`Conv2d(1, 32, 3)` on
+/// `[1, 28, 28]`), with the call it probably meant; `None` if it does not
+/// look like one.
+fn pytorch_order(
+    kind: &dyn LayerKind,
+    label: &str,
+    list: &[Arg],
+    input: &[u64],
+) -> Option<syn::Error> {
+    let args = kind.args();
+    let what = kind.inferred_input()?;
+    let first = list.first().filter(|a| a.name.is_none())?;
+    let Value::Int { value, .. } = &first.value else {
+        return None;
+    };
+    if input.first().map(|&d| i128::from(d)) != Some(*value) || list.len() - 1 > args.len() {
+        return None;
+    }
+    let rest: Vec<String> = list[1..]
+        .iter()
+        .zip(args)
+        .enumerate()
+        .map(|(i, (arg, spec))| match (&arg.name, i) {
+            (Some(n), _) => format!("{n} = {}", arg.value.text()),
+            (None, 0) => arg.value.text(),
+            (None, _) => format!("{} = {}", spec.name, arg.value.text()),
+        })
+        .collect();
+    let meant = if rest.is_empty() {
+        kind.name().to_string()
+    } else {
+        format!("{}({})", kind.name(), rest.join(", "))
+    };
+    Some(syn::Error::new(
+        first.span(),
+        format!(
+            "{label} {}; the {what} ({value}) are inferred from the input; did you mean `{meant}`?",
+            takes(kind)
+        ),
+    ))
+}
+
 /// The error for a positional argument past the positional ones.
 fn too_many_positional(
     kind: &dyn LayerKind,
@@ -139,37 +182,11 @@ fn too_many_positional(
     extra: usize,
     input: &[u64],
 ) -> syn::Error {
-    let args = kind.args();
-    // PyTorch's order: the first argument is the input channels / features.
-    if let (Some(what), Some(&first_dim), Some(Value::Int { value, .. })) = (
-        kind.inferred_input(),
-        input.first(),
-        list.first().map(|a| &a.value),
-    ) {
-        if i128::from(first_dim) == *value && list.len() - 1 <= args.len() {
-            let rest: Vec<String> = list[1..]
-                .iter()
-                .zip(args)
-                .enumerate()
-                .map(|(i, (arg, spec))| match (&arg.name, i) {
-                    (Some(n), _) => format!("{n} = {}", arg.value.text()),
-                    (None, 0) => arg.value.text(),
-                    (None, _) => format!("{} = {}", spec.name, arg.value.text()),
-                })
-                .collect();
-            return syn::Error::new(
-                list[0].span(),
-                format!(
-                    "{label} {}; the {what} ({value}) are inferred from the input; did you mean `{}({})`?",
-                    takes(kind),
-                    kind.name(),
-                    rest.join(", ")
-                ),
-            );
-        }
+    if let Some(e) = pytorch_order(kind, label, list, input) {
+        return e;
     }
     let mut msg = format!("{label} {}", takes(kind));
-    if let Some(spec) = args.get(extra) {
+    if let Some(spec) = kind.args().get(extra) {
         msg.push_str(&format!(
             "; name the others: `{} = {}`",
             spec.name,
@@ -243,6 +260,9 @@ pub fn bind<'a>(
             }
         };
         if values[slot].is_some() {
+            if let Some(e) = pytorch_order(kind, label, list, input) {
+                return Err(e);
+            }
             let span = arg.name.as_ref().map_or(arg.span(), Ident::span);
             return Err(syn::Error::new(
                 span,

@@ -39,6 +39,9 @@ impl LayerKind for BatchNorm {
     fn args(&self) -> &'static [ArgSpec] {
         &[]
     }
+    fn inferred_input(&self) -> Option<&'static str> {
+        Some(if self.two_d { "channels" } else { "features" })
+    }
     fn doc(&self) -> &'static str {
         DOC
     }
@@ -110,5 +113,9 @@ mod tests {
         assert_eq!(code("BatchNorm1d", &[2]), "L::BatchNorm1d<2,E,D>");
         assert!(msg("BatchNorm2d", &[16]).contains("[channels, height, width]"));
         assert!(msg("BatchNorm1d", &[16, 5, 5]).contains("BatchNorm2d"));
+        let m = msg("BatchNorm2d(16)", &[16, 5, 5]);
+        assert!(m.contains("the channels (16) are inferred"), "{m}");
+        assert!(m.contains("did you mean `BatchNorm2d`?"), "{m}");
+        assert!(msg("BatchNorm2d(4)", &[16, 5, 5]).contains("takes no arguments"));
     }
 }

@@ -346,6 +346,9 @@ mod tests {
         // Not PyTorch's order: the extra argument should be named.
         let m = msg("Conv2d(32, 3, 2)", &[1, 28, 28]);
         assert!(m.contains("name the others: `stride = 2`"), "{m}");
+        let m = msg("Conv2d(1, 32, kernel = 3)", &[1, 28, 28]);
+        assert!(m.contains("did you mean `Conv2d(32, kernel = 3)`?"), "{m}");
+        assert!(msg("Conv2d(8, 32, kernel = 3)", &[1, 28, 28]).contains("given twice"));
         let m = msg("Conv2d(32, 3)", &[28, 28, 1]);
         assert!(
             m.contains("channels-first [C, H, W]: write [1, 28, 28]"),
