@@ -121,7 +121,7 @@ impl Node for ConvSpec {
             padding: self.padding,
             ceil_mode: false,
         };
-        let (w, explain) = window(label, WindowUse::Conv, input, hw, &args)?;
+        let (w, explain) = window(cx, WindowUse::Conv, input, hw, &args)?;
         let fs = self.filters.span;
         let per = mul(mul(ci / g, w.kernel.0, fs, label)?, w.kernel.1, fs, label)?;
         let weights = mul(co, per, fs, label)?;
@@ -354,6 +354,12 @@ mod tests {
             m.contains("channels-first [C, H, W]: write [1, 28, 28]"),
             "{m}"
         );
+        // Fits as [C, H, W], but a square RGB image is the likely meaning.
+        let m = msg("Conv2d(16, 3, padding = 1)", &[32, 32, 3]);
+        assert!(m.contains("write [3, 32, 32]"), "{m}");
+        // Not square, fits: a plausible [C, H, W] feature map.
+        assert_eq!(out("Conv2d(4, 3)", &[16, 9, 3]), vec![4, 7, 1]);
+        assert_eq!(out("Conv2d(4, 1)", &[3, 8, 8]), vec![4, 8, 8]);
         assert!(msg("Conv2d(32, kernel_size = 3)", &[1, 8, 8]).contains("did you mean `kernel`"));
         assert!(msg("Conv2d(32, 3, strides = 2)", &[1, 8, 8]).contains("did you mean `stride`"));
         assert!(msg("Conv2d(32, 3, in_channels = 1)", &[1, 8, 8]).contains("infers it"));

@@ -146,6 +146,8 @@ mod tests {
         assert_eq!(suggestion("GlobalAveragePooling2D"), Some("GlobalAvgPool"));
         assert_eq!(suggestion("Linear"), Some("Dense"));
         assert_eq!(suggestion("Gelu"), Some("GELU"));
+        assert_eq!(suggestion("SoftMax"), Some("Softmax"));
+        assert_eq!(suggestion("Swish"), Some("SiLU"));
         assert!(suggestion("BatchNormalization")
             .is_some_and(|s| s.contains("BatchNorm1d") && s.contains("BatchNorm2d")));
         assert_eq!(suggestion("Transformer"), None);

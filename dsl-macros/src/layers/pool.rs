@@ -116,7 +116,7 @@ impl Node for PoolSpec {
             padding: self.padding,
             ceil_mode: false,
         };
-        let (w, explain) = window(cx.label, WindowUse::Pool, input, hw, &args)?;
+        let (w, explain) = window(cx, WindowUse::Pool, input, hw, &args)?;
         Ok(Inferred {
             output: vec![c, w.output.0, w.output.1],
             params: 0,

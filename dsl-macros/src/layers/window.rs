@@ -7,6 +7,7 @@ use sxima_shape::AxisError;
 
 use super::args::{Bound, Hw, Sp};
 use super::common::{err, fmt_shape, too_large};
+use super::Cx;
 use crate::parse::Value;
 
 /// Padding of a 2-d convolution or pooling layer, as written.
@@ -58,7 +59,7 @@ pub fn fmt_hw(hw: Hw) -> String {
 }
 
 /// A hint when `[a, b, c]` looks like a channels-last image (`[28, 28, 1]`,
-/// `[32, 32, 3]`).
+/// `[32, 32, 3]`): one or three channels last, at least 8x8 before them.
 pub fn channels_last_hint(input: &[u64]) -> Option<String> {
     match input {
         [h, w, c] if (*c == 1 || *c == 3) && *h >= 8 && *w >= 8 => Some(format!(
@@ -185,13 +186,25 @@ pub struct WindowArgs {
 
 /// Computes the output of a 2-d window, with errors naming the numbers, and a
 /// one-line explanation (`"height and width: (28 + 0 + 0 - 5) / 1 + 1 = 24"`).
+/// `cx` names the layer; errors about the input as a whole point at it.
 pub fn window(
-    label: &str,
+    cx: &Cx<'_>,
     use_: WindowUse,
     input: &[u64],
     hw: Hw,
     a: &WindowArgs,
 ) -> syn::Result<(Window, String)> {
+    let label = cx.label;
+    // A square image with 1 or 3 channels last (`[32, 32, 3]`) is a
+    // channels-last mistake even when the window happens to fit: as
+    // `[C, H, W]` it would be 32 channels of 32x3 images.
+    if let [h, w, _] = input {
+        if h == w {
+            if let Some(hint) = channels_last_hint(input) {
+                return Err(err(cx.span, format!("{label}: {hint}")));
+            }
+        }
+    }
     let pad = resolve_padding(a.padding.v, hw, a.kernel.v, a.stride.v, a.dilation)
         .ok_or_else(|| too_large(a.padding.span, label))?;
     let mut out = [0u64; 2];
@@ -229,7 +242,7 @@ pub fn window(
             }
             Err(AxisError::KernelTooLarge { effective, padded }) => {
                 if let Some(hint) = channels_last_hint(input) {
-                    return Err(err(a.kernel.span, format!("{label}: {hint}")));
+                    return Err(err(cx.span, format!("{label}: {hint}")));
                 }
                 let dil = if d == 1 {
                     String::new()
