@@ -1,7 +1,7 @@
 //! Model-level inference: walks a parsed model, names its layers, resolves
 //! each call against the catalogue ([`crate::layers`]) and threads the shape
-//! through each layer's [`Node::infer`]. The result, a [`ModelPlan`], holds
-//! every number the code generator writes.
+//! through each layer's [`crate::layers::Node::infer`]. The result, a
+//! [`ModelPlan`], holds every number the code generator writes.
 
 use std::collections::{HashMap, HashSet};
 
