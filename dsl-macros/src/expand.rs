@@ -10,9 +10,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
+use crate::layers::common::fmt_shape;
 use crate::parse::parse_file;
 use crate::plan::{infer_file, ModelPlan, PlannedLayer, What};
-use crate::shape::{fmt_shape, Activation, Resolved, Window};
 
 /// Parses, infers and expands a whole `model!` call. Errors become
 /// `compile_error!` invocations spanned on the offending tokens; models
@@ -58,14 +58,6 @@ fn n(v: u64) -> Literal {
     Literal::u64_unsuffixed(v)
 }
 
-fn b(v: bool) -> TokenStream {
-    if v {
-        quote!(true)
-    } else {
-        quote!(false)
-    }
-}
-
 fn tensor_shape(dims: &[u64]) -> TokenStream {
     let dfdx = dfdx();
     let d = dims.iter().map(|&v| n(v));
@@ -77,8 +69,8 @@ fn shape_lit(dims: &[u64]) -> TokenStream {
     quote!(&[#(#d),*])
 }
 
-/// How one layer is typed and built.
-struct LayerCode {
+/// How one field of the generated struct is typed, built and counted.
+struct FieldCode {
     ty: TokenStream,
     /// `None` for layers with parameters (built by the visitor).
     ctor: Option<TokenStream>,
@@ -86,179 +78,23 @@ struct LayerCode {
     params: TokenStream,
 }
 
-fn window_nums(w: &Window) -> [Literal; 8] {
-    let [pt, pb, pl, pr] = w.pad;
-    [
-        n(pt),
-        n(pb),
-        n(pl),
-        n(pr),
-        n(w.input.0),
-        n(w.input.1),
-        n(w.output.0),
-        n(w.output.1),
-    ]
-}
-
-fn layer_code(layer: &PlannedLayer) -> LayerCode {
-    let l = quote!(::sxima::__private::sxima_runtime::layers);
+/// The field of one planned layer: a catalogue layer writes its own runtime
+/// type ([`crate::layers::Emit`]); a nested model is its generated struct.
+fn field_code(layer: &PlannedLayer) -> FieldCode {
     let rt = rt();
-    let zero = |ty: TokenStream| LayerCode {
-        ty,
-        ctor: Some(quote!(::core::default::Default::default())),
-        params: quote!(0),
-    };
-    let new = |ty: TokenStream| LayerCode {
-        ctor: Some(quote!(<#ty>::new())),
-        ty,
-        params: quote!(0),
-    };
-    let inferred = match &layer.what {
-        What::Nested { ty } => {
-            return LayerCode {
-                ty: quote!(#ty<E, D>),
-                ctor: None,
-                params: quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
-            }
-        }
-        What::Layer(i) => i,
-    };
-    let p = n(inferred.params);
-    let param = |ty: TokenStream| LayerCode {
-        ty,
-        ctor: None,
-        params: quote!(#p),
-    };
-    match &inferred.resolved {
-        Resolved::Dense { i, o, bias } => {
-            let (i, o) = (n(*i), n(*o));
-            if *bias {
-                param(quote!(#l::Dense<#i, #o, E, D>))
-            } else {
-                param(quote!(#l::DenseNoBias<#i, #o, E, D>))
-            }
-        }
-        Resolved::Activation(a) => {
-            let name = format_ident!("{}", a.type_name());
-            let _: Activation = *a;
-            zero(quote!(#l::#name))
-        }
-        Resolved::LeakyReLU { alpha } => {
-            let a = Literal::f64_unsuffixed(*alpha);
-            LayerCode {
-                ty: quote!(#l::LeakyReLU),
-                ctor: Some(quote!(#l::LeakyReLU::new(#a))),
-                params: quote!(0),
-            }
-        }
-        Resolved::Dropout { p } => {
-            let pl = Literal::f64_unsuffixed(*p);
-            LayerCode {
-                ty: quote!(#l::Dropout),
-                ctor: Some(quote!(#l::Dropout::new(#pl))),
-                params: quote!(0),
-            }
-        }
-        Resolved::BatchNorm1d { c } => {
-            let c = n(*c);
-            param(quote!(#l::BatchNorm1d<#c, E, D>))
-        }
-        Resolved::BatchNorm2d { c } => {
-            let c = n(*c);
-            param(quote!(#l::BatchNorm2d<#c, E, D>))
-        }
-        Resolved::Flatten { n: size } => {
-            let size = n(*size);
-            new(quote!(#l::Flatten<#size>))
-        }
-        Resolved::Conv2d {
-            ci,
-            co,
-            groups,
-            w,
-            bias,
-        } => {
-            // CIG = CI / G: stable Rust cannot compute it in the weight's type.
-            let cig = n(ci / groups.max(&1));
-            let (ci, co, g) = (n(*ci), n(*co), n(*groups));
-            let (kh, kw, sh, sw, dh, dw) = (
-                n(w.kernel.0),
-                n(w.kernel.1),
-                n(w.stride.0),
-                n(w.stride.1),
-                n(w.dilation.0),
-                n(w.dilation.1),
-            );
-            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
-            let name = if *bias {
-                quote!(Conv2d)
-            } else {
-                quote!(Conv2dNoBias)
-            };
-            param(
-                quote!(#l::#name<#ci, #co, #kh, #kw, #sh, #sw, #dh, #dw, #g, #cig, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, E, D>),
-            )
-        }
-        Resolved::ConvTranspose2d {
-            ci,
-            co,
-            w,
-            output_padding,
-        } => {
-            let (ci, co) = (n(*ci), n(*co));
-            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
-            let (ph, pw) = (n(w.pad[0]), n(w.pad[2]));
-            let (oph, opw) = (n(output_padding.0), n(output_padding.1));
-            let (hi, wi, ho, wo) = (n(w.input.0), n(w.input.1), n(w.output.0), n(w.output.1));
-            param(
-                quote!(#l::ConvTranspose2d<#ci, #co, #kh, #kw, #sh, #sw, #ph, #pw, #oph, #opw, #hi, #wi, #ho, #wo, E, D>),
-            )
-        }
-        Resolved::MaxPool2d { w } => {
-            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
-            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
-            new(quote!(#l::MaxPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo>))
-        }
-        Resolved::AvgPool2d {
-            w,
-            count_include_pad,
-        } => {
-            let (kh, kw, sh, sw) = (n(w.kernel.0), n(w.kernel.1), n(w.stride.0), n(w.stride.1));
-            let [pt, pb, pl, pr, hi, wi, ho, wo] = window_nums(w);
-            let c = b(*count_include_pad);
-            new(
-                quote!(#l::AvgPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, #c>),
-            )
-        }
-        Resolved::GlobalAvgPool => zero(quote!(#l::GlobalAvgPool)),
-        Resolved::GlobalMaxPool => zero(quote!(#l::GlobalMaxPool)),
-        Resolved::AdaptiveAvgPool2d { input, output } => {
-            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
-            new(quote!(#l::AdaptiveAvgPool2d<#hi, #wi, #ho, #wo>))
-        }
-        Resolved::AdaptiveMaxPool2d { input, output } => {
-            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
-            new(quote!(#l::AdaptiveMaxPool2d<#hi, #wi, #ho, #wo>))
-        }
-        Resolved::ZeroPadding2d { pad, input, output } => {
-            let [pt, pb, pl, pr] = pad.map(n);
-            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
-            new(quote!(#l::ZeroPadding2d<#pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo>))
-        }
-        Resolved::UpSampling2d {
-            scale,
-            input,
-            output,
-            bilinear,
-            align_corners,
-        } => {
-            let (sh, sw) = (n(scale.0), n(scale.1));
-            let (hi, wi, ho, wo) = (n(input.0), n(input.1), n(output.0), n(output.1));
-            if *bilinear {
-                let a = b(*align_corners);
-                new(quote!(#l::UpSampling2dBilinear<#sh, #sw, #hi, #wi, #ho, #wo, #a>))
-            } else {
-                new(quote!(#l::UpSampling2d<#sh, #sw, #hi, #wi, #ho, #wo>))
+    match &layer.what {
+        What::Nested { ty } => FieldCode {
+            ty: quote!(#ty<E, D>),
+            ctor: None,
+            params: quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
+        },
+        What::Layer(inferred) => {
+            let code = inferred.code.emit(&quote!(#rt::layers));
+            let p = n(inferred.params);
+            FieldCode {
+                ty: code.ty,
+                ctor: code.ctor,
+                params: quote!(#p),
             }
         }
     }
@@ -291,14 +127,23 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let name = &def.name;
     let vis = &def.vis;
     let attrs = &def.attrs;
-    let codes: Vec<LayerCode> = plan.layers.iter().map(layer_code).collect();
+    let codes: Vec<FieldCode> = plan.layers.iter().map(field_code).collect();
     let fields: Vec<&Ident> = plan.layers.iter().map(|l| &l.field).collect();
     let tys: Vec<&TokenStream> = codes.iter().map(|c| &c.ty).collect();
     // Docs on every generated item, so `#![deny(missing_docs)]` crates can use the macro.
     let field_docs: Vec<String> = plan
         .layers
         .iter()
-        .map(|l| format!("`{}`: output {}", l.kind_text, fmt_shape(&l.output)))
+        .map(|l| match &l.what {
+            What::Layer(i) if i.params > 0 || i.macs > 0 => format!(
+                "`{}`: output {}; {} parameters, {} multiply-accumulates per sample",
+                l.kind_text,
+                fmt_shape(&l.output),
+                i.params,
+                i.macs
+            ),
+            _ => format!("`{}`: output {}", l.kind_text, fmt_shape(&l.output)),
+        })
         .collect();
     let struct_doc = if attrs.iter().any(|a| a.path().is_ident("doc")) {
         quote!()
@@ -587,7 +432,7 @@ mod tests {
             "{c}"
         );
         assert!(
-            c.contains("#[doc=\"`Conv2d(32,kernel=5)`:output[32,24,24]\"]pubconv1:"),
+            c.contains("#[doc=\"`Conv2d(32,kernel=5)`:output[32,24,24];832parameters,460800multiply-accumulatespersample\"]pubconv1:"),
             "{c}"
         );
     }

@@ -3,8 +3,8 @@
 //! A thin entry point: the work happens in plain modules that unit tests can
 //! call without a proc-macro context.
 //! * [`parse`]: the syntax tree of the DSL;
-//! * [`layer`]: the layer catalogue and argument checking;
-//! * [`shape`]: shape inference for one layer (pure arithmetic);
+//! * [`layers`]: the layer catalogue, one module per layer kind (arguments,
+//!   shape rule, code), with the size formulas from `sxima-shape`;
 //! * [`plan`]: inference over a whole model (names, shapes, assertions);
 //! * [`expand`]: code generation.
 //!
@@ -14,10 +14,9 @@
 use proc_macro::TokenStream;
 
 mod expand;
-mod layer;
+mod layers;
 mod parse;
 mod plan;
-mod shape;
 
 #[cfg(test)]
 mod prop_tests;
@@ -47,9 +46,12 @@ mod prop_tests;
 ///   comments and attributes go to the generated struct. Shapes are per
 ///   sample: the batch dimension is never written.
 /// * A layer is `[name:] Kind[(args)] [-> [dims]]`. Unnamed layers get the
-///   field name `<kind>_<n>` (`relu_1`, `max_pool2d_2`). Arguments are
-///   positional (in the order below) or `name = value`; values are integers,
-///   floats, `true`/`false`, keywords and pairs `(h, w)`.
+///   field name `<kind>_<n>` (`relu_1`, `max_pool2d_2`). The leading
+///   arguments a Keras user writes positionally (`Conv2d(32, 3)`: filters,
+///   kernel) may be positional; the others (those with a default, below
+///   `name = default`) are written `name = value`. Input channels and
+///   features are inferred, never written. Values are integers, floats,
+///   `true`/`false`, keywords and pairs `(h, w)`.
 /// * `Name -> [dims]` with a type from another `model!` uses that model as a
 ///   layer; its input and output shapes are checked by const assertions.
 ///
@@ -68,6 +70,7 @@ mod prop_tests;
 /// | `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d` | `output_size` | `[C, H, W] -> [C, oh, ow]` |
 /// | `ZeroPadding2d` | `padding`: `p`, `(ph, pw)` or `((t, b), (l, r))` | `[C, H, W] -> [C, H + t + b, W + l + r]` |
 /// | `UpSampling2d` | `scale`, `mode = nearest` (or `bilinear`), `align_corners = false` | `[C, H, W] -> [C, H * sh, W * sw]` |
+/// | `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]` or `[C]`, unchanged |
 ///
 /// `padding = same` follows Keras/TensorFlow for every stride (output
 /// `ceil(in / stride)`, the odd padding row/column at the bottom/right).

@@ -1,19 +1,21 @@
 //! Model-level inference: walks a parsed model, names its layers, resolves
-//! each call against the catalogue and threads the shape through
-//! [`crate::shape::infer_layer`]. The result, a [`ModelPlan`], holds every
-//! number the code generator writes.
+//! each call against the catalogue ([`crate::layers`]) and threads the shape
+//! through each layer's [`crate::layers::Node::infer`]. The result, a
+//! [`ModelPlan`], holds every number the code generator writes.
 
 use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 use syn::Ident;
 
-use crate::layer;
+use crate::layers::args::{bind, kind_text};
+use crate::layers::common::fmt_shape;
+use crate::layers::names::{may_be_model, snake_case, unknown_layer};
+use crate::layers::{lookup, Cx, Inferred};
 use crate::parse::{DimLit, File, Item, ModelDef, Node, ShapeLit};
-use crate::shape::{fmt_shape, infer_layer, Inferred};
 
 /// One layer of a model, ready for code generation.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PlannedLayer {
     /// Field name (written or generated).
     pub field: Ident,
@@ -26,7 +28,7 @@ pub struct PlannedLayer {
 }
 
 /// What a layer is.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum What {
     /// A catalogue layer.
     Layer(Inferred),
@@ -36,7 +38,7 @@ pub enum What {
 }
 
 /// A model with every layer's shape inferred.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ModelPlan<'a> {
     pub def: &'a ModelDef,
     pub input: Vec<u64>,
@@ -146,30 +148,21 @@ pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
             }
         };
         let kind_word = call.kind.to_string();
-        let known = layer::lookup(&kind_word);
+        let known = lookup(&kind_word);
         let field = match (&stmt.name, known) {
             (Some(n), _) => n.clone(),
-            (None, Some(d)) => gen_name(d.snake, call.kind.span(), &mut taken),
-            (None, None) => gen_name(&layer::snake_case(&kind_word), call.kind.span(), &mut taken),
+            (None, Some(k)) => gen_name(k.snake(), call.kind.span(), &mut taken),
+            (None, None) => gen_name(&snake_case(&kind_word), call.kind.span(), &mut taken),
         };
         let label = format!("{field}: {kind_word}");
-        let kind_text = layer::kind_text(call);
-        let Some(def_entry) = known else {
-            // A model type used as a layer: needs `-> [..]`.
-            let nested_like = kind_word.starts_with(|c: char| c.is_ascii_uppercase());
-            if !nested_like || call.args.is_some() {
-                return Err(layer::unknown_layer(&call.kind));
-            }
-            let Some(assert) = &stmt.assert else {
-                if layer::closest(&kind_word, layer::CATALOGUE.iter().map(|d| d.name)).is_some() {
-                    return Err(layer::unknown_layer(&call.kind));
+        let kind_text = kind_text(call);
+        let Some(kind) = known else {
+            // A model type used as a layer: no arguments, and `-> [..]`.
+            let assert = match &stmt.assert {
+                Some(a) if call.args.is_none() && may_be_model(&call.kind) => a,
+                a => {
+                    return Err(unknown_layer(call, &field.to_string(), a.is_some()));
                 }
-                return Err(syn::Error::new(
-                    call.kind.span(),
-                    format!(
-                        "unknown layer `{kind_word}`; if it is a model type, give its output shape: `{field}: {kind_word} -> [..]`"
-                    ),
-                ));
             };
             let out = fixed_dims(assert, &label)?;
             layers.push(PlannedLayer {
@@ -184,8 +177,13 @@ pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
             shape = out;
             continue;
         };
-        let spec = layer::spec(call, def_entry, &label)?;
-        let inferred = infer_layer(&spec, &shape, &label, call.kind.span())?;
+        let bound = bind(call, kind, &label, &shape)?;
+        let node = kind.bind(&bound)?;
+        let cx = Cx {
+            label: &label,
+            span: call.kind.span(),
+        };
+        let inferred = node.infer(&shape, &cx)?;
         if let Some(assert) = &stmt.assert {
             let want = fixed_dims(assert, &label)?;
             if want != inferred.output {

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use proc_macro2::TokenStream;
 
 use crate::expand::expand_all;
-use crate::layer::CATALOGUE;
+use crate::layers::KINDS;
 
 /// xorshift64*: small, seeded, good enough for test generation.
 struct Rng(u64);
@@ -85,10 +85,12 @@ fn size(rng: &mut Rng) -> String {
 }
 
 fn layer(rng: &mut Rng) -> String {
-    let def = rng.pick(CATALOGUE);
+    let kind = *rng.pick(KINDS);
+    let table = kind.args();
+    let required = table.iter().take_while(|a| a.default.is_none()).count();
     let mut args = Vec::new();
     // Required arguments, mostly well typed.
-    for _ in 0..def.required {
+    for _ in 0..required {
         args.push(if rng.chance(85) {
             size(rng)
         } else {
@@ -96,9 +98,9 @@ fn layer(rng: &mut Rng) -> String {
         });
     }
     // Some optional named arguments, sometimes misspelled.
-    for name in &def.args[def.required.min(def.args.len())..] {
+    for name in table[required..].iter().map(|a| a.name) {
         if rng.chance(25) {
-            let v = match *name {
+            let v = match name {
                 "bias" | "count_include_pad" | "align_corners" => {
                     rng.pick(&["true", "false"]).to_string()
                 }
@@ -115,7 +117,7 @@ fn layer(rng: &mut Rng) -> String {
                     ])
                     .to_string(),
                 "mode" => rng.pick(&["nearest", "bilinear"]).to_string(),
-                "alpha" | "p" => rng.pick(FLOATS).to_string(),
+                "alpha" | "beta" | "k" | "p" => rng.pick(FLOATS).to_string(),
                 _ => size(rng),
             };
             let v = if rng.chance(10) { value(rng, 0) } else { v };
@@ -128,9 +130,9 @@ fn layer(rng: &mut Rng) -> String {
         }
     }
     let call = if args.is_empty() && rng.chance(70) {
-        def.name.to_string()
+        kind.name().to_string()
     } else {
-        format!("{}({})", def.name, args.join(", "))
+        format!("{}({})", kind.name(), args.join(", "))
     };
     let mut s = String::new();
     if rng.chance(40) {

@@ -25,7 +25,7 @@ use dfdx::nn::{Module, ModuleVisitor, NonMutableModule, TensorCollection, Tensor
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
-use super::conv_geom::{conv_out_size, ConvGeom};
+use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
 use crate::elem::Elem;
 
@@ -173,11 +173,15 @@ const fn check_conv2d(
         "Conv2d: the (dilated) kernel is wider than the padded input"
     );
     assert!(
-        ho == conv_out_size(hi, kh, sh, dh, pt, pb),
+        sxima_shape::conv_out_is(
+            hi as u64, kh as u64, sh as u64, dh as u64, pt as u64, pb as u64, ho as u64
+        ),
         "Conv2d: HO must equal (HI + PT + PB - DH (KH - 1) - 1) / SH + 1"
     );
     assert!(
-        wo == conv_out_size(wi, kw, sw, dw, pl, pr),
+        sxima_shape::conv_out_is(
+            wi as u64, kw as u64, sw as u64, dw as u64, pl as u64, pr as u64, wo as u64
+        ),
         "Conv2d: WO must equal (WI + PL + PR - DW (KW - 1) - 1) / SW + 1"
     );
 }

@@ -198,15 +198,16 @@ pub const fn conv_out_size(
     pad_begin: usize,
     pad_end: usize,
 ) -> usize {
-    let padded = size + pad_begin + pad_end;
-    if k == 0 || stride == 0 {
-        return 0;
-    }
-    let span = dilation * (k - 1) + 1;
-    if padded < span {
-        0
-    } else {
-        (padded - span) / stride + 1
+    match sxima_shape::conv_out(
+        size as u64,
+        k as u64,
+        stride as u64,
+        dilation as u64,
+        pad_begin as u64,
+        pad_end as u64,
+    ) {
+        Ok(o) => o as usize,
+        Err(_) => 0,
     }
 }
 

@@ -89,11 +89,17 @@ const fn check_conv_transpose2d(
         "ConvTranspose2d: output padding must be smaller than the stride"
     );
     assert!(
-        ho + 2 * ph == (hi - 1) * sh + kh + oph && ho > 0,
+        matches!(
+            sxima_shape::transpose_out(hi as u64, kh as u64, sh as u64, ph as u64, oph as u64),
+            Some(o) if o == ho as u64
+        ),
         "ConvTranspose2d: HO must equal (HI - 1) SH - 2 PH + KH + OPH"
     );
     assert!(
-        wo + 2 * pw == (wi - 1) * sw + kw + opw && wo > 0,
+        matches!(
+            sxima_shape::transpose_out(wi as u64, kw as u64, sw as u64, pw as u64, opw as u64),
+            Some(o) if o == wo as u64
+        ),
         "ConvTranspose2d: WO must equal (WI - 1) SW - 2 PW + KW + OPW"
     );
 }

@@ -195,7 +195,10 @@ pub fn avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
 
 /// `true` when the const sizes of a pooling layer are consistent.
 const fn pool_dims_ok(hi: usize, k: usize, s: usize, p0: usize, p1: usize, ho: usize) -> bool {
-    k > 0 && s > 0 && hi + p0 + p1 >= k && ho == (hi + p0 + p1 - k) / s + 1
+    matches!(
+        sxima_shape::window_out(hi as u64, k as u64, s as u64, 1, p0 as u64, p1 as u64, false),
+        Ok(o) if o == ho as u64
+    )
 }
 
 macro_rules! pool_layer {

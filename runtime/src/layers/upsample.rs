@@ -203,7 +203,7 @@ impl<
 
 /// `true` when `HO = HI * SH` with positive sizes.
 const fn scale_ok(hi: usize, s: usize, ho: usize) -> bool {
-    hi > 0 && s > 0 && ho == hi * s
+    matches!(sxima_shape::upsample_out(hi as u64, s as u64), Some(o) if o == ho as u64)
 }
 
 impl<

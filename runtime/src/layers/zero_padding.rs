@@ -130,11 +130,11 @@ impl<
     ) -> Result<Self::Output, D::Err> {
         const {
             assert!(
-                HO == HI + PT + PB,
+                matches!(sxima_shape::padded(HI as u64, PT as u64, PB as u64), Some(o) if o == HO as u64),
                 "ZeroPadding2d: HO must equal HI + PT + PB"
             );
             assert!(
-                WO == WI + PL + PR,
+                matches!(sxima_shape::padded(WI as u64, PL as u64, PR as u64), Some(o) if o == WO as u64),
                 "ZeroPadding2d: WO must equal WI + PL + PR"
             );
         };

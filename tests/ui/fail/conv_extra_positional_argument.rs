@@ -1,0 +1,9 @@
+use sxima::prelude::*;
+
+model! {
+    pub Net(input: [1, 28, 28]) {
+        conv1: Conv2d(32, 3, 2),
+    }
+}
+
+fn main() {}
