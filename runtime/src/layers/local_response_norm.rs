@@ -35,9 +35,10 @@ use crate::elem::Elem;
 ///     dev.ones_like(&(2, Const, Const, Const));
 /// let y = lrn.forward(x);
 /// assert_eq!(y.shape().0, 2);
-/// // Away from the edges 5 channels of ones: 1 / (2 + 1e-4 / 5 * 5)^0.75.
+/// // Away from the edges, 5 channels of ones: 1 / (2 + 1e-4 / 5 * 5)^0.75.
 /// let expected = 1.0 / (2.0f32 + 1e-4).powf(0.75);
-/// assert!((y.array()[0][48][0][0] - expected).abs() < 1e-6);
+/// let middle = y.as_vec()[48 * 55 * 55]; // sample 0, channel 48, pixel (0, 0)
+/// assert!((middle - expected).abs() < 1e-6);
 /// ```
 ///
 /// A visitor cannot see these hyper-parameters (there are no tensors), so
@@ -71,8 +72,8 @@ impl LocalResponseNorm {
     /// The normalisation on `(batch, channels, pixels)`.
     fn normalise<E: Elem, D: Device<E>, T: Tape<E, D>>(
         &self,
-        x: Tensor<(usize, usize, usize), E, D, T>,
-    ) -> Result<Tensor<(usize, usize, usize), E, D, T>, D::Err> {
+        x: Channels<E, D, T>,
+    ) -> Result<Channels<E, D, T>, D::Err> {
         let (b, c, p) = *x.shape();
         let dev = x.device().clone();
         // Window of channel `ch`: `ch + d` for `d` in `-(n/2) ..= (n-1)/2`
@@ -125,6 +126,9 @@ impl Default for LocalResponseNorm {
         Self::new(5, 1e-4, 0.75, 2.0)
     }
 }
+
+/// `(batch, channels, pixels)`, the layout the normalisation works on.
+type Channels<E, D, T> = Tensor<(usize, usize, usize), E, D, T>;
 
 /// `v` as the element type (exact for `f64`, rounded for `f32`).
 fn elem<E: Elem>(v: f64) -> E {
