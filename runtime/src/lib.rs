@@ -5,7 +5,6 @@
 //! * [`model`]: the [`Model`](model::Model) trait every generated model implements.
 //! * [`loss`], [`optim`]: losses and optimizers behind one trait each.
 //! * [`error`]: the run-time error type.
-//! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
 pub mod backend;
 pub mod data;
@@ -16,7 +15,6 @@ pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod optim;
-pub mod testing;
 pub mod train;
 
 pub use backend::Backend;

@@ -484,7 +484,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for AnyLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_gradient_matches;
+    use sxima_testkit::assert_gradient_matches;
 
     fn m(dev: &Cpu, rows: usize, cols: usize, v: &[f64]) -> Tensor<(usize, usize), f64, Cpu> {
         dev.tensor_from_vec(v.to_vec(), (rows, cols))

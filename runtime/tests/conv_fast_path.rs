@@ -9,8 +9,8 @@ use sxima_runtime::kernels::conv_cpu::{conv_forward_cpu, is_supported};
 use sxima_runtime::layers::conv_transpose2d::transposed_weight;
 use sxima_runtime::layers::im2col::conv_forward_generic;
 use sxima_runtime::layers::{Conv2d, ConvGeom};
-use sxima_runtime::testing::first_mismatch;
 use sxima_runtime::Elem;
+use sxima_testkit::first_mismatch;
 
 fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
     vec![

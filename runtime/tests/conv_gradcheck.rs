@@ -7,7 +7,7 @@ use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::conv_transpose2d::transposed_weight;
 use sxima_runtime::layers::im2col::conv_forward_generic;
 use sxima_runtime::layers::{Conv2d, Conv2dNoBias, ConvGeom, ConvTranspose2d};
-use sxima_runtime::testing::assert_gradient_matches;
+use sxima_testkit::assert_gradient_matches;
 
 const EPS: f64 = 1e-6;
 const TOL: f64 = 1e-5;

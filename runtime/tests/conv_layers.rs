@@ -6,7 +6,7 @@
 use sxima_runtime::dfdx::nn::{BuildModule, Module, ModuleMut};
 use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::{Conv2d, Conv2dNoBias, ConvTranspose2d};
-use sxima_runtime::testing::{assert_close, load_fixture, Fixture};
+use sxima_testkit::{assert_close, load_fixture, Fixture};
 
 const TOL: f64 = 1e-4;
 

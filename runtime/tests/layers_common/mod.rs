@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use sxima_runtime::dfdx::prelude::*;
-use sxima_runtime::testing::assert_gradient_matches;
+use sxima_testkit::assert_gradient_matches;
 
 pub type Tape64 = OwnedTape<f64, Cpu>;
 
