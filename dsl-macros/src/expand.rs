@@ -10,7 +10,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
+use crate::api;
 use crate::parse::parse_file;
+use crate::paths;
 use crate::plan::{infer_file, ModelPlan, PlannedLayer, What};
 use crate::shape::{fmt_shape, Activation, Resolved, Window};
 
@@ -23,6 +25,27 @@ pub fn expand_tokens(input: TokenStream) -> TokenStream {
         tokens.extend(e.to_compile_error());
     }
     tokens
+}
+
+/// [`expand_tokens`] for `[krate] items..`: the first token tree, a bracketed
+/// path (`[$crate]`), is where the generated code finds sxima.
+pub fn expand_with_crate(input: TokenStream) -> TokenStream {
+    let mut tokens = input.into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Group(g))
+            if g.delimiter() == proc_macro2::Delimiter::Bracket =>
+        {
+            paths::with_crate(g.stream(), || expand_tokens(tokens.collect()))
+        }
+        other => {
+            let span = other.map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            syn::Error::new(
+                span,
+                "`__model!` is internal: write `sxima::model! { .. }`",
+            )
+            .to_compile_error()
+        }
+    }
 }
 
 /// The code of every model that expanded, and the combined error of all
@@ -47,11 +70,11 @@ pub fn expand_all(input: TokenStream) -> (TokenStream, Option<syn::Error>) {
 }
 
 fn dfdx() -> TokenStream {
-    quote!(::sxima::__private::dfdx)
+    paths::dfdx()
 }
 
 fn rt() -> TokenStream {
-    quote!(::sxima::__private::sxima_runtime)
+    paths::rt()
 }
 
 fn n(v: u64) -> Literal {
@@ -101,7 +124,7 @@ fn window_nums(w: &Window) -> [Literal; 8] {
 }
 
 fn layer_code(layer: &PlannedLayer) -> LayerCode {
-    let l = quote!(::sxima::__private::sxima_runtime::layers);
+    let l = paths::layers();
     let rt = rt();
     let zero = |ty: TokenStream| LayerCode {
         ty,
@@ -363,15 +386,29 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         match &l.what {
             // Input and output checked in separate statements spanned on the
             // nested model's name, so type errors there point at it.
+            // The tensor crosses the boundary through `cross_boundary`, typed
+            // by the inner model's own shapes on one side and the declared
+            // ones on the other, so a mismatch is reported once, by the const
+            // assertions below, and not again as a type error here.
+            // Located at the nested type, resolved at the call site: the
+            // locals (`x`, `self`) must share the hygiene of the fn around them.
             What::Nested { ty } => {
+                let at = proc_macro2::Span::call_site().located_at(ty.span());
                 let call = if mutable {
-                    quote_spanned!(ty.span()=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+                    quote_spanned!(at=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
                 } else {
-                    quote_spanned!(ty.span()=> #dfdx::nn::Module::try_forward(&self.#f, x))
+                    quote_spanned!(at=> #dfdx::nn::Module::try_forward(&self.#f, x))
                 };
-                quote_spanned! {ty.span()=>
+                let consts = l.output.iter().map(|_| quote!(#dfdx::shapes::Const));
+                quote_spanned! {at=>
+                    let batch = #dfdx::shapes::HasShape::shape(&x).0;
+                    let x = #rt::model::cross_boundary(
+                        x,
+                        <#ty<E, D> as #rt::model::Model<E, D>>::input_shape(batch),
+                    )?;
                     let x = #call?;
-                    let x: #tensor<#shape, E, D, T> = x;
+                    let x: #tensor<#shape, E, D, T> =
+                        #rt::model::cross_boundary(x, (batch, #(#consts,)*))?;
                 }
             }
             What::Layer(_) => quote!(let x: #tensor<#shape, E, D, T> = #call?;),
@@ -450,10 +487,14 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         })
     });
 
+    let derives = api::derives(attrs);
+    let forward_api = api::forward_api(name, &plan.input, &plan.output);
+    let model_forwards = api::model_forwards();
+
     Ok(quote! {
         #(#attrs)*
         #struct_doc
-        #[derive(Debug, Clone)]
+        #derives
         #vis struct #name<E: #dfdx::shapes::Dtype = f32, D: #dfdx::tensor::Storage<E> = #dfdx::tensor::Cpu> {
             #(#[doc = #field_docs] pub #fields: #tys,)*
             #marker_field
@@ -526,7 +567,10 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             fn output_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Output<B> {
                 (batch, #(#consts_out,)*)
             }
+            #model_forwards
         }
+
+        #forward_api
     })
 }
 
