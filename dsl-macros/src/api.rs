@@ -2,12 +2,15 @@
 //! on the struct, the `Forward` impl with the per-model input diagnostic, the
 //! inherent `forward` family, and the forwards of the `Model` impl.
 //!
-//! A wrong tensor passed to `forward` fails on one bound, `Self: NetInput<X>`,
+//! A wrong tensor passed to `forward` fails on one bound, `X: NetInput<E, D>`,
 //! a trait emitted per model (inside a `const _` block, so it takes no name in
 //! the user's module) whose `#[diagnostic::on_unimplemented]` message names
 //! the shape the model takes: `` `Net` takes a batch of shape (batch, 784) ``.
+//! The bound is on the input type, not `Self: NetInput<X>`: with a single
+//! impl, rustc would infer `X` from it before looking at the argument and
+//! report a long `E0308` type mismatch instead.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, Path, Token};
@@ -54,6 +57,25 @@ pub fn derives(attrs: &[Attribute]) -> TokenStream {
     }
 }
 
+/// `ts` with every token located at `at` (hygiene and `$crate` kept), so
+/// that rustc's notes about these items quote the model's name.
+fn respan(ts: TokenStream, at: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|tt| match tt {
+            TokenTree::Group(g) => {
+                let mut out = Group::new(g.delimiter(), respan(g.stream(), at));
+                out.set_span(g.span().located_at(at));
+                TokenTree::Group(out)
+            }
+            TokenTree::Ident(i) if i == "$crate" => TokenTree::Ident(i),
+            mut other => {
+                other.set_span(other.span().located_at(at));
+                other
+            }
+        })
+        .collect()
+}
+
 /// `(batch, 1, 28, 28)`: how diagnostics write a batch of per-sample `dims`.
 fn batch_shape_text(dims: &[u64]) -> String {
     let d: Vec<String> = dims.iter().map(|v| v.to_string()).collect();
@@ -72,16 +94,82 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
     let (in_shape, out_shape) = (dims(input), dims(output));
     let tensor = quote!(#dfdx::tensor::Tensor);
     let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
-    let takes = format_ident!("{name}Input");
+    // The input trait, its impl and the methods' bounds are located at the
+    // model's name, so rustc's notes on them quote one line, not the macro.
+    let at = Span::call_site().located_at(name.span());
+    let takes = format_ident!("{name}Input", span = at);
     let shape = batch_shape_text(input);
-    let message = format!("`{name}` takes a batch of shape {shape}, not `{{X}}`");
-    let label = format!("expected a `Tensor` of shape {shape}");
+    let message = format!("`{name}` takes a batch of shape {shape}");
+    let consts: Vec<String> = input.iter().map(|d| format!("Const<{d}>")).collect();
+    // `{E}` / `{D}` are filled in by rustc with the model's element type and device.
+    let label = format!("expected a batch of shape {shape} of `{{E}}` on `{{D}}`");
     let note = format!(
-        "`{name}<E, D>` takes `Tensor<(B, ..), E, D>` with a batch axis `B` first \
-         (`Const<N>` or `usize`), its own element type `E` and device `D`"
+        "the batch axis comes first: `Tensor<(B, {}), {{E}}, {{D}}>`, `B` a `Const<N>` or `usize`",
+        consts.join(", ")
     );
     let doc_in = format!("`x`: a batch of shape {shape} (any batch size, with or without a tape).");
     let doc_out = format!("Returns a batch of shape {}.", batch_shape_text(output));
+    let located = respan(
+        quote! {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            pub trait #takes<E: #rt::Elem, D: #rt::Backend<E>>: ::core::marker::Sized {
+                type Output;
+                fn run(net: &#name<E, D>, x: Self) -> #rt::Result<Self::Output>;
+                fn run_mut(net: &mut #name<E, D>, x: Self) -> #rt::Result<Self::Output>;
+            }
+
+            impl<#bounds> #takes<E, D> for #tensor<#in_shape, E, D, T> {
+                type Output = #tensor<#out_shape, E, D, T>;
+                fn run(net: &#name<E, D>, x: Self) -> #rt::Result<Self::Output> {
+                    <#name<E, D> as #rt::Forward<Self>>::try_forward(net, x)
+                }
+                fn run_mut(net: &mut #name<E, D>, x: Self) -> #rt::Result<Self::Output> {
+                    <#name<E, D> as #rt::Forward<Self>>::try_forward_mut(net, x)
+                }
+            }
+
+            impl<E: #rt::Elem, D: #rt::Backend<E>> #name<E, D> {
+                /// Inference forward (dropout off, batch norm on its running statistics).
+                #[doc = #doc_in]
+                #[doc = #doc_out]
+                ///
+                /// # Panics
+                /// On a device error (out of memory), as dfdx's `forward`; see `try_forward`.
+                pub fn forward<X: #takes<E, D>>(&self, x: X) -> X::Output {
+                    match X::run(self, x) {
+                        ::core::result::Result::Ok(y) => y,
+                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
+                    }
+                }
+
+                /// Inference forward; errors on a device error.
+                #[doc = #doc_in]
+                pub fn try_forward<X: #takes<E, D>>(&self, x: X) -> #rt::Result<X::Output> {
+                    X::run(self, x)
+                }
+
+                /// Training forward (dropout on, batch-norm statistics updated);
+                /// trace the input (`x.traced(grads)`) to record gradients.
+                #[doc = #doc_in]
+                ///
+                /// # Panics
+                /// On a device error (out of memory), as dfdx's `forward_mut`; see `try_forward_mut`.
+                pub fn forward_mut<X: #takes<E, D>>(&mut self, x: X) -> X::Output {
+                    match X::run_mut(self, x) {
+                        ::core::result::Result::Ok(y) => y,
+                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
+                    }
+                }
+
+                /// Training forward; errors on a device error.
+                #[doc = #doc_in]
+                pub fn try_forward_mut<X: #takes<E, D>>(&mut self, x: X) -> #rt::Result<X::Output> {
+                    X::run_mut(self, x)
+                }
+            }
+        },
+        at,
+    );
     quote! {
         impl<#bounds> #rt::Forward<#tensor<#in_shape, E, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
@@ -99,64 +187,7 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
             }
         }
 
-        const _: () = {
-            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            pub trait #takes<X>: #rt::Forward<X> {}
-
-            impl<#bounds> #takes<#tensor<#in_shape, E, D, T>> for #name<E, D> {}
-
-            impl<E: #rt::Elem, D: #rt::Backend<E>> #name<E, D> {
-                /// Inference forward (dropout off, batch norm on its running statistics).
-                #[doc = #doc_in]
-                #[doc = #doc_out]
-                ///
-                /// # Panics
-                /// On a device error (out of memory), as dfdx's `forward`; see `try_forward`.
-                pub fn forward<X>(&self, x: X) -> <Self as #rt::Forward<X>>::Output
-                where
-                    Self: #takes<X>,
-                {
-                    match <Self as #rt::Forward<X>>::try_forward(self, x) {
-                        ::core::result::Result::Ok(y) => y,
-                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
-                    }
-                }
-
-                /// Inference forward; errors on a device error.
-                #[doc = #doc_in]
-                pub fn try_forward<X>(&self, x: X) -> #rt::Result<<Self as #rt::Forward<X>>::Output>
-                where
-                    Self: #takes<X>,
-                {
-                    <Self as #rt::Forward<X>>::try_forward(self, x)
-                }
-
-                /// Training forward (dropout on, batch-norm statistics updated);
-                /// trace the input (`x.traced(grads)`) to record gradients.
-                #[doc = #doc_in]
-                ///
-                /// # Panics
-                /// On a device error (out of memory), as dfdx's `forward_mut`; see `try_forward_mut`.
-                pub fn forward_mut<X>(&mut self, x: X) -> <Self as #rt::Forward<X>>::Output
-                where
-                    Self: #takes<X>,
-                {
-                    match <Self as #rt::Forward<X>>::try_forward_mut(self, x) {
-                        ::core::result::Result::Ok(y) => y,
-                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
-                    }
-                }
-
-                /// Training forward; errors on a device error.
-                #[doc = #doc_in]
-                pub fn try_forward_mut<X>(&mut self, x: X) -> #rt::Result<<Self as #rt::Forward<X>>::Output>
-                where
-                    Self: #takes<X>,
-                {
-                    <Self as #rt::Forward<X>>::try_forward_mut(self, x)
-                }
-            }
-        };
+        const _: () = { #located };
     }
 }
 
@@ -213,10 +244,10 @@ mod tests {
         let name: Ident = syn::parse_str("Net").expect("ident");
         let code = forward_api(&name, &[1, 28, 28], &[10]).to_string();
         assert!(
-            code.contains("`Net` takes a batch of shape (batch, 1, 28, 28), not `{X}`"),
+            code.contains("`Net` takes a batch of shape (batch, 1, 28, 28)"),
             "{code}"
         );
-        assert!(code.contains("pub trait NetInput < X >"), "{code}");
+        assert!(code.contains("pub trait NetInput < E"), "{code}");
         assert!(code.contains("Returns a batch of shape (batch, 10)."), "{code}");
     }
 }
