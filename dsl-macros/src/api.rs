@@ -226,7 +226,9 @@ mod tests {
     fn user_derives_suppress_the_generated_ones() {
         let all = derives(&[]).to_string().replace(' ', "");
         assert_eq!(all, "#[derive(::core::fmt::Debug,::core::clone::Clone)]");
-        let d = derives(&attrs("#[derive(Debug)]")).to_string().replace(' ', "");
+        let d = derives(&attrs("#[derive(Debug)]"))
+            .to_string()
+            .replace(' ', "");
         assert_eq!(d, "#[derive(::core::clone::Clone)]");
         let d = derives(&attrs("/// doc\n#[derive(PartialEq, core::clone::Clone)]"))
             .to_string()
@@ -248,6 +250,9 @@ mod tests {
             "{code}"
         );
         assert!(code.contains("pub trait NetInput < E"), "{code}");
-        assert!(code.contains("Returns a batch of shape (batch, 10)."), "{code}");
+        assert!(
+            code.contains("Returns a batch of shape (batch, 10)."),
+            "{code}"
+        );
     }
 }

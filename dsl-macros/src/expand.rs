@@ -39,11 +39,8 @@ pub fn expand_with_crate(input: TokenStream) -> TokenStream {
         }
         other => {
             let span = other.map_or_else(proc_macro2::Span::call_site, |t| t.span());
-            syn::Error::new(
-                span,
-                "`__model!` is internal: write `sxima::model! { .. }`",
-            )
-            .to_compile_error()
+            syn::Error::new(span, "`__model!` is internal: write `sxima::model! { .. }`")
+                .to_compile_error()
         }
     }
 }
@@ -715,6 +712,52 @@ mod tests {
         );
         assert!(c.contains("shapes_equal(<Encoderas::sxima::__private::sxima_runtime::model::ModelInfo>::INPUT_SHAPE,&[8])"), "{c}");
         assert!(c.contains("OUTPUT_SHAPE,&[4])"), "{c}");
+    }
+
+    #[test]
+    fn nested_models_cross_their_boundary_through_the_runtime() {
+        let c = code("pub Outer(input: [8]) { enc: Encoder -> [4], Dense(2) }");
+        // In through the inner model's own input shape, out to the declared one:
+        // a mismatch is left to the const assertions alone.
+        assert!(
+            c.contains("cross_boundary(x,<Encoder<E,D>as::sxima::__private::sxima_runtime::model::Model<E,D>>::input_shape(batch),)?"),
+            "{c}"
+        );
+        assert!(
+            c.contains("cross_boundary(x,(batch,::sxima::__private::dfdx::shapes::Const,))?"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn the_crate_path_comes_from_the_first_token_tree() {
+        let src: TokenStream =
+            syn::parse_str("[::nn] pub A(input: [3]) { fc: Dense(2) }").expect("lexes");
+        let c = expand_with_crate(src).to_string().replace(' ', "");
+        assert!(
+            c.contains("::nn::__private::sxima_runtime::layers::Dense<3,2,E,D>"),
+            "{c}"
+        );
+        assert!(
+            c.contains("impl<E:::nn::__private::sxima_runtime::Elem"),
+            "{c}"
+        );
+        assert!(!c.contains("::sxima::"), "{c}");
+        // Without the bracketed path: a spanned error, not a panic.
+        let bad: TokenStream = syn::parse_str("pub A(input: [3]) { fc: Dense(2) }").expect("lexes");
+        let e = expand_with_crate(bad).to_string();
+        assert!(e.contains("compile_error") && e.contains("internal"), "{e}");
+    }
+
+    #[test]
+    fn user_derives_are_not_derived_twice() {
+        let c = code("#[derive(Clone)] pub A(input: [3]) { fc: Dense(2) }");
+        assert!(c.starts_with("#[derive(Clone)]"), "{c}");
+        assert!(
+            c.contains("#[derive(::core::fmt::Debug)]pubstructA<"),
+            "{c}"
+        );
+        assert!(!c.contains("::core::clone::Clone"), "{c}");
     }
 
     #[test]

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn default_is_sxima_and_with_crate_scopes_the_path() {
-        assert_eq!(rt().to_string(), quote!(::sxima::__private::sxima_runtime).to_string());
+        assert_eq!(
+            rt().to_string(),
+            quote!(::sxima::__private::sxima_runtime).to_string()
+        );
         let inner = with_crate(quote!(::nn), || {
             let outer = dfdx().to_string();
             let nested = with_crate(quote!(crate), layers);
@@ -72,10 +75,7 @@ mod tests {
             inner.1,
             quote!(crate::__private::sxima_runtime::layers).to_string()
         );
-        assert_eq!(
-            inner.2,
-            quote!(::nn::__private::sxima_runtime).to_string()
-        );
+        assert_eq!(inner.2, quote!(::nn::__private::sxima_runtime).to_string());
         assert_eq!(krate().to_string(), quote!(::sxima).to_string());
     }
 }

@@ -280,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn cross_boundary_keeps_data_and_tape_and_rejects_other_shapes() {
+        use dfdx::prelude::*;
+        let dev: Cpu = Default::default();
+        let x: Tensor<(usize, Const<3>), f32, Cpu> =
+            dev.tensor_from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, Const));
+        // Same shape, other type spelling: a no-op that keeps the tape.
+        let y = cross_boundary(x.leaky_trace(), (2usize, Const::<3>)).expect("same shape");
+        assert_eq!(y.as_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let g = y.sum().backward();
+        assert_eq!(g.get(&x).as_vec(), vec![1.0; 6]);
+        // Another shape, even with the same element count, is an error.
+        assert!(cross_boundary(x.clone(), (3usize, Const::<2>)).is_err());
+        assert!(cross_boundary(x.clone(), (2usize, Const::<4>)).is_err());
+        assert!(cross_boundary(x, (0usize, Const::<3>)).is_err());
+    }
+
+    #[test]
     fn shape_len_multiplies() {
         assert_eq!(shape_len(&[1, 28, 28]), 784);
         assert_eq!(shape_len(&[]), 1);

@@ -33,7 +33,14 @@ pub fn train_one_epoch(data: &Dataset, seed: u64) -> nn::Result<(Classifier, f64
         .epochs(1)
         .batch_size(4)
         .verbosity(nn::train::Verbosity::Silent);
-    let history = fit(&mut model, &mut opt, &SparseCrossEntropy, data, config, &mut [])?;
+    let history = fit(
+        &mut model,
+        &mut opt,
+        &SparseCrossEntropy,
+        data,
+        config,
+        &mut [],
+    )?;
     let loss = history.last().map_or(f64::NAN, |e| e.loss);
     Ok((model, loss))
 }
