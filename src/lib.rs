@@ -30,6 +30,33 @@
 //! let y: Tensor<(usize, Const<10>), f32, Cpu> = model.forward(x);
 //! assert_eq!(y.shape().0, 3);
 //! ```
+//!
+//! `forward` takes exactly the model's batch tensor `(batch, 1, 28, 28)`; any
+//! other tensor is one compile error, "`Mlp` takes a batch of shape (batch, 1,
+//! 28, 28)". Generic code writes one bound, [`Model`](prelude::Model), to
+//! build, train, evaluate, predict and run any generated model:
+//!
+//! ```
+//! use sxima::prelude::*;
+//!
+//! fn train<M: Model<f32, Cpu>>(data: &Dataset) -> sxima::Result<M> {
+//!     let mut model = M::build(&Cpu::seed_from_u64(0));
+//!     let mut opt = Sgd::new(SgdConfig { lr: 0.1, ..Default::default() })?;
+//!     let config = FitConfig::new().epochs(1).verbosity(sxima::train::Verbosity::Silent);
+//!     fit(&mut model, &mut opt, &SparseCrossEntropy, data, config, &mut [])?;
+//!     Ok(model)
+//! }
+//!
+//! model! {
+//!     pub Tiny(input: [2]) { fc: Dense(2) }
+//! }
+//!
+//! let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0], &[2], Targets::Classes(vec![0, 1]))?;
+//! let model: Tiny = train(&data)?;
+//! let x = Cpu::default().zeros_like(&Tiny::<f32, Cpu>::input_shape(1usize));
+//! assert_eq!(model.try_forward(x)?.shape().0, 1);
+//! # Ok::<(), sxima::Error>(())
+//! ```
 
 /// Declares one or more neural network models whose shapes are checked at
 /// compile time. The DSL (layers, arguments, shapes) is documented on
