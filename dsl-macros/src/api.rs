@@ -94,8 +94,8 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
     let (in_shape, out_shape) = (dims(input), dims(output));
     let tensor = quote!(#dfdx::tensor::Tensor);
     let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
-    // The input trait, its impl and the methods' bounds are located at the
-    // model's name, so rustc's notes on them quote one line, not the macro.
+    // All of it is located at the model's name, so rustc's notes on these
+    // impls and bounds quote one line, not the whole macro.
     let at = Span::call_site().located_at(name.span());
     let takes = format_ident!("{name}Input", span = at);
     let shape = batch_shape_text(input);
@@ -170,7 +170,7 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
         },
         at,
     );
-    quote! {
+    let forward_impl = quote! {
         impl<#bounds> #rt::Forward<#tensor<#in_shape, E, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
             fn try_forward(
@@ -186,7 +186,10 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
                 #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
             }
         }
-
+    };
+    let forward_impl = respan(forward_impl, at);
+    quote! {
+        #forward_impl
         const _: () = { #located };
     }
 }

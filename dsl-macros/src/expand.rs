@@ -370,8 +370,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let in_shape = tensor_shape(&plan.input);
     let out_shape = tensor_shape(&plan.output);
     let tensor = quote!(#dfdx::tensor::Tensor);
-    // One `let` per layer; a nested model's step is spanned on its use, so a
-    // shape mismatch there (also caught by the const assertions) points at it.
+    // One `let` per layer; a nested model's step is located on its use.
     let step = |l: &PlannedLayer, mutable: bool| {
         let f = &l.field;
         let shape = tensor_shape(&l.output);
@@ -381,14 +380,12 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             quote!(#dfdx::nn::Module::try_forward(&self.#f, x))
         };
         match &l.what {
-            // Input and output checked in separate statements spanned on the
-            // nested model's name, so type errors there point at it.
             // The tensor crosses the boundary through `cross_boundary`, typed
             // by the inner model's own shapes on one side and the declared
             // ones on the other, so a mismatch is reported once, by the const
-            // assertions below, and not again as a type error here.
-            // Located at the nested type, resolved at the call site: the
-            // locals (`x`, `self`) must share the hygiene of the fn around them.
+            // assertions below, and not again as a type error here. The code
+            // is located at the nested type but resolved at the call site:
+            // its locals (`x`, `self`) must share the hygiene of the fn.
             What::Nested { ty } => {
                 let at = proc_macro2::Span::call_site().located_at(ty.span());
                 let call = if mutable {

@@ -38,3 +38,22 @@ pub trait Forward<X> {
     /// Errors: a device error (out of memory, CUDA).
     fn try_forward_mut(&mut self, x: X) -> Result<Self::Output>;
 }
+
+/// A type with no values. `Forward<Unreachable>` holds for every type, so
+/// that `M: Forward<X>` never has a single impl to infer `X` from: rustc then
+/// checks the argument against the bound and reports this trait's message,
+/// not a long type mismatch. Not an input anyone can pass.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Unreachable {}
+
+#[diagnostic::do_not_recommend]
+impl<M> Forward<Unreachable> for M {
+    type Output = Unreachable;
+    fn try_forward(&self, x: Unreachable) -> Result<Unreachable> {
+        match x {}
+    }
+    fn try_forward_mut(&mut self, x: Unreachable) -> Result<Unreachable> {
+        match x {}
+    }
+}
