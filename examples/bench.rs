@@ -24,8 +24,7 @@
 use std::time::Instant;
 
 use sxima::prelude::*;
-use sxima::runtime::error::DeviceResultExt;
-use sxima::train::forward::{input_tensor, model_device, InferModel, TrainModel};
+use sxima::train::forward::{input_tensor, model_device};
 use sxima::train::infer::default_metrics;
 use sxima::train::{train_step, StepBatch};
 
@@ -239,7 +238,7 @@ fn bench<M, O, L>(
     o: &Opts,
 ) -> sxima::Result<BenchResult>
 where
-    M: TrainModel<f32, Cpu> + InferModel<f32, Cpu>,
+    M: Model<f32, Cpu>,
     O: Optimizer<M, f32, Cpu>,
     L: Loss<f32, Cpu>,
 {
@@ -279,7 +278,7 @@ where
     };
     let (_, infer_s) = time_loop(
         || {
-            let out = model.try_forward(xt.clone()).dev()?;
+            let out = model.try_forward(xt.clone())?;
             std::hint::black_box(out);
             Ok(())
         },

@@ -100,7 +100,7 @@ fn profile<M>(
     seed: u64,
 ) -> sxima::Result<Profile>
 where
-    M: sxima::train::TrainModel<f32, Cpu> + sxima::train::InferModel<f32, Cpu>,
+    M: Model<f32, Cpu>,
     Sgd<f32, Cpu>: Optimizer<M, f32, Cpu>,
 {
     let mut opt = Sgd::new(SgdConfig {

@@ -30,8 +30,77 @@
 //! let y: Tensor<(usize, Const<10>), f32, Cpu> = model.forward(x);
 //! assert_eq!(y.shape().0, 3);
 //! ```
+//!
+//! `forward` takes exactly the model's batch tensor `(batch, 1, 28, 28)`; any
+//! other tensor is one compile error, "`Mlp` takes a batch of shape (batch, 1,
+//! 28, 28)". Generic code writes one bound, [`Model`](prelude::Model), to
+//! build, train, evaluate, predict and run any generated model:
+//!
+//! ```
+//! use sxima::prelude::*;
+//!
+//! fn train<M: Model<f32, Cpu>>(data: &Dataset) -> sxima::Result<M> {
+//!     let mut model = M::build(&Cpu::seed_from_u64(0));
+//!     let mut opt = Sgd::new(SgdConfig { lr: 0.1, ..Default::default() })?;
+//!     let config = FitConfig::new().epochs(1).verbosity(sxima::train::Verbosity::Silent);
+//!     fit(&mut model, &mut opt, &SparseCrossEntropy, data, config, &mut [])?;
+//!     Ok(model)
+//! }
+//!
+//! model! {
+//!     pub Tiny(input: [2]) { fc: Dense(2) }
+//! }
+//!
+//! let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0], &[2], Targets::Classes(vec![0, 1]))?;
+//! let model: Tiny = train(&data)?;
+//! let x = Cpu::default().zeros_like(&Tiny::<f32, Cpu>::input_shape(1usize));
+//! assert_eq!(model.try_forward(x)?.shape().0, 1);
+//! # Ok::<(), sxima::Error>(())
+//! ```
 
-pub use sxima_macros::model;
+/// Declares one or more neural network models whose shapes are checked at
+/// compile time. The DSL (layers, arguments, shapes) is documented on
+/// [`sxima_macros::model`]; this wrapper passes sxima's own crate path to the
+/// proc-macro, so the generated code also compiles when sxima is a renamed
+/// dependency (`nn = { package = "sxima", .. }`, then `nn::model! { .. }`).
+///
+/// ```
+/// use sxima::prelude::*;
+///
+/// model! {
+///     /// A small classifier for 28x28 digits.
+///     pub Mlp(input: [1, 28, 28]) {
+///         Flatten,
+///         fc1: Dense(64),
+///         ReLU,
+///         fc2: Dense(10),
+///     }
+/// }
+///
+/// let dev = Cpu::seed_from_u64(0);
+/// let model = Mlp::<f32, Cpu>::build(&dev);
+/// let x: Tensor<Rank4<2, 1, 28, 28>, f32, Cpu> = dev.zeros();
+/// let y: Tensor<Rank2<2, 10>, f32, Cpu> = model.forward(x);
+/// # let _ = y;
+/// ```
+///
+/// Per model it also generates `forward` / `try_forward` (inference) and
+/// `forward_mut` / `try_forward_mut` (training) methods: the documented way to
+/// run a model. They take exactly the model's batch tensor
+/// `Tensor<(B, dims..), E, D, _>` (any batch size `B`, with or without a
+/// tape); any other tensor is one short compile error naming the shape the
+/// model takes. `try_*` return [`Result`](crate::Result); `forward` and
+/// `forward_mut` panic on a device error (out of memory), as dfdx's do.
+///
+/// A `#[derive(Debug)]` or `#[derive(Clone)]` written on a model is accepted:
+/// the macro then leaves that derive to the user's attribute.
+#[macro_export]
+macro_rules! model {
+    ($($items:tt)*) => {
+        $crate::__private::model_with_crate! { [$crate] $($items)* }
+    };
+}
+
 pub use sxima_runtime as runtime;
 pub use sxima_runtime::dfdx;
 pub use sxima_runtime::{data, layers, loss, optim, train, Error, Result};
@@ -60,13 +129,14 @@ pub mod prelude {
         evaluate, fit, predict, predict_one, Callback, EarlyStopping, FitConfig, History,
         ModelCheckpoint, Predictor,
     };
-    pub use sxima_runtime::{Elem, Error};
+    pub use sxima_runtime::{Elem, Error, Forward};
 }
 
 /// Paths the generated code names; not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use dfdx;
+    pub use sxima_macros::__model as model_with_crate;
     pub use sxima_runtime;
 }
 

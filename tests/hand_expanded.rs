@@ -1,8 +1,12 @@
 //! The code `model!` generates for a small MLP, written by hand: the template
 //! the macro follows, and proof that the layer contract composes generically.
+//! (The generated `Forward` impl and inherent `forward` methods, see
+//! `dsl-macros/src/api.rs`, are left out: this model runs through dfdx's
+//! `Module`.)
 
 use sxima::__private::dfdx::nn::modules::*;
 use sxima::__private::dfdx::prelude::*;
+use sxima::__private::sxima_runtime::error::DeviceResultExt;
 use sxima::__private::sxima_runtime::{layers, model::*, Elem};
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,18 @@ impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
     }
     fn output_shape<B: Dim>(batch: B) -> Self::Output<B> {
         (batch, Const)
+    }
+    fn try_forward<B: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> sxima::Result<Tensor<Self::Output<B>, E, D, T>> {
+        Module::try_forward(self, x).dev()
+    }
+    fn try_forward_mut<B: Dim, T: Tape<E, D>>(
+        &mut self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> sxima::Result<Tensor<Self::Output<B>, E, D, T>> {
+        ModuleMut::try_forward_mut(self, x).dev()
     }
 }
 

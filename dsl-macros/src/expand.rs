@@ -10,8 +10,10 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
+use crate::api;
 use crate::layers::common::fmt_shape;
 use crate::parse::parse_file;
+use crate::paths;
 use crate::plan::{infer_file, ModelPlan, PlannedLayer, What};
 
 /// Parses, infers and expands a whole `model!` call. Errors become
@@ -23,6 +25,24 @@ pub fn expand_tokens(input: TokenStream) -> TokenStream {
         tokens.extend(e.to_compile_error());
     }
     tokens
+}
+
+/// [`expand_tokens`] for `[krate] items..`: the first token tree, a bracketed
+/// path (`[$crate]`), is where the generated code finds sxima.
+pub fn expand_with_crate(input: TokenStream) -> TokenStream {
+    let mut tokens = input.into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Group(g))
+            if g.delimiter() == proc_macro2::Delimiter::Bracket =>
+        {
+            paths::with_crate(g.stream(), || expand_tokens(tokens.collect()))
+        }
+        other => {
+            let span = other.map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            syn::Error::new(span, "`__model!` is internal: write `sxima::model! { .. }`")
+                .to_compile_error()
+        }
+    }
 }
 
 /// The code of every model that expanded, and the combined error of all
@@ -47,11 +67,11 @@ pub fn expand_all(input: TokenStream) -> (TokenStream, Option<syn::Error>) {
 }
 
 fn dfdx() -> TokenStream {
-    quote!(::sxima::__private::dfdx)
+    paths::dfdx()
 }
 
 fn rt() -> TokenStream {
-    quote!(::sxima::__private::sxima_runtime)
+    paths::rt()
 }
 
 fn n(v: u64) -> Literal {
@@ -89,7 +109,7 @@ fn field_code(layer: &PlannedLayer) -> FieldCode {
             params: quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
         },
         What::Layer(inferred) => {
-            let code = inferred.code.emit(&quote!(#rt::layers));
+            let code = inferred.code.emit(&paths::layers());
             let p = n(inferred.params);
             FieldCode {
                 ty: code.ty,
@@ -195,8 +215,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let in_shape = tensor_shape(&plan.input);
     let out_shape = tensor_shape(&plan.output);
     let tensor = quote!(#dfdx::tensor::Tensor);
-    // One `let` per layer; a nested model's step is spanned on its use, so a
-    // shape mismatch there (also caught by the const assertions) points at it.
+    // One `let` per layer; a nested model's step is located on its use.
     let step = |l: &PlannedLayer, mutable: bool| {
         let f = &l.field;
         let shape = tensor_shape(&l.output);
@@ -206,17 +225,29 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             quote!(#dfdx::nn::Module::try_forward(&self.#f, x))
         };
         match &l.what {
-            // Input and output checked in separate statements spanned on the
-            // nested model's name, so type errors there point at it.
+            // The tensor crosses the boundary through `cross_boundary`, typed
+            // by the inner model's own shapes on one side and the declared
+            // ones on the other, so a mismatch is reported once, by the const
+            // assertions below, and not again as a type error here. The code
+            // is located at the nested type but resolved at the call site:
+            // its locals (`x`, `self`) must share the hygiene of the fn.
             What::Nested { ty } => {
+                let at = proc_macro2::Span::call_site().located_at(ty.span());
                 let call = if mutable {
-                    quote_spanned!(ty.span()=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+                    quote_spanned!(at=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
                 } else {
-                    quote_spanned!(ty.span()=> #dfdx::nn::Module::try_forward(&self.#f, x))
+                    quote_spanned!(at=> #dfdx::nn::Module::try_forward(&self.#f, x))
                 };
-                quote_spanned! {ty.span()=>
+                let consts = l.output.iter().map(|_| quote!(#dfdx::shapes::Const));
+                quote_spanned! {at=>
+                    let batch = #dfdx::shapes::HasShape::shape(&x).0;
+                    let x = #rt::model::cross_boundary(
+                        x,
+                        <#ty<E, D> as #rt::model::Model<E, D>>::input_shape(batch),
+                    )?;
                     let x = #call?;
-                    let x: #tensor<#shape, E, D, T> = x;
+                    let x: #tensor<#shape, E, D, T> =
+                        #rt::model::cross_boundary(x, (batch, #(#consts,)*))?;
                 }
             }
             What::Layer(_) => quote!(let x: #tensor<#shape, E, D, T> = #call?;),
@@ -295,10 +326,14 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         })
     });
 
+    let derives = api::derives(attrs);
+    let forward_api = api::forward_api(name, &plan.input, &plan.output);
+    let model_forwards = api::model_forwards();
+
     Ok(quote! {
         #(#attrs)*
         #struct_doc
-        #[derive(Debug, Clone)]
+        #derives
         #vis struct #name<E: #dfdx::shapes::Dtype = f32, D: #dfdx::tensor::Storage<E> = #dfdx::tensor::Cpu> {
             #(#[doc = #field_docs] pub #fields: #tys,)*
             #marker_field
@@ -371,7 +406,10 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             fn output_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Output<B> {
                 (batch, #(#consts_out,)*)
             }
+            #model_forwards
         }
+
+        #forward_api
     })
 }
 
@@ -516,6 +554,52 @@ mod tests {
         );
         assert!(c.contains("shapes_equal(<Encoderas::sxima::__private::sxima_runtime::model::ModelInfo>::INPUT_SHAPE,&[8])"), "{c}");
         assert!(c.contains("OUTPUT_SHAPE,&[4])"), "{c}");
+    }
+
+    #[test]
+    fn nested_models_cross_their_boundary_through_the_runtime() {
+        let c = code("pub Outer(input: [8]) { enc: Encoder -> [4], Dense(2) }");
+        // In through the inner model's own input shape, out to the declared one:
+        // a mismatch is left to the const assertions alone.
+        assert!(
+            c.contains("cross_boundary(x,<Encoder<E,D>as::sxima::__private::sxima_runtime::model::Model<E,D>>::input_shape(batch),)?"),
+            "{c}"
+        );
+        assert!(
+            c.contains("cross_boundary(x,(batch,::sxima::__private::dfdx::shapes::Const,))?"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn the_crate_path_comes_from_the_first_token_tree() {
+        let src: TokenStream =
+            syn::parse_str("[::nn] pub A(input: [3]) { fc: Dense(2) }").expect("lexes");
+        let c = expand_with_crate(src).to_string().replace(' ', "");
+        assert!(
+            c.contains("::nn::__private::sxima_runtime::layers::Dense<3,2,E,D>"),
+            "{c}"
+        );
+        assert!(
+            c.contains("impl<E:::nn::__private::sxima_runtime::Elem"),
+            "{c}"
+        );
+        assert!(!c.contains("::sxima::"), "{c}");
+        // Without the bracketed path: a spanned error, not a panic.
+        let bad: TokenStream = syn::parse_str("pub A(input: [3]) { fc: Dense(2) }").expect("lexes");
+        let e = expand_with_crate(bad).to_string();
+        assert!(e.contains("compile_error") && e.contains("internal"), "{e}");
+    }
+
+    #[test]
+    fn user_derives_are_not_derived_twice() {
+        let c = code("#[derive(Clone)] pub A(input: [3]) { fc: Dense(2) }");
+        assert!(c.starts_with("#[derive(Clone)]"), "{c}");
+        assert!(
+            c.contains("#[derive(::core::fmt::Debug)]pubstructA<"),
+            "{c}"
+        );
+        assert!(!c.contains("::core::clone::Clone"), "{c}");
     }
 
     #[test]

@@ -6,16 +6,20 @@
 //! * [`layers`]: the layer catalogue, one module per layer kind (arguments,
 //!   shape rule, code), with the size formulas from `sxima-shape`;
 //! * [`plan`]: inference over a whole model (names, shapes, assertions);
-//! * [`expand`]: code generation.
+//! * [`expand`]: code generation;
+//! * [`api`]: the generated model's derives and `forward` entry points;
+//! * [`paths`]: the crate path generated code starts with (`$crate`).
 //!
 //! The macro never panics: every bad input is a `syn::Error` spanned on the
 //! offending token.
 
 use proc_macro::TokenStream;
 
+mod api;
 mod expand;
 mod layers;
 mod parse;
+mod paths;
 mod plan;
 
 #[cfg(test)]
@@ -84,10 +88,24 @@ mod prop_tests;
 /// (training) for inputs `Tensor<(B, dims..), E, D, T>` of any batch `B`, and
 /// sxima's `ModelInfo` (shapes, parameter count, summary) and `Model`.
 ///
+/// Use it as `sxima::model!`: that `macro_rules!` wrapper passes sxima's own
+/// crate path to [`__model!`](macro@__model), so a renamed dependency
+/// (`nn = { package = "sxima", .. }`) works; called directly, this macro
+/// writes `::sxima` paths.
+///
 /// Not supported yet (parsed, then rejected with a spanned error): `block`
 /// templates, `residual`, `parallel`, `repeat`, `{ .. }` groups, dynamic
 /// dimensions (`_` or a name).
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
     expand::expand_tokens(input.into()).into()
+}
+
+/// `model!` with the facade's crate path first: `__model! { [$crate] items.. }`.
+/// The facade's `macro_rules! model` calls it, so the generated code names
+/// `$crate::__private::..` and a renamed dependency resolves. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __model(input: TokenStream) -> TokenStream {
+    expand::expand_with_crate(input.into()).into()
 }

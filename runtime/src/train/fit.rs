@@ -24,13 +24,11 @@ use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
 use crate::kernels::host_alloc;
 use crate::loss::Loss;
-use crate::model::shape_len;
+use crate::model::{shape_len, Model};
 use crate::optim::Optimizer;
 use crate::train::callbacks::{Callback, Control};
 use crate::train::config::{FitConfig, Validation};
-use crate::train::forward::{
-    input_tensor, model_device, scalar, target_loss, to_f32, InferModel, TrainModel,
-};
+use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32};
 use crate::train::grad_norms::{gradient_norms, warnings, NormAccumulator};
 use crate::train::history::{EpochLogs, History};
 use crate::train::infer::{default_metrics, evaluate_with};
@@ -73,7 +71,7 @@ pub fn fit<E, D, M, O, L>(
 where
     E: Elem,
     D: Device<E>,
-    M: TrainModel<E, D> + InferModel<E, D>,
+    M: Model<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
@@ -299,7 +297,7 @@ pub fn train_step<E, D, M, O, L>(
 where
     E: Elem,
     D: Device<E>,
-    M: TrainModel<E, D>,
+    M: Model<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
@@ -313,7 +311,7 @@ where
         Some(g) => g,
         None => model.try_alloc_grads().dev()?,
     };
-    let y = model.try_forward_mut(x.traced(g)).dev()?;
+    let y = model.try_forward_mut(x.traced(g))?;
     let pred = predictions.then(|| y.as_vec().into_iter().map(to_f32).collect::<Vec<f32>>());
     let y = y.try_reshape_like(&(b, n_out)).dev()?;
     let l = target_loss(loss, dev, y, batch.targets)?;

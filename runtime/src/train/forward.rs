@@ -1,11 +1,11 @@
-//! What `fit`, `evaluate` and `predict` need from a model, as two trait
-//! aliases with blanket impls, and the helpers that move batches between
-//! host buffers and device tensors.
+//! What `fit`, `evaluate` and `predict` share: the helpers that move batches
+//! between host buffers and device tensors, and two legacy aliases of the
+//! [`Model`] bound (which now carries both forwards itself).
 
-use dfdx::nn::{Module, ModuleMut, TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef};
+use dfdx::nn::{TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef};
 use dfdx::prelude::RecursiveWalker;
 use dfdx::shapes::{Rank0, Shape};
-use dfdx::tensor::{OwnedTape, Tape, Tensor};
+use dfdx::tensor::{Tape, Tensor};
 use dfdx::tensor_ops::Device;
 use num_traits::NumCast;
 
@@ -15,45 +15,19 @@ use crate::error::{DeviceResultExt, Result};
 use crate::loss::{Loss, Target};
 use crate::model::Model;
 
-/// A model `fit` can train: a training forward (`ModuleMut`, dropout on,
-/// batch statistics) from a taped batch of inputs to a taped batch of outputs.
-/// Every `model!` expansion implements it.
-pub trait TrainModel<E: Elem, D: Device<E>>:
-    Model<E, D>
-    + ModuleMut<
-        Tensor<<Self as Model<E, D>>::Input<usize>, E, D, OwnedTape<E, D>>,
-        Output = Tensor<<Self as Model<E, D>>::Output<usize>, E, D, OwnedTape<E, D>>,
-    >
-{
-}
+/// A model `fit` can train. Kept for code written before [`Model`] carried
+/// the training forward ([`Model::try_forward_mut`]): every `Model` is one,
+/// and `M: Model<E, D>` is all a bound needs.
+pub trait TrainModel<E: Elem, D: Device<E>>: Model<E, D> {}
 
-impl<E: Elem, D: Device<E>, M> TrainModel<E, D> for M where
-    M: Model<E, D>
-        + ModuleMut<
-            Tensor<<M as Model<E, D>>::Input<usize>, E, D, OwnedTape<E, D>>,
-            Output = Tensor<<M as Model<E, D>>::Output<usize>, E, D, OwnedTape<E, D>>,
-        >
-{
-}
+impl<E: Elem, D: Device<E>, M: Model<E, D>> TrainModel<E, D> for M {}
 
-/// A model that can run inference (`Module`, no tape, dropout off).
-pub trait InferModel<E: Elem, D: Device<E>>:
-    Model<E, D>
-    + Module<
-        Tensor<<Self as Model<E, D>>::Input<usize>, E, D>,
-        Output = Tensor<<Self as Model<E, D>>::Output<usize>, E, D>,
-    >
-{
-}
+/// A model that can run inference. Kept for code written before [`Model`]
+/// carried the inference forward ([`Model::try_forward`]): every `Model` is
+/// one, and `M: Model<E, D>` is all a bound needs.
+pub trait InferModel<E: Elem, D: Device<E>>: Model<E, D> {}
 
-impl<E: Elem, D: Device<E>, M> InferModel<E, D> for M where
-    M: Model<E, D>
-        + Module<
-            Tensor<<M as Model<E, D>>::Input<usize>, E, D>,
-            Output = Tensor<<M as Model<E, D>>::Output<usize>, E, D>,
-        >
-{
-}
+impl<E: Elem, D: Device<E>, M: Model<E, D>> InferModel<E, D> for M {}
 
 /// `f32` → `E` (exact for `f32`, widening for `f64`).
 pub fn to_elem<E: Elem>(v: f32) -> E {

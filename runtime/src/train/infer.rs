@@ -11,8 +11,8 @@ use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::Loss;
-use crate::model::shape_len;
-use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32, InferModel};
+use crate::model::{shape_len, Model};
+use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32};
 use crate::train::metrics::{Accuracy, Metric};
 
 /// Loss and metrics of a model over a dataset.
@@ -40,14 +40,14 @@ fn fmt_shape(s: &[usize]) -> String {
 
 /// Runs the inference forward on `b` samples of flat features, returning the
 /// outputs on the host (`b * output_len` values).
-pub(crate) fn forward_batch<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+pub(crate) fn forward_batch<E: Elem, D: Device<E>, M: Model<E, D>>(
     model: &M,
     dev: &D,
     features: &[f32],
     b: usize,
 ) -> Result<Vec<f32>> {
     let x = input_tensor::<E, D, M>(dev, features, b)?;
-    let y = model.try_forward(x).dev()?;
+    let y = model.try_forward(x)?;
     Ok(y.as_vec().into_iter().map(to_f32).collect())
 }
 
@@ -63,7 +63,7 @@ pub fn default_metrics(targets: &Targets) -> Vec<Box<dyn Metric>> {
 
 /// Mean loss and default metrics (accuracy for class/one-hot targets) of
 /// `model` on `data`, in batches of `batch_size`.
-pub fn evaluate<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
+pub fn evaluate<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
     model: &M,
     loss: &L,
     data: &Dataset,
@@ -74,7 +74,7 @@ pub fn evaluate<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
 }
 
 /// [`evaluate`] with explicit metrics.
-pub fn evaluate_with<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
+pub fn evaluate_with<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
     model: &M,
     loss: &L,
     data: &Dataset,
@@ -92,7 +92,7 @@ pub fn evaluate_with<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
     for batch in data.batches(batch_size, None)? {
         let b = batch.len();
         let x = input_tensor::<E, D, M>(&dev, &batch.features, b)?;
-        let y = model.try_forward(x).dev()?;
+        let y = model.try_forward(x)?;
         let pred: Vec<f32> = if metrics.is_empty() {
             Vec::new()
         } else {
@@ -120,7 +120,7 @@ pub fn evaluate_with<E: Elem, D: Device<E>, M: InferModel<E, D>, L: Loss<E, D>>(
 
 /// Model outputs for flat `features` (any number of samples, each
 /// `prod(INPUT_SHAPE)` values), one `Vec` per sample.
-pub fn predict<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+pub fn predict<E: Elem, D: Device<E>, M: Model<E, D>>(
     model: &M,
     features: &[f32],
     batch_size: usize,
@@ -153,7 +153,7 @@ pub fn predict<E: Elem, D: Device<E>, M: InferModel<E, D>>(
 }
 
 /// Model outputs for every sample of `data`.
-pub fn predict_dataset<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+pub fn predict_dataset<E: Elem, D: Device<E>, M: Model<E, D>>(
     model: &M,
     data: &Dataset,
     batch_size: usize,
@@ -171,7 +171,7 @@ pub fn predict_dataset<E: Elem, D: Device<E>, M: InferModel<E, D>>(
 /// The output for one sample. Errors (never panics) when `x` does not have
 /// exactly `prod(INPUT_SHAPE)` values:
 /// `input has 783 values, model Mlp expects 784 = [1, 28, 28]`.
-pub fn predict_one<E: Elem, D: Device<E>, M: InferModel<E, D>>(
+pub fn predict_one<E: Elem, D: Device<E>, M: Model<E, D>>(
     model: &M,
     x: &[f32],
 ) -> Result<Vec<f32>> {
@@ -200,7 +200,7 @@ pub struct Predictor<E: Elem, D: Device<E>, M> {
     _e: core::marker::PhantomData<E>,
 }
 
-impl<E: Elem, D: Device<E>, M: InferModel<E, D>> Predictor<E, D, M> {
+impl<E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M> {
     /// Wraps a (trained) model.
     pub fn new(model: M) -> Self {
         let dev = model_device(&model);

@@ -8,7 +8,7 @@
 use dfdx::nn::modules::*;
 use dfdx::prelude::*;
 use sxima_runtime::data::Dataset;
-use sxima_runtime::error::Result;
+use sxima_runtime::error::{DeviceResultExt, Result};
 #[allow(unused_imports)]
 pub use sxima_runtime::loss::{Mse, SparseCrossEntropy};
 use sxima_runtime::optim::{Sgd, SgdConfig};
@@ -84,6 +84,18 @@ impl<const H: usize, E: Elem, D: Device<E>> Model<E, D> for Blob<H, E, D> {
     }
     fn output_shape<B: Dim>(batch: B) -> Self::Output<B> {
         (batch, Const)
+    }
+    fn try_forward<B: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> Result<Tensor<Self::Output<B>, E, D, T>> {
+        Module::try_forward(self, x).dev()
+    }
+    fn try_forward_mut<B: Dim, T: Tape<E, D>>(
+        &mut self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> Result<Tensor<Self::Output<B>, E, D, T>> {
+        ModuleMut::try_forward_mut(self, x).dev()
     }
 }
 
@@ -164,6 +176,18 @@ impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
     }
     fn output_shape<B: Dim>(batch: B) -> Self::Output<B> {
         (batch, Const)
+    }
+    fn try_forward<B: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> Result<Tensor<Self::Output<B>, E, D, T>> {
+        Module::try_forward(self, x).dev()
+    }
+    fn try_forward_mut<B: Dim, T: Tape<E, D>>(
+        &mut self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+    ) -> Result<Tensor<Self::Output<B>, E, D, T>> {
+        ModuleMut::try_forward_mut(self, x).dev()
     }
 }
 

@@ -1,0 +1,261 @@
+//! The generated model's user-facing API, apart from its layers: the derives
+//! on the struct, the `Forward` impl with the per-model input diagnostic, the
+//! inherent `forward` family, and the forwards of the `Model` impl.
+//!
+//! A wrong tensor passed to `forward` fails on one bound, `X: NetInput<E, D>`,
+//! a trait emitted per model (inside a `const _` block, so it takes no name in
+//! the user's module) whose `#[diagnostic::on_unimplemented]` message names
+//! the shape the model takes: `` `Net` takes a batch of shape (batch, 784) ``.
+//! The bound is on the input type, not `Self: NetInput<X>`: with a single
+//! impl, rustc would infer `X` from it before looking at the argument and
+//! report a long `E0308` type mismatch instead.
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Ident, Path, Token};
+
+use crate::paths;
+
+/// Which of the derives the macro writes (`Debug`, `Clone`) the user already
+/// wrote in a `#[derive(..)]` on the model: `(debug, clone)`.
+fn user_derives(attrs: &[Attribute]) -> (bool, bool) {
+    let (mut debug, mut clone) = (false, false);
+    for attr in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        // A malformed derive is left to rustc, which reports it on the user's tokens.
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        for p in paths {
+            match p.segments.last().map(|s| s.ident.to_string()).as_deref() {
+                Some("Debug") => debug = true,
+                Some("Clone") => clone = true,
+                _ => {}
+            }
+        }
+    }
+    (debug, clone)
+}
+
+/// The `#[derive(..)]` the macro puts on the struct: `Debug` and `Clone`,
+/// less those the user derives already (a second derive of the same trait
+/// would be a conflicting-impl error pointing at the macro).
+pub fn derives(attrs: &[Attribute]) -> TokenStream {
+    let (debug, clone) = user_derives(attrs);
+    let mut list = Vec::new();
+    if !debug {
+        list.push(quote!(::core::fmt::Debug));
+    }
+    if !clone {
+        list.push(quote!(::core::clone::Clone));
+    }
+    if list.is_empty() {
+        quote!()
+    } else {
+        quote!(#[derive(#(#list),*)])
+    }
+}
+
+/// `ts` with every token located at `at` (hygiene and `$crate` kept), so
+/// that rustc's notes about these items quote the model's name.
+fn respan(ts: TokenStream, at: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|tt| match tt {
+            TokenTree::Group(g) => {
+                let mut out = Group::new(g.delimiter(), respan(g.stream(), at));
+                out.set_span(g.span().located_at(at));
+                TokenTree::Group(out)
+            }
+            TokenTree::Ident(i) if i == "$crate" => TokenTree::Ident(i),
+            mut other => {
+                other.set_span(other.span().located_at(at));
+                other
+            }
+        })
+        .collect()
+}
+
+/// `(batch, 1, 28, 28)`: how diagnostics write a batch of per-sample `dims`.
+fn batch_shape_text(dims: &[u64]) -> String {
+    let d: Vec<String> = dims.iter().map(|v| v.to_string()).collect();
+    format!("(batch, {})", d.join(", "))
+}
+
+/// `Forward` for the model's batch tensor, the per-model input trait and the
+/// inherent `forward`, `try_forward`, `forward_mut`, `try_forward_mut`.
+pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
+    let dfdx = paths::dfdx();
+    let rt = paths::rt();
+    let dims = |v: &[u64]| {
+        let d = v.iter().map(|&x| proc_macro2::Literal::u64_unsuffixed(x));
+        quote!((B, #(#dfdx::shapes::Const<#d>,)*))
+    };
+    let (in_shape, out_shape) = (dims(input), dims(output));
+    let tensor = quote!(#dfdx::tensor::Tensor);
+    let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
+    // All of it is located at the model's name, so rustc's notes on these
+    // impls and bounds quote one line, not the whole macro.
+    let at = Span::call_site().located_at(name.span());
+    let takes = format_ident!("{name}Input", span = at);
+    let shape = batch_shape_text(input);
+    let message = format!("`{name}` takes a batch of shape {shape}");
+    let consts: Vec<String> = input.iter().map(|d| format!("Const<{d}>")).collect();
+    // `{E}` / `{D}` are filled in by rustc with the model's element type and device.
+    let label = format!("expected a batch of shape {shape} of `{{E}}` on `{{D}}`");
+    let note = format!(
+        "the batch axis comes first: `Tensor<(B, {}), {{E}}, {{D}}>`, `B` a `Const<N>` or `usize`",
+        consts.join(", ")
+    );
+    let doc_in = format!("`x`: a batch of shape {shape} (any batch size, with or without a tape).");
+    let doc_out = format!("Returns a batch of shape {}.", batch_shape_text(output));
+    let located = respan(
+        quote! {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            pub trait #takes<E: #rt::Elem, D: #rt::Backend<E>>: ::core::marker::Sized {
+                type Output;
+                fn run(net: &#name<E, D>, x: Self) -> #rt::Result<Self::Output>;
+                fn run_mut(net: &mut #name<E, D>, x: Self) -> #rt::Result<Self::Output>;
+            }
+
+            impl<#bounds> #takes<E, D> for #tensor<#in_shape, E, D, T> {
+                type Output = #tensor<#out_shape, E, D, T>;
+                fn run(net: &#name<E, D>, x: Self) -> #rt::Result<Self::Output> {
+                    <#name<E, D> as #rt::Forward<Self>>::try_forward(net, x)
+                }
+                fn run_mut(net: &mut #name<E, D>, x: Self) -> #rt::Result<Self::Output> {
+                    <#name<E, D> as #rt::Forward<Self>>::try_forward_mut(net, x)
+                }
+            }
+
+            impl<E: #rt::Elem, D: #rt::Backend<E>> #name<E, D> {
+                /// Inference forward (dropout off, batch norm on its running statistics).
+                #[doc = #doc_in]
+                #[doc = #doc_out]
+                ///
+                /// # Panics
+                /// On a device error (out of memory), as dfdx's `forward`; see `try_forward`.
+                pub fn forward<X: #takes<E, D>>(&self, x: X) -> X::Output {
+                    match X::run(self, x) {
+                        ::core::result::Result::Ok(y) => y,
+                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
+                    }
+                }
+
+                /// Inference forward; errors on a device error.
+                #[doc = #doc_in]
+                pub fn try_forward<X: #takes<E, D>>(&self, x: X) -> #rt::Result<X::Output> {
+                    X::run(self, x)
+                }
+
+                /// Training forward (dropout on, batch-norm statistics updated);
+                /// trace the input (`x.traced(grads)`) to record gradients.
+                #[doc = #doc_in]
+                ///
+                /// # Panics
+                /// On a device error (out of memory), as dfdx's `forward_mut`; see `try_forward_mut`.
+                pub fn forward_mut<X: #takes<E, D>>(&mut self, x: X) -> X::Output {
+                    match X::run_mut(self, x) {
+                        ::core::result::Result::Ok(y) => y,
+                        ::core::result::Result::Err(e) => ::core::panic!("{}", e),
+                    }
+                }
+
+                /// Training forward; errors on a device error.
+                #[doc = #doc_in]
+                pub fn try_forward_mut<X: #takes<E, D>>(&mut self, x: X) -> #rt::Result<X::Output> {
+                    X::run_mut(self, x)
+                }
+            }
+        },
+        at,
+    );
+    let forward_impl = quote! {
+        impl<#bounds> #rt::Forward<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+            type Output = #tensor<#out_shape, E, D, T>;
+            fn try_forward(
+                &self,
+                x: #tensor<#in_shape, E, D, T>,
+            ) -> #rt::Result<Self::Output> {
+                #rt::error::DeviceResultExt::dev(#dfdx::nn::Module::try_forward(self, x))
+            }
+            fn try_forward_mut(
+                &mut self,
+                x: #tensor<#in_shape, E, D, T>,
+            ) -> #rt::Result<Self::Output> {
+                #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
+            }
+        }
+    };
+    let forward_impl = respan(forward_impl, at);
+    quote! {
+        #forward_impl
+        const _: () = { #located };
+    }
+}
+
+/// The forwards of the `Model` impl (the bound generic code writes), over the
+/// model's own `Input<B>` / `Output<B>` shapes.
+pub fn model_forwards() -> TokenStream {
+    let dfdx = paths::dfdx();
+    let rt = paths::rt();
+    let tensor = quote!(#dfdx::tensor::Tensor);
+    quote! {
+        fn try_forward<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
+            &self,
+            x: #tensor<Self::Input<B>, E, D, T>,
+        ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
+            #rt::error::DeviceResultExt::dev(#dfdx::nn::Module::try_forward(self, x))
+        }
+        fn try_forward_mut<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
+            &mut self,
+            x: #tensor<Self::Input<B>, E, D, T>,
+        ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
+            #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(src: &str) -> Vec<Attribute> {
+        let item: syn::ItemStruct = syn::parse_str(&format!("{src} struct S;")).expect("parses");
+        item.attrs
+    }
+
+    #[test]
+    fn user_derives_suppress_the_generated_ones() {
+        let all = derives(&[]).to_string().replace(' ', "");
+        assert_eq!(all, "#[derive(::core::fmt::Debug,::core::clone::Clone)]");
+        let d = derives(&attrs("#[derive(Debug)]"))
+            .to_string()
+            .replace(' ', "");
+        assert_eq!(d, "#[derive(::core::clone::Clone)]");
+        let d = derives(&attrs("/// doc\n#[derive(PartialEq, core::clone::Clone)]"))
+            .to_string()
+            .replace(' ', "");
+        assert_eq!(d, "#[derive(::core::fmt::Debug)]");
+        let d = derives(&attrs("#[derive(Clone)] #[derive(std::fmt::Debug)]"));
+        assert!(d.is_empty(), "{d}");
+        // Not a derive, or a malformed one: the generated derives stay.
+        let d = derives(&attrs("#[allow(Debug)] #[derive(= Clone)]")).to_string();
+        assert!(d.contains("Debug") && d.contains("Clone"), "{d}");
+    }
+
+    #[test]
+    fn input_diagnostic_names_the_shape() {
+        let name: Ident = syn::parse_str("Net").expect("ident");
+        let code = forward_api(&name, &[1, 28, 28], &[10]).to_string();
+        assert!(
+            code.contains("`Net` takes a batch of shape (batch, 1, 28, 28)"),
+            "{code}"
+        );
+        assert!(code.contains("pub trait NetInput < E"), "{code}");
+        assert!(
+            code.contains("Returns a batch of shape (batch, 10)."),
+            "{code}"
+        );
+    }
+}
