@@ -9,7 +9,7 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::{NoneTape, Shape, Tape, Tensor};
 use dfdx::tensor_ops::{Device, TryAdd, TryMul, TryPReLU, TrySub};
 
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 
 pub use dfdx::nn::modules::{ReLU, Sigmoid, Softmax, Tanh};
 
@@ -33,7 +33,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     type Error = D::Err;
 
     fn try_forward(&self, x: Tensor<S, E, D, T>) -> Result<Self::Output, D::Err> {
-        let alpha = E::from_f64(self.alpha).expect("alpha fits the element type");
+        let alpha = cast::<E>(self.alpha);
         x.try_prelu(alpha)
     }
 }
@@ -78,12 +78,12 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
         // `w * x - w * x` (exactly zero) with `w = k x e^{-x^2/2}` held
         // constant, `k = 1/sqrt(2 pi) - 1/sqrt(pi)`, so the tape gains the
         // missing `w` while the value stays dfdx's.
-        let k = E::from_f64(GELU_GRAD_FIX).unwrap();
+        let k = cast::<E>(GELU_GRAD_FIX);
         let xd = x.retaped::<NoneTape>();
         let w = xd
             .clone()
             .try_square()?
-            .try_mul(E::from_f64(-0.5).unwrap())?
+            .try_mul(cast::<E>(-0.5))?
             .try_exp()?
             .try_mul(xd.clone())?
             .try_mul(k)?;

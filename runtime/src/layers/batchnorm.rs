@@ -20,7 +20,7 @@
 use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
 
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 
 /// PyTorch's default `eps`.
 pub const BATCH_NORM_EPS: f64 = 1e-5;
@@ -62,7 +62,7 @@ where
     let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
     running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
 
-    let inv_std = var.try_add(E::from_f64(eps).unwrap())?.try_sqrt()?;
+    let inv_std = var.try_add(cast::<E>(eps))?.try_sqrt()?;
     let gain = scale
         .retaped::<T>()
         .try_div(inv_std)?
@@ -90,10 +90,7 @@ where
     T: Tape<E, D>,
 {
     let shape = *x.shape();
-    let std = running_var
-        .clone()
-        .try_add(E::from_f64(eps).unwrap())?
-        .try_sqrt()?;
+    let std = running_var.clone().try_add(cast::<E>(eps))?.try_sqrt()?;
     let gain = scale
         .retaped::<T>()
         .try_div(std)?

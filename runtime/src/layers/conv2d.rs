@@ -27,7 +27,7 @@ use rand_distr::Uniform;
 
 use super::conv_geom::{conv_out_size, ConvGeom};
 use super::im2col::conv_forward;
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 
 /// A bias vector at run-time size, as the conv core takes it.
 type DynBias<E, D, T> = Tensor<(usize,), E, D, T>;
@@ -184,7 +184,7 @@ const fn check_conv2d(
 
 /// Uniform `(-1/sqrt(fan_in), 1/sqrt(fan_in))`, PyTorch's conv init.
 fn init_bound<E: Elem>(fan_in: usize) -> E {
-    E::one() / E::from(fan_in).unwrap().sqrt()
+    E::one() / cast::<E>(fan_in as f64).sqrt()
 }
 
 macro_rules! conv2d_common {

@@ -19,7 +19,7 @@ use rand_distr::Uniform;
 
 use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 
 /// A matrix at run-time sizes (the conv core's weight operand).
 pub type DynMatrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
@@ -268,7 +268,7 @@ impl<
                     |s| &s.weight,
                     |s| &mut s.weight,
                     TensorOptions::reset_with(|t| {
-                        let b: E = E::one() / E::from(Self::FAN_IN).unwrap().sqrt();
+                        let b: E = E::one() / cast::<E>(Self::FAN_IN as f64).sqrt();
                         t.try_fill_with_distr(Uniform::new(-b, b))
                     }),
                 ),
@@ -277,7 +277,7 @@ impl<
                     |s| &s.bias,
                     |s| &mut s.bias,
                     TensorOptions::reset_with(|t| {
-                        let b: E = E::one() / E::from(Self::FAN_IN).unwrap().sqrt();
+                        let b: E = E::one() / cast::<E>(Self::FAN_IN as f64).sqrt();
                         t.try_fill_with_distr(Uniform::new(-b, b))
                     }),
                 ),

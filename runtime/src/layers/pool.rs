@@ -49,9 +49,11 @@ impl Pool2dGeom {
             pad,
         };
         if kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
-            return Err(Error::Config(format!(
-                "pooling window {kernel:?} and stride {stride:?} must be positive"
-            )));
+            return Err(Error::config(
+                "pooling window and stride",
+                format!("{kernel:?}, {stride:?}"),
+                "must be positive",
+            ));
         }
         if input.0 + pad[0] + pad[1] < kernel.0 || input.1 + pad[2] + pad[3] < kernel.1 {
             return Err(Error::Shape {

@@ -19,7 +19,7 @@
 use dfdx::prelude::*;
 
 use super::window_cpu;
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 
 /// Which input position (or the fill value) each output tap reads, and with
 /// what weight. Positions are row-major within one `(in_h, in_w)` plane;
@@ -137,7 +137,7 @@ pub fn window_sum_generic<S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E,
         None if t == 1 => return g.try_reshape_like(&out_shape),
         None => g.try_reshape_like(&(n, p, t))?,
         Some(w) => {
-            let w: Vec<E> = w.iter().map(|&v| E::from_f64(v).unwrap()).collect();
+            let w: Vec<E> = w.iter().map(|&v| cast::<E>(v)).collect();
             let w = dev
                 .try_tensor_from_vec(w, (p, t))?
                 .try_broadcast_like::<_, Axis<0>>(&(n, p, t))?;

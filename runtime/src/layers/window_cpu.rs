@@ -155,7 +155,7 @@ fn sum_taps<F: Elem>(plan: &WindowPlan) -> (Vec<usize>, Vec<F>) {
     let fill = plan.fill();
     let mut index = plan.index.clone();
     let mut weights: Vec<F> = match &plan.weights {
-        Some(w) => w.iter().map(|&v| F::from_f64(v).unwrap()).collect(),
+        Some(w) => w.iter().map(|&v| crate::elem::cast::<F>(v)).collect(),
         None => vec![F::one(); index.len()],
     };
     for (i, w) in index.iter_mut().zip(weights.iter_mut()) {

@@ -12,8 +12,8 @@ use dfdx::nn::tensor_collection::{
 };
 use dfdx::prelude::*;
 
-use super::engine::{el, has_grad, set_grad, squared_grad_norms};
-use crate::elem::Elem;
+use super::engine::{has_grad, set_grad, squared_grad_norms};
+use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
 /// How gradients are clipped before an update.
@@ -89,7 +89,7 @@ impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for Rewrite<'_, E, D> {
         }
         let g = self.grads.get(p);
         let new = match self.op {
-            Op::Scale(c) => g.try_mul(el::<E>(c)).dev()?,
+            Op::Scale(c) => g.try_mul(cast::<E>(c)).dev()?,
             Op::Clamp(c) => g.try_clamp(-c, c).dev()?,
         };
         set_grad(self.grads, p, new)?;
@@ -112,7 +112,7 @@ fn rewrite<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
 /// PyTorch's `clip_grad_norm_(params, max_norm)`: computes the global L2 norm
 /// of all trainable gradients of `model`; if `max_norm / (norm + 1e-6) < 1`,
 /// scales every gradient by that factor. Returns the norm before clipping.
-/// `max_norm` must be finite and > 0 (else `Error::Config`).
+/// `max_norm` must be finite and > 0 (else `Error::InvalidConfig`).
 ///
 /// ```
 /// # use sxima_runtime::dfdx::prelude::*;

@@ -26,17 +26,11 @@ use dfdx::prelude::*;
 
 use super::clip::Clip;
 use super::OptimizerState;
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
 /// A flattened parameter or state tensor.
 pub(crate) type Flat<E, D> = Tensor<(usize,), E, D>;
-
-/// `x` as the element type (every `Elem` is a float, so this cannot fail for
-/// finite `x`; non-finite values map to NaN rather than panicking).
-pub(crate) fn el<E: Elem>(x: f64) -> E {
-    num_traits::cast::<f64, E>(x).unwrap_or_else(E::nan)
-}
 
 /// The state one parameter carries between steps.
 pub(crate) struct Slots<E: Elem, D: Device<E>> {
@@ -177,7 +171,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             };
             let host_data: Vec<Vec<E>> = data
                 .into_iter()
-                .map(|d| d.into_iter().map(el::<E>).collect())
+                .map(|d| d.into_iter().map(cast::<E>).collect())
                 .collect();
             let mut slots = Slots {
                 step,
@@ -243,11 +237,11 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
     /// sizes are checked when each parameter is next updated).
     pub fn import<R: UpdateRule<E, D>>(&mut self, rule: &R, state: &OptimizerState) -> Result<()> {
         if state.optimizer != R::NAME {
-            return Err(Error::Config(format!(
-                "optimizer state is for `{}`, not `{}`",
-                state.optimizer,
-                R::NAME
-            )));
+            return Err(Error::data(
+                "optimizer state",
+                format!("state of `{}`", R::NAME),
+                format!("state of `{}`", state.optimizer),
+            ));
         }
         let mut pending = BTreeMap::new();
         for (name, &step) in &state.steps {
@@ -255,7 +249,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             for slot in rule.tensor_slots() {
                 let key = format!("{name}/{slot}");
                 let data = state.tensors.get(&key).ok_or_else(|| {
-                    Error::Config(format!("optimizer state lacks tensor `{key}`"))
+                    Error::data("optimizer state", format!("tensor `{key}`"), "none")
                 })?;
                 tensors.push(data.clone());
             }
@@ -263,7 +257,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             for (slot, _) in R::SCALARS {
                 let key = format!("{name}/{slot}");
                 let v = state.scalars.get(&key).ok_or_else(|| {
-                    Error::Config(format!("optimizer state lacks scalar `{key}`"))
+                    Error::data("optimizer state", format!("scalar `{key}`"), "none")
                 })?;
                 scalars.push(*v);
             }
@@ -421,15 +415,15 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
             p.copy_into(&mut ph);
             let mut gh = vec![E::zero(); n];
             self.grads.get(&*p).copy_into(&mut gh);
-            let wd_e = el::<E>(wd);
+            let wd_e = cast::<E>(wd);
             match self.prep {
                 GradPrep::None => {}
                 GradPrep::Scale(c) => {
-                    let c = el::<E>(c);
+                    let c = cast::<E>(c);
                     gh.iter_mut().for_each(|g| *g *= c);
                 }
                 GradPrep::Clamp(c) => {
-                    let (lo, hi) = (el::<E>(-c), el::<E>(c));
+                    let (lo, hi) = (cast::<E>(-c), cast::<E>(c));
                     // NaN stays NaN (as in PyTorch), so clipping cannot hide it.
                     gh.iter_mut()
                         .filter(|g| !g.is_nan())
@@ -453,11 +447,13 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
         let mut g = self.grads.get(&*p).try_reshape_like(&(n,)).dev()?;
         match self.prep {
             GradPrep::None => {}
-            GradPrep::Scale(c) => g = g.try_mul(el::<E>(c)).dev()?,
+            GradPrep::Scale(c) => g = g.try_mul(cast::<E>(c)).dev()?,
             GradPrep::Clamp(c) => g = g.try_clamp(-c, c).dev()?,
         }
         if wd != 0.0 {
-            g = g.try_add(flat.clone().try_mul(el::<E>(wd)).dev()?).dev()?;
+            g = g
+                .try_add(flat.clone().try_mul(cast::<E>(wd)).dev()?)
+                .dev()?;
         }
         let new = self.rule.update(flat, g, slots).dev()?;
         let new = new.try_reshape_like(&shape).dev()?;
@@ -505,12 +501,12 @@ pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Device<E>, R: UpdateRu
     Ok(())
 }
 
-/// Checks a hyper-parameter, returning `Error::Config` naming it.
+/// Checks a hyper-parameter, returning [`Error::InvalidConfig`] naming it.
 pub(crate) fn check(ok: bool, what: &str, value: f64, rule: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!("{what} = {value}: {rule}")))
+        Err(Error::config(what, value, rule))
     }
 }
 

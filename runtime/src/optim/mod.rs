@@ -30,7 +30,7 @@
 //! arithmetic with dfdx tensor ops, so the same code runs on `Cpu` and `Cuda`.
 //! Each config has PyTorch's defaults, an L2 `weight_decay` (`g += wd * theta`)
 //! and an optional gradient [`Clip`]; constructors validate the config and
-//! return [`Error::Config`](crate::Error::Config) instead of panicking.
+//! return [`Error::InvalidConfig`](crate::Error::InvalidConfig) instead of panicking.
 //!
 //! [`trajectory`] runs the optimizers on a 2-D saddle surface (the lecture's
 //! "who escapes the saddle" experiment).
@@ -146,7 +146,7 @@ macro_rules! optimizer {
         }
 
         impl<E: $crate::elem::Elem, D: dfdx::tensor_ops::Device<E>> $name<E, D> {
-            /// Validates `cfg` (`Error::Config` on a bad value) and creates
+            /// Validates `cfg` (`Error::InvalidConfig` on a bad value) and creates
             /// the optimizer with empty state.
             pub fn new(cfg: $cfg) -> $crate::error::Result<Self> {
                 cfg.validate()?;

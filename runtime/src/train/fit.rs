@@ -44,9 +44,11 @@ fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
     if lr.is_finite() && lr >= 0.0 {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "a callback set the learning rate to {lr} at epoch {epoch}: it must be finite and >= 0"
-        )))
+        Err(Error::config(
+            "learning rate",
+            lr,
+            format!("set by a callback at epoch {epoch}: it must be finite and >= 0"),
+        ))
     }
 }
 
@@ -61,7 +63,7 @@ fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
 /// ([`Error::NonFiniteGradient`], checked when `grad_norms` is on: a ReLU can
 /// hide NaN activations from the loss), a device error, a callback's error,
 /// or a learning rate set by a callback that is negative or not finite
-/// ([`Error::Config`]). Returns the [`History`] of the epochs run.
+/// ([`Error::InvalidConfig`]). Returns the [`History`] of the epochs run.
 pub fn fit<E, D, M, O, L>(
     model: &mut M,
     optimizer: &mut O,
@@ -78,19 +80,31 @@ where
     L: Loss<E, D>,
 {
     if config.epochs == 0 {
-        return Err(Error::Config("epochs must be at least 1".into()));
+        return Err(Error::config("epochs", config.epochs, "must be at least 1"));
     }
     if config.epochs <= config.initial_epoch {
-        return Err(Error::Config(format!(
-            "epochs ({}) must be larger than initial_epoch ({})",
-            config.epochs, config.initial_epoch
-        )));
+        return Err(Error::config(
+            "epochs",
+            config.epochs,
+            format!(
+                "must be larger than initial_epoch ({})",
+                config.initial_epoch
+            ),
+        ));
     }
     if config.batch_size == 0 {
-        return Err(Error::Config("batch size must be at least 1".into()));
+        return Err(Error::config(
+            "batch size",
+            config.batch_size,
+            "must be at least 1",
+        ));
     }
     if train.is_empty() {
-        return Err(Error::Data("training dataset is empty".into()));
+        return Err(Error::data(
+            "training dataset",
+            "at least 1 sample",
+            "it is empty",
+        ));
     }
 
     // Validation data: a separate set, or the tail of the training set.
@@ -106,7 +120,11 @@ where
     train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
     if let Some(v) = val {
         if v.is_empty() {
-            return Err(Error::Data("validation dataset is empty".into()));
+            return Err(Error::data(
+                "validation dataset",
+                "at least 1 sample",
+                "it is empty",
+            ));
         }
         v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
     }

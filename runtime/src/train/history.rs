@@ -162,6 +162,7 @@ impl History {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| Error::data(path.display(), "a history as JSON", e.to_string()))
     }
 }
