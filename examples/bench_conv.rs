@@ -15,8 +15,9 @@ use sxima::dfdx::nn::modules::Linear;
 use sxima::dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection, ZeroGrads};
 use sxima::dfdx::optim::{Adam, AdamConfig, Optimizer};
 use sxima::dfdx::prelude::*;
+use sxima::runtime::layers::conv_geom::ConvGeom;
 use sxima::runtime::layers::im2col::{conv_forward, conv_forward_generic};
-use sxima::runtime::layers::{Conv2d, ConvGeom};
+use sxima::runtime::layers::Conv2d;
 
 const BATCH: usize = 64;
 

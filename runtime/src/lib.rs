@@ -7,11 +7,26 @@
 //! * [`error`]: the run-time error type.
 //! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
+/// Declares an internal module: `pub(crate)`, or `pub` and `#[doc(hidden)]`
+/// with the feature `internals-for-tests` (enabled only by this workspace's
+/// own tests, benches and examples through their dev-dependencies).
+macro_rules! internal_mod {
+    ($name:ident) => {
+        #[cfg(feature = "internals-for-tests")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals-for-tests"))]
+        pub(crate) mod $name;
+    };
+}
+pub(crate) use internal_mod;
+
 pub mod backend;
 pub mod data;
 pub mod elem;
 pub mod error;
-pub mod kernels;
+pub mod host_alloc;
+mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod model;
@@ -23,4 +38,5 @@ pub use backend::Backend;
 pub use dfdx;
 pub use elem::Elem;
 pub use error::{Error, Result};
+pub use host_alloc::tune_host_allocator;
 pub use model::{LayerSummary, Model, ModelInfo, ModelSummary};

@@ -7,8 +7,9 @@
 
 use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::{NoneTape, Shape, Tape, Tensor};
-use dfdx::tensor_ops::{Device, TryAdd, TryMul, TryPReLU, TrySub};
+use dfdx::tensor_ops::{TryAdd, TryMul, TryPReLU, TrySub};
 
+use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 
 pub use dfdx::nn::modules::{ReLU, Sigmoid, Softmax, Tanh};
@@ -28,7 +29,7 @@ impl LeakyReLU {
 
 impl NonMutableModule for LeakyReLU {}
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for LeakyReLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for LeakyReLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -67,7 +68,7 @@ impl NonMutableModule for GeLUTanh {}
 impl ZeroSizedModule for SiLU {}
 impl NonMutableModule for SiLU {}
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -93,7 +94,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLUTanh {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLUTanh {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -102,7 +103,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for SiLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for SiLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 

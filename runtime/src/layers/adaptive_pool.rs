@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 
 use super::pool::Dyn4;
 use super::window::{window_max, window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// `[start, end)` of PyTorch's adaptive bin `i` of `n` over `len` positions.
@@ -66,7 +67,7 @@ pub fn adaptive_plan(hi: usize, wi: usize, ho: usize, wo: usize, average: bool) 
 }
 
 /// Adaptive average pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`.
-pub fn adaptive_avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn adaptive_avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     out: (usize, usize),
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -79,7 +80,7 @@ pub fn adaptive_avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// Adaptive max pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`.
-pub fn adaptive_max_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn adaptive_max_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     out: (usize, usize),
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -122,7 +123,7 @@ macro_rules! adaptive_layer {
                 const HO: usize,
                 const WO: usize,
                 E: Elem,
-                D: Device<E>,
+                D: Backend<E>,
                 T: Tape<E, D>,
             > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>> for $name<HI, WI, HO, WO>
         {

@@ -20,6 +20,7 @@
 use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
 
+use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 
 /// PyTorch's default `eps`.
@@ -42,7 +43,7 @@ where
     S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
     Ax: Axes,
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     T: Tape<E, D>,
 {
     let shape = *x.shape();
@@ -86,7 +87,7 @@ where
     Rank1<C>: BroadcastShapeTo<S, Ax>,
     Ax: Axes,
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     T: Tape<E, D>,
 {
     let shape = *x.shape();
@@ -170,7 +171,7 @@ macro_rules! batch_norm_struct {
 /// shape, reducing over the axes `$ax`.
 macro_rules! batch_norm_impl {
     ($name:ident, ($($dim:ident),*), $shape:ty, $ax:ty) => {
-        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>
             Module<Tensor<$shape, E, D, T>> for $name<C, E, D>
         {
             type Output = Tensor<$shape, E, D, T>;
@@ -188,7 +189,7 @@ macro_rules! batch_norm_impl {
             }
         }
 
-        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>
             ModuleMut<Tensor<$shape, E, D, T>> for $name<C, E, D>
         {
             type Output = Tensor<$shape, E, D, T>;

@@ -27,6 +27,7 @@ use rand_distr::Uniform;
 
 use super::conv_geom::{conv_out_size, ConvGeom};
 use super::im2col::conv_forward;
+use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 
 /// A bias vector at run-time size, as the conv core takes it.
@@ -289,7 +290,7 @@ macro_rules! conv2d_common {
                 const HO: usize,
                 const WO: usize,
                 E: Elem,
-                D: Device<E>,
+                D: Backend<E>,
                 T: Tape<E, D>,
             > Module<Tensor<(B, Const<CI>, Const<HI>, Const<WI>), E, D, T>>
             for $name<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
@@ -339,8 +340,8 @@ impl<
         const WI: usize,
         const HO: usize,
         const WO: usize,
-        E: Dtype,
-        D: Device<E>,
+        E: Elem,
+        D: Backend<E>,
     > Conv2d<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
     fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {
@@ -367,8 +368,8 @@ impl<
         const WI: usize,
         const HO: usize,
         const WO: usize,
-        E: Dtype,
-        D: Device<E>,
+        E: Elem,
+        D: Backend<E>,
     > Conv2dNoBias<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
     fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {

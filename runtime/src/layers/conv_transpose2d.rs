@@ -19,6 +19,7 @@ use rand_distr::Uniform;
 
 use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
+use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 
 /// A matrix at run-time sizes (the conv core's weight operand).
@@ -118,7 +119,7 @@ pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Ve
 /// The convolution weight matrix `[co, ci * kh * kw]` of a transposed-conv
 /// weight given flattened (`[ci * co * kh * kw]`, PyTorch layout `[ci, co, kh, kw]`);
 /// differentiable (a `gather`).
-pub fn transposed_weight<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn transposed_weight<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     w: Tensor<(usize,), E, D, T>,
     (ci, co, kh, kw): (usize, usize, usize, usize),
 ) -> Result<DynMatrix<E, D, T>, D::Err> {
@@ -205,7 +206,7 @@ impl<
         const HO: usize,
         const WO: usize,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<CI>, Const<HI>, Const<WI>), E, D, T>>
     for ConvTranspose2d<CI, CO, KH, KW, SH, SW, PH, PW, OPH, OPW, HI, WI, HO, WO, E, D>

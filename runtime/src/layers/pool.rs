@@ -17,6 +17,7 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
 
 use super::window::{window_max, window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 use crate::error::Error;
 
@@ -153,7 +154,7 @@ impl Pool2dGeom {
 /// sized functions.
 pub type Dyn4<E, D, T> = Tensor<(usize, usize, usize, usize), E, D, T>;
 
-fn check_input<E: Elem, D: Device<E>, T: Tape<E, D>>(
+fn check_input<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: &Dyn4<E, D, T>,
     geom: &Pool2dGeom,
 ) -> (usize, usize) {
@@ -172,7 +173,7 @@ fn check_input<E: Elem, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Panics
 /// If the input's `(H, W)` is not `geom.input`.
-pub fn max_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn max_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -185,7 +186,7 @@ pub fn max_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Panics
 /// If the input's `(H, W)` is not `geom.input`.
-pub fn avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
     count_include_pad: bool,
@@ -250,7 +251,7 @@ macro_rules! pool_layer {
         > NonMutableModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*> {}
 
         impl<
-            B: Dim, const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>,
+            B: Dim, const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>,
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize

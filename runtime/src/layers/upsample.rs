@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 
 use super::pool::Dyn4;
 use super::window::{window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Nearest-neighbour plan: output `(oy, ox)` copies input `(oy / sh, ox / sw)`.
@@ -81,7 +82,7 @@ pub fn bilinear_plan(
 }
 
 /// Nearest upsampling with run-time sizes: `(B, C, H, W) -> (B, C, H*SH, W*SW)`.
-pub fn upsample_nearest2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn upsample_nearest2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     scale: (usize, usize),
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -94,7 +95,7 @@ pub fn upsample_nearest2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// Bilinear upsampling with run-time sizes: `(B, C, H, W) -> (B, C, H*SH, W*SW)`.
-pub fn upsample_bilinear2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn upsample_bilinear2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     scale: (usize, usize),
     align_corners: bool,
@@ -216,7 +217,7 @@ impl<
         const HO: usize,
         const WO: usize,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
     for UpSampling2d<SH, SW, HI, WI, HO, WO>
@@ -248,7 +249,7 @@ impl<
         const WO: usize,
         const ALIGN: bool,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
     for UpSampling2dBilinear<SH, SW, HI, WI, HO, WO, ALIGN>

@@ -4,8 +4,9 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, Flat, HostSlots, Slots, UpdateRule};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
+use super::validate::{check_lr, check_nonneg};
 use super::{optimizer, EpsPlacement};
 use crate::elem::{cast, Elem};
 use crate::error::Result;

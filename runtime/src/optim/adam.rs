@@ -9,11 +9,10 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{
-    check_clip, check_lr, check_nonneg, check_unit, Flat, HostSlots, Slots, UpdateRule,
-};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
+use super::validate::{check_lr, check_nonneg, check_unit};
 use crate::elem::{cast, Elem};
 use crate::error::Result;
 

@@ -41,11 +41,13 @@ mod adam;
 mod any;
 mod clip;
 mod engine;
+pub(crate) mod grads;
 mod nadam;
 mod rmsprop;
 mod schedule;
 mod sgd;
 pub mod trajectory;
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -178,7 +180,7 @@ macro_rules! optimizer {
                 &mut self,
                 state: &$crate::optim::OptimizerState,
             ) -> $crate::error::Result<()> {
-                $crate::optim::engine::check_lr(state.lr)?;
+                $crate::optim::validate::check_lr(state.lr)?;
                 self.states.import(&self.cfg, state)?;
                 self.cfg.lr = state.lr;
                 Ok(())
@@ -189,7 +191,7 @@ macro_rules! optimizer {
         where
             M: dfdx::nn::TensorCollection<E, D>,
             E: $crate::elem::Elem,
-            D: dfdx::tensor_ops::Device<E>,
+            D: $crate::backend::Backend<E>,
         {
             fn step(
                 &mut self,

@@ -11,18 +11,17 @@
 //! gradient norms go into the [`History`]; callbacks may stop the run or
 //! change the learning rate.
 
-use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use dfdx::nn::ZeroGrads;
-use dfdx::tensor::{Cpu, Gradients, Trace};
-use dfdx::tensor_ops::{Backward, Device, ReshapeTo};
+use dfdx::tensor::{Gradients, Trace};
+use dfdx::tensor_ops::{Backward, ReshapeTo};
 
+use crate::backend::Backend;
 use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
-use crate::kernels::host_alloc;
 use crate::loss::Loss;
 use crate::model::shape_len;
 use crate::optim::Optimizer;
@@ -74,7 +73,7 @@ pub fn fit<E, D, M, O, L>(
 ) -> Result<History>
 where
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     M: TrainModel<E, D> + InferModel<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
@@ -297,8 +296,7 @@ pub struct StepOutput {
 /// training forward with a tape (reusing the zeroed gradients in `grads`),
 /// loss, NaN/inf check, backward, optional gradient norms (with their NaN/inf
 /// check), optimizer update, zero the gradients and put them back in `grads`.
-/// On `Cpu` it first tunes the C allocator once per process
-/// ([`host_alloc::tune`]: freed step buffers stay in the process).
+/// (On `Cpu`, a program may call [`crate::tune_host_allocator`] once first.)
 ///
 /// Errors: [`Error::NonFiniteLoss`] (no update is made),
 /// [`Error::NonFiniteGradient`] (only with `grad_norms`; no update is made),
@@ -316,14 +314,11 @@ pub fn train_step<E, D, M, O, L>(
 ) -> Result<StepOutput>
 where
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     M: TrainModel<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
-    if TypeId::of::<D>() == TypeId::of::<Cpu>() {
-        host_alloc::tune();
-    }
     let b = batch.targets.len();
     let n_out = shape_len(M::OUTPUT_SHAPE);
     let x = input_tensor::<E, D, M>(dev, batch.features, b)?;
