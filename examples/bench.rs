@@ -347,6 +347,9 @@ fn run(name: &str, o: &Opts) -> sxima::Result<BenchResult> {
 }
 
 fn main() -> sxima::Result<()> {
+    // Training on the CPU: keep freed step buffers in the process (opt-in,
+    // changes glibc's malloc settings for the whole process).
+    sxima::runtime::tune_host_allocator();
     let o = Opts::parse().map_err(|e| sxima::Error::config("command line", "", e))?;
     // dfdx's gemm and the conv/pool kernels all run on rayon's global pool.
     rayon::ThreadPoolBuilder::new()

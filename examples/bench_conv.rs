@@ -160,6 +160,9 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
+    // Training on the CPU: keep freed step buffers in the process (opt-in,
+    // changes glibc's malloc settings for the whole process).
+    sxima::runtime::tune_host_allocator();
     let secs: f64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
