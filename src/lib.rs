@@ -60,7 +60,7 @@ pub mod prelude {
         evaluate, fit, predict, predict_one, Callback, EarlyStopping, FitConfig, History,
         ModelCheckpoint, Predictor,
     };
-    pub use sxima_runtime::{Elem, Error};
+    pub use sxima_runtime::{Backend, Elem, Error};
 }
 
 /// Paths the generated code names; not a public API.

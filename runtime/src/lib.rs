@@ -4,7 +4,12 @@
 //!   we need to differ), each generic over the dfdx device.
 //! * [`model`]: the [`Model`](model::Model) trait every generated model implements.
 //! * [`loss`], [`optim`]: losses and optimizers behind one trait each.
-//! * [`error`]: the run-time error type.
+//! * [`error`]: the run-time error type ([`Error`], `#[non_exhaustive]`, typed variants).
+//! * [`backend`]: [`Backend`], the device bound through which a device chooses
+//!   its kernels (generic dfdx compositions by default, CPU kernels on `Cpu`).
+//! * [`elem`]: the element-type bound [`Elem`] and the one `f64` → element
+//!   conversion ([`elem::cast`]).
+//! * [`host_alloc`]: [`tune_host_allocator`], opt-in malloc tuning for CPU training.
 //! * [`testing`]: PyTorch fixture loading and finite-difference gradient checks.
 
 /// Declares an internal module: `pub(crate)`, or `pub` and `#[doc(hidden)]`

@@ -235,16 +235,21 @@ impl Dataset {
                 format!("index {bad}"),
             ));
         }
+        Ok(self.gather(indices))
+    }
+
+    /// The samples at `indices`, each below `len()` (checked by the callers).
+    fn gather(&self, indices: &[usize]) -> Dataset {
         let per = self.sample_len();
         let mut features = Vec::with_capacity(indices.len() * per);
         for &i in indices {
             features.extend_from_slice(&self.features[i * per..(i + 1) * per]);
         }
-        Ok(Dataset {
+        Dataset {
             features,
             sample_shape: self.sample_shape.clone(),
             targets: self.targets.gather(indices),
-        })
+        }
     }
 
     /// The first `at` samples and the rest. Errors when `at > len`.
@@ -259,13 +264,13 @@ impl Dataset {
         }
         let a: Vec<usize> = (0..at).collect();
         let b: Vec<usize> = (at..n).collect();
-        Ok((self.subset(&a)?, self.subset(&b)?))
+        Ok((self.gather(&a), self.gather(&b)))
     }
 
     /// The first `min(n, len)` samples.
     pub fn take(&self, n: usize) -> Dataset {
         let idx: Vec<usize> = (0..n.min(self.len())).collect();
-        self.subset(&idx).expect("indices are in range")
+        self.gather(&idx)
     }
 
     /// Keras's `validation_split`: the last `fraction` of the samples (before

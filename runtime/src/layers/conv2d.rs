@@ -229,6 +229,7 @@ macro_rules! conv2d_common {
             pub const FAN_IN: usize = CIG * KH * KW;
 
             /// The run-time geometry of this layer for a batch of `batch`.
+            #[doc(hidden)] // internal: a plan for the window/conv core
             pub fn geom(batch: usize) -> ConvGeom {
                 ConvGeom::conv2d(
                     batch,

@@ -76,7 +76,8 @@ pub fn conv_forward_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
     }
 }
 
-/// Panics (a caller bug) when operand sizes disagree with `geom`.
+/// Debug-checks that operand sizes agree with `geom` (they do by
+/// construction: the layers derive both from the same const sizes).
 pub(crate) fn check_operands(
     x_len: usize,
     w_shape: (usize, usize),
@@ -84,14 +85,14 @@ pub(crate) fn check_operands(
     geom: &ConvGeom,
 ) {
     geom.assert_valid();
-    assert_eq!(x_len, geom.input_len(), "conv: input length vs {geom:?}");
-    assert_eq!(
+    debug_assert_eq!(x_len, geom.input_len(), "conv: input length vs {geom:?}");
+    debug_assert_eq!(
         w_shape,
         (geom.c_out, geom.k_per_group()),
         "conv: weight shape vs {geom:?}"
     );
     if let Some(b) = bias_len {
-        assert_eq!(b, geom.c_out, "conv: bias length vs {geom:?}");
+        debug_assert_eq!(b, geom.c_out, "conv: bias length vs {geom:?}");
     }
 }
 

@@ -102,6 +102,7 @@ const fn check_conv_transpose2d(
 /// The permutation that turns a transposed-conv weight `[ci, co, kh, kw]`
 /// (flattened) into the equivalent convolution weight `[co, ci, kh, kw]`
 /// flipped in both spatial axes: `conv[o, c, i, j] = w[c, o, kh-1-i, kw-1-j]`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Vec<usize> {
     let mut idx = Vec::with_capacity(ci * co * kh * kw);
     for o in 0..co {
@@ -119,6 +120,7 @@ pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Ve
 /// The convolution weight matrix `[co, ci * kh * kw]` of a transposed-conv
 /// weight given flattened (`[ci * co * kh * kw]`, PyTorch layout `[ci, co, kh, kw]`);
 /// differentiable (a `gather`).
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn transposed_weight<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     w: Tensor<(usize,), E, D, T>,
     (ci, co, kh, kw): (usize, usize, usize, usize),
@@ -154,6 +156,7 @@ impl<
     pub const FAN_IN: usize = CO * KH * KW;
 
     /// The run-time geometry (of the equivalent convolution) for a batch of `batch`.
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn geom(batch: usize) -> ConvGeom {
         ConvGeom::conv_transpose2d(
             batch,

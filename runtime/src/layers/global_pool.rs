@@ -48,6 +48,7 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
 }
 
 /// One window covering the whole `(h, w)` plane.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn global_plan(h: usize, w: usize) -> WindowPlan {
     WindowPlan {
         in_h: h,

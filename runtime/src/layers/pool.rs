@@ -19,7 +19,7 @@ use dfdx::prelude::*;
 use super::window::{window_max, window_sum, WindowPlan};
 use crate::backend::Backend;
 use crate::elem::Elem;
-use crate::error::Error;
+use crate::error::{DeviceResultExt, Error};
 
 /// Run-time pooling geometry for one `(H, W)` plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,7 @@ impl Pool2dGeom {
     }
 
     /// The gather plan of max pooling (one tap per window position).
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn max_plan(&self) -> WindowPlan {
         let (h, w) = self.input;
         let (kh, kw) = self.kernel;
@@ -122,6 +123,7 @@ impl Pool2dGeom {
 
     /// The gather plan of average pooling: max pooling's taps with weight
     /// `1 / divisor`, the divisor as in PyTorch.
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn avg_plan(&self, count_include_pad: bool) -> WindowPlan {
         let mut plan = self.max_plan();
         let (h, w) = self.input;
@@ -154,46 +156,44 @@ impl Pool2dGeom {
 /// sized functions.
 pub type Dyn4<E, D, T> = Tensor<(usize, usize, usize, usize), E, D, T>;
 
+/// `(B, C)` of `x`, or [`Error::Shape`] when its `(H, W)` is not `geom.input`.
 fn check_input<E: Elem, D: Backend<E>, T: Tape<E, D>>(
+    what: &str,
     x: &Dyn4<E, D, T>,
     geom: &Pool2dGeom,
-) -> (usize, usize) {
+) -> crate::Result<(usize, usize)> {
     let (b, c, h, w) = *x.shape();
-    assert_eq!(
-        (h, w),
-        geom.input,
-        "pooling geometry is for {:?} planes, input has {:?}",
-        geom.input,
-        (h, w)
-    );
-    (b, c)
+    if (h, w) != geom.input {
+        return Err(Error::Shape {
+            what: format!("{what} input (H, W)"),
+            expected: vec![geom.input.0, geom.input.1],
+            got: vec![h, w],
+        });
+    }
+    Ok((b, c))
 }
 
 /// Max pooling of `(B, C, H, W)` with run-time geometry: `(B, C, HO, WO)`.
-///
-/// # Panics
-/// If the input's `(H, W)` is not `geom.input`.
+/// [`Error::Shape`] if the input's `(H, W)` is not `geom.input`.
 pub fn max_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
-) -> Result<Dyn4<E, D, T>, D::Err> {
-    let (b, c) = check_input(&x, geom);
+) -> crate::Result<Dyn4<E, D, T>> {
+    let (b, c) = check_input("max_pool2d", &x, geom)?;
     let (ho, wo) = geom.output();
-    window_max(x, &geom.max_plan(), (b, c, ho, wo))
+    window_max(x, &geom.max_plan(), (b, c, ho, wo)).dev()
 }
 
 /// Average pooling of `(B, C, H, W)` with run-time geometry: `(B, C, HO, WO)`.
-///
-/// # Panics
-/// If the input's `(H, W)` is not `geom.input`.
+/// [`Error::Shape`] if the input's `(H, W)` is not `geom.input`.
 pub fn avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
     count_include_pad: bool,
-) -> Result<Dyn4<E, D, T>, D::Err> {
-    let (b, c) = check_input(&x, geom);
+) -> crate::Result<Dyn4<E, D, T>> {
+    let (b, c) = check_input("avg_pool2d", &x, geom)?;
     let (ho, wo) = geom.output();
-    window_sum(x, &geom.avg_plan(count_include_pad), (b, c, ho, wo))
+    window_sum(x, &geom.avg_plan(count_include_pad), (b, c, ho, wo)).dev()
 }
 
 /// `true` when the const sizes of a pooling layer are consistent.

@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Nearest-neighbour plan: output `(oy, ox)` copies input `(oy / sh, ox / sw)`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn nearest_plan(hi: usize, wi: usize, sh: usize, sw: usize) -> WindowPlan {
     let (ho, wo) = (hi * sh, wi * sw);
     let index = (0..ho)
@@ -48,6 +49,7 @@ fn linear_taps(dst: usize, len_in: usize, len_out: usize, align: bool) -> [(usiz
 }
 
 /// Bilinear plan for `(hi, wi) -> (hi * sh, wi * sw)`: four taps per output.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn bilinear_plan(
     hi: usize,
     wi: usize,

@@ -12,6 +12,7 @@ use crate::elem::Elem;
 
 /// Plan copying each input position to its padded place; the border reads
 /// the fill value (zero). `pad` is `[top, bottom, left, right]`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn padding_plan(hi: usize, wi: usize, pad: [usize; 4]) -> WindowPlan {
     let (ho, wo) = (hi + pad[0] + pad[1], wi + pad[2] + pad[3]);
     let fill = hi * wi;

@@ -181,7 +181,17 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             slots.place(host, p)?;
             self.live.insert(name.to_string(), slots);
         }
-        let slots = self.live.get_mut(name).expect("inserted above");
+        let slots = match self.live.get_mut(name) {
+            Some(slots) => slots,
+            // Unreachable: inserted above when missing.
+            None => {
+                return Err(Error::data(
+                    "optimizer state",
+                    format!("state of {name}"),
+                    "none",
+                ))
+            }
+        };
         slots.place(host, p)?;
         if slots.tensors.iter().any(|t| t.shape().0 != n) || slots.host.iter().any(|h| h.len() != n)
         {

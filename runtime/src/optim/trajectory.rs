@@ -45,12 +45,10 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
-    /// The last point.
+    /// The last point (the start point for a trajectory of 0 steps; `(NaN,
+    /// NaN)` for one built by hand without points).
     pub fn last(&self) -> (f64, f64) {
-        *self
-            .points
-            .last()
-            .expect("a trajectory has its start point")
+        self.points.last().copied().unwrap_or((f64::NAN, f64::NAN))
     }
 }
 

@@ -147,7 +147,10 @@ impl History {
 
     /// The history as pretty-printed JSON.
     pub fn to_json_string(&self) -> String {
-        serde_json::to_string_pretty(self).expect("history serialises")
+        // Serialising plain maps, strings and floats cannot fail (serde_json
+        // writes non-finite floats as `null`); an empty object stands in if
+        // it ever did.
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string())
     }
 
     /// Writes [`to_json_string`](Self::to_json_string) to `path` (atomically).
