@@ -286,3 +286,40 @@ fn cpu_kernels_handle_non_contiguous_inputs() {
     }
     assert!(g0.iter().any(|&v| v != 0.0));
 }
+
+/// The run-time sized functions check what only shows at run time and
+/// return `Error::Shape` naming the function and both sizes, never panic.
+#[test]
+fn run_time_pooling_rejects_mismatched_sizes() {
+    use sxima_runtime::layers::adaptive_pool::adaptive_avg_pool2d;
+    use sxima_runtime::layers::pool::{avg_pool2d, max_pool2d};
+    use sxima_runtime::Error;
+    let dev = Cpu::default();
+    let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(2, 3, 7, 6));
+    // A geometry built for 8x8 planes, given 7x6 ones.
+    let geom = Pool2dGeom::new((8, 8), (2, 2), (2, 2), [0; 4]).unwrap();
+    for e in [
+        max_pool2d(x.clone(), &geom).unwrap_err(),
+        avg_pool2d(x.clone(), &geom, true).unwrap_err(),
+    ] {
+        match e {
+            Error::Shape {
+                what,
+                expected,
+                got,
+            } => {
+                assert!(what.ends_with("pool2d input (H, W)"), "{what}");
+                assert_eq!((expected, got), (vec![8, 8], vec![7, 6]));
+            }
+            other => panic!("expected a shape error, got {other}"),
+        }
+    }
+    let e = adaptive_avg_pool2d(x.clone(), (0, 2)).unwrap_err();
+    assert!(
+        matches!(&e, Error::Shape { got, .. } if got == &vec![7, 6, 0, 2]),
+        "{e}"
+    );
+    // The matching geometry still pools.
+    let ok = Pool2dGeom::new((7, 6), (2, 2), (2, 2), [0; 4]).unwrap();
+    assert_eq!(*max_pool2d(x, &ok).unwrap().shape(), (2, 3, 3, 3));
+}
