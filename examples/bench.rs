@@ -337,19 +337,24 @@ fn run(name: &str, o: &Opts) -> sxima::Result<BenchResult> {
             ),
             o,
         ),
-        other => Err(sxima::Error::Config(format!(
-            "unknown model {other:?} (mlp, cnn, dae)"
-        ))),
+        other => Err(sxima::Error::config(
+            "--model",
+            other,
+            "unknown model (mlp, cnn, dae)",
+        )),
     }
 }
 
 fn main() -> sxima::Result<()> {
-    let o = Opts::parse().map_err(sxima::Error::Config)?;
+    // Training on the CPU: keep freed step buffers in the process (opt-in,
+    // changes glibc's malloc settings for the whole process).
+    sxima::runtime::tune_host_allocator();
+    let o = Opts::parse().map_err(|e| sxima::Error::config("command line", "", e))?;
     // dfdx's gemm and the conv/pool kernels all run on rayon's global pool.
     rayon::ThreadPoolBuilder::new()
         .num_threads(o.threads)
         .build_global()
-        .map_err(|e| sxima::Error::Config(format!("rayon pool: {e}")))?;
+        .map_err(|e| sxima::Error::config("--threads", o.threads, format!("rayon pool: {e}")))?;
     if !o.json {
         println!(
             "sxima | threads {} | grad norms {}",

@@ -15,8 +15,9 @@ use sxima::dfdx::nn::modules::Linear;
 use sxima::dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection, ZeroGrads};
 use sxima::dfdx::optim::{Adam, AdamConfig, Optimizer};
 use sxima::dfdx::prelude::*;
+use sxima::runtime::layers::conv_geom::ConvGeom;
 use sxima::runtime::layers::im2col::{conv_forward, conv_forward_generic};
-use sxima::runtime::layers::{Conv2d, ConvGeom};
+use sxima::runtime::layers::Conv2d;
 
 const BATCH: usize = 64;
 
@@ -159,6 +160,9 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
+    // Training on the CPU: keep freed step buffers in the process (opt-in,
+    // changes glibc's malloc settings for the whole process).
+    sxima::runtime::tune_host_allocator();
     let secs: f64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())

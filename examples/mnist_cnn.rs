@@ -35,6 +35,9 @@ model! {
 }
 
 fn main() -> sxima::Result<()> {
+    // Training on the CPU: keep freed step buffers in the process (opt-in,
+    // changes glibc's malloc settings for the whole process).
+    sxima::runtime::tune_host_allocator();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let seed: u64 = args

@@ -123,10 +123,9 @@ where
     )?;
     let norm = |e: &sxima::train::EpochLogs, i: usize| -> sxima::Result<f64> {
         let key = format!("fc{i}.weight");
-        e.grad_norms
-            .get(&key)
-            .copied()
-            .ok_or_else(|| sxima::Error::Data(format!("no gradient norm recorded for {key}")))
+        e.grad_norms.get(&key).copied().ok_or_else(|| {
+            sxima::Error::data("epoch logs", format!("a gradient norm for {key}"), "none")
+        })
     };
     let first = &history.epochs[0];
     let first_epoch = (1..=LAYERS)

@@ -129,7 +129,7 @@ pub mod prelude {
         evaluate, fit, predict, predict_one, Callback, EarlyStopping, FitConfig, History,
         ModelCheckpoint, Predictor,
     };
-    pub use sxima_runtime::{Elem, Error, Forward};
+    pub use sxima_runtime::{Backend, Elem, Error, Forward};
 }
 
 /// Paths the generated code names; not a public API.

@@ -7,7 +7,7 @@
 use sxima::__private::dfdx::nn::modules::*;
 use sxima::__private::dfdx::prelude::*;
 use sxima::__private::sxima_runtime::error::DeviceResultExt;
-use sxima::__private::sxima_runtime::{layers, model::*, Elem};
+use sxima::__private::sxima_runtime::{layers, model::*, Backend, Elem};
 
 #[derive(Debug, Clone)]
 pub struct Mlp<E: Dtype = f32, D: Storage<E> = Cpu> {
@@ -18,7 +18,7 @@ pub struct Mlp<E: Dtype = f32, D: Storage<E> = Cpu> {
     pub fc2: layers::Dense<32, 10, E, D>,
 }
 
-impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> TensorCollection<E, D> for Mlp<E, D> {
     type To<E2: Dtype, D2: Device<E2>> = Mlp<E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
@@ -39,7 +39,7 @@ impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Mlp<E, D> {
     }
 }
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     Module<Tensor<(B, Const<1>, Const<28>, Const<28>), E, D, T>> for Mlp<E, D>
 {
     type Output = Tensor<(B, Const<10>), E, D, T>;
@@ -57,7 +57,7 @@ impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     ModuleMut<Tensor<(B, Const<1>, Const<28>, Const<28>), E, D, T>> for Mlp<E, D>
 {
     type Output = Tensor<(B, Const<10>), E, D, T>;
@@ -75,7 +75,7 @@ impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<E: Elem, D: Device<E>> ModelInfo for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
     const NAME: &'static str = "Mlp";
     const INPUT_SHAPE: &'static [usize] = &[1, 28, 28];
     const OUTPUT_SHAPE: &'static [usize] = &[10];
@@ -114,7 +114,7 @@ impl<E: Elem, D: Device<E>> ModelInfo for Mlp<E, D> {
     ];
 }
 
-impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> Model<E, D> for Mlp<E, D> {
     type Input<B: Dim> = (B, Const<1>, Const<28>, Const<28>);
     type Output<B: Dim> = (B, Const<10>);
     fn input_shape<B: Dim>(batch: B) -> Self::Input<B> {

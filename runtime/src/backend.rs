@@ -1,13 +1,126 @@
-//! [`Backend`]: the device bound that every sxima layer and generated model
-//! writes, so that a device can bring its own kernels for an op while every
-//! other device runs the device-generic composition of dfdx ops.
+//! [`Backend`]: the device bound every sxima layer, optimizer and generated
+//! model writes, and the trait through which a device chooses its kernels,
+//! as dfdx chooses its own per device.
+//!
+//! Each method has the device-generic composition of dfdx ops as its default
+//! (so `Cuda`, and any device added later, runs with no code of its own);
+//! `Cpu` overrides them with the hand-written kernels in `crate::kernels`.
+//! Callers never ask which device they run on: they call `D::conv_forward`,
+//! `D::window_max`, ... and get that device's kernel.
 
-use dfdx::tensor_ops::Device;
+use dfdx::prelude::*;
 
-use crate::elem::Elem;
+use crate::elem::{to_f64, Elem};
+use crate::kernels::{conv_cpu, grad_norm_cpu, window_cpu};
+use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
+use crate::layers::conv_geom::ConvGeom;
+use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
 
-/// A dfdx device that sxima's layers run on (`Cpu`, and `Cuda` with the
-/// `cuda` feature).
-pub trait Backend<E: Elem>: Device<E> {}
+/// A dfdx device that sxima runs on (`Cpu`, and `Cuda` with the `cuda`
+/// feature), with its choice of kernel for each op sxima implements itself.
+///
+/// Every method's default is the device-generic path; a device overrides the
+/// ones it has a faster kernel for, and tests compare each override against
+/// the default (values and gradients).
+pub trait Backend<E: Elem>: Device<E> {
+    /// Whether optimizers update parameters with one fused loop over host
+    /// copies ([`UpdateRule::update_host`](crate::optim::UpdateRule)) rather
+    /// than with tensor ops on the device. `true` only where the tensors live
+    /// in host memory (`Cpu`): there the copies are cheap and one loop beats a
+    /// dozen element-wise ops.
+    const HOST_OPTIMIZER: bool = false;
 
-impl<E: Elem, D: Device<E>> Backend<E> for D {}
+    /// Convolution at run-time sizes: `x [batch * c_in * h_in * w_in]`
+    /// (flattened), `w [c_out, c_in / groups * kh * kw]`, `bias [c_out]` →
+    /// `[batch, c_out, h_out, w_out]`; see
+    /// [`conv_forward`](crate::layers::im2col::conv_forward).
+    fn conv_forward<T: Tape<E, Self>>(
+        x: Tensor<(usize,), E, Self, T>,
+        w: Tensor<(usize, usize), E, Self, T>,
+        bias: Option<Tensor<(usize,), E, Self, T>>,
+        geom: &ConvGeom,
+    ) -> Result<Tensor<Dyn4, E, Self, T>, Self::Err> {
+        conv_forward_generic(x, w, bias, geom)
+    }
+
+    /// Window maximum over the last two axes (pooling); see
+    /// [`window_max`](crate::layers::window::window_max).
+    fn window_max<S: Shape, S2: Shape, T: Tape<E, Self>>(
+        x: Tensor<S, E, Self, T>,
+        plan: &WindowPlan,
+        out_shape: S2,
+    ) -> Result<Tensor<S2, E, Self, T>, Self::Err> {
+        window_max_generic(x, plan, out_shape)
+    }
+
+    /// Weighted window sum over the last two axes (average pooling, padding,
+    /// upsampling); see [`window_sum`](crate::layers::window::window_sum).
+    fn window_sum<S: Shape, S2: Shape, T: Tape<E, Self>>(
+        x: Tensor<S, E, Self, T>,
+        plan: &WindowPlan,
+        out_shape: S2,
+    ) -> Result<Tensor<S2, E, Self, T>, Self::Err> {
+        window_sum_generic(x, plan, out_shape)
+    }
+
+    /// The squared L2 norm of `t`'s gradient in `grads` (a zero gradient is
+    /// allocated first when the tape never reached `t`), as `f64`.
+    fn grad_sq_norm<S: Shape>(
+        grads: &mut Gradients<E, Self>,
+        t: &Tensor<S, E, Self>,
+    ) -> Result<f64, Self::Err> {
+        grads.try_alloc_for(t)?;
+        let sq: Tensor<Rank0, E, Self> = grads.get(t).try_square()?.try_sum()?;
+        Ok(to_f64(sq.as_vec()[0]))
+    }
+}
+
+/// `Cpu`: the hand-written kernels of `crate::kernels`.
+macro_rules! cpu_backend {
+    ($e:ty) => {
+        impl Backend<$e> for Cpu {
+            const HOST_OPTIMIZER: bool = true;
+
+            fn conv_forward<T: Tape<$e, Self>>(
+                x: Tensor<(usize,), $e, Self, T>,
+                w: Tensor<(usize, usize), $e, Self, T>,
+                bias: Option<Tensor<(usize,), $e, Self, T>>,
+                geom: &ConvGeom,
+            ) -> Result<Tensor<Dyn4, $e, Self, T>, Self::Err> {
+                conv_cpu::conv_forward_cpu(x, w, bias, geom)
+            }
+
+            fn window_max<S: Shape, S2: Shape, T: Tape<$e, Self>>(
+                x: Tensor<S, $e, Self, T>,
+                plan: &WindowPlan,
+                out_shape: S2,
+            ) -> Result<Tensor<S2, $e, Self, T>, Self::Err> {
+                window_cpu::max(x, plan, out_shape)
+            }
+
+            fn window_sum<S: Shape, S2: Shape, T: Tape<$e, Self>>(
+                x: Tensor<S, $e, Self, T>,
+                plan: &WindowPlan,
+                out_shape: S2,
+            ) -> Result<Tensor<S2, $e, Self, T>, Self::Err> {
+                window_cpu::sum(x, plan, out_shape)
+            }
+
+            fn grad_sq_norm<S: Shape>(
+                grads: &mut Gradients<$e, Self>,
+                t: &Tensor<S, $e, Self>,
+            ) -> Result<f64, Self::Err> {
+                Ok(grad_norm_cpu::sq_norm(&grads.get_or_alloc_mut(t)?[..]))
+            }
+        }
+    };
+}
+
+cpu_backend!(f32);
+cpu_backend!(f64);
+
+/// `Cuda`: every op on its device-generic default.
+#[cfg(feature = "cuda")]
+impl Backend<f32> for Cuda {}
+#[cfg(feature = "cuda")]
+impl Backend<f64> for Cuda {}

@@ -22,3 +22,38 @@ impl<E> Elem for E where
         + dfdx::tensor::safetensors::SafeDtype
 {
 }
+
+/// `f64` → `E`, the one conversion every layer, loss and optimizer uses for
+/// hyper-parameters and constants (learning rates, epsilons, slopes, ...).
+///
+/// Exact for `f64`, rounded to nearest for `f32`; a value outside `E`'s range
+/// becomes `±inf` (as `as` casts do) and NaN stays NaN, so the conversion is
+/// total and never panics.
+pub fn cast<E: Elem>(v: f64) -> E {
+    match <E as num_traits::NumCast>::from(v) {
+        Some(e) => e,
+        None if v > 0.0 => E::infinity(),
+        None if v < 0.0 => E::neg_infinity(),
+        None => E::nan(),
+    }
+}
+
+/// `E` → `f64` (exact for `f32` and `f64`; NaN if `E` cannot say).
+pub fn to_f64<E: Elem>(v: E) -> f64 {
+    v.to_f64().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cast_rounds_saturates_and_keeps_nan() {
+        assert_eq!(cast::<f64>(0.1), 0.1);
+        assert_eq!(cast::<f32>(0.1), 0.1f32);
+        assert_eq!(cast::<f32>(1e300), f32::INFINITY);
+        assert_eq!(cast::<f32>(-1e300), f32::NEG_INFINITY);
+        assert!(cast::<f32>(f64::NAN).is_nan());
+        assert_eq!(to_f64(0.5f32), 0.5);
+    }
+}

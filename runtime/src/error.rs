@@ -1,10 +1,17 @@
 //! The runtime's error type: every run-time failure is a value naming the
 //! thing that failed and the numbers involved, never a panic.
+//!
+//! Variants are typed so that callers can match on what failed (a bad
+//! setting, a checkpoint that does not fit, a malformed data file, ...);
+//! the enum is `#[non_exhaustive]` so that new kinds of failure can be added
+//! without breaking those matches.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Errors from data loading, training, checkpoints and the device.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -13,12 +20,26 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A data file or in-memory dataset is malformed (wrong magic, wrong size, ...).
-    #[error("data error: {0}")]
-    Data(String),
-    /// A checkpoint does not fit the model or is corrupt.
-    #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
+    /// A data file or in-memory dataset is malformed: `input` names the file
+    /// (or the dataset / argument), `expected` what it should hold and
+    /// `found` what it holds, both with their numbers.
+    #[error("{input}: expected {expected}, found {found}")]
+    DataFormat {
+        input: String,
+        expected: String,
+        found: String,
+    },
+    /// A checkpoint's tensors do not fit the model (every problem found, in
+    /// file order of the model's parameters, then extra tensors by name).
+    #[error("checkpoint {}: {}", path.display(), join(mismatches))]
+    CheckpointMismatch {
+        path: PathBuf,
+        mismatches: Vec<TensorMismatch>,
+    },
+    /// A checkpoint is not readable (not safetensors, truncated, metadata
+    /// missing or malformed); `reason` says what is wrong.
+    #[error("checkpoint {}: {reason}", path.display())]
+    CorruptCheckpoint { path: PathBuf, reason: String },
     /// A shape that only shows at run time does not match.
     #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
     Shape {
@@ -48,12 +69,117 @@ pub enum Error {
         label: usize,
         classes: usize,
     },
-    /// A configuration value is invalid (learning rate <= 0, batch size 0, ...).
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// A setting is invalid: `setting` names it (`batch_size`, `lr`, ...),
+    /// `value` is what was given and `reason` the rule it breaks.
+    #[error("invalid {setting} = {value}: {reason}")]
+    InvalidConfig {
+        setting: String,
+        value: String,
+        reason: String,
+    },
     /// An error reported by the dfdx device (out of memory, CUDA, ...).
     #[error("device error: {0}")]
     Device(String),
+}
+
+/// One way a checkpoint's tensor does not fit the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TensorMismatch {
+    /// The tensor exists in both, with different shapes.
+    Shape {
+        tensor: String,
+        file: Vec<usize>,
+        model: Vec<usize>,
+    },
+    /// The tensor exists in both, with different element types.
+    Dtype {
+        tensor: String,
+        file: String,
+        model: String,
+    },
+    /// The model has the tensor, the file does not.
+    Missing { tensor: String, model: Vec<usize> },
+    /// The file has the tensor, the model does not.
+    Extra { tensor: String, file: Vec<usize> },
+}
+
+impl TensorMismatch {
+    /// The tensor's parameter path (`fc1.weight`).
+    pub fn tensor(&self) -> &str {
+        match self {
+            Self::Shape { tensor, .. }
+            | Self::Dtype { tensor, .. }
+            | Self::Missing { tensor, .. }
+            | Self::Extra { tensor, .. } => tensor,
+        }
+    }
+}
+
+impl fmt::Display for TensorMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shape {
+                tensor,
+                file,
+                model,
+            } => write!(f, "{tensor}: file has {file:?}, model needs {model:?}"),
+            Self::Dtype {
+                tensor,
+                file,
+                model,
+            } => write!(f, "{tensor}: file has dtype {file}, model needs {model}"),
+            Self::Missing { tensor, model } => {
+                write!(f, "{tensor}: missing from file, model needs {model:?}")
+            }
+            Self::Extra { tensor, file } => {
+                write!(f, "{tensor}: in file ({file:?}) but not in the model")
+            }
+        }
+    }
+}
+
+fn join(ms: &[TensorMismatch]) -> String {
+    ms.iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// [`Error::InvalidConfig`] for `setting = value`, breaking `reason`.
+    pub fn config(
+        setting: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::InvalidConfig {
+            setting: setting.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// [`Error::DataFormat`]: `input` expected `expected`, found `found`.
+    pub fn data(
+        input: impl fmt::Display,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Self::DataFormat {
+            input: input.to_string(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+
+    /// [`Error::CorruptCheckpoint`] for the file at `path`.
+    pub fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::CorruptCheckpoint {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// `Result` with the runtime's [`Error`].

@@ -21,7 +21,7 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
 /// What a batch's predictions are compared with.
@@ -45,11 +45,6 @@ pub trait Loss<E: Elem, D: Device<E>> {
     ) -> Result<Tensor<Rank0, E, D, T>>;
 }
 
-/// `x` as the element type.
-fn el<E: Elem>(x: f64) -> E {
-    num_traits::cast::<f64, E>(x).unwrap_or_else(E::nan)
-}
-
 /// The value target of `loss`, checked to have the prediction's shape.
 fn values<'a, E: Elem, D: Device<E>>(
     loss: &str,
@@ -68,9 +63,11 @@ fn values<'a, E: Elem, D: Device<E>>(
             }
             Ok(t)
         }
-        Target::Classes(_) => Err(Error::Config(format!(
-            "{loss} needs value targets (Target::Values), got class labels"
-        ))),
+        Target::Classes(_) => Err(Error::data(
+            format!("{loss} targets"),
+            "value targets (Target::Values)",
+            "class labels",
+        )),
     }
 }
 
@@ -115,7 +112,7 @@ fn soft_cross_entropy<E: Elem, D: Device<E>, T: Tape<E, D>>(
         .dev()?
         .try_sum::<Rank0, _>()
         .dev()?
-        .try_mul(el::<E>(-1.0 / n))
+        .try_mul(cast::<E>(-1.0 / n))
         .dev()
 }
 
@@ -176,14 +173,16 @@ pub struct Huber {
 }
 
 impl Huber {
-    /// A Huber loss with the given `delta` (finite, > 0, else `Error::Config`).
+    /// A Huber loss with the given `delta` (finite, > 0, else `Error::InvalidConfig`).
     pub fn new(delta: f64) -> Result<Self> {
         if delta.is_finite() && delta > 0.0 {
             Ok(Self { delta })
         } else {
-            Err(Error::Config(format!(
-                "Huber delta = {delta}: must be finite and > 0"
-            )))
+            Err(Error::config(
+                "Huber delta",
+                delta,
+                "must be finite and > 0",
+            ))
         }
     }
 }
@@ -334,8 +333,10 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for SparseCrossEntropy {
         target: &Target<'_, E, D>,
     ) -> Result<Tensor<Rank0, E, D, T>> {
         let Target::Classes(labels) = target else {
-            return Err(Error::Config(
-                "sparse_cross_entropy needs class labels (Target::Classes), got values".into(),
+            return Err(Error::data(
+                "sparse_cross_entropy targets",
+                "class labels (Target::Classes)",
+                "value targets",
             ));
         };
         let t = one_hot("sparse_cross_entropy", pred.device(), *pred.shape(), labels)?;
@@ -419,7 +420,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
             .dev()?
             .try_add(entropy_term)
             .dev()?
-            .try_div(el::<E>(denom))
+            .try_div(cast::<E>(denom))
             .dev()
     }
 }
@@ -515,12 +516,12 @@ mod tests {
             Bce.try_loss(p.clone(), &classes),
             KlDivergence::default().try_loss(p.clone(), &classes),
         ] {
-            assert!(matches!(r, Err(Error::Config(_))), "{r:?}");
+            assert!(matches!(r, Err(Error::DataFormat { .. })), "{r:?}");
         }
         let ok = m(&dev, 2, 3, &[0.0; 6]);
         assert!(matches!(
             SparseCrossEntropy.try_loss(p.clone(), &Target::Values(&ok)),
-            Err(Error::Config(_))
+            Err(Error::DataFormat { .. })
         ));
         assert!(matches!(
             SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 3])),
@@ -534,7 +535,7 @@ mod tests {
             SparseCrossEntropy.try_loss(p.clone(), &Target::Classes(&[0, 1, 2])),
             Err(Error::Shape { .. })
         ));
-        assert!(matches!(Huber::new(0.0), Err(Error::Config(_))));
+        assert!(matches!(Huber::new(0.0), Err(Error::InvalidConfig { .. })));
     }
 
     #[test]

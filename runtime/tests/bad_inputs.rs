@@ -3,19 +3,19 @@
 //!
 //! | input | error | test |
 //! |---|---|---|
-//! | checkpoint with a wrong tensor shape | `Checkpoint` naming tensor and both shapes, model untouched | `checkpoint_with_a_wrong_shape` (more: train_checkpoint.rs `a_file_from_another_model_names_tensor_and_shapes`, `missing_extra_and_dtype_mismatch`) |
-//! | truncated / garbage checkpoint file | `Checkpoint` "not a valid safetensors file", model untouched | `truncated_checkpoints` (more cuts and a non-JSON header: train_checkpoint.rs `truncated_and_corrupt_files_are_errors`) |
+//! | checkpoint with a wrong tensor shape | `CheckpointMismatch` with a `TensorMismatch::Shape` per tensor (both shapes), model untouched | `checkpoint_with_a_wrong_shape` (more: train_checkpoint.rs `a_file_from_another_model_names_tensor_and_shapes`, `missing_extra_and_dtype_mismatch`) |
+//! | truncated / garbage checkpoint file | `CorruptCheckpoint` "not a valid safetensors file", model untouched | `truncated_checkpoints` (more cuts and a non-JSON header: train_checkpoint.rs `truncated_and_corrupt_files_are_errors`) |
 //! | missing checkpoint file | `Io` | `truncated_checkpoints` |
-//! | training checkpoint of another optimizer / bad optimizer tensors | `Checkpoint` | resume_optimizer.rs `bad_optimizer_state_is_an_error_and_changes_nothing` |
-//! | learning rate <= 0, NaN or inf in any optimizer's constructor | `Config` | `non_positive_learning_rates` |
-//! | learning rate < 0, NaN or inf set by a callback (schedule) during `fit` (0 is allowed: cosine annealing ends there) | `Config` | `a_callback_setting_a_bad_learning_rate` |
-//! | other bad optimizer settings (betas, momentum, ...) | `Config` | runtime/src/optim/tests.rs |
-//! | batch size 0 (`fit`, `evaluate`, `predict`, `Dataset::batches`) | `Config` | `batch_size_zero` |
+//! | training checkpoint of another optimizer / bad optimizer tensors | `CorruptCheckpoint` | resume_optimizer.rs `bad_optimizer_state_is_an_error_and_changes_nothing` |
+//! | learning rate <= 0, NaN or inf in any optimizer's constructor | `InvalidConfig` | `non_positive_learning_rates` |
+//! | learning rate < 0, NaN or inf set by a callback (schedule) during `fit` (0 is allowed: cosine annealing ends there) | `InvalidConfig` | `a_callback_setting_a_bad_learning_rate` |
+//! | other bad optimizer settings (betas, momentum, ...) | `InvalidConfig` | runtime/src/optim/tests.rs |
+//! | batch size 0 (`fit`, `evaluate`, `predict`, `Dataset::batches`) | `InvalidConfig` | `batch_size_zero` |
 //! | class label out of range for sparse cross-entropy (training or validation data, `evaluate`) | `LabelOutOfRange` | `labels_out_of_range` |
-//! | empty training / validation dataset, empty `evaluate` | `Data` | `empty_datasets` |
+//! | empty training / validation dataset, empty `evaluate` | `DataFormat` | `empty_datasets` |
 //! | samples or targets that do not fit the model | `Shape` | train_fit.rs `configuration_errors_are_values` |
-//! | inconsistent dataset (feature count, target width) | `Data` | `inconsistent_datasets` |
-//! | `epochs` 0 or <= `initial_epoch`, validation split outside (0, 1) | `Config` | train_fit.rs `configuration_errors_are_values` |
+//! | inconsistent dataset (feature count, target width) | `DataFormat` | `inconsistent_datasets` |
+//! | `epochs` 0 or <= `initial_epoch`, validation split outside (0, 1) | `InvalidConfig` | train_fit.rs `configuration_errors_are_values` |
 //! | NaN/inf loss or gradient during training | `NonFiniteLoss` / `NonFiniteGradient` | train_fit.rs `non_finite_loss_stops_with_epoch_and_batch` |
 
 #[path = "train_support/mod.rs"]
@@ -24,6 +24,7 @@ mod support;
 use dfdx::prelude::*;
 use support::*;
 use sxima_runtime::data::Dataset;
+use sxima_runtime::error::TensorMismatch;
 use sxima_runtime::optim::{
     Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Nadam,
     NadamConfig, OptimizerConfig, RmsProp, RmsPropConfig, Sgd, SgdConfig,
@@ -37,10 +38,25 @@ fn build<const H: usize>(seed: u64) -> Blob<H> {
     <Blob<H> as Model<f32, Cpu>>::build(&Cpu::seed_from_u64(seed))
 }
 
-fn checkpoint_message(e: Error) -> String {
+fn mismatches(e: Error) -> Vec<TensorMismatch> {
     match e {
-        Error::Checkpoint { message, .. } => message,
-        other => panic!("expected a checkpoint error, got {other}"),
+        Error::CheckpointMismatch { mismatches, .. } => mismatches,
+        other => panic!("expected a checkpoint mismatch, got {other}"),
+    }
+}
+
+fn corrupt_reason(e: Error) -> String {
+    match e {
+        Error::CorruptCheckpoint { reason, .. } => reason,
+        other => panic!("expected a corrupt checkpoint, got {other}"),
+    }
+}
+
+fn shape(tensor: &str, file: &[usize], model: &[usize]) -> TensorMismatch {
+    TensorMismatch::Shape {
+        tensor: tensor.into(),
+        file: file.to_vec(),
+        model: model.to_vec(),
     }
 }
 
@@ -51,14 +67,14 @@ fn checkpoint_with_a_wrong_shape() {
     save(&build::<8>(1), &path).unwrap();
     let mut m = build::<16>(2);
     let before = params(&m);
-    let msg = checkpoint_message(load(&mut m, &path).unwrap_err());
+    let found = mismatches(load(&mut m, &path).unwrap_err());
     assert!(
-        msg.contains("fc1.weight: file has [8, 2], model needs [16, 2]"),
-        "{msg}"
+        found.contains(&shape("fc1.weight", &[8, 2], &[16, 2])),
+        "{found:?}"
     );
     assert!(
-        msg.contains("fc2.weight: file has [2, 8], model needs [2, 16]"),
-        "{msg}"
+        found.contains(&shape("fc2.weight", &[2, 8], &[2, 16])),
+        "{found:?}"
     );
     assert_eq!(params(&m), before);
     // The same through a training checkpoint.
@@ -69,8 +85,11 @@ fn checkpoint_with_a_wrong_shape() {
         optimizer: None,
     };
     save_training(&build::<8>(1), &state, &path).unwrap();
-    let msg = checkpoint_message(load_training(&mut m, &path).unwrap_err());
-    assert!(msg.contains("fc1.weight"), "{msg}");
+    let found = mismatches(load_training(&mut m, &path).unwrap_err());
+    assert!(
+        found.iter().any(|t| t.tensor() == "fc1.weight"),
+        "{found:?}"
+    );
     assert_eq!(params(&m), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -92,9 +111,9 @@ fn truncated_checkpoints() {
     for cut in [0, 7, bytes.len() / 3, bytes.len() - 1] {
         let p = dir.join(format!("cut{cut}.safetensors"));
         std::fs::write(&p, &bytes[..cut]).unwrap();
-        let msg = checkpoint_message(load(&mut m, &p).unwrap_err());
+        let msg = corrupt_reason(load(&mut m, &p).unwrap_err());
         assert!(msg.contains("not a valid safetensors file"), "{cut}: {msg}");
-        let msg = checkpoint_message(load_training(&mut m, &p).unwrap_err());
+        let msg = corrupt_reason(load_training(&mut m, &p).unwrap_err());
         assert!(msg.contains("not a valid safetensors file"), "{cut}: {msg}");
     }
     assert_eq!(params(&m), before);
@@ -152,7 +171,7 @@ fn non_positive_learning_rates() {
                 .err()
                 .unwrap_or_else(|| panic!("lr {lr} accepted: {c:?}"));
             assert!(
-                matches!(&e, Error::Config(m) if m.contains("learning rate")),
+                matches!(&e, Error::InvalidConfig { setting, .. } if setting == "learning rate"),
                 "{e}"
             );
         }
@@ -239,7 +258,7 @@ fn a_callback_setting_a_bad_learning_rate() {
         )
         .unwrap_err();
         assert!(
-            matches!(&e, Error::Config(s) if s.contains("epoch 2")),
+            matches!(&e, Error::InvalidConfig { setting, reason, .. } if setting == "learning rate" && reason.contains("epoch 2")),
             "{lr}: {e}"
         );
     }
@@ -276,20 +295,20 @@ fn batch_size_zero() {
     )
     .unwrap_err();
     assert!(
-        matches!(&e, Error::Config(s) if s.contains("batch size")),
+        matches!(&e, Error::InvalidConfig { setting, .. } if setting == "batch size"),
         "{e}"
     );
     assert!(matches!(
         evaluate(&m, &SparseCrossEntropy, &train, 0),
-        Err(Error::Config(_))
+        Err(Error::InvalidConfig { .. })
     ));
     assert!(matches!(
         predict(&m, train.features(), 0),
-        Err(Error::Config(_))
+        Err(Error::InvalidConfig { .. })
     ));
     assert!(matches!(
         predict_dataset(&m, &train, 0),
-        Err(Error::Config(_))
+        Err(Error::InvalidConfig { .. })
     ));
     assert!(train.batches(0, None).is_err());
 }
@@ -355,7 +374,10 @@ fn empty_datasets() {
         &mut [],
     )
     .unwrap_err();
-    assert!(matches!(&e, Error::Data(s) if s.contains("empty")), "{e}");
+    assert!(
+        matches!(&e, Error::DataFormat { found, .. } if found.contains("empty")),
+        "{e}"
+    );
     let e = fit(
         &mut m,
         &mut opt,
@@ -365,9 +387,12 @@ fn empty_datasets() {
         &mut [],
     )
     .unwrap_err();
-    assert!(matches!(&e, Error::Data(s) if s.contains("empty")), "{e}");
+    assert!(
+        matches!(&e, Error::DataFormat { found, .. } if found.contains("empty")),
+        "{e}"
+    );
     let e = evaluate(&m, &SparseCrossEntropy, &empty, 8).unwrap_err();
-    assert!(matches!(&e, Error::Data(_)), "{e}");
+    assert!(matches!(&e, Error::DataFormat { .. }), "{e}");
     // Built from nothing at all.
     let e = fit(
         &mut m,
@@ -378,7 +403,7 @@ fn empty_datasets() {
         &mut [],
     )
     .unwrap_err();
-    assert!(matches!(&e, Error::Data(_)), "{e}");
+    assert!(matches!(&e, Error::DataFormat { .. }), "{e}");
 }
 
 #[test]
@@ -386,20 +411,20 @@ fn inconsistent_datasets() {
     // 5 feature values for 2 samples of 2.
     assert!(matches!(
         Dataset::with_classes(vec![0.0; 5], &[2], vec![0, 1]),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
     // 5 target values of width 2.
     assert!(matches!(
         Dataset::with_values(vec![0.0; 4], &[2], 2, vec![0.0; 5]),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
     // Width 0, and a zero dimension in the sample shape.
     assert!(matches!(
         Dataset::with_values(vec![], &[2], 0, vec![]),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
     assert!(matches!(
         Dataset::with_classes(vec![], &[0], vec![0]),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
 }

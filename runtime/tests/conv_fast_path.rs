@@ -1,14 +1,15 @@
-//! The CPU fast path (`kernels::conv_cpu`) against the device-generic path
+//! The CPU kernel (`kernels::conv_cpu`, what `im2col::conv_forward` runs on
+//! `Cpu` through its `Backend` impl) against the device-generic path
 //! (`im2col::conv_forward_generic`): values and all three gradients, for
 //! `f32` and `f64`, over plain, strided, dilated, grouped, asymmetrically
-//! padded and transposed geometries; plus dispatch and non-contiguous inputs.
+//! padded and transposed geometries; plus non-contiguous inputs.
 
 use sxima_runtime::dfdx::nn::{BuildModule, Module};
 use sxima_runtime::dfdx::prelude::*;
-use sxima_runtime::kernels::conv_cpu::{conv_forward_cpu, is_supported};
+use sxima_runtime::layers::conv_geom::ConvGeom;
 use sxima_runtime::layers::conv_transpose2d::transposed_weight;
-use sxima_runtime::layers::im2col::conv_forward_generic;
-use sxima_runtime::layers::{Conv2d, ConvGeom};
+use sxima_runtime::layers::im2col::{conv_forward, conv_forward_generic};
+use sxima_runtime::layers::Conv2d;
 use sxima_runtime::Elem;
 use sxima_testkit::first_mismatch;
 
@@ -61,7 +62,7 @@ type Grads<E> = (Vec<E>, Vec<E>, Vec<E>, Vec<E>);
 
 fn run<E: Elem>(dev: &Cpu, geom: &ConvGeom, transposed: bool, fast: bool) -> Grads<E>
 where
-    Cpu: Device<E>,
+    Cpu: sxima_runtime::Backend<E>,
 {
     let x = dev.sample_like(&(geom.input_len(),), u::<E>());
     let w_len = geom.c_out * geom.k_per_group();
@@ -77,7 +78,7 @@ where
     };
     let (xt, bt) = (x.leaky_trace(), Some(b.retaped()));
     let y = if fast {
-        conv_forward_cpu(xt, wm, bt, geom)
+        conv_forward(xt, wm, bt, geom)
     } else {
         conv_forward_generic(xt, wm, bt, geom)
     }
@@ -94,7 +95,7 @@ where
 
 fn compare<E: Elem + Into<f64>>(tol: f64)
 where
-    Cpu: Device<E>,
+    Cpu: sxima_runtime::Backend<E>,
 {
     for (name, geom, transposed) in geometries() {
         // Same seed: both paths see the same random tensors.
@@ -126,15 +127,6 @@ fn fast_path_matches_generic_path_f32() {
 #[test]
 fn fast_path_matches_generic_path_f64() {
     compare::<f64>(1e-11);
-}
-
-#[test]
-fn dispatch_picks_fast_path_only_for_cpu_f32_f64() {
-    assert!(is_supported::<f32, Cpu>());
-    assert!(is_supported::<f64, Cpu>());
-    assert!(!is_supported::<u8, Cpu>());
-    struct NotCpu;
-    assert!(!is_supported::<f32, NotCpu>());
 }
 
 /// A broadcast (non-contiguous) input must give the same values and the same
@@ -181,9 +173,8 @@ fn inference_forward_matches_traced_forward() {
                 w.reshape_like(&(geom.c_out, geom.k_per_group()))
             }
         };
-        let plain = conv_forward_cpu(x.clone(), wm(w.clone()), None, &geom).unwrap();
-        let traced =
-            conv_forward_cpu(x.leaky_trace(), wm(w.clone()).retaped(), None, &geom).unwrap();
+        let plain = conv_forward(x.clone(), wm(w.clone()), None, &geom).unwrap();
+        let traced = conv_forward(x.leaky_trace(), wm(w.clone()).retaped(), None, &geom).unwrap();
         let generic = conv_forward_generic(x.clone(), wm(w), None, &geom).unwrap();
         assert_eq!(plain.as_vec(), traced.as_vec(), "{name}");
         let close = first_mismatch(

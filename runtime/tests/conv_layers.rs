@@ -6,6 +6,7 @@
 use sxima_runtime::dfdx::nn::{BuildModule, Module, ModuleMut};
 use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::{Conv2d, Conv2dNoBias, ConvTranspose2d};
+use sxima_runtime::Backend;
 use sxima_testkit::{assert_close, load_fixture, Fixture};
 
 const TOL: f64 = 1e-4;
@@ -141,7 +142,7 @@ fn forward_accepts_runtime_and_const_batch_and_training_mode() {
 fn generic_forward<E, D>(dev: &D) -> Vec<E>
 where
     E: sxima_runtime::Elem,
-    D: Device<E>,
+    D: Backend<E>,
 {
     type C<E, D> = Conv2d<2, 2, 3, 3, 2, 2, 1, 1, 2, 1, 1, 1, 1, 1, 5, 5, 3, 3, E, D>;
     let c = C::<E, D>::build(dev);

@@ -9,7 +9,7 @@ use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::{
     BatchNorm2d, Dense, Dropout, Flatten, GlobalAvgPool, MaxPool2d, ReLU, UpSampling2d,
 };
-use sxima_runtime::Elem;
+use sxima_runtime::{Backend, Elem};
 
 /// `[2, 8, 8] -> BN -> ReLU -> MaxPool 2 -> UpSampling 2 -> MaxPool 2 -> Flatten -> Dropout -> Dense(3)`,
 /// plus a global-average head summed in.
@@ -27,7 +27,7 @@ struct Net<E: Dtype, D: Storage<E>> {
     head: Dense<2, 3, E, D>,
 }
 
-impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Net<E, D> {
+impl<E: Elem, D: Backend<E>> TensorCollection<E, D> for Net<E, D> {
     type To<E2: Dtype, D2: Device<E2>> = Net<E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
@@ -56,7 +56,7 @@ impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Net<E, D> {
 
 type In<B> = (B, Const<2>, Const<8>, Const<8>);
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<In<B>, E, D, T>> for Net<E, D> {
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<In<B>, E, D, T>> for Net<E, D> {
     type Output = Tensor<(B, Const<3>), E, D, T>;
     type Error = D::Err;
     fn try_forward(&self, x: Tensor<In<B>, E, D, T>) -> Result<Self::Output, D::Err> {
@@ -74,7 +74,9 @@ impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<In<B>, E, D, T>
     }
 }
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>> ModuleMut<Tensor<In<B>, E, D, T>> for Net<E, D> {
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>> ModuleMut<Tensor<In<B>, E, D, T>>
+    for Net<E, D>
+{
     type Output = Tensor<(B, Const<3>), E, D, T>;
     type Error = D::Err;
     fn try_forward_mut(&mut self, x: Tensor<In<B>, E, D, T>) -> Result<Self::Output, D::Err> {

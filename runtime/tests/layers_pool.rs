@@ -14,12 +14,12 @@ use sxima_runtime::layers::upsample::{bilinear_plan, nearest_plan};
 use sxima_runtime::layers::window::{
     window_max, window_max_generic, window_sum, window_sum_generic, WindowPlan,
 };
-use sxima_runtime::layers::window_cpu;
 use sxima_runtime::layers::zero_padding::padding_plan;
 use sxima_runtime::layers::{
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool, GlobalMaxPool, MaxPool2d,
     UpSampling2d, UpSampling2dBilinear, ZeroPadding2d,
 };
+use sxima_runtime::Backend;
 
 type In<const C: usize, const H: usize, const W: usize> = (usize, Const<C>, Const<H>, Const<W>);
 
@@ -72,7 +72,7 @@ fn resampling_layers_gradients_match_finite_differences() {
 /// the same input and upstream gradient; outputs and input gradients agree.
 fn cpu_matches_generic<E: Elem64>(plan: &WindowPlan, max: bool, seed: u64)
 where
-    Cpu: Device<E>,
+    Cpu: Backend<E>,
 {
     let dev = Cpu::default();
     let (n, c) = (3usize, 2usize);
@@ -144,7 +144,6 @@ impl Elem64 for f64 {
 
 #[test]
 fn cpu_kernels_match_the_generic_path() {
-    assert!(window_cpu::applies::<f32, Cpu>() && window_cpu::applies::<f64, Cpu>());
     let geoms = [
         Pool2dGeom::new((7, 6), (2, 2), (2, 2), [0; 4]).unwrap(),
         Pool2dGeom::new((7, 6), (3, 3), (2, 1), [1, 1, 1, 1]).unwrap(),
@@ -286,4 +285,41 @@ fn cpu_kernels_handle_non_contiguous_inputs() {
         assert!((a - b).abs() < 1e-12, "{g0:?}\n{g1:?}");
     }
     assert!(g0.iter().any(|&v| v != 0.0));
+}
+
+/// The run-time sized functions check what only shows at run time and
+/// return `Error::Shape` naming the function and both sizes, never panic.
+#[test]
+fn run_time_pooling_rejects_mismatched_sizes() {
+    use sxima_runtime::layers::adaptive_pool::adaptive_avg_pool2d;
+    use sxima_runtime::layers::pool::{avg_pool2d, max_pool2d};
+    use sxima_runtime::Error;
+    let dev = Cpu::default();
+    let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(2, 3, 7, 6));
+    // A geometry built for 8x8 planes, given 7x6 ones.
+    let geom = Pool2dGeom::new((8, 8), (2, 2), (2, 2), [0; 4]).unwrap();
+    for e in [
+        max_pool2d(x.clone(), &geom).unwrap_err(),
+        avg_pool2d(x.clone(), &geom, true).unwrap_err(),
+    ] {
+        match e {
+            Error::Shape {
+                what,
+                expected,
+                got,
+            } => {
+                assert!(what.ends_with("pool2d input (H, W)"), "{what}");
+                assert_eq!((expected, got), (vec![8, 8], vec![7, 6]));
+            }
+            other => panic!("expected a shape error, got {other}"),
+        }
+    }
+    let e = adaptive_avg_pool2d(x.clone(), (0, 2)).unwrap_err();
+    assert!(
+        matches!(&e, Error::Shape { got, .. } if got == &vec![7, 6, 0, 2]),
+        "{e}"
+    );
+    // The matching geometry still pools.
+    let ok = Pool2dGeom::new((7, 6), (2, 2), (2, 2), [0; 4]).unwrap();
+    assert_eq!(*max_pool2d(x, &ok).unwrap().shape(), (2, 3, 3, 3));
 }

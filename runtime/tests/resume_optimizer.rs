@@ -266,7 +266,7 @@ fn bad_optimizer_state_is_an_error_and_changes_nothing() {
     .unwrap();
     let e = restore_training(&mut target, &mut sgd, &path).unwrap_err();
     assert!(
-        matches!(&e, Error::Checkpoint { message, .. } if message.contains("adam")),
+        matches!(&e, Error::CorruptCheckpoint { reason, .. } if reason.contains("adam")),
         "{e}"
     );
     assert_eq!(params(&target), before);
@@ -323,7 +323,7 @@ fn bad_optimizer_state_is_an_error_and_changes_nothing() {
     .unwrap();
     let e = load_training(&mut target, &p).unwrap_err();
     assert!(
-        matches!(&e, Error::Checkpoint { message, .. } if message.contains("without")),
+        matches!(&e, Error::CorruptCheckpoint { reason, .. } if reason.contains("without")),
         "{e}"
     );
     meta.insert(
@@ -342,7 +342,7 @@ fn bad_optimizer_state_is_an_error_and_changes_nothing() {
     .unwrap();
     let e = load_training(&mut target, &p).unwrap_err();
     assert!(
-        matches!(&e, Error::Checkpoint { message, .. } if message.contains("F64")),
+        matches!(&e, Error::CorruptCheckpoint { reason, .. } if reason.contains("F64")),
         "{e}"
     );
     assert_eq!(params(&target), before);

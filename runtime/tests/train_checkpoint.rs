@@ -1,6 +1,6 @@
 //! Checkpoints: round trip, and every way a file can fail to fit a model
 //! (other shapes, missing or extra tensors, other dtype, truncated or garbage
-//! bytes) is an `Error::Checkpoint` that leaves the model untouched. Also
+//! bytes) is an `Error::CheckpointMismatch` / `Error::CorruptCheckpoint` that leaves the model untouched. Also
 //! training checkpoints and bit-identical resumption.
 
 #[path = "train_support/mod.rs"]
@@ -8,6 +8,7 @@ mod support;
 
 use dfdx::prelude::*;
 use support::*;
+use sxima_runtime::error::TensorMismatch;
 use sxima_runtime::train::checkpoint::{self, load, save};
 use sxima_runtime::train::resume::{load_training, save_training, TrainState};
 use sxima_runtime::train::*;
@@ -17,9 +18,10 @@ fn build<const H: usize>(seed: u64) -> Blob<H> {
     <Blob<H> as Model<f32, Cpu>>::build(&Cpu::seed_from_u64(seed))
 }
 
+/// The message of a checkpoint error (a mismatch or a corrupt file).
 fn checkpoint_message(e: Error) -> String {
     match e {
-        Error::Checkpoint { message, .. } => message,
+        Error::CheckpointMismatch { .. } | Error::CorruptCheckpoint { .. } => e.to_string(),
         other => panic!("expected a checkpoint error, got {other}"),
     }
 }
@@ -90,7 +92,20 @@ fn missing_extra_and_dtype_mismatch() {
     let path = dir.join("partial.safetensors");
     let m = build::<16>(1);
     save(&m.fc1, &path).unwrap();
-    let msg = checkpoint_message(load(&mut build::<16>(2), &path).unwrap_err());
+    let e = load(&mut build::<16>(2), &path).unwrap_err();
+    // Typed: every problem, with its tensor and shapes.
+    let Error::CheckpointMismatch { mismatches, .. } = &e else {
+        panic!("expected a checkpoint mismatch, got {e}");
+    };
+    assert!(mismatches.contains(&TensorMismatch::Missing {
+        tensor: "fc1.weight".into(),
+        model: vec![16, 2],
+    }));
+    assert!(mismatches.contains(&TensorMismatch::Extra {
+        tensor: "weight".into(),
+        file: vec![16, 2],
+    }));
+    let msg = checkpoint_message(e);
     // The Linear alone saves "weight"/"bias" at the root.
     assert!(
         msg.contains("fc1.weight: missing from file, model needs [16, 2]"),
@@ -98,7 +113,7 @@ fn missing_extra_and_dtype_mismatch() {
     );
     assert!(msg.contains("fc2.bias: missing from file"), "{msg}");
     assert!(
-        msg.contains("weight: in file but not in the model"),
+        msg.contains("weight: in file ([16, 2]) but not in the model"),
         "{msg}"
     );
     // f64 weights into an f32 model.
@@ -142,7 +157,7 @@ fn truncated_and_corrupt_files_are_errors() {
     std::fs::write(&p, [0xffu8; 64]).unwrap();
     assert!(matches!(
         load(&mut target, &p),
-        Err(Error::Checkpoint { .. })
+        Err(Error::CorruptCheckpoint { .. })
     ));
     // A header that is not JSON.
     let mut bad = 10u64.to_le_bytes().to_vec();
@@ -150,7 +165,7 @@ fn truncated_and_corrupt_files_are_errors() {
     std::fs::write(&p, &bad).unwrap();
     assert!(matches!(
         load(&mut target, &p),
-        Err(Error::Checkpoint { .. })
+        Err(Error::CorruptCheckpoint { .. })
     ));
     assert_eq!(params(&target), before);
     let _ = std::fs::remove_dir_all(&dir);

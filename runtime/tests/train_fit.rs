@@ -134,23 +134,29 @@ fn configuration_errors_are_values() {
     };
     let e = run(FitConfig::new().epochs(0).silent(), &train).unwrap_err();
     assert!(
-        matches!(e, Error::Config(ref s) if s.contains("epochs")),
+        matches!(e, Error::InvalidConfig { ref setting, .. } if setting == "epochs"),
         "{e}"
     );
     let e = run(FitConfig::new().batch_size(0).silent(), &train).unwrap_err();
     assert!(
-        matches!(e, Error::Config(ref s) if s.contains("batch size")),
+        matches!(e, Error::InvalidConfig { ref setting, ref value, .. } if setting == "batch size" && value == "0"),
         "{e}"
     );
     let e = run(FitConfig::new().epochs(2).initial_epoch(2).silent(), &train).unwrap_err();
-    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert!(
+        matches!(e, Error::InvalidConfig { ref reason, .. } if reason.contains("initial_epoch (2)")),
+        "{e}"
+    );
     let empty = train.take(0);
     assert!(matches!(
         run(FitConfig::new().silent(), &empty),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
     let e = run(FitConfig::new().validation_split(1.5).silent(), &train).unwrap_err();
-    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert!(
+        matches!(e, Error::InvalidConfig { ref setting, ref value, .. } if setting == "validation split" && value == "1.5"),
+        "{e}"
+    );
     // Samples of 3 values for a model taking 2.
     let wrong = Dataset::with_classes(vec![0.0; 6], &[3], vec![0, 1]).unwrap();
     let e = run(FitConfig::new().silent(), &wrong).unwrap_err();
@@ -519,7 +525,7 @@ fn monitoring_a_missing_value_is_a_config_error() {
     )
     .unwrap_err();
     assert!(
-        matches!(e, Error::Config(ref s) if s.contains("val_loss") && s.contains("available: loss, acc")),
+        matches!(e, Error::InvalidConfig { ref value, ref reason, .. } if value == "val_loss" && reason.contains("available: loss, acc")),
         "{e}"
     );
 }

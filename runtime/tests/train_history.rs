@@ -65,7 +65,10 @@ fn json_round_trips_and_has_named_fields() {
     h.to_json(&p).unwrap();
     assert_eq!(History::from_json(&p).unwrap(), h);
     std::fs::write(&p, "{ not json").unwrap();
-    assert!(matches!(History::from_json(&p), Err(Error::Data(_))));
+    assert!(matches!(
+        History::from_json(&p),
+        Err(Error::DataFormat { .. })
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -103,10 +106,13 @@ fn plots_png_and_svg() {
     )
     .unwrap();
     assert!(std::fs::metadata(dir.join("s.png")).unwrap().len() > 1000);
-    assert!(matches!(h.plot(dir.join("x.jpg")), Err(Error::Config(_))));
+    assert!(matches!(
+        h.plot(dir.join("x.jpg")),
+        Err(Error::InvalidConfig { .. })
+    ));
     assert!(matches!(
         History::default().plot(dir.join("e.png")),
-        Err(Error::Data(_))
+        Err(Error::DataFormat { .. })
     ));
     if let Ok(keep) = std::env::var("SXIMA_KEEP_PLOTS") {
         std::fs::copy(&png, std::path::Path::new(&keep).join("history.png")).unwrap();

@@ -87,7 +87,11 @@ impl<'a> Batches<'a> {
         shuffle: Option<(u64, usize)>,
     ) -> Result<Self> {
         if batch_size == 0 {
-            return Err(Error::Config("batch size must be at least 1".into()));
+            return Err(Error::config(
+                "batch size",
+                batch_size,
+                "must be at least 1",
+            ));
         }
         let order = match shuffle {
             Some((seed, epoch)) => permutation(data.len(), seed, epoch),

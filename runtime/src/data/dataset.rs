@@ -1,7 +1,7 @@
 //! [`Dataset`]: samples held in memory as one flat `Vec<f32>` of features with
 //! a per-sample shape, and their [`Targets`].
 //!
-//! Constructors validate every size and return [`Error::Data`] naming the
+//! Constructors validate every size and return [`Error::DataFormat`] naming the
 //! numbers, so a dataset that exists is always consistent.
 
 use serde::{Deserialize, Serialize};
@@ -95,39 +95,44 @@ impl Dataset {
     /// dimension is 0, or a values target's data does not divide into rows.
     pub fn new(features: Vec<f32>, sample_shape: &[usize], targets: Targets) -> Result<Self> {
         if sample_shape.contains(&0) {
-            return Err(Error::Data(format!(
-                "sample shape {} has a zero dimension",
-                fmt_shape(sample_shape)
-            )));
+            return Err(Error::data(
+                "sample shape",
+                "no zero dimension",
+                fmt_shape(sample_shape),
+            ));
         }
         if let Targets::Values { width, data } = &targets {
             if *width == 0 {
-                return Err(Error::Data("target width is 0".into()));
+                return Err(Error::data("targets", "a width of at least 1", "width 0"));
             }
             if !data.len().is_multiple_of(*width) {
-                return Err(Error::Data(format!(
-                    "targets have {} values, not a multiple of the width {}",
-                    data.len(),
-                    width
-                )));
+                return Err(Error::data(
+                    "targets",
+                    format!("a multiple of the width {width} values"),
+                    format!("{} values", data.len()),
+                ));
             }
         }
         let n = targets.len();
         let per = shape_len(sample_shape);
         let need = n.checked_mul(per).ok_or_else(|| {
-            Error::Data(format!(
-                "{n} samples of {} overflow usize",
-                fmt_shape(sample_shape)
-            ))
+            Error::data(
+                "features",
+                "a size that fits usize",
+                format!("{n} samples of {} (overflow)", fmt_shape(sample_shape)),
+            )
         })?;
         if features.len() != need {
-            return Err(Error::Data(format!(
-                "features have {} values, {} samples of {} need {}",
-                features.len(),
-                n,
-                fmt_shape(sample_shape),
-                need
-            )));
+            return Err(Error::data(
+                "features",
+                format!(
+                    "{} values ({} samples of {})",
+                    need,
+                    n,
+                    fmt_shape(sample_shape)
+                ),
+                format!("{} values", features.len()),
+            ));
         }
         Ok(Self {
             features,
@@ -224,37 +229,48 @@ impl Dataset {
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
         let n = self.len();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
-            return Err(Error::Data(format!(
-                "sample index {bad} out of range for {n} samples"
-            )));
+            return Err(Error::data(
+                "sample index",
+                format!("an index below {n} samples"),
+                format!("index {bad}"),
+            ));
         }
+        Ok(self.gather(indices))
+    }
+
+    /// The samples at `indices`, each below `len()` (checked by the callers).
+    fn gather(&self, indices: &[usize]) -> Dataset {
         let per = self.sample_len();
         let mut features = Vec::with_capacity(indices.len() * per);
         for &i in indices {
             features.extend_from_slice(&self.features[i * per..(i + 1) * per]);
         }
-        Ok(Dataset {
+        Dataset {
             features,
             sample_shape: self.sample_shape.clone(),
             targets: self.targets.gather(indices),
-        })
+        }
     }
 
     /// The first `at` samples and the rest. Errors when `at > len`.
     pub fn split(&self, at: usize) -> Result<(Dataset, Dataset)> {
         let n = self.len();
         if at > n {
-            return Err(Error::Data(format!("cannot split {n} samples at {at}")));
+            return Err(Error::data(
+                "split point",
+                format!("a point in 1..{n} for {n} samples"),
+                format!("{at}"),
+            ));
         }
         let a: Vec<usize> = (0..at).collect();
         let b: Vec<usize> = (at..n).collect();
-        Ok((self.subset(&a)?, self.subset(&b)?))
+        Ok((self.gather(&a), self.gather(&b)))
     }
 
     /// The first `min(n, len)` samples.
     pub fn take(&self, n: usize) -> Dataset {
         let idx: Vec<usize> = (0..n.min(self.len())).collect();
-        self.subset(&idx).expect("indices are in range")
+        self.gather(&idx)
     }
 
     /// Keras's `validation_split`: the last `fraction` of the samples (before
@@ -262,17 +278,23 @@ impl Dataset {
     /// and leave at least one sample on each side.
     pub fn validation_split(&self, fraction: f64) -> Result<(Dataset, Dataset)> {
         if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::Config(format!(
-                "validation split must be in (0, 1), got {fraction}"
-            )));
+            return Err(Error::config(
+                "validation split",
+                fraction,
+                "must be in (0, 1)",
+            ));
         }
         let n = self.len();
         let at = ((n as f64) * (1.0 - fraction)).floor() as usize;
         if at == 0 || at == n {
-            return Err(Error::Config(format!(
-                "validation split {fraction} of {n} samples leaves {at} for training and {} for validation",
-                n - at
-            )));
+            return Err(Error::config(
+                "validation split",
+                fraction,
+                format!(
+                    "of {n} samples it leaves {at} for training and {} for validation",
+                    n - at
+                ),
+            ));
         }
         self.split(at)
     }
@@ -281,7 +303,11 @@ impl Dataset {
     /// Errors on a label `>= classes` or when the targets are already values.
     pub fn to_one_hot(&self, classes: usize) -> Result<Dataset> {
         let Targets::Classes(labels) = &self.targets else {
-            return Err(Error::Data("one-hot encoding needs class targets".into()));
+            return Err(Error::data(
+                "one-hot encoding targets",
+                "class labels",
+                "value targets",
+            ));
         };
         let mut data = vec![0.0; labels.len() * classes];
         for (i, &l) in labels.iter().enumerate() {
@@ -359,12 +385,12 @@ mod tests {
         let e = Dataset::with_classes(vec![0.0; 7839], &[1, 28, 28], vec![0; 10]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "data error: features have 7839 values, 10 samples of [1, 28, 28] need 7840"
+            "features: expected 7840 values (10 samples of [1, 28, 28]), found 7839 values"
         );
         let e = Dataset::with_values(vec![0.0; 4], &[2], 3, vec![0.0; 7]).unwrap_err();
         assert!(
             e.to_string()
-                .contains("7 values, not a multiple of the width 3"),
+                .contains("expected a multiple of the width 3 values, found 7 values"),
             "{e}"
         );
     }

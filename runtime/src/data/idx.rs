@@ -5,7 +5,7 @@
 //! gzip magic `1f 8b`, not by the file name).
 //!
 //! Every malformation (wrong magic, wrong rank, a truncated file, trailing
-//! bytes) is an [`Error::Data`] naming the file and the byte counts, never a
+//! bytes) is an [`Error::DataFormat`] naming the file and the byte counts, never a
 //! panic.
 
 use std::io::Read;
@@ -38,11 +38,14 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
             .map_err(|e| {
-                Error::Data(format!(
-                    "{}: gzip stream is corrupt or truncated ({e}) after {} decompressed bytes",
+                Error::data(
                     path.display(),
-                    out.len()
-                ))
+                    "a complete gzip stream",
+                    format!(
+                        "a corrupt or truncated one ({e}) after {} decompressed bytes",
+                        out.len()
+                    ),
+                )
             })?;
         Ok(out)
     } else {
@@ -54,37 +57,44 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 /// `expect_magic` rejects any other magic number (type and rank).
 pub fn parse(bytes: &[u8], name: &str, expect_magic: Option<u32>) -> Result<IdxArray> {
     if bytes.len() < 4 {
-        return Err(Error::Data(format!(
-            "{name}: {} bytes is too short for an IDX header (needs at least 4)",
-            bytes.len()
-        )));
+        return Err(Error::data(
+            name,
+            "an IDX header of at least 4 bytes",
+            format!("{} bytes (too short)", bytes.len()),
+        ));
     }
     let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     if let Some(want) = expect_magic {
         if magic != want {
-            return Err(Error::Data(format!(
-                "{name}: magic number {magic:#010x}, expected {want:#010x}"
-            )));
+            return Err(Error::data(
+                name,
+                format!("magic number {want:#010x}"),
+                format!("magic number {magic:#010x}"),
+            ));
         }
     }
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(Error::Data(format!(
-            "{name}: magic number {magic:#010x} is not an IDX magic (first two bytes must be 0)"
-        )));
+        return Err(Error::data(
+            name,
+            "an IDX magic number (first two bytes 0)",
+            format!("magic number {magic:#010x}, not an IDX magic"),
+        ));
     }
     if bytes[2] != 0x08 {
-        return Err(Error::Data(format!(
-            "{name}: IDX element type {:#04x} is not supported (only 0x08, unsigned byte)",
-            bytes[2]
-        )));
+        return Err(Error::data(
+            name,
+            "IDX element type 0x08 (unsigned byte, the only one supported)",
+            format!("element type {:#04x}", bytes[2]),
+        ));
     }
     let rank = bytes[3] as usize;
     let header = 4 + 4 * rank;
     if bytes.len() < header {
-        return Err(Error::Data(format!(
-            "{name}: truncated header: {rank} dimensions need {header} bytes, file has {}",
-            bytes.len()
-        )));
+        return Err(Error::data(
+            name,
+            format!("a header of {header} bytes for {rank} dimensions"),
+            format!("{} bytes (truncated header)", bytes.len()),
+        ));
     }
     let dims: Vec<usize> = (0..rank)
         .map(|i| {
@@ -95,7 +105,13 @@ pub fn parse(bytes: &[u8], name: &str, expect_magic: Option<u32>) -> Result<IdxA
     let values = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| Error::Data(format!("{name}: dimensions {dims:?} overflow")))?;
+        .ok_or_else(|| {
+            Error::data(
+                name,
+                "dimensions whose product fits usize",
+                format!("{dims:?} (overflow)"),
+            )
+        })?;
     let expected = header + values;
     if bytes.len() != expected {
         let what = if bytes.len() < expected {
@@ -103,10 +119,11 @@ pub fn parse(bytes: &[u8], name: &str, expect_magic: Option<u32>) -> Result<IdxA
         } else {
             "has trailing bytes"
         };
-        return Err(Error::Data(format!(
-            "{name}: {what}: header {dims:?} needs {expected} bytes, file has {}",
-            bytes.len()
-        )));
+        return Err(Error::data(
+            name,
+            format!("{expected} bytes (header {dims:?})"),
+            format!("{} bytes ({what})", bytes.len()),
+        ));
     }
     Ok(IdxArray {
         dims,
@@ -144,23 +161,29 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<IdxArray> {
 /// write test files and small derived datasets.
 pub fn to_bytes(array: &IdxArray) -> Result<Vec<u8>> {
     if array.dims.len() > 255 {
-        return Err(Error::Data(format!(
-            "IDX supports at most 255 dimensions, got {}",
-            array.dims.len()
-        )));
+        return Err(Error::data(
+            "IDX array",
+            "at most 255 dimensions",
+            format!("{} dimensions", array.dims.len()),
+        ));
     }
     let n: usize = array.dims.iter().product();
     if n != array.data.len() {
-        return Err(Error::Data(format!(
-            "dims {:?} need {n} values, array has {}",
-            array.dims,
-            array.data.len()
-        )));
+        return Err(Error::data(
+            "IDX array",
+            format!("{n} values for dims {:?}", array.dims),
+            format!("{} values", array.data.len()),
+        ));
     }
     let mut out = vec![0, 0, 0x08, array.dims.len() as u8];
     for &d in &array.dims {
-        let d =
-            u32::try_from(d).map_err(|_| Error::Data(format!("dimension {d} does not fit u32")))?;
+        let d = u32::try_from(d).map_err(|_| {
+            Error::data(
+                "IDX array",
+                "dimensions that fit u32",
+                format!("dimension {d}"),
+            )
+        })?;
         out.extend_from_slice(&d.to_be_bytes());
     }
     out.extend_from_slice(&array.data);
@@ -183,11 +206,11 @@ mod tests {
         let e = parse(&b[..b.len() - 2], "x", None).unwrap_err().to_string();
         assert_eq!(
             e,
-            "data error: x: truncated: header [2, 3] needs 18 bytes, file has 16"
+            "x: expected 18 bytes (header [2, 3]), found 16 bytes (truncated)"
         );
         let e = parse(&b, "x", Some(IMAGES_MAGIC)).unwrap_err().to_string();
         assert!(
-            e.contains("magic number 0x00000802, expected 0x00000803"),
+            e.contains("expected magic number 0x00000803, found magic number 0x00000802"),
             "{e}"
         );
         assert!(parse(&b[..5], "x", None)

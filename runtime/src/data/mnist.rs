@@ -31,18 +31,18 @@ pub fn load_files(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<
     let lb = idx::read_labels(labels)?;
     let (n, rows, cols) = (im.dims[0], im.dims[1], im.dims[2]);
     if lb.dims[0] != n {
-        return Err(Error::Data(format!(
-            "{} has {n} images but {} has {} labels",
-            images.display(),
+        return Err(Error::data(
             labels.display(),
-            lb.dims[0]
-        )));
+            format!("{n} labels, one per image in {}", images.display()),
+            format!("{} labels", lb.dims[0]),
+        ));
     }
     if let Some((i, &l)) = lb.data.iter().enumerate().find(|(_, &l)| l > 9) {
-        return Err(Error::Data(format!(
-            "{}: label {l} at index {i} is not a digit",
-            labels.display()
-        )));
+        return Err(Error::data(
+            labels.display(),
+            "digit labels 0..=9",
+            format!("label {l} at index {i}"),
+        ));
     }
     let features = im.data.iter().map(|&p| p as f32 / 255.0).collect();
     let labels = lb.data.iter().map(|&l| l as usize).collect();
@@ -54,11 +54,11 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
     let dir = dir.as_ref();
     let all = load_files(dir.join(IMAGES_FILE), dir.join(LABELS_FILE))?;
     if all.len() <= TRAIN_SAMPLES {
-        return Err(Error::Data(format!(
-            "{}: {} samples, the bundled split needs more than {TRAIN_SAMPLES}",
+        return Err(Error::data(
             dir.display(),
-            all.len()
-        )));
+            format!("more than {TRAIN_SAMPLES} samples for the bundled split"),
+            format!("{} samples", all.len()),
+        ));
     }
     let (train, test) = all.split(TRAIN_SAMPLES)?;
     Ok(Mnist { train, test })

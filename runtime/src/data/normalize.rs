@@ -18,8 +18,10 @@ impl Standardizer {
     pub fn fit(data: &Dataset) -> Result<Self> {
         let n = data.len();
         if n == 0 {
-            return Err(Error::Data(
-                "cannot fit a standardizer on an empty dataset".into(),
+            return Err(Error::data(
+                "standardizer fit data",
+                "at least 1 sample",
+                "it is empty",
             ));
         }
         let per = data.sample_len();
@@ -50,10 +52,11 @@ impl Standardizer {
     pub fn apply(&self, data: &mut Dataset) -> Result<()> {
         let per = data.sample_len();
         if per != self.mean.len() {
-            return Err(Error::Data(format!(
-                "standardizer was fitted on {} features per sample, dataset has {per}",
-                self.mean.len()
-            )));
+            return Err(Error::data(
+                "dataset to standardize",
+                format!("{} features per sample (as fitted)", self.mean.len()),
+                format!("{per} features per sample"),
+            ));
         }
         for row in data.features_mut().chunks_mut(per) {
             for (j, v) in row.iter_mut().enumerate() {

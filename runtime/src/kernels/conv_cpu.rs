@@ -4,48 +4,35 @@
 //! on the dfdx tape. Samples run in parallel on rayon's pool (each gemm
 //! single-threaded), which keeps every matrix of a sample in cache.
 //!
-//! Same contract as [`crate::layers::im2col::conv_forward`]; used for `Cpu`
-//! with `f32`/`f64` only ([`is_supported`]). Per sample, with `P = h_out * w_out`,
+//! Same contract as [`crate::layers::im2col::conv_forward`]; `Cpu`'s choice
+//! in [`Backend`](crate::backend::Backend) for `f32` and `f64`. Per sample, with `P = h_out * w_out`,
 //! `CIK = c_in * kh * kw` and `Kg = CIK / groups`, for each group `g` (row-major):
 //! * `cols [CIK, P]`: row `(c, i, j)`, column `(oy, ox)`; group `g` owns rows `g*Kg..`;
 //! * forward `out_g [Cout/G, P] = W_g [Cout/G, Kg] x cols_g [Kg, P]` (+ bias);
 //! * backward `dW_g += dOut_g x cols_g^T`, `dcols_g = W_g^T x dOut_g`, `dx += col2im(dcols)`.
-
-use std::any::{Any, TypeId};
 
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::scratch::Scratch;
+use crate::layers::conv_generic::{check_operands, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
-use crate::layers::im2col::{check_operands, Dyn4};
 
-/// Whether the fast path handles this element type and device (`Cpu`, `f32`/`f64`).
-pub fn is_supported<E: 'static, D: 'static>() -> bool {
-    TypeId::of::<D>() == TypeId::of::<Cpu>()
-        && (TypeId::of::<E>() == TypeId::of::<f32>() || TypeId::of::<E>() == TypeId::of::<f64>())
-}
-
-/// The convolution on the CPU fast path (see module docs). Panics if
-/// [`is_supported`] is false for `E`, `D` (callers dispatch on it).
-pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<(usize,), E, D, T>,
-    w: Tensor<(usize, usize), E, D, T>,
-    bias: Option<Tensor<(usize,), E, D, T>>,
+/// The convolution on the CPU (see module docs); `Cpu`'s
+/// [`Backend::conv_forward`](crate::backend::Backend::conv_forward).
+pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
+    x: Tensor<(usize,), E, Cpu, T>,
+    w: Tensor<(usize, usize), E, Cpu, T>,
+    bias: Option<Tensor<(usize,), E, Cpu, T>>,
     geom: &ConvGeom,
-) -> Result<Tensor<Dyn4, E, D, T>, D::Err> {
-    assert!(
-        is_supported::<E, D>(),
-        "conv_forward_cpu: needs Cpu with f32/f64"
-    );
+) -> Result<Tensor<Dyn4, E, Cpu, T>, CpuError> {
     check_operands(
         x.shape().0,
         *w.shape(),
         bias.as_ref().map(|b| b.shape().0),
         geom,
     );
-    crate::kernels::host_alloc::tune();
     let geom = *geom;
     let (x, tape_x) = x.split_tape();
     let (w, tape_w) = w.split_tape();
@@ -80,19 +67,18 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
     if T::OWNS_TAPE {
         let (x_g, w_g, y_g) = (x.ghost(), w.ghost(), y.ghost());
         let b_g = bias.map(|b| b.ghost());
-        tape.add_backward_op(move |grads| {
+        tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
             // Borrow dOut by moving its buffer out (and back in at the end):
             // dx, dW and db are other entries of the same map.
             let mut go_buf = Storage::<E>::try_alloc_len(&dev, 0)?;
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
             let (dw, db) = {
-                let go = cpu_slice::<E, D>(&mut go_buf);
-                let gx = cpu_slice::<E, D>(grads.get_or_alloc_mut(&x_g)?);
-                backward(go, &cols, &w_data, gx, &geom, &taps)
+                let gx = &mut grads.get_or_alloc_mut(&x_g)?[..];
+                backward(&go_buf[..], &cols, &w_data, gx, &geom, &taps)
             };
-            add_into(cpu_slice::<E, D>(grads.get_or_alloc_mut(&w_g)?), &dw);
+            add_into(&mut grads.get_or_alloc_mut(&w_g)?[..], &dw);
             if let Some(b_g) = &b_g {
-                add_into(cpu_slice::<E, D>(grads.get_or_alloc_mut(b_g)?), &db);
+                add_into(&mut grads.get_or_alloc_mut(b_g)?[..], &db);
             }
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
             Ok(())
@@ -102,23 +88,16 @@ pub fn conv_forward_cpu<E: Elem, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// The (contiguous) data of `t` in a pooled host buffer.
-fn host_copy<S: Shape, E: Elem, D: Device<E>>(t: &Tensor<S, E, D>) -> Scratch<E> {
+fn host_copy<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Scratch<E> {
     let mut buf = Scratch::uninit(t.shape().num_elements(), E::zero());
     t.copy_into(&mut buf);
     buf
 }
 
-/// A gradient buffer of a `Cpu` tensor as a slice (the device was checked by
-/// [`is_supported`] before the backward op was recorded).
-fn cpu_slice<E: Elem, D: Storage<E>>(v: &mut D::Vec) -> &mut [E] {
-    let v = (v as &mut dyn Any)
-        .downcast_mut::<<Cpu as Storage<E>>::Vec>()
-        .expect("conv fast path: gradient buffer is not a Cpu buffer");
-    &mut v[..]
-}
-
+/// `dst += src`; both have the length of one gradient (by construction:
+/// `backward` returns buffers sized from the same `ConvGeom`).
 fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
-    assert_eq!(dst.len(), src.len(), "conv: gradient length");
+    debug_assert_eq!(dst.len(), src.len(), "conv: gradient length");
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s;
     }
@@ -388,9 +367,9 @@ fn backward<E: Elem>(
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
     let chw = geom.c_in * geom.h_in * geom.w_in;
     let co = geom.c_out;
-    assert_eq!(go.len(), geom.output_len(), "conv: output gradient length");
-    assert_eq!(gx.len(), geom.input_len(), "conv: input gradient length");
-    assert_eq!(
+    debug_assert_eq!(go.len(), geom.output_len(), "conv: output gradient length");
+    debug_assert_eq!(gx.len(), geom.input_len(), "conv: input gradient length");
+    debug_assert_eq!(
         cols.len(),
         geom.batch * cik * p,
         "conv: saved im2col length"

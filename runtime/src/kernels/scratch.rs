@@ -51,6 +51,7 @@ impl<T: Copy + Send + 'static> Scratch<T> {
     }
 
     /// A buffer of `len` copies of `value`.
+    #[cfg(test)]
     pub fn filled(len: usize, value: T) -> Self {
         let mut v = take::<T>(len);
         v.clear();

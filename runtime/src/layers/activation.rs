@@ -7,9 +7,10 @@
 
 use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::{NoneTape, Shape, Tape, Tensor};
-use dfdx::tensor_ops::{Device, TryAdd, TryMul, TryPReLU, TrySub};
+use dfdx::tensor_ops::{TryAdd, TryMul, TryPReLU, TrySub};
 
-use crate::elem::Elem;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 
 pub use dfdx::nn::modules::{ReLU, Sigmoid, Softmax, Tanh};
 
@@ -28,12 +29,12 @@ impl LeakyReLU {
 
 impl NonMutableModule for LeakyReLU {}
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for LeakyReLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for LeakyReLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
     fn try_forward(&self, x: Tensor<S, E, D, T>) -> Result<Self::Output, D::Err> {
-        let alpha = E::from_f64(self.alpha).expect("alpha fits the element type");
+        let alpha = cast::<E>(self.alpha);
         x.try_prelu(alpha)
     }
 }
@@ -67,7 +68,7 @@ impl NonMutableModule for GeLUTanh {}
 impl ZeroSizedModule for SiLU {}
 impl NonMutableModule for SiLU {}
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -78,12 +79,12 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
         // `w * x - w * x` (exactly zero) with `w = k x e^{-x^2/2}` held
         // constant, `k = 1/sqrt(2 pi) - 1/sqrt(pi)`, so the tape gains the
         // missing `w` while the value stays dfdx's.
-        let k = E::from_f64(GELU_GRAD_FIX).unwrap();
+        let k = cast::<E>(GELU_GRAD_FIX);
         let xd = x.retaped::<NoneTape>();
         let w = xd
             .clone()
             .try_square()?
-            .try_mul(E::from_f64(-0.5).unwrap())?
+            .try_mul(cast::<E>(-0.5))?
             .try_exp()?
             .try_mul(xd.clone())?
             .try_mul(k)?;
@@ -93,7 +94,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLUTanh {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for GeLUTanh {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -102,7 +103,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for SiLU {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for SiLU {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 

@@ -8,7 +8,9 @@ use dfdx::prelude::*;
 
 use super::pool::Dyn4;
 use super::window::{window_max, window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
+use crate::error::{DeviceResultExt, Error};
 
 /// `[start, end)` of PyTorch's adaptive bin `i` of `n` over `len` positions.
 fn bin(i: usize, n: usize, len: usize) -> (usize, usize) {
@@ -18,20 +20,16 @@ fn bin(i: usize, n: usize, len: usize) -> (usize, usize) {
 /// Gather plan for adaptive pooling of `(hi, wi)` planes to `(ho, wo)`.
 /// Bins of different sizes are padded to the largest with the fill index
 /// (weight 0); with `average`, each real tap weighs `1 / bin size`.
-///
-/// # Panics
-/// If any size is zero.
+/// Every size must be positive: the layers assert that at compile time and
+/// the run-time functions check it first (a zero size gives an empty plan).
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn adaptive_plan(hi: usize, wi: usize, ho: usize, wo: usize, average: bool) -> WindowPlan {
-    assert!(
-        hi > 0 && wi > 0 && ho > 0 && wo > 0,
-        "adaptive pooling sizes must be positive"
-    );
     let max_bin = |len: usize, n: usize| {
         (0..n)
             .map(|i| bin(i, n, len))
             .map(|(a, b)| b - a)
             .max()
-            .unwrap()
+            .unwrap_or(0)
     };
     let taps = max_bin(hi, ho) * max_bin(wi, wo);
     let fill = hi * wi;
@@ -65,30 +63,49 @@ pub fn adaptive_plan(hi: usize, wi: usize, ho: usize, wo: usize, average: bool) 
     }
 }
 
-/// Adaptive average pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`.
-pub fn adaptive_avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+/// Checks the sizes of a run-time adaptive pooling: [`Error::Shape`] when an
+/// input or output size is 0.
+fn check_sizes(what: &str, (h, w): (usize, usize), out: (usize, usize)) -> crate::Result<()> {
+    if h == 0 || w == 0 || out.0 == 0 || out.1 == 0 {
+        return Err(Error::Shape {
+            what: format!("{what} input (H, W) and output (HO, WO), all positive"),
+            expected: vec![h.max(1), w.max(1), out.0.max(1), out.1.max(1)],
+            got: vec![h, w, out.0, out.1],
+        });
+    }
+    Ok(())
+}
+
+/// Adaptive average pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`;
+/// [`Error::Shape`] when a size is 0.
+pub fn adaptive_avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     out: (usize, usize),
-) -> Result<Dyn4<E, D, T>, D::Err> {
+) -> crate::Result<Dyn4<E, D, T>> {
     let (b, c, h, w) = *x.shape();
+    check_sizes("adaptive_avg_pool2d", (h, w), out)?;
     window_sum(
         x,
         &adaptive_plan(h, w, out.0, out.1, true),
         (b, c, out.0, out.1),
     )
+    .dev()
 }
 
-/// Adaptive max pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`.
-pub fn adaptive_max_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+/// Adaptive max pooling with run-time sizes: `(B, C, H, W) -> (B, C, HO, WO)`;
+/// [`Error::Shape`] when a size is 0.
+pub fn adaptive_max_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     out: (usize, usize),
-) -> Result<Dyn4<E, D, T>, D::Err> {
+) -> crate::Result<Dyn4<E, D, T>> {
     let (b, c, h, w) = *x.shape();
+    check_sizes("adaptive_max_pool2d", (h, w), out)?;
     window_max(
         x,
         &adaptive_plan(h, w, out.0, out.1, false),
         (b, c, out.0, out.1),
     )
+    .dev()
 }
 
 macro_rules! adaptive_layer {
@@ -122,7 +139,7 @@ macro_rules! adaptive_layer {
                 const HO: usize,
                 const WO: usize,
                 E: Elem,
-                D: Device<E>,
+                D: Backend<E>,
                 T: Tape<E, D>,
             > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>> for $name<HI, WI, HO, WO>
         {

@@ -20,7 +20,8 @@
 use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
 
-use crate::elem::Elem;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 
 /// PyTorch's default `eps`.
 pub const BATCH_NORM_EPS: f64 = 1e-5;
@@ -42,7 +43,7 @@ where
     S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
     Ax: Axes,
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     T: Tape<E, D>,
 {
     let shape = *x.shape();
@@ -62,7 +63,7 @@ where
     let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
     running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
 
-    let inv_std = var.try_add(E::from_f64(eps).unwrap())?.try_sqrt()?;
+    let inv_std = var.try_add(cast::<E>(eps))?.try_sqrt()?;
     let gain = scale
         .retaped::<T>()
         .try_div(inv_std)?
@@ -86,14 +87,11 @@ where
     Rank1<C>: BroadcastShapeTo<S, Ax>,
     Ax: Axes,
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     T: Tape<E, D>,
 {
     let shape = *x.shape();
-    let std = running_var
-        .clone()
-        .try_add(E::from_f64(eps).unwrap())?
-        .try_sqrt()?;
+    let std = running_var.clone().try_add(cast::<E>(eps))?.try_sqrt()?;
     let gain = scale
         .retaped::<T>()
         .try_div(std)?
@@ -173,7 +171,7 @@ macro_rules! batch_norm_struct {
 /// shape, reducing over the axes `$ax`.
 macro_rules! batch_norm_impl {
     ($name:ident, ($($dim:ident),*), $shape:ty, $ax:ty) => {
-        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>
             Module<Tensor<$shape, E, D, T>> for $name<C, E, D>
         {
             type Output = Tensor<$shape, E, D, T>;
@@ -191,7 +189,7 @@ macro_rules! batch_norm_impl {
             }
         }
 
-        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+        impl<B: Dim, $($dim: Dim,)* const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>
             ModuleMut<Tensor<$shape, E, D, T>> for $name<C, E, D>
         {
             type Output = Tensor<$shape, E, D, T>;

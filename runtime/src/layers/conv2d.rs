@@ -27,7 +27,8 @@ use rand_distr::Uniform;
 
 use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
-use crate::elem::Elem;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 
 /// A bias vector at run-time size, as the conv core takes it.
 type DynBias<E, D, T> = Tensor<(usize,), E, D, T>;
@@ -188,7 +189,7 @@ const fn check_conv2d(
 
 /// Uniform `(-1/sqrt(fan_in), 1/sqrt(fan_in))`, PyTorch's conv init.
 fn init_bound<E: Elem>(fan_in: usize) -> E {
-    E::one() / E::from(fan_in).unwrap().sqrt()
+    E::one() / cast::<E>(fan_in as f64).sqrt()
 }
 
 macro_rules! conv2d_common {
@@ -232,6 +233,7 @@ macro_rules! conv2d_common {
             pub const FAN_IN: usize = CIG * KH * KW;
 
             /// The run-time geometry of this layer for a batch of `batch`.
+            #[doc(hidden)] // internal: a plan for the window/conv core
             pub fn geom(batch: usize) -> ConvGeom {
                 ConvGeom::conv2d(
                     batch,
@@ -293,7 +295,7 @@ macro_rules! conv2d_common {
                 const HO: usize,
                 const WO: usize,
                 E: Elem,
-                D: Device<E>,
+                D: Backend<E>,
                 T: Tape<E, D>,
             > Module<Tensor<(B, Const<CI>, Const<HI>, Const<WI>), E, D, T>>
             for $name<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
@@ -343,8 +345,8 @@ impl<
         const WI: usize,
         const HO: usize,
         const WO: usize,
-        E: Dtype,
-        D: Device<E>,
+        E: Elem,
+        D: Backend<E>,
     > Conv2d<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
     fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {
@@ -371,8 +373,8 @@ impl<
         const WI: usize,
         const HO: usize,
         const WO: usize,
-        E: Dtype,
-        D: Device<E>,
+        E: Elem,
+        D: Backend<E>,
     > Conv2dNoBias<CI, CO, KH, KW, SH, SW, DH, DW, G, CIG, PT, PB, PL, PR, HI, WI, HO, WO, E, D>
 {
     fn bias_for<T: Tape<E, D>>(&self) -> Result<Option<DynBias<E, D, T>>, D::Err> {

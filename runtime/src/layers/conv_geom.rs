@@ -84,9 +84,9 @@ impl ConvGeom {
         output_padding: (usize, usize),
     ) -> Self {
         let out = |h: usize, k: usize, s: usize, p: usize, op: usize| {
-            ((h.max(1) - 1) * s + k + op)
-                .checked_sub(2 * p)
-                .unwrap_or_else(|| panic!("conv_transpose2d: padding {p} crops the whole output"))
+            // Padding that crops the whole output gives 0 (the layers rule it
+            // out at compile time).
+            ((h.max(1) - 1) * s + k + op).saturating_sub(2 * p)
         };
         Self {
             batch,
@@ -160,10 +160,11 @@ impl ConvGeom {
         )
     }
 
-    /// Panics with a message when the sizes are inconsistent (a bug in the
-    /// caller: the const-generic layers check the same at compile time).
+    /// Debug-checks that the sizes are consistent. The const-generic layers
+    /// check the same at compile time, so in a release build this is free;
+    /// a failure here is a bug in the crate, never a user error.
     pub fn assert_valid(&self) {
-        assert!(
+        debug_assert!(
             self.groups > 0
                 && self.c_in.is_multiple_of(self.groups)
                 && self.c_out.is_multiple_of(self.groups),
@@ -172,15 +173,15 @@ impl ConvGeom {
             self.c_in,
             self.c_out
         );
-        assert!(
+        debug_assert!(
             self.kernel.0 > 0 && self.kernel.1 > 0,
             "conv: kernel size must be positive"
         );
-        assert!(
+        debug_assert!(
             self.stride.0 > 0 && self.stride.1 > 0 && self.dilation.0 > 0 && self.dilation.1 > 0,
             "conv: stride and dilation must be positive"
         );
-        assert!(
+        debug_assert!(
             self.in_dilation.0 > 0 && self.in_dilation.1 > 0,
             "conv: in_dilation must be positive"
         );

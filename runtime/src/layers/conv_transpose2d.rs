@@ -19,7 +19,8 @@ use rand_distr::Uniform;
 
 use super::conv_geom::ConvGeom;
 use super::im2col::conv_forward;
-use crate::elem::Elem;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 
 /// A matrix at run-time sizes (the conv core's weight operand).
 pub type DynMatrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
@@ -107,6 +108,7 @@ const fn check_conv_transpose2d(
 /// The permutation that turns a transposed-conv weight `[ci, co, kh, kw]`
 /// (flattened) into the equivalent convolution weight `[co, ci, kh, kw]`
 /// flipped in both spatial axes: `conv[o, c, i, j] = w[c, o, kh-1-i, kw-1-j]`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Vec<usize> {
     let mut idx = Vec::with_capacity(ci * co * kh * kw);
     for o in 0..co {
@@ -124,7 +126,8 @@ pub fn transposed_weight_index(ci: usize, co: usize, kh: usize, kw: usize) -> Ve
 /// The convolution weight matrix `[co, ci * kh * kw]` of a transposed-conv
 /// weight given flattened (`[ci * co * kh * kw]`, PyTorch layout `[ci, co, kh, kw]`);
 /// differentiable (a `gather`).
-pub fn transposed_weight<E: Elem, D: Device<E>, T: Tape<E, D>>(
+#[doc(hidden)] // internal: a plan for the window/conv core
+pub fn transposed_weight<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     w: Tensor<(usize,), E, D, T>,
     (ci, co, kh, kw): (usize, usize, usize, usize),
 ) -> Result<DynMatrix<E, D, T>, D::Err> {
@@ -159,6 +162,7 @@ impl<
     pub const FAN_IN: usize = CO * KH * KW;
 
     /// The run-time geometry (of the equivalent convolution) for a batch of `batch`.
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn geom(batch: usize) -> ConvGeom {
         ConvGeom::conv_transpose2d(
             batch,
@@ -211,7 +215,7 @@ impl<
         const HO: usize,
         const WO: usize,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<CI>, Const<HI>, Const<WI>), E, D, T>>
     for ConvTranspose2d<CI, CO, KH, KW, SH, SW, PH, PW, OPH, OPW, HI, WI, HO, WO, E, D>
@@ -274,7 +278,7 @@ impl<
                     |s| &s.weight,
                     |s| &mut s.weight,
                     TensorOptions::reset_with(|t| {
-                        let b: E = E::one() / E::from(Self::FAN_IN).unwrap().sqrt();
+                        let b: E = E::one() / cast::<E>(Self::FAN_IN as f64).sqrt();
                         t.try_fill_with_distr(Uniform::new(-b, b))
                     }),
                 ),
@@ -283,7 +287,7 @@ impl<
                     |s| &s.bias,
                     |s| &mut s.bias,
                     TensorOptions::reset_with(|t| {
-                        let b: E = E::one() / E::from(Self::FAN_IN).unwrap().sqrt();
+                        let b: E = E::one() / cast::<E>(Self::FAN_IN as f64).sqrt();
                         t.try_fill_with_distr(Uniform::new(-b, b))
                     }),
                 ),

@@ -9,8 +9,9 @@
 
 use dfdx::nn::{Module, ModuleMut};
 use dfdx::prelude::{Shape, Tape, Tensor};
-use dfdx::tensor_ops::{Device, TryMul};
+use dfdx::tensor_ops::TryMul;
 
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Inverted dropout with drop probability `p`.
@@ -37,7 +38,7 @@ impl Default for Dropout {
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for Dropout {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> for Dropout {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 
@@ -47,7 +48,7 @@ impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> Module<Tensor<S, E, D, T>> 
     }
 }
 
-impl<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>> ModuleMut<Tensor<S, E, D, T>> for Dropout {
+impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> ModuleMut<Tensor<S, E, D, T>> for Dropout {
     type Output = Tensor<S, E, D, T>;
     type Error = D::Err;
 

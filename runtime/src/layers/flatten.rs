@@ -7,6 +7,7 @@
 use dfdx::nn::{Module, NonMutableModule};
 use dfdx::prelude::*;
 
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Flattens every axis but the batch axis into one of size `N`.
@@ -23,7 +24,7 @@ impl<const N: usize> NonMutableModule for Flatten<N> {}
 
 macro_rules! flatten_impl {
     ($($d:ident),+) => {
-        impl<B: Dim, $(const $d: usize,)+ const N: usize, E: Elem, D: Device<E>, T: Tape<E, D>>
+        impl<B: Dim, $(const $d: usize,)+ const N: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>
             Module<Tensor<(B, $(Const<$d>,)+), E, D, T>> for Flatten<N>
         {
             type Output = Tensor<(B, Const<N>), E, D, T>;

@@ -6,6 +6,7 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
 
 use super::window::{window_max, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Mean over each channel's plane: `(B, C, H, W) -> (B, C)`.
@@ -23,7 +24,7 @@ impl NonMutableModule for GlobalAvgPool {}
 impl ZeroSizedModule for GlobalMaxPool {}
 impl NonMutableModule for GlobalMaxPool {}
 
-impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     Module<Tensor<(B, C, H, W), E, D, T>> for GlobalAvgPool
 {
     type Output = Tensor<(B, C), E, D, T>;
@@ -34,7 +35,7 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     Module<Tensor<(B, C, H, W), E, D, T>> for GlobalMaxPool
 {
     type Output = Tensor<(B, C), E, D, T>;
@@ -47,6 +48,7 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
 }
 
 /// One window covering the whole `(h, w)` plane.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn global_plan(h: usize, w: usize) -> WindowPlan {
     WindowPlan {
         in_h: h,

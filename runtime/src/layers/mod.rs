@@ -1,7 +1,8 @@
 //! Layers a `model!` expands to.
 //!
 //! The contract every layer here keeps (the macro relies on it):
-//! * generic over `E: Elem` and `D: Device<E>` only, so `Cpu` and `Cuda` share one path;
+//! * generic over `E: Elem` and `D: Backend<E>` only, so `Cpu` and `Cuda` share
+//!   one path (a device picks its own kernels through [`Backend`](crate::Backend));
 //! * `Module<Tensor<(B, ..), E, D, T>>` for any batch `B: Dim` and any tape `T`
 //!   is **inference** (dropout off, batch norm uses running statistics);
 //! * `ModuleMut<..>` for the same inputs is **training** (dropout on, batch
@@ -18,26 +19,33 @@ pub mod activation;
 pub mod adaptive_pool;
 pub mod batchnorm;
 pub mod conv2d;
-pub mod conv_geom;
 pub mod conv_transpose2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool;
-pub mod im2col;
 pub mod local_response_norm;
 pub mod pool;
 pub mod upsample;
-pub mod window;
-pub mod window_cpu;
 pub mod zero_padding;
+
+// Internals: the run-time geometry, the window and convolution cores and
+// their device-generic paths. Crate-private; visible (and hidden from the
+// docs) with the feature `internals-for-tests`, for the crate's own tests.
+crate::internal_mod!(conv_generic);
+crate::internal_mod!(conv_geom);
+crate::internal_mod!(im2col);
+crate::internal_mod!(window);
+crate::internal_mod!(window_generic);
+#[cfg(feature = "internals-for-tests")]
+#[doc(hidden)]
+pub use conv_geom::ConvGeom;
 
 pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
 pub use adaptive_pool::{AdaptiveAvgPool2d, AdaptiveMaxPool2d};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 
 pub use conv2d::{Conv2d, Conv2dNoBias};
-pub use conv_geom::ConvGeom;
 pub use conv_transpose2d::ConvTranspose2d;
 pub use dense::{Dense, DenseNoBias};
 pub use dropout::Dropout;

@@ -17,8 +17,9 @@ use dfdx::nn::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
 
 use super::window::{window_max, window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
-use crate::error::Error;
+use crate::error::{DeviceResultExt, Error};
 
 /// Run-time pooling geometry for one `(H, W)` plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +50,11 @@ impl Pool2dGeom {
             pad,
         };
         if kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
-            return Err(Error::Config(format!(
-                "pooling window {kernel:?} and stride {stride:?} must be positive"
-            )));
+            return Err(Error::config(
+                "pooling window and stride",
+                format!("{kernel:?}, {stride:?}"),
+                "must be positive",
+            ));
         }
         if input.0 + pad[0] + pad[1] < kernel.0 || input.1 + pad[2] + pad[3] < kernel.1 {
             return Err(Error::Shape {
@@ -86,6 +89,7 @@ impl Pool2dGeom {
     }
 
     /// The gather plan of max pooling (one tap per window position).
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn max_plan(&self) -> WindowPlan {
         let (h, w) = self.input;
         let (kh, kw) = self.kernel;
@@ -119,6 +123,7 @@ impl Pool2dGeom {
 
     /// The gather plan of average pooling: max pooling's taps with weight
     /// `1 / divisor`, the divisor as in PyTorch.
+    #[doc(hidden)] // internal: a plan for the window/conv core
     pub fn avg_plan(&self, count_include_pad: bool) -> WindowPlan {
         let mut plan = self.max_plan();
         let (h, w) = self.input;
@@ -151,46 +156,44 @@ impl Pool2dGeom {
 /// sized functions.
 pub type Dyn4<E, D, T> = Tensor<(usize, usize, usize, usize), E, D, T>;
 
-fn check_input<E: Elem, D: Device<E>, T: Tape<E, D>>(
+/// `(B, C)` of `x`, or [`Error::Shape`] when its `(H, W)` is not `geom.input`.
+fn check_input<E: Elem, D: Backend<E>, T: Tape<E, D>>(
+    what: &str,
     x: &Dyn4<E, D, T>,
     geom: &Pool2dGeom,
-) -> (usize, usize) {
+) -> crate::Result<(usize, usize)> {
     let (b, c, h, w) = *x.shape();
-    assert_eq!(
-        (h, w),
-        geom.input,
-        "pooling geometry is for {:?} planes, input has {:?}",
-        geom.input,
-        (h, w)
-    );
-    (b, c)
+    if (h, w) != geom.input {
+        return Err(Error::Shape {
+            what: format!("{what} input (H, W)"),
+            expected: vec![geom.input.0, geom.input.1],
+            got: vec![h, w],
+        });
+    }
+    Ok((b, c))
 }
 
 /// Max pooling of `(B, C, H, W)` with run-time geometry: `(B, C, HO, WO)`.
-///
-/// # Panics
-/// If the input's `(H, W)` is not `geom.input`.
-pub fn max_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+/// [`Error::Shape`] if the input's `(H, W)` is not `geom.input`.
+pub fn max_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
-) -> Result<Dyn4<E, D, T>, D::Err> {
-    let (b, c) = check_input(&x, geom);
+) -> crate::Result<Dyn4<E, D, T>> {
+    let (b, c) = check_input("max_pool2d", &x, geom)?;
     let (ho, wo) = geom.output();
-    window_max(x, &geom.max_plan(), (b, c, ho, wo))
+    window_max(x, &geom.max_plan(), (b, c, ho, wo)).dev()
 }
 
 /// Average pooling of `(B, C, H, W)` with run-time geometry: `(B, C, HO, WO)`.
-///
-/// # Panics
-/// If the input's `(H, W)` is not `geom.input`.
-pub fn avg_pool2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+/// [`Error::Shape`] if the input's `(H, W)` is not `geom.input`.
+pub fn avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     geom: &Pool2dGeom,
     count_include_pad: bool,
-) -> Result<Dyn4<E, D, T>, D::Err> {
-    let (b, c) = check_input(&x, geom);
+) -> crate::Result<Dyn4<E, D, T>> {
+    let (b, c) = check_input("avg_pool2d", &x, geom)?;
     let (ho, wo) = geom.output();
-    window_sum(x, &geom.avg_plan(count_include_pad), (b, c, ho, wo))
+    window_sum(x, &geom.avg_plan(count_include_pad), (b, c, ho, wo)).dev()
 }
 
 /// `true` when the const sizes of a pooling layer are consistent.
@@ -251,7 +254,7 @@ macro_rules! pool_layer {
         > NonMutableModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*> {}
 
         impl<
-            B: Dim, const C: usize, E: Elem, D: Device<E>, T: Tape<E, D>,
+            B: Dim, const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>,
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize

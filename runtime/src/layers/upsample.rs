@@ -8,9 +8,11 @@ use dfdx::prelude::*;
 
 use super::pool::Dyn4;
 use super::window::{window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Nearest-neighbour plan: output `(oy, ox)` copies input `(oy / sh, ox / sw)`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn nearest_plan(hi: usize, wi: usize, sh: usize, sw: usize) -> WindowPlan {
     let (ho, wo) = (hi * sh, wi * sw);
     let index = (0..ho)
@@ -47,6 +49,7 @@ fn linear_taps(dst: usize, len_in: usize, len_out: usize, align: bool) -> [(usiz
 }
 
 /// Bilinear plan for `(hi, wi) -> (hi * sh, wi * sw)`: four taps per output.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn bilinear_plan(
     hi: usize,
     wi: usize,
@@ -81,7 +84,7 @@ pub fn bilinear_plan(
 }
 
 /// Nearest upsampling with run-time sizes: `(B, C, H, W) -> (B, C, H*SH, W*SW)`.
-pub fn upsample_nearest2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn upsample_nearest2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     scale: (usize, usize),
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -94,7 +97,7 @@ pub fn upsample_nearest2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// Bilinear upsampling with run-time sizes: `(B, C, H, W) -> (B, C, H*SH, W*SW)`.
-pub fn upsample_bilinear2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn upsample_bilinear2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     scale: (usize, usize),
     align_corners: bool,
@@ -216,7 +219,7 @@ impl<
         const HO: usize,
         const WO: usize,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
     for UpSampling2d<SH, SW, HI, WI, HO, WO>
@@ -248,7 +251,7 @@ impl<
         const WO: usize,
         const ALIGN: bool,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
     for UpSampling2dBilinear<SH, SW, HI, WI, HO, WO, ALIGN>

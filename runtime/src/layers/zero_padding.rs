@@ -7,10 +7,12 @@ use dfdx::prelude::*;
 
 use super::pool::Dyn4;
 use super::window::{window_sum, WindowPlan};
+use crate::backend::Backend;
 use crate::elem::Elem;
 
 /// Plan copying each input position to its padded place; the border reads
 /// the fill value (zero). `pad` is `[top, bottom, left, right]`.
+#[doc(hidden)] // internal: a plan for the window/conv core
 pub fn padding_plan(hi: usize, wi: usize, pad: [usize; 4]) -> WindowPlan {
     let (ho, wo) = (hi + pad[0] + pad[1], wi + pad[2] + pad[3]);
     let fill = hi * wi;
@@ -39,7 +41,7 @@ pub fn padding_plan(hi: usize, wi: usize, pad: [usize; 4]) -> WindowPlan {
 }
 
 /// Zero padding with run-time sizes; `pad` is `[top, bottom, left, right]`.
-pub fn zero_pad2d<E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn zero_pad2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
     x: Dyn4<E, D, T>,
     pad: [usize; 4],
 ) -> Result<Dyn4<E, D, T>, D::Err> {
@@ -116,7 +118,7 @@ impl<
         const HO: usize,
         const WO: usize,
         E: Elem,
-        D: Device<E>,
+        D: Backend<E>,
         T: Tape<E, D>,
     > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
     for ZeroPadding2d<PT, PB, PL, PR, HI, WI, HO, WO>

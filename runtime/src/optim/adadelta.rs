@@ -4,12 +4,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{
-    check, check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule,
-};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
-use crate::elem::Elem;
+use super::validate::{check, check_lr, check_nonneg};
+use crate::elem::{cast, Elem};
 use crate::error::Result;
 
 /// Configuration of [`Adadelta`]. Defaults: PyTorch's (`lr` 1.0, rho 0.9, eps 1e-6).
@@ -74,26 +73,26 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdadeltaConfig {
         let (rho, eps) = (self.rho, self.eps);
         let v = s.tensors[0]
             .clone()
-            .try_mul(el::<E>(rho))?
-            .try_add(g.clone().try_square()?.try_mul(el::<E>(1.0 - rho))?)?;
-        let std = v.clone().try_add(el::<E>(eps))?.try_sqrt()?;
+            .try_mul(cast::<E>(rho))?
+            .try_add(g.clone().try_square()?.try_mul(cast::<E>(1.0 - rho))?)?;
+        let std = v.clone().try_add(cast::<E>(eps))?.try_sqrt()?;
         let delta = s.tensors[1]
             .clone()
-            .try_add(el::<E>(eps))?
+            .try_add(cast::<E>(eps))?
             .try_sqrt()?
             .try_div(std)?
             .try_mul(g)?;
         let u = s.tensors[1]
             .clone()
-            .try_mul(el::<E>(rho))?
-            .try_add(delta.clone().try_square()?.try_mul(el::<E>(1.0 - rho))?)?;
+            .try_mul(cast::<E>(rho))?
+            .try_add(delta.clone().try_square()?.try_mul(cast::<E>(1.0 - rho))?)?;
         s.tensors[0] = v;
         s.tensors[1] = u;
-        p.try_sub(delta.try_mul(el::<E>(self.lr))?)
+        p.try_sub(delta.try_mul(cast::<E>(self.lr))?)
     }
     fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
-        let (rho, one_rho) = (el::<E>(self.rho), el::<E>(1.0 - self.rho));
-        let (eps, lr) = (el::<E>(self.eps), el::<E>(self.lr));
+        let (rho, one_rho) = (cast::<E>(self.rho), cast::<E>(1.0 - self.rho));
+        let (eps, lr) = (cast::<E>(self.eps), cast::<E>(self.lr));
         let (vs, us) = s.tensors.split_at_mut(1);
         for (((p, &g), v), u) in p
             .iter_mut()

@@ -4,10 +4,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
+use super::validate::{check_lr, check_nonneg};
 use super::{optimizer, EpsPlacement};
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 use crate::error::Result;
 
 /// Configuration of [`Adagrad`]. Defaults: PyTorch's (`lr` 0.01, eps 1e-10,
@@ -79,14 +80,14 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdagradConfig {
         let sum = s.tensors[0].clone().try_add(g.clone().try_square()?)?;
         s.tensors[0] = sum.clone();
         let denom = match self.eps_placement {
-            EpsPlacement::Outside => sum.try_sqrt()?.try_add(el::<E>(self.eps))?,
-            EpsPlacement::Inside => sum.try_add(el::<E>(self.eps))?.try_sqrt()?,
+            EpsPlacement::Outside => sum.try_sqrt()?.try_add(cast::<E>(self.eps))?,
+            EpsPlacement::Inside => sum.try_add(cast::<E>(self.eps))?.try_sqrt()?,
         };
-        p.try_sub(g.try_div(denom)?.try_mul(el::<E>(clr))?)
+        p.try_sub(g.try_div(denom)?.try_mul(cast::<E>(clr))?)
     }
     fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
-        let clr = el::<E>(self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay));
-        let eps = el::<E>(self.eps);
+        let clr = cast::<E>(self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay));
+        let eps = cast::<E>(self.eps);
         let inside = self.eps_placement == EpsPlacement::Inside;
         for ((p, &g), sum) in p.iter_mut().zip(g).zip(s.tensors[0].iter_mut()) {
             *sum += g * g;

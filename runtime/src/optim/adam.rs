@@ -9,12 +9,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{
-    check_clip, check_lr, check_nonneg, check_unit, el, Flat, HostSlots, Slots, UpdateRule,
-};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
-use crate::elem::Elem;
+use super::validate::{check_lr, check_nonneg, check_unit};
+use crate::elem::{cast, Elem};
 use crate::error::Result;
 
 /// Configuration of [`Adam`]. Defaults: PyTorch's (`lr` 1e-3, betas
@@ -111,27 +110,27 @@ fn adam_update<E: Elem, D: Device<E>>(
     let (b1, b2) = c.betas;
     let t = s.step as i32;
     let p = if decay != 0.0 {
-        p.try_mul(el::<E>(1.0 - decay))?
+        p.try_mul(cast::<E>(1.0 - decay))?
     } else {
         p
     };
     let m = s.tensors[0]
         .clone()
-        .try_mul(el::<E>(b1))?
-        .try_add(g.clone().try_mul(el::<E>(1.0 - b1))?)?;
+        .try_mul(cast::<E>(b1))?
+        .try_add(g.clone().try_mul(cast::<E>(1.0 - b1))?)?;
     let v = s.tensors[1]
         .clone()
-        .try_mul(el::<E>(b2))?
-        .try_add(g.try_square()?.try_mul(el::<E>(1.0 - b2))?)?;
+        .try_mul(cast::<E>(b2))?
+        .try_add(g.try_square()?.try_mul(cast::<E>(1.0 - b2))?)?;
     s.tensors[0] = m.clone();
     s.tensors[1] = v.clone();
     let bc1 = 1.0 - b1.powi(t);
     let bc2 = 1.0 - b2.powi(t);
     let denom = v
         .try_sqrt()?
-        .try_div(el::<E>(bc2.sqrt()))?
-        .try_add(el::<E>(c.eps))?;
-    p.try_sub(m.try_div(denom)?.try_mul(el::<E>(c.lr / bc1))?)
+        .try_div(cast::<E>(bc2.sqrt()))?
+        .try_add(cast::<E>(c.eps))?;
+    p.try_sub(m.try_div(denom)?.try_mul(cast::<E>(c.lr / bc1))?)
 }
 
 /// [`adam_update`] on host memory (the `Cpu` fast path).
@@ -140,10 +139,14 @@ fn adam_host<E: Elem>(c: &AdamConfig, decay: f64, s: HostSlots<'_, E>, p: &mut [
     let t = s.step as i32;
     let bc1 = 1.0 - b1.powi(t);
     let bc2 = 1.0 - b2.powi(t);
-    let keep = el::<E>(1.0 - decay);
-    let (b1e, b2e) = (el::<E>(b1), el::<E>(b2));
-    let (one_b1, one_b2) = (el::<E>(1.0 - b1), el::<E>(1.0 - b2));
-    let (sqrt_bc2, eps, step) = (el::<E>(bc2.sqrt()), el::<E>(c.eps), el::<E>(c.lr / bc1));
+    let keep = cast::<E>(1.0 - decay);
+    let (b1e, b2e) = (cast::<E>(b1), cast::<E>(b2));
+    let (one_b1, one_b2) = (cast::<E>(1.0 - b1), cast::<E>(1.0 - b2));
+    let (sqrt_bc2, eps, step) = (
+        cast::<E>(bc2.sqrt()),
+        cast::<E>(c.eps),
+        cast::<E>(c.lr / bc1),
+    );
     let (ms, vs) = s.tensors.split_at_mut(1);
     for (((p, &g), m), v) in p
         .iter_mut()

@@ -114,7 +114,9 @@ impl<E: Elem, D: Device<E>> AnyOptimizer<E, D> {
     }
 }
 
-impl<M: TensorCollection<E, D>, E: Elem, D: Device<E>> Optimizer<M, E, D> for AnyOptimizer<E, D> {
+impl<M: TensorCollection<E, D>, E: Elem, D: crate::backend::Backend<E>> Optimizer<M, E, D>
+    for AnyOptimizer<E, D>
+{
     fn step(&mut self, model: &mut M, grads: &Gradients<E, D>) -> Result<()> {
         each!(self, o => Optimizer::<M, E, D>::step(o, model, grads))
     }

@@ -12,8 +12,10 @@ use dfdx::nn::tensor_collection::{
 };
 use dfdx::prelude::*;
 
-use super::engine::{el, has_grad, set_grad, squared_grad_norms};
-use crate::elem::Elem;
+use super::grads::{has_grad, set_grad, sq_norms, GradsRef};
+use super::validate::check;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
 /// How gradients are clipped before an update.
@@ -27,12 +29,13 @@ pub enum Clip {
 }
 
 /// The global L2 norm of all gradients, `sqrt(sum over tensors and elements of g^2)`.
-pub fn grad_global_norm<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
+pub fn grad_global_norm<M: TensorCollection<E, D>, E: Elem, D: Backend<E>>(
     model: &M,
     grads: &Gradients<E, D>,
 ) -> Result<f64> {
-    Ok(squared_grad_norms(model, grads)?
-        .values()
+    Ok(sq_norms(model, GradsRef::Shared(grads))?
+        .iter()
+        .map(|(_, v)| v)
         .sum::<f64>()
         .sqrt())
 }
@@ -51,11 +54,11 @@ pub fn grad_global_norm<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
 /// assert!((norms["weight"] - 5f64.sqrt()).abs() < 1e-12); // d/dw = x
 /// assert_eq!(norms["bias"], 1.0);
 /// ```
-pub fn grad_norms<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
+pub fn grad_norms<M: TensorCollection<E, D>, E: Elem, D: Backend<E>>(
     model: &M,
     grads: &Gradients<E, D>,
 ) -> Result<BTreeMap<String, f64>> {
-    Ok(squared_grad_norms(model, grads)?
+    Ok(sq_norms(model, GradsRef::Shared(grads))?
         .into_iter()
         .map(|(k, v)| (k, v.sqrt()))
         .collect())
@@ -89,7 +92,7 @@ impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for Rewrite<'_, E, D> {
         }
         let g = self.grads.get(p);
         let new = match self.op {
-            Op::Scale(c) => g.try_mul(el::<E>(c)).dev()?,
+            Op::Scale(c) => g.try_mul(cast::<E>(c)).dev()?,
             Op::Clamp(c) => g.try_clamp(-c, c).dev()?,
         };
         set_grad(self.grads, p, new)?;
@@ -112,7 +115,7 @@ fn rewrite<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
 /// PyTorch's `clip_grad_norm_(params, max_norm)`: computes the global L2 norm
 /// of all trainable gradients of `model`; if `max_norm / (norm + 1e-6) < 1`,
 /// scales every gradient by that factor. Returns the norm before clipping.
-/// `max_norm` must be finite and > 0 (else `Error::Config`).
+/// `max_norm` must be finite and > 0 (else `Error::InvalidConfig`).
 ///
 /// ```
 /// # use sxima_runtime::dfdx::prelude::*;
@@ -125,12 +128,12 @@ fn rewrite<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
 /// assert!((before - 26f64.sqrt()).abs() < 1e-12); // |(3, 4, 1)|
 /// assert!((grad_global_norm(&model, &grads).unwrap() - 1.0).abs() < 1e-5);
 /// ```
-pub fn clip_grad_norm<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
+pub fn clip_grad_norm<M: TensorCollection<E, D>, E: Elem, D: Backend<E>>(
     model: &M,
     grads: &mut Gradients<E, D>,
     max_norm: f64,
 ) -> Result<f64> {
-    super::engine::check_clip(Some(Clip::Norm(max_norm)))?;
+    check_clip(Some(Clip::Norm(max_norm)))?;
     let total = grad_global_norm(model, grads)?;
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
@@ -146,6 +149,25 @@ pub fn clip_grad_value<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
     grads: &mut Gradients<E, D>,
     clip: f64,
 ) -> Result<()> {
-    super::engine::check_clip(Some(Clip::Value(clip)))?;
+    check_clip(Some(Clip::Value(clip)))?;
     rewrite(model, grads, Op::Clamp(clip))
+}
+
+/// Validates an optional clipping setting.
+pub(crate) fn check_clip(clip: Option<Clip>) -> Result<()> {
+    match clip {
+        None => Ok(()),
+        Some(Clip::Norm(v)) => check(
+            v.is_finite() && v > 0.0,
+            "clip max_norm",
+            v,
+            "must be finite and > 0",
+        ),
+        Some(Clip::Value(v)) => check(
+            v.is_finite() && v > 0.0,
+            "clip value",
+            v,
+            "must be finite and > 0",
+        ),
+    }
 }

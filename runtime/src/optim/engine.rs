@@ -9,34 +9,27 @@
 //!   the generic path, used on every device (`Cuda` included);
 //! * [`UpdateRule::update_host`], one fused loop over host slices: the `Cpu`
 //!   fast path (dfdx's CPU binary ops cost ~2 ns per element each, so Adam
-//!   as a dozen tensor ops is ~10x slower than one loop). It is chosen at run
-//!   time when `D` is `Cpu` and can be switched off per optimizer
+//!   as a dozen tensor ops is ~10x slower than one loop). The device chooses
+//!   it ([`Backend::HOST_OPTIMIZER`], `true` for `Cpu`); it can be switched off per optimizer
 //!   (`set_cpu_fast_path(false)`); tests run both paths against each other
 //!   and against the fixtures.
 
-use std::any::TypeId;
 use std::collections::BTreeMap;
 
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
-    ViewTensorRef,
 };
-use dfdx::optim::{Sgd as DfdxSgd, UnusedTensors};
 use dfdx::prelude::*;
 
 use super::clip::Clip;
+use super::grads::{has_grad, sq_norms, GradsRef};
 use super::OptimizerState;
-use crate::elem::Elem;
+use crate::backend::Backend;
+use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
 /// A flattened parameter or state tensor.
 pub(crate) type Flat<E, D> = Tensor<(usize,), E, D>;
-
-/// `x` as the element type (every `Elem` is a float, so this cannot fail for
-/// finite `x`; non-finite values map to NaN rather than panicking).
-pub(crate) fn el<E: Elem>(x: f64) -> E {
-    num_traits::cast::<f64, E>(x).unwrap_or_else(E::nan)
-}
 
 /// The state one parameter carries between steps.
 pub(crate) struct Slots<E: Elem, D: Device<E>> {
@@ -177,7 +170,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             };
             let host_data: Vec<Vec<E>> = data
                 .into_iter()
-                .map(|d| d.into_iter().map(el::<E>).collect())
+                .map(|d| d.into_iter().map(cast::<E>).collect())
                 .collect();
             let mut slots = Slots {
                 step,
@@ -188,7 +181,17 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             slots.place(host, p)?;
             self.live.insert(name.to_string(), slots);
         }
-        let slots = self.live.get_mut(name).expect("inserted above");
+        let slots = match self.live.get_mut(name) {
+            Some(slots) => slots,
+            // Unreachable: inserted above when missing.
+            None => {
+                return Err(Error::data(
+                    "optimizer state",
+                    format!("state of {name}"),
+                    "none",
+                ))
+            }
+        };
         slots.place(host, p)?;
         if slots.tensors.iter().any(|t| t.shape().0 != n) || slots.host.iter().any(|h| h.len() != n)
         {
@@ -243,11 +246,11 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
     /// sizes are checked when each parameter is next updated).
     pub fn import<R: UpdateRule<E, D>>(&mut self, rule: &R, state: &OptimizerState) -> Result<()> {
         if state.optimizer != R::NAME {
-            return Err(Error::Config(format!(
-                "optimizer state is for `{}`, not `{}`",
-                state.optimizer,
-                R::NAME
-            )));
+            return Err(Error::data(
+                "optimizer state",
+                format!("state of `{}`", R::NAME),
+                format!("state of `{}`", state.optimizer),
+            ));
         }
         let mut pending = BTreeMap::new();
         for (name, &step) in &state.steps {
@@ -255,7 +258,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             for slot in rule.tensor_slots() {
                 let key = format!("{name}/{slot}");
                 let data = state.tensors.get(&key).ok_or_else(|| {
-                    Error::Config(format!("optimizer state lacks tensor `{key}`"))
+                    Error::data("optimizer state", format!("tensor `{key}`"), "none")
                 })?;
                 tensors.push(data.clone());
             }
@@ -263,7 +266,7 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
             for (slot, _) in R::SCALARS {
                 let key = format!("{name}/{slot}");
                 let v = state.scalars.get(&key).ok_or_else(|| {
-                    Error::Config(format!("optimizer state lacks scalar `{key}`"))
+                    Error::data("optimizer state", format!("scalar `{key}`"), "none")
                 })?;
                 scalars.push(*v);
             }
@@ -282,100 +285,6 @@ impl<E: Elem, D: Device<E>> ParamStates<E, D> {
     }
 }
 
-/// Whether `grads` holds a gradient for `p` (`opts` are `p`'s options from
-/// the visitor; consumed because dfdx's options are neither `Clone` nor
-/// constructible for run-time shapes).
-///
-/// dfdx 0.13 has no public membership test on `Gradients`; its own SGD
-/// visitor reports a tensor without a gradient as unused, so we run it, with
-/// a learning rate of 0, on a throw-away copy of the parameter (same id).
-pub(crate) fn has_grad<S: Shape, E: Elem, D: Device<E>>(
-    opts: TensorOptions<S, E, D>,
-    p: &Tensor<S, E, D>,
-    grads: &Gradients<E, D>,
-) -> Result<bool> {
-    let mut probe = p.clone();
-    let mut sgd = DfdxSgd::<(), E, D>::new(
-        &(),
-        SgdConfig {
-            lr: 0.0,
-            momentum: None,
-            weight_decay: None,
-        },
-    );
-    let mut visitor = (&mut sgd, grads, UnusedTensors::default());
-    TensorVisitor::visit(&mut visitor, opts, &mut probe).dev()?;
-    Ok(visitor.2.is_empty())
-}
-
-/// Replaces the gradient of `p` in `grads` by `value` (same shape), on any
-/// device: dfdx exposes no public write access to a gradient buffer, so the
-/// buffer is produced by back-propagating `sum(p * value)` (whose gradient
-/// with respect to `p` is exactly `value`) and swapped in.
-pub(crate) fn set_grad<S: Shape, E: Elem, D: Device<E>>(
-    grads: &mut Gradients<E, D>,
-    p: &Tensor<S, E, D>,
-    value: Tensor<S, E, D>,
-) -> Result<()> {
-    let traced = p.retaped::<OwnedTape<E, D>>();
-    let mut tmp = traced
-        .try_mul(value)
-        .dev()?
-        .try_sum::<Rank0, _>()
-        .dev()?
-        .try_backward()
-        .dev()?;
-    std::mem::swap(
-        grads.get_or_alloc_mut(p).dev()?,
-        tmp.get_or_alloc_mut(p).dev()?,
-    );
-    Ok(())
-}
-
-/// Visitor computing the sum of squared gradient elements, total and per parameter.
-struct SquaredNorms<'a, E: Elem, D: Device<E>> {
-    grads: &'a Gradients<E, D>,
-    per_tensor: BTreeMap<String, f64>,
-}
-
-impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for SquaredNorms<'_, E, D> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = Error;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (p, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>> {
-        if !opts.do_gradient_update || !has_grad(opts, p, self.grads)? {
-            return Ok(None);
-        }
-        let g = self.grads.get(p);
-        let sq = g.try_square().dev()?.try_sum::<Rank0, _>().dev()?.as_vec()[0];
-        let sq = num_traits::cast::<E, f64>(sq).unwrap_or(f64::NAN);
-        self.per_tensor.insert(name, sq);
-        Ok(None)
-    }
-}
-
-/// Sum of squared gradient elements for each trainable parameter with a gradient.
-pub(crate) fn squared_grad_norms<M: TensorCollection<E, D>, E: Elem, D: Device<E>>(
-    model: &M,
-    grads: &Gradients<E, D>,
-) -> Result<BTreeMap<String, f64>> {
-    let mut v = SquaredNorms {
-        grads,
-        per_tensor: BTreeMap::new(),
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut v,
-    })?;
-    Ok(v.per_tensor)
-}
-
 /// What to do to each gradient before the update rule sees it.
 #[derive(Clone, Copy)]
 enum GradPrep {
@@ -385,14 +294,14 @@ enum GradPrep {
 }
 
 /// Visitor applying one optimizer step to every trainable tensor.
-struct StepVisitor<'a, R, E: Elem, D: Device<E>> {
+struct StepVisitor<'a, R, E: Elem, D: Backend<E>> {
     rule: &'a R,
     prep: GradPrep,
     grads: &'a Gradients<E, D>,
     states: &'a mut ParamStates<E, D>,
 }
 
-impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVisitor<'_, R, E, D> {
+impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVisitor<'_, R, E, D> {
     type Viewer = (ViewTensorMut, ViewTensorName);
     type Err = Error;
     type E2 = E;
@@ -409,7 +318,7 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
         let shape = *p.shape();
         let n = shape.num_elements();
         let wd = self.rule.l2_weight_decay();
-        let host = self.states.cpu_fast_path && TypeId::of::<D>() == TypeId::of::<Cpu>();
+        let host = self.states.cpu_fast_path && D::HOST_OPTIMIZER;
         let flat = p.clone().try_reshape_like(&(n,)).dev()?;
         let slots = self.states.slots_for(self.rule, &name, &flat, host)?;
         slots.step += 1;
@@ -421,15 +330,15 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
             p.copy_into(&mut ph);
             let mut gh = vec![E::zero(); n];
             self.grads.get(&*p).copy_into(&mut gh);
-            let wd_e = el::<E>(wd);
+            let wd_e = cast::<E>(wd);
             match self.prep {
                 GradPrep::None => {}
                 GradPrep::Scale(c) => {
-                    let c = el::<E>(c);
+                    let c = cast::<E>(c);
                     gh.iter_mut().for_each(|g| *g *= c);
                 }
                 GradPrep::Clamp(c) => {
-                    let (lo, hi) = (el::<E>(-c), el::<E>(c));
+                    let (lo, hi) = (cast::<E>(-c), cast::<E>(c));
                     // NaN stays NaN (as in PyTorch), so clipping cannot hide it.
                     gh.iter_mut()
                         .filter(|g| !g.is_nan())
@@ -453,11 +362,13 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
         let mut g = self.grads.get(&*p).try_reshape_like(&(n,)).dev()?;
         match self.prep {
             GradPrep::None => {}
-            GradPrep::Scale(c) => g = g.try_mul(el::<E>(c)).dev()?,
+            GradPrep::Scale(c) => g = g.try_mul(cast::<E>(c)).dev()?,
             GradPrep::Clamp(c) => g = g.try_clamp(-c, c).dev()?,
         }
         if wd != 0.0 {
-            g = g.try_add(flat.clone().try_mul(el::<E>(wd)).dev()?).dev()?;
+            g = g
+                .try_add(flat.clone().try_mul(cast::<E>(wd)).dev()?)
+                .dev()?;
         }
         let new = self.rule.update(flat, g, slots).dev()?;
         let new = new.try_reshape_like(&shape).dev()?;
@@ -470,7 +381,7 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Device<E>> TensorVisitor<E, D> for StepVis
 
 /// One optimizer step: clipping, L2 weight decay, the rule, for every
 /// trainable tensor of `model` that has a gradient.
-pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Device<E>, R: UpdateRule<E, D>>(
+pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Backend<E>, R: UpdateRule<E, D>>(
     rule: &R,
     states: &mut ParamStates<E, D>,
     model: &mut M,
@@ -480,8 +391,9 @@ pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Device<E>, R: UpdateRu
         None => GradPrep::None,
         Some(Clip::Value(c)) => GradPrep::Clamp(c),
         Some(Clip::Norm(max_norm)) => {
-            let total: f64 = squared_grad_norms(model, grads)?
-                .values()
+            let total: f64 = sq_norms(model, GradsRef::Shared(grads))?
+                .iter()
+                .map(|(_, v)| v)
                 .sum::<f64>()
                 .sqrt();
             let coef = max_norm / (total + 1e-6);
@@ -503,57 +415,4 @@ pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Device<E>, R: UpdateRu
         f: &mut v,
     })?;
     Ok(())
-}
-
-/// Checks a hyper-parameter, returning `Error::Config` naming it.
-pub(crate) fn check(ok: bool, what: &str, value: f64, rule: &str) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Config(format!("{what} = {value}: {rule}")))
-    }
-}
-
-/// Validates a learning rate (finite, > 0).
-pub(crate) fn check_lr(lr: f64) -> Result<()> {
-    check(
-        lr.is_finite() && lr > 0.0,
-        "learning rate",
-        lr,
-        "must be finite and > 0",
-    )
-}
-
-/// Validates a coefficient that must lie in `[0, 1)`.
-pub(crate) fn check_unit(what: &str, v: f64) -> Result<()> {
-    check((0.0..1.0).contains(&v), what, v, "must be in [0, 1)")
-}
-
-/// Validates a non-negative finite coefficient.
-pub(crate) fn check_nonneg(what: &str, v: f64) -> Result<()> {
-    check(
-        v.is_finite() && v >= 0.0,
-        what,
-        v,
-        "must be finite and >= 0",
-    )
-}
-
-/// Validates an optional clipping setting.
-pub(crate) fn check_clip(clip: Option<Clip>) -> Result<()> {
-    match clip {
-        None => Ok(()),
-        Some(Clip::Norm(v)) => check(
-            v.is_finite() && v > 0.0,
-            "clip max_norm",
-            v,
-            "must be finite and > 0",
-        ),
-        Some(Clip::Value(v)) => check(
-            v.is_finite() && v > 0.0,
-            "clip value",
-            v,
-            "must be finite and > 0",
-        ),
-    }
 }

@@ -30,7 +30,7 @@
 //! arithmetic with dfdx tensor ops, so the same code runs on `Cpu` and `Cuda`.
 //! Each config has PyTorch's defaults, an L2 `weight_decay` (`g += wd * theta`)
 //! and an optional gradient [`Clip`]; constructors validate the config and
-//! return [`Error::Config`](crate::Error::Config) instead of panicking.
+//! return [`Error::InvalidConfig`](crate::Error::InvalidConfig) instead of panicking.
 //!
 //! [`trajectory`] runs the optimizers on a 2-D saddle surface (the lecture's
 //! "who escapes the saddle" experiment).
@@ -41,11 +41,13 @@ mod adam;
 mod any;
 mod clip;
 mod engine;
+pub(crate) mod grads;
 mod nadam;
 mod rmsprop;
 mod schedule;
 mod sgd;
 pub mod trajectory;
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -146,7 +148,7 @@ macro_rules! optimizer {
         }
 
         impl<E: $crate::elem::Elem, D: dfdx::tensor_ops::Device<E>> $name<E, D> {
-            /// Validates `cfg` (`Error::Config` on a bad value) and creates
+            /// Validates `cfg` (`Error::InvalidConfig` on a bad value) and creates
             /// the optimizer with empty state.
             pub fn new(cfg: $cfg) -> $crate::error::Result<Self> {
                 cfg.validate()?;
@@ -178,7 +180,7 @@ macro_rules! optimizer {
                 &mut self,
                 state: &$crate::optim::OptimizerState,
             ) -> $crate::error::Result<()> {
-                $crate::optim::engine::check_lr(state.lr)?;
+                $crate::optim::validate::check_lr(state.lr)?;
                 self.states.import(&self.cfg, state)?;
                 self.cfg.lr = state.lr;
                 Ok(())
@@ -189,7 +191,7 @@ macro_rules! optimizer {
         where
             M: dfdx::nn::TensorCollection<E, D>,
             E: $crate::elem::Elem,
-            D: dfdx::tensor_ops::Device<E>,
+            D: $crate::backend::Backend<E>,
         {
             fn step(
                 &mut self,

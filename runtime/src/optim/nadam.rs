@@ -4,12 +4,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{
-    check_clip, check_lr, check_nonneg, check_unit, el, Flat, HostSlots, Slots, UpdateRule,
-};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
-use crate::elem::Elem;
+use super::validate::{check_lr, check_nonneg, check_unit};
+use crate::elem::{cast, Elem};
 use crate::error::Result;
 
 /// Configuration of [`Nadam`]. Defaults: PyTorch's (`lr` 2e-3, betas
@@ -77,30 +76,35 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for NadamConfig {
         let (bc2, c_g, c_m) = self.coefficients(s.step, &mut s.scalars[0]);
         let m = s.tensors[0]
             .clone()
-            .try_mul(el::<E>(b1))?
-            .try_add(g.clone().try_mul(el::<E>(1.0 - b1))?)?;
+            .try_mul(cast::<E>(b1))?
+            .try_add(g.clone().try_mul(cast::<E>(1.0 - b1))?)?;
         let v = s.tensors[1]
             .clone()
-            .try_mul(el::<E>(b2))?
-            .try_add(g.clone().try_square()?.try_mul(el::<E>(1.0 - b2))?)?;
+            .try_mul(cast::<E>(b2))?
+            .try_add(g.clone().try_square()?.try_mul(cast::<E>(1.0 - b2))?)?;
         s.tensors[0] = m.clone();
         s.tensors[1] = v.clone();
         let denom = v
-            .try_div(el::<E>(bc2))?
+            .try_div(cast::<E>(bc2))?
             .try_sqrt()?
-            .try_add(el::<E>(self.eps))?;
+            .try_add(cast::<E>(self.eps))?;
         let step = g
-            .try_mul(el::<E>(c_g))?
-            .try_add(m.try_mul(el::<E>(c_m))?)?
+            .try_mul(cast::<E>(c_g))?
+            .try_add(m.try_mul(cast::<E>(c_m))?)?
             .try_div(denom)?;
         p.try_sub(step)
     }
     fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
         let (b1, b2) = self.betas;
         let (bc2, c_g, c_m) = self.coefficients(s.step, &mut s.scalars[0]);
-        let (b1e, b2e) = (el::<E>(b1), el::<E>(b2));
-        let (one_b1, one_b2) = (el::<E>(1.0 - b1), el::<E>(1.0 - b2));
-        let (bc2, eps, c_g, c_m) = (el::<E>(bc2), el::<E>(self.eps), el::<E>(c_g), el::<E>(c_m));
+        let (b1e, b2e) = (cast::<E>(b1), cast::<E>(b2));
+        let (one_b1, one_b2) = (cast::<E>(1.0 - b1), cast::<E>(1.0 - b2));
+        let (bc2, eps, c_g, c_m) = (
+            cast::<E>(bc2),
+            cast::<E>(self.eps),
+            cast::<E>(c_g),
+            cast::<E>(c_m),
+        );
         let (ms, vs) = s.tensors.split_at_mut(1);
         for (((p, &g), m), v) in p
             .iter_mut()

@@ -3,12 +3,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{
-    check, check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule,
-};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
+use super::validate::{check, check_lr, check_nonneg};
 use super::{optimizer, EpsPlacement};
-use crate::elem::Elem;
+use crate::elem::{cast, Elem};
 use crate::error::Result;
 
 /// Configuration of [`RmsProp`]. Defaults: PyTorch's (`lr` 0.01, alpha 0.99,
@@ -91,40 +90,44 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for RmsPropConfig {
         let a = self.alpha;
         let sq = s.tensors[0]
             .clone()
-            .try_mul(el::<E>(a))?
-            .try_add(g.clone().try_square()?.try_mul(el::<E>(1.0 - a))?)?;
+            .try_mul(cast::<E>(a))?
+            .try_add(g.clone().try_square()?.try_mul(cast::<E>(1.0 - a))?)?;
         s.tensors[0] = sq.clone();
         let var = if self.centered {
             let slot = s.tensors.len() - 1;
             let ga = s.tensors[slot]
                 .clone()
-                .try_mul(el::<E>(a))?
-                .try_add(g.clone().try_mul(el::<E>(1.0 - a))?)?;
+                .try_mul(cast::<E>(a))?
+                .try_add(g.clone().try_mul(cast::<E>(1.0 - a))?)?;
             s.tensors[slot] = ga.clone();
             sq.try_sub(ga.try_square()?)?
         } else {
             sq
         };
         let denom = match self.eps_placement {
-            EpsPlacement::Outside => var.try_sqrt()?.try_add(el::<E>(self.eps))?,
-            EpsPlacement::Inside => var.try_add(el::<E>(self.eps))?.try_sqrt()?,
+            EpsPlacement::Outside => var.try_sqrt()?.try_add(cast::<E>(self.eps))?,
+            EpsPlacement::Inside => var.try_add(cast::<E>(self.eps))?.try_sqrt()?,
         };
         let step = g.try_div(denom)?;
         let step = if self.momentum > 0.0 {
             let buf = s.tensors[1]
                 .clone()
-                .try_mul(el::<E>(self.momentum))?
+                .try_mul(cast::<E>(self.momentum))?
                 .try_add(step)?;
             s.tensors[1] = buf.clone();
             buf
         } else {
             step
         };
-        p.try_sub(step.try_mul(el::<E>(self.lr))?)
+        p.try_sub(step.try_mul(cast::<E>(self.lr))?)
     }
     fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
-        let (a, one_a) = (el::<E>(self.alpha), el::<E>(1.0 - self.alpha));
-        let (eps, lr, mom) = (el::<E>(self.eps), el::<E>(self.lr), el::<E>(self.momentum));
+        let (a, one_a) = (cast::<E>(self.alpha), cast::<E>(1.0 - self.alpha));
+        let (eps, lr, mom) = (
+            cast::<E>(self.eps),
+            cast::<E>(self.lr),
+            cast::<E>(self.momentum),
+        );
         let inside = self.eps_placement == EpsPlacement::Inside;
         let with_momentum = self.momentum > 0.0;
         let last = s.tensors.len() - 1;

@@ -27,9 +27,7 @@ fn positive(what: &str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "{what} = {v}: must be finite and > 0"
-        )))
+        Err(Error::config(what, v, "must be finite and > 0"))
     }
 }
 
@@ -37,7 +35,7 @@ fn factor_in_unit(what: &str, v: f64) -> Result<()> {
     if v > 0.0 && v < 1.0 {
         Ok(())
     } else {
-        Err(Error::Config(format!("{what} = {v}: must be in (0, 1)")))
+        Err(Error::config(what, v, "must be in (0, 1)"))
     }
 }
 
@@ -60,11 +58,11 @@ pub struct StepDecay {
 }
 
 impl StepDecay {
-    /// `initial` > 0, `step_size` >= 1, `gamma` in (0, 1); else `Error::Config`.
+    /// `initial` > 0, `step_size` >= 1, `gamma` in (0, 1); else `Error::InvalidConfig`.
     pub fn new(initial: f64, step_size: usize, gamma: f64) -> Result<Self> {
         positive("initial learning rate", initial)?;
         if step_size == 0 {
-            return Err(Error::Config("step_size = 0: must be >= 1".into()));
+            return Err(Error::config("step_size", step_size, "must be >= 1"));
         }
         factor_in_unit("gamma", gamma)?;
         Ok(Self {
@@ -89,7 +87,7 @@ pub struct ExponentialDecay {
 }
 
 impl ExponentialDecay {
-    /// `initial` > 0, `gamma` in (0, 1); else `Error::Config`.
+    /// `initial` > 0, `gamma` in (0, 1); else `Error::InvalidConfig`.
     pub fn new(initial: f64, gamma: f64) -> Result<Self> {
         positive("initial learning rate", initial)?;
         factor_in_unit("gamma", gamma)?;
@@ -114,16 +112,18 @@ pub struct CosineAnnealing {
 }
 
 impl CosineAnnealing {
-    /// `initial` > 0, `t_max` >= 1, `0 <= eta_min <= initial`; else `Error::Config`.
+    /// `initial` > 0, `t_max` >= 1, `0 <= eta_min <= initial`; else `Error::InvalidConfig`.
     pub fn new(initial: f64, t_max: usize, eta_min: f64) -> Result<Self> {
         positive("initial learning rate", initial)?;
         if t_max == 0 {
-            return Err(Error::Config("t_max = 0: must be >= 1".into()));
+            return Err(Error::config("t_max", t_max, "must be >= 1"));
         }
         if !(eta_min >= 0.0 && eta_min <= initial) {
-            return Err(Error::Config(format!(
-                "eta_min = {eta_min}: must be in [0, initial = {initial}]"
-            )));
+            return Err(Error::config(
+                "eta_min",
+                eta_min,
+                format!("must be in [0, initial = {initial}]"),
+            ));
         }
         Ok(Self {
             initial,
@@ -190,14 +190,12 @@ pub struct ReduceOnPlateau {
 impl ReduceOnPlateau {
     /// Starts at `initial`, with `threshold` 1e-4, `cooldown` 0 and
     /// [`PlateauMode::Min`] (PyTorch's defaults; the fields are public).
-    /// `initial` > 0, `factor` in (0, 1), `min_lr` >= 0; else `Error::Config`.
+    /// `initial` > 0, `factor` in (0, 1), `min_lr` >= 0; else `Error::InvalidConfig`.
     pub fn new(initial: f64, factor: f64, patience: usize, min_lr: f64) -> Result<Self> {
         positive("initial learning rate", initial)?;
         factor_in_unit("factor", factor)?;
         if !(min_lr.is_finite() && min_lr >= 0.0) {
-            return Err(Error::Config(format!(
-                "min_lr = {min_lr}: must be finite and >= 0"
-            )));
+            return Err(Error::config("min_lr", min_lr, "must be finite and >= 0"));
         }
         Ok(Self {
             current: initial,
@@ -358,7 +356,7 @@ mod tests {
         assert!(ReduceOnPlateau::new(0.1, 0.5, 1, -1.0).is_err());
         assert!(matches!(
             StepDecay::new(f64::NAN, 1, 0.5),
-            Err(Error::Config(_))
+            Err(Error::InvalidConfig { .. })
         ));
     }
 }

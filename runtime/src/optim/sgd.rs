@@ -8,10 +8,11 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip::Clip;
-use super::engine::{check_clip, check_lr, check_nonneg, el, Flat, HostSlots, Slots, UpdateRule};
+use super::clip::{check_clip, Clip};
+use super::engine::{Flat, HostSlots, Slots, UpdateRule};
 use super::optimizer;
-use crate::elem::Elem;
+use super::validate::{check_lr, check_nonneg};
+use crate::elem::{cast, Elem};
 use crate::error::{Error, Result};
 
 /// Which parametrisation of momentum [`Sgd`] uses. They give identical
@@ -75,19 +76,27 @@ impl SgdConfig {
         check_nonneg("momentum", self.momentum)?;
         check_nonneg("weight_decay", self.weight_decay)?;
         if !(0.0..=1.0).contains(&self.dampening) {
-            return Err(Error::Config(format!(
-                "dampening = {}: must be in [0, 1]",
-                self.dampening
-            )));
+            return Err(Error::config(
+                "dampening",
+                self.dampening,
+                "must be in [0, 1]",
+            ));
         }
         if self.form == MomentumForm::Textbook && self.dampening != 0.0 {
-            return Err(Error::Config(
-                "dampening is a PyTorch option; the textbook momentum form has none".into(),
+            return Err(Error::config(
+                "dampening",
+                self.dampening,
+                "dampening is a PyTorch option; the textbook momentum form has none",
             ));
         }
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
-            return Err(Error::Config(
-                "Nesterov momentum requires momentum > 0 and dampening = 0".into(),
+            return Err(Error::config(
+                "nesterov",
+                self.nesterov,
+                format!(
+                    "Nesterov momentum requires momentum > 0 and dampening = 0 (momentum = {}, dampening = {})",
+                    self.momentum, self.dampening
+                ),
             ));
         }
         check_clip(self.clip)
@@ -117,7 +126,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for SgdConfig {
     ) -> Result<Flat<E, D>, D::Err> {
         let (lr, mu) = (self.lr, self.momentum);
         if mu == 0.0 {
-            return p.try_sub(g.try_mul(el::<E>(lr))?);
+            return p.try_sub(g.try_mul(cast::<E>(lr))?);
         }
         let buf = s.tensors[0].clone();
         match self.form {
@@ -125,26 +134,26 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for SgdConfig {
                 let b = if s.step == 1 {
                     g.clone()
                 } else {
-                    buf.try_mul(el::<E>(mu))?
-                        .try_add(g.clone().try_mul(el::<E>(1.0 - self.dampening))?)?
+                    buf.try_mul(cast::<E>(mu))?
+                        .try_add(g.clone().try_mul(cast::<E>(1.0 - self.dampening))?)?
                 };
                 s.tensors[0] = b.clone();
                 let d = if self.nesterov {
-                    g.try_add(b.try_mul(el::<E>(mu))?)?
+                    g.try_add(b.try_mul(cast::<E>(mu))?)?
                 } else {
                     b
                 };
-                p.try_sub(d.try_mul(el::<E>(lr))?)
+                p.try_sub(d.try_mul(cast::<E>(lr))?)
             }
             MomentumForm::Textbook => {
                 let v = buf
                     .clone()
-                    .try_mul(el::<E>(mu))?
-                    .try_add(g.try_mul(el::<E>(lr))?)?;
+                    .try_mul(cast::<E>(mu))?
+                    .try_add(g.try_mul(cast::<E>(lr))?)?;
                 s.tensors[0] = v.clone();
                 if self.nesterov {
-                    p.try_add(buf.try_mul(el::<E>(mu))?)?
-                        .try_sub(v.try_mul(el::<E>(1.0 + mu))?)
+                    p.try_add(buf.try_mul(cast::<E>(mu))?)?
+                        .try_sub(v.try_mul(cast::<E>(1.0 + mu))?)
                 } else {
                     p.try_sub(v)
                 }
@@ -158,7 +167,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for SgdConfig {
 
 impl SgdConfig {
     fn host<E: Elem>(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
-        let (lr, mu) = (el::<E>(self.lr), el::<E>(self.momentum));
+        let (lr, mu) = (cast::<E>(self.lr), cast::<E>(self.momentum));
         if self.momentum == 0.0 {
             for (p, &g) in p.iter_mut().zip(g) {
                 *p -= g * lr;
@@ -168,7 +177,7 @@ impl SgdConfig {
         let buf = &mut s.tensors[0];
         match self.form {
             MomentumForm::Torch => {
-                let damp = el::<E>(1.0 - self.dampening);
+                let damp = cast::<E>(1.0 - self.dampening);
                 let first = s.step == 1;
                 for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
                     *b = if first { g } else { *b * mu + g * damp };
@@ -177,7 +186,7 @@ impl SgdConfig {
                 }
             }
             MomentumForm::Textbook => {
-                let one_plus_mu = el::<E>(1.0 + self.momentum);
+                let one_plus_mu = cast::<E>(1.0 + self.momentum);
                 for ((p, &g), v) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
                     let old = *v;
                     *v = old * mu + g * lr;

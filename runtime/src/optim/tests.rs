@@ -136,7 +136,7 @@ fn state_names_parameters_by_path_and_rejects_a_foreign_state() {
     assert_eq!(s.tensors["0.weight/exp_avg"].len(), 12);
     assert_eq!(s.tensors["2.bias/exp_avg_sq"].len(), 2);
     let mut sgd = Sgd::<f64, Cpu>::new(SgdConfig::default()).unwrap();
-    assert!(matches!(sgd.load_state(&s), Err(Error::Config(_))));
+    assert!(matches!(sgd.load_state(&s), Err(Error::DataFormat { .. })));
     // A state whose tensor does not fit the parameter is a shape error at the next step.
     let mut bad = s.clone();
     bad.tensors.insert("0.weight/exp_avg".into(), vec![0.0; 3]);
@@ -149,13 +149,16 @@ fn state_names_parameters_by_path_and_rejects_a_foreign_state() {
     // A missing slot is caught on load.
     let mut bad = s;
     bad.tensors.remove("2.bias/exp_avg");
-    assert!(matches!(adam2.load_state(&bad), Err(Error::Config(_))));
+    assert!(matches!(
+        adam2.load_state(&bad),
+        Err(Error::DataFormat { .. })
+    ));
 }
 
 #[test]
 fn bad_configs_are_config_errors() {
     fn bad<T>(r: crate::Result<T>) -> bool {
-        matches!(r, Err(Error::Config(_)))
+        matches!(r, Err(Error::InvalidConfig { .. }))
     }
     type S = Sgd<f32, Cpu>;
     assert!(bad(S::new(SgdConfig {
@@ -745,6 +748,6 @@ fn optimizer_config_round_trips_through_json_and_builds_the_same_optimizer() {
             ..Default::default()
         })
         .build::<f32, Cpu>(),
-        Err(Error::Config(_))
+        Err(Error::InvalidConfig { .. })
     ));
 }

@@ -45,12 +45,10 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
-    /// The last point.
+    /// The last point (the start point for a trajectory of 0 steps; `(NaN,
+    /// NaN)` for one built by hand without points).
     pub fn last(&self) -> (f64, f64) {
-        *self
-            .points
-            .last()
-            .expect("a trajectory has its start point")
+        self.points.last().copied().unwrap_or((f64::NAN, f64::NAN))
     }
 }
 
@@ -132,8 +130,9 @@ pub fn lecture_optimizers() -> Vec<(&'static str, OptimizerConfig)> {
 /// `Cpu`). `escaped_at` records the first step after which `|y| >
 /// threshold`; the run continues to `steps` either way.
 ///
-/// Errors: an invalid config (`Error::Config`), or a non-finite point (the
-/// optimizer diverged; `Error::Data` naming the step).
+/// Errors: an invalid config ([`Error::InvalidConfig`](crate::Error::InvalidConfig)),
+/// or a non-finite point (the optimizer diverged;
+/// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) with the step as `batch`).
 pub fn saddle_trajectory(
     label: &str,
     config: &OptimizerConfig,
@@ -155,9 +154,11 @@ pub fn saddle_trajectory(
         opt.step(&mut w, &grads)?;
         let [x, y] = w.array();
         if !(x.is_finite() && y.is_finite()) {
-            return Err(crate::Error::Data(format!(
-                "{label}: the point became non-finite at step {step}"
-            )));
+            return Err(crate::Error::NonFiniteLoss {
+                epoch: 0,
+                batch: step,
+                value: f64::NAN,
+            });
         }
         points.push((x, y));
         if escaped_at.is_none() && y.abs() > threshold {

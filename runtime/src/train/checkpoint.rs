@@ -28,7 +28,7 @@ use num_traits::NumCast;
 use safetensors::tensor::{Dtype as SDtype, SafeTensors, TensorView};
 
 use crate::elem::Elem;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TensorMismatch};
 
 /// Keys starting with this are not model tensors (optimizer state ...);
 /// [`load`] skips them.
@@ -145,17 +145,14 @@ pub(crate) fn serialize(
     metadata: Option<HashMap<String, String>>,
     path: &Path,
 ) -> Result<Vec<u8>> {
-    let err = |m: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: m,
-    };
+    let err = |m: String| Error::corrupt(path, m);
     let mut views = Vec::with_capacity(entries.len());
     for (name, e) in entries {
         let view = TensorView::new(e.dtype, e.shape.clone(), &e.data)
-            .map_err(|x| err(format!("{name}: {x:?}")))?;
+            .map_err(|x| err(format!("cannot serialise {name}: {x:?}")))?;
         views.push((name.clone(), view));
     }
-    safetensors::serialize(views, &metadata).map_err(|x| err(format!("{x:?}")))
+    safetensors::serialize(views, &metadata).map_err(|x| err(format!("cannot serialise: {x:?}")))
 }
 
 /// Saves `model` to `path` as safetensors, atomically.
@@ -183,15 +180,11 @@ pub fn save_with_metadata<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
     atomic_write(path, &bytes)
 }
 
-fn fmt_shape(s: &[usize]) -> String {
-    format!("{s:?}")
-}
-
 /// First pass of a load: compares the file with what the model visits.
 struct Check<'a> {
     file: &'a SafeTensors<'a>,
     seen: BTreeSet<String>,
-    problems: Vec<String>,
+    problems: Vec<TensorMismatch>,
 }
 
 impl Check<'_> {
@@ -199,22 +192,23 @@ impl Check<'_> {
         self.seen.insert(name.to_string());
         match self.file.tensor(name) {
             Err(_) if scalar => {} // dfdx semantics: a missing scalar keeps its default
-            Err(_) => self.problems.push(format!(
-                "{name}: missing from file, model needs {}",
-                fmt_shape(shape)
-            )),
+            Err(_) => self.problems.push(TensorMismatch::Missing {
+                tensor: name.to_string(),
+                model: shape.to_vec(),
+            }),
             Ok(t) => {
                 if t.dtype() != dtype {
-                    self.problems.push(format!(
-                        "{name}: file has dtype {:?}, model needs {dtype:?}",
-                        t.dtype()
-                    ));
+                    self.problems.push(TensorMismatch::Dtype {
+                        tensor: name.to_string(),
+                        file: format!("{:?}", t.dtype()),
+                        model: format!("{dtype:?}"),
+                    });
                 } else if t.shape() != shape {
-                    self.problems.push(format!(
-                        "{name}: file has {}, model needs {}",
-                        fmt_shape(t.shape()),
-                        fmt_shape(shape)
-                    ));
+                    self.problems.push(TensorMismatch::Shape {
+                        tensor: name.to_string(),
+                        file: t.shape().to_vec(),
+                        model: shape.to_vec(),
+                    });
                 }
             }
         }
@@ -291,22 +285,14 @@ impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for Copy<'_> {
 }
 
 /// Checks `bytes` (a safetensors file) against `model` without changing it.
-/// Errors with every problem found (joined by `; `) when the file does not fit.
+/// Errors with every problem found ([`Error::CheckpointMismatch`]) when the
+/// file does not fit, [`Error::CorruptCheckpoint`] when it is not safetensors.
 pub fn check_bytes<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
     model: &M,
     bytes: &[u8],
     path: &Path,
 ) -> Result<()> {
-    let err = |m: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: m,
-    };
-    let file = SafeTensors::deserialize(bytes).map_err(|e| {
-        err(format!(
-            "not a valid safetensors file ({} bytes): {e:?}",
-            bytes.len()
-        ))
-    })?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| not_safetensors(path, bytes, e))?;
     let mut check = Check {
         file: &file,
         seen: BTreeSet::new(),
@@ -325,12 +311,22 @@ pub fn check_bytes<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
         .collect();
     extra.sort();
     for n in extra {
-        problems.push(format!("{n}: in file but not in the model"));
+        let file_shape = file
+            .tensor(n)
+            .map(|t| t.shape().to_vec())
+            .unwrap_or_default();
+        problems.push(TensorMismatch::Extra {
+            tensor: n.clone(),
+            file: file_shape,
+        });
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(err(problems.join("; ")))
+        Err(Error::CheckpointMismatch {
+            path: path.to_path_buf(),
+            mismatches: problems,
+        })
     }
 }
 
@@ -355,10 +351,7 @@ pub fn load_bytes<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
     path: &Path,
 ) -> Result<()> {
     check_bytes(model, bytes, path)?;
-    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: format!("{e:?}"),
-    })?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| not_safetensors(path, bytes, e))?;
     M::iter_tensors(&mut RecursiveWalker {
         m: (model, String::new()),
         f: &mut Copy { file: &file },
@@ -374,12 +367,18 @@ pub fn read_metadata(path: impl AsRef<Path>) -> Result<HashMap<String, String>> 
         path: path.to_path_buf(),
         source,
     })?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: format!(
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| not_safetensors(path, &bytes, e))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// [`Error::CorruptCheckpoint`] for bytes safetensors cannot parse.
+pub(crate) fn not_safetensors(path: &Path, bytes: &[u8], e: safetensors::SafeTensorError) -> Error {
+    Error::corrupt(
+        path,
+        format!(
             "not a valid safetensors file ({} bytes): {e:?}",
             bytes.len()
         ),
-    })?;
-    Ok(meta.metadata().clone().unwrap_or_default())
+    )
 }

@@ -11,18 +11,17 @@
 //! gradient norms go into the [`History`]; callbacks may stop the run or
 //! change the learning rate.
 
-use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use dfdx::nn::ZeroGrads;
-use dfdx::tensor::{Cpu, Gradients, Trace};
-use dfdx::tensor_ops::{Backward, Device, ReshapeTo};
+use dfdx::tensor::{Gradients, Trace};
+use dfdx::tensor_ops::{Backward, ReshapeTo};
 
+use crate::backend::Backend;
 use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
-use crate::kernels::host_alloc;
 use crate::loss::Loss;
 use crate::model::{shape_len, Model};
 use crate::optim::Optimizer;
@@ -42,9 +41,11 @@ fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
     if lr.is_finite() && lr >= 0.0 {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "a callback set the learning rate to {lr} at epoch {epoch}: it must be finite and >= 0"
-        )))
+        Err(Error::config(
+            "learning rate",
+            lr,
+            format!("set by a callback at epoch {epoch}: it must be finite and >= 0"),
+        ))
     }
 }
 
@@ -59,7 +60,7 @@ fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
 /// ([`Error::NonFiniteGradient`], checked when `grad_norms` is on: a ReLU can
 /// hide NaN activations from the loss), a device error, a callback's error,
 /// or a learning rate set by a callback that is negative or not finite
-/// ([`Error::Config`]). Returns the [`History`] of the epochs run.
+/// ([`Error::InvalidConfig`]). Returns the [`History`] of the epochs run.
 pub fn fit<E, D, M, O, L>(
     model: &mut M,
     optimizer: &mut O,
@@ -70,25 +71,37 @@ pub fn fit<E, D, M, O, L>(
 ) -> Result<History>
 where
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     M: Model<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
     if config.epochs == 0 {
-        return Err(Error::Config("epochs must be at least 1".into()));
+        return Err(Error::config("epochs", config.epochs, "must be at least 1"));
     }
     if config.epochs <= config.initial_epoch {
-        return Err(Error::Config(format!(
-            "epochs ({}) must be larger than initial_epoch ({})",
-            config.epochs, config.initial_epoch
-        )));
+        return Err(Error::config(
+            "epochs",
+            config.epochs,
+            format!(
+                "must be larger than initial_epoch ({})",
+                config.initial_epoch
+            ),
+        ));
     }
     if config.batch_size == 0 {
-        return Err(Error::Config("batch size must be at least 1".into()));
+        return Err(Error::config(
+            "batch size",
+            config.batch_size,
+            "must be at least 1",
+        ));
     }
     if train.is_empty() {
-        return Err(Error::Data("training dataset is empty".into()));
+        return Err(Error::data(
+            "training dataset",
+            "at least 1 sample",
+            "it is empty",
+        ));
     }
 
     // Validation data: a separate set, or the tail of the training set.
@@ -104,7 +117,11 @@ where
     train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
     if let Some(v) = val {
         if v.is_empty() {
-            return Err(Error::Data("validation dataset is empty".into()));
+            return Err(Error::data(
+                "validation dataset",
+                "at least 1 sample",
+                "it is empty",
+            ));
         }
         v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
     }
@@ -277,8 +294,7 @@ pub struct StepOutput {
 /// training forward with a tape (reusing the zeroed gradients in `grads`),
 /// loss, NaN/inf check, backward, optional gradient norms (with their NaN/inf
 /// check), optimizer update, zero the gradients and put them back in `grads`.
-/// On `Cpu` it first tunes the C allocator once per process
-/// ([`host_alloc::tune`]: freed step buffers stay in the process).
+/// (On `Cpu`, a program may call [`crate::tune_host_allocator`] once first.)
 ///
 /// Errors: [`Error::NonFiniteLoss`] (no update is made),
 /// [`Error::NonFiniteGradient`] (only with `grad_norms`; no update is made),
@@ -296,14 +312,11 @@ pub fn train_step<E, D, M, O, L>(
 ) -> Result<StepOutput>
 where
     E: Elem,
-    D: Device<E>,
+    D: Backend<E>,
     M: Model<E, D>,
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
-    if TypeId::of::<D>() == TypeId::of::<Cpu>() {
-        host_alloc::tune();
-    }
     let b = batch.targets.len();
     let n_out = shape_len(M::OUTPUT_SHAPE);
     let x = input_tensor::<E, D, M>(dev, batch.features, b)?;

@@ -1,126 +1,40 @@
-//! Per-parameter gradient L2 norms, keyed by parameter path (`fc1.weight`),
-//! found by walking the model with dfdx's tensor-collection visitor. `fit`
-//! averages them over each epoch and warns when one vanishes or explodes.
+//! Per-parameter gradient L2 norms for `fit`'s monitoring, keyed by parameter
+//! path (`fc1.weight`): `fit` averages them over each epoch and warns when one
+//! vanishes or explodes.
 //!
-//! On `Cpu` the norms are read straight from the gradient buffers in one
-//! pass (no tensor op, no copy); [`gradient_norms_generic`] is the dfdx-op
-//! path every other device uses, and tests compare the two.
+//! The norms come from the one gradient-norm walk (`optim::grads`), in its
+//! exclusive mode: every trainable parameter is reported and the device reads
+//! its gradient buffers in place (on `Cpu`: no tensor op, no copy).
 
-use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 
-use dfdx::nn::{TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef};
-use dfdx::prelude::RecursiveWalker;
-use dfdx::shapes::{Rank0, Shape};
-use dfdx::tensor::{Cpu, Gradients, Storage, Tensor};
-use dfdx::tensor_ops::{Device, SumTo};
+use dfdx::nn::TensorCollection;
+use dfdx::tensor::Gradients;
 
+use crate::backend::Backend;
 use crate::elem::Elem;
-use crate::error::{DeviceResultExt, Result};
-use crate::train::forward::scalar;
+use crate::error::Result;
+use crate::optim::grads::{sq_norms, GradsRef};
 
 /// Below this a gradient norm counts as vanished.
 pub const VANISHING: f64 = 1e-7;
 /// Above this a gradient norm counts as exploded.
 pub const EXPLODING: f64 = 1e3;
 
-struct Norms<'a, E: Elem, D: Device<E>> {
-    grads: &'a mut Gradients<E, D>,
-    out: Vec<(String, f64)>,
-    /// Read `Cpu` gradient buffers directly.
-    host: bool,
-}
-
-/// The L2 norm of a host buffer: squares summed in `E` over 8 lanes within
-/// blocks of 1024 elements (so the loop vectorises), blocks summed in `f64`.
-fn host_norm<E: Elem>(v: &[E]) -> f64 {
-    let f = |x: E| num_traits::ToPrimitive::to_f64(&x).unwrap_or(f64::NAN);
-    let mut total = 0.0f64;
-    for block in v.chunks(1024) {
-        let mut acc = [E::zero(); 8];
-        let lanes = block.chunks_exact(8);
-        let tail = lanes.remainder();
-        for c in lanes {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x * x;
-            }
-        }
-        total += acc.iter().map(|&a| f(a)).sum::<f64>();
-        total += tail.iter().map(|&x| f(x) * f(x)).sum::<f64>();
-    }
-    total.sqrt()
-}
-
-impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for Norms<'_, E, D> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if opts.do_gradient_update {
-            // Allocates (zeros) if the tape never reached `t`, so `get` cannot panic.
-            let buf = self.grads.get_or_alloc_mut(t)?;
-            let host = if self.host {
-                (buf as &mut dyn Any)
-                    .downcast_mut::<<Cpu as Storage<E>>::Vec>()
-                    .map(|v| host_norm(&v[..]))
-            } else {
-                None
-            };
-            let norm = match host {
-                Some(n) => n,
-                None => {
-                    let g = self.grads.get(t);
-                    let sq: Tensor<Rank0, E, D> = g.try_square()?.try_sum()?;
-                    scalar(&sq).sqrt()
-                }
-            };
-            self.out.push((name, norm));
-        }
-        Ok(None)
-    }
-}
-
 /// The L2 norm of each trainable parameter's gradient in `grads`, in visit
 /// order. Frozen tensors (no gradient update) are skipped; a parameter the
-/// tape never reached gets a zero gradient allocated (norm 0). On `Cpu` the
-/// buffers are read directly (sums in `f64`).
-pub fn gradient_norms<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
+/// tape never reached gets a zero gradient allocated (norm 0), which is why
+/// `grads` is `&mut` (gradients from `alloc_grads`, as `fit` uses, already
+/// hold every parameter). For read-only gradients, which skip parameters
+/// without one, see [`crate::optim::grad_norms`].
+pub fn gradient_norms<E: Elem, D: Backend<E>, M: TensorCollection<E, D>>(
     model: &M,
     grads: &mut Gradients<E, D>,
 ) -> Result<Vec<(String, f64)>> {
-    norms_impl(model, grads, TypeId::of::<D>() == TypeId::of::<Cpu>())
-}
-
-/// [`gradient_norms`] computed with dfdx ops (`square`, `sum`) on any device.
-pub fn gradient_norms_generic<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
-    model: &M,
-    grads: &mut Gradients<E, D>,
-) -> Result<Vec<(String, f64)>> {
-    norms_impl(model, grads, false)
-}
-
-fn norms_impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
-    model: &M,
-    grads: &mut Gradients<E, D>,
-    host: bool,
-) -> Result<Vec<(String, f64)>> {
-    let mut v = Norms {
-        grads,
-        out: Vec::new(),
-        host,
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut v,
-    })
-    .dev()?;
-    Ok(v.out)
+    Ok(sq_norms(model, GradsRef::Exclusive(grads))?
+        .into_iter()
+        .map(|(k, v)| (k, v.sqrt()))
+        .collect())
 }
 
 /// Running sums of gradient norms over an epoch.
@@ -176,27 +90,22 @@ mod tests {
     use dfdx::prelude::*;
 
     #[test]
-    fn host_norm_matches_f64_sum() {
-        let v: Vec<f32> = (0..5003)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
-            .collect();
-        let want = v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
-        let got = host_norm(&v);
-        assert!((got - want).abs() <= 1e-6 * want, "{got} vs {want}");
-        assert_eq!(host_norm::<f64>(&[3.0, 4.0]), 5.0);
-        assert!(host_norm(&[1.0f32, f32::NAN]).is_nan());
-        assert_eq!(host_norm::<f32>(&[]), 0.0);
-    }
-
-    #[test]
     fn cpu_fast_path_matches_generic_norms() {
         let dev = Cpu::seed_from_u64(3);
         let m = dev.build_module::<(Linear<5, 4>, Linear<4, 3>), f32>();
         let x: Tensor<Rank2<6, 5>, f32, _> = dev.sample_normal();
         let y = m.forward(x.traced(m.alloc_grads()));
         let mut g = y.square().mean().backward();
+        // Cpu's in-place kernel (exclusive walk) against dfdx ops (shared walk).
         let fast = gradient_norms(&m, &mut g).unwrap();
-        let slow = gradient_norms_generic(&m, &mut g).unwrap();
+        let slow: Vec<(String, f64)> = crate::optim::grad_norms(&m, &g)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let slow: Vec<(String, f64)> = fast
+            .iter()
+            .map(|(k, _)| (k.clone(), slow.iter().find(|(n, _)| n == k).unwrap().1))
+            .collect();
         assert_eq!(fast.len(), 4);
         for ((nf, vf), (ns, vs)) in fast.iter().zip(&slow) {
             assert_eq!(nf, ns);

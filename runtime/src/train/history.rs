@@ -147,7 +147,10 @@ impl History {
 
     /// The history as pretty-printed JSON.
     pub fn to_json_string(&self) -> String {
-        serde_json::to_string_pretty(self).expect("history serialises")
+        // Serialising plain maps, strings and floats cannot fail (serde_json
+        // writes non-finite floats as `null`); an empty object stands in if
+        // it ever did.
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string())
     }
 
     /// Writes [`to_json_string`](Self::to_json_string) to `path` (atomically).
@@ -162,6 +165,7 @@ impl History {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| Error::data(path.display(), "a history as JSON", e.to_string()))
     }
 }

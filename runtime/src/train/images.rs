@@ -64,20 +64,22 @@ pub fn image_grid(
 ) -> Result<()> {
     let path = path.as_ref();
     if h == 0 || w == 0 || scale == 0 {
-        return Err(Error::Config(format!(
-            "image grid needs positive image size and scale, got {h}x{w} at scale {scale}"
-        )));
+        return Err(Error::config(
+            "image grid size",
+            format!("{h}x{w} at scale {scale}"),
+            "image size and scale must be positive",
+        ));
     }
     if rows.iter().all(|(_, r)| r.is_empty()) {
-        return Err(Error::Data("image grid has no images".into()));
+        return Err(Error::data("image grid", "at least 1 image", "0 images"));
     }
     for (i, (label, images)) in rows.iter().enumerate() {
         if let Some((j, img)) = images.iter().enumerate().find(|(_, v)| v.len() != h * w) {
-            return Err(Error::Data(format!(
-                "image grid row {i} ({label:?}) image {j} has {} values, {h}x{w} needs {}",
-                img.len(),
-                h * w
-            )));
+            return Err(Error::data(
+                format!("image grid row {i} ({label:?}) image {j}"),
+                format!("{} values ({h}x{w})", h * w),
+                format!("{} values", img.len()),
+            ));
         }
     }
     let ext = path
@@ -85,10 +87,11 @@ pub fn image_grid(
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     if ext != "png" {
-        return Err(Error::Config(format!(
-            "{}: image grids are written as .png",
-            path.display()
-        )));
+        return Err(Error::config(
+            "image grid path",
+            path.display(),
+            "image grids are written as .png",
+        ));
     }
     ensure_font();
     let size = image_grid_size(rows, h, w, scale);

@@ -82,7 +82,11 @@ pub fn evaluate_with<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
     metrics: &[Box<dyn Metric>],
 ) -> Result<Evaluation> {
     if data.is_empty() {
-        return Err(Error::Data("cannot evaluate on an empty dataset".into()));
+        return Err(Error::data(
+            "evaluation dataset",
+            "at least 1 sample",
+            "it is empty",
+        ));
     }
     data.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
     let dev = model_device(model);
@@ -126,7 +130,11 @@ pub fn predict<E: Elem, D: Device<E>, M: Model<E, D>>(
     batch_size: usize,
 ) -> Result<Vec<Vec<f32>>> {
     if batch_size == 0 {
-        return Err(Error::Config("batch size must be at least 1".into()));
+        return Err(Error::config(
+            "batch size",
+            batch_size,
+            "must be at least 1",
+        ));
     }
     let per = shape_len(M::INPUT_SHAPE);
     if !features.len().is_multiple_of(per) {

@@ -104,7 +104,11 @@ impl Metric for TopKAccuracy {
         let n = targets.len();
         check_rows("top-k accuracy", pred, width, n)?;
         if self.0 == 0 {
-            return Err(Error::Config("top-k accuracy needs k >= 1".into()));
+            return Err(Error::config(
+                "top-k accuracy k",
+                self.0,
+                "must be at least 1",
+            ));
         }
         let mut hits = 0usize;
         for (i, row) in pred.chunks(width).enumerate() {
@@ -133,9 +137,7 @@ impl Metric for Mae {
     }
     fn score(&self, pred: &[f32], width: usize, targets: &Targets) -> Result<(f64, usize)> {
         let Targets::Values { width: tw, data } = targets else {
-            return Err(Error::Config(
-                "MAE needs value targets, not class labels".into(),
-            ));
+            return Err(Error::data("MAE targets", "value targets", "class labels"));
         };
         let n = targets.len();
         check_rows("mae", pred, width, n)?;

@@ -149,10 +149,11 @@ fn render(path: &Path, charts: &[Chart<'_>]) -> Result<()> {
         "png" => draw_all(BitMapBackend::new(path, size).into_drawing_area(), charts),
         "svg" => draw_all(SVGBackend::new(path, size).into_drawing_area(), charts),
         _ => {
-            return Err(Error::Config(format!(
-                "{}: plot format is chosen by extension, use .png or .svg",
-                path.display()
-            )))
+            return Err(Error::config(
+                "plot path",
+                path.display(),
+                "the format is chosen by extension, use .png or .svg",
+            ))
         }
     }
     .map_err(|e| plot_err(path, e))
@@ -173,7 +174,11 @@ pub fn plot_series(path: impl AsRef<Path>, title: &str, series: &[(&str, &[f64])
 /// `acc` metric, the accuracy curves beside them.
 pub fn plot_history(history: &History, path: impl AsRef<Path>) -> Result<()> {
     if history.epochs.is_empty() {
-        return Err(Error::Data("cannot plot an empty history".into()));
+        return Err(Error::data(
+            "history",
+            "at least 1 epoch to plot",
+            "0 epochs",
+        ));
     }
     let loss = history.series("loss");
     let val_loss: Vec<f64> = history

@@ -120,10 +120,8 @@ pub fn save_training<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
             tensors: Default::default(),
             ..opt.clone()
         };
-        let json = serde_json::to_string(&header).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("optimizer state: {e}"),
-        })?;
+        let json = serde_json::to_string(&header)
+            .map_err(|e| Error::corrupt(path, format!("cannot encode optimizer state: {e}")))?;
         meta.insert(OPTIMIZER_KEY.to_string(), json);
     }
     let bytes = checkpoint::serialize(&entries, Some(meta), path)?;
@@ -133,16 +131,8 @@ pub fn save_training<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
 /// Reads the training metadata and optimizer tensors of a checkpoint file
 /// (without touching any model).
 fn parse_state(bytes: &[u8], path: &Path) -> Result<TrainState> {
-    let err = |m: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: m,
-    };
-    let invalid = |e: safetensors::SafeTensorError| {
-        err(format!(
-            "not a valid safetensors file ({} bytes): {e:?}",
-            bytes.len()
-        ))
-    };
+    let err = |m: String| Error::corrupt(path, m);
+    let invalid = |e: safetensors::SafeTensorError| checkpoint::not_safetensors(path, bytes, e);
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
     let meta = header.metadata().clone().unwrap_or_default();
     let get = |k: &str| {
@@ -189,7 +179,11 @@ fn parse_state(bytes: &[u8], path: &Path) -> Result<TrainState> {
                 let values = view
                     .data()
                     .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+                    .map(|c| {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(c); // `chunks_exact(8)`: always 8 bytes
+                        f64::from_le_bytes(b)
+                    })
                     .collect();
                 state
                     .tensors
@@ -250,16 +244,15 @@ where
     let state = parse_state(&bytes, path)?;
     checkpoint::check_bytes(model, &bytes, path)?;
     match &state.optimizer {
-        Some(s) => optimizer.load_state(s).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("optimizer state: {e}"),
-        })?,
+        Some(s) => optimizer
+            .load_state(s)
+            .map_err(|e| Error::corrupt(path, format!("optimizer state: {e}")))?,
         None => {
             if !(state.learning_rate.is_finite() && state.learning_rate > 0.0) {
-                return Err(Error::Checkpoint {
-                    path: path.to_path_buf(),
-                    message: format!("learning rate {} is not > 0", state.learning_rate),
-                });
+                return Err(Error::corrupt(
+                    path,
+                    format!("learning rate {} is not > 0", state.learning_rate),
+                ));
             }
             optimizer.set_learning_rate(state.learning_rate)
         }

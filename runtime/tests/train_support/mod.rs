@@ -12,7 +12,7 @@ use sxima_runtime::error::{DeviceResultExt, Result};
 #[allow(unused_imports)]
 pub use sxima_runtime::loss::{Mse, SparseCrossEntropy};
 use sxima_runtime::optim::{Sgd, SgdConfig};
-use sxima_runtime::{layers, model::*, Elem};
+use sxima_runtime::{layers, model::*, Backend, Elem};
 
 /// A two-layer classifier `[2] -> 16 -> [2]` (or `[H]` hidden via const).
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct Blob<const H: usize, E: Dtype = f32, D: Storage<E> = Cpu> {
     pub fc2: layers::Dense<H, 2, E, D>,
 }
 
-impl<const H: usize, E: Elem, D: Device<E>> TensorCollection<E, D> for Blob<H, E, D> {
+impl<const H: usize, E: Elem, D: Backend<E>> TensorCollection<E, D> for Blob<H, E, D> {
     type To<E2: Dtype, D2: Device<E2>> = Blob<H, E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
@@ -41,7 +41,7 @@ impl<const H: usize, E: Elem, D: Device<E>> TensorCollection<E, D> for Blob<H, E
     }
 }
 
-impl<const H: usize, B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<const H: usize, B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     Module<Tensor<(B, Const<2>), E, D, T>> for Blob<H, E, D>
 {
     type Output = Tensor<(B, Const<2>), E, D, T>;
@@ -53,7 +53,7 @@ impl<const H: usize, B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<const H: usize, B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<const H: usize, B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     ModuleMut<Tensor<(B, Const<2>), E, D, T>> for Blob<H, E, D>
 {
     type Output = Tensor<(B, Const<2>), E, D, T>;
@@ -68,7 +68,7 @@ impl<const H: usize, B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<const H: usize, E: Elem, D: Device<E>> ModelInfo for Blob<H, E, D> {
+impl<const H: usize, E: Elem, D: Backend<E>> ModelInfo for Blob<H, E, D> {
     const NAME: &'static str = "Blob";
     const INPUT_SHAPE: &'static [usize] = &[2];
     const OUTPUT_SHAPE: &'static [usize] = &[2];
@@ -76,7 +76,7 @@ impl<const H: usize, E: Elem, D: Device<E>> ModelInfo for Blob<H, E, D> {
     const LAYERS: &'static [LayerSummary] = &[];
 }
 
-impl<const H: usize, E: Elem, D: Device<E>> Model<E, D> for Blob<H, E, D> {
+impl<const H: usize, E: Elem, D: Backend<E>> Model<E, D> for Blob<H, E, D> {
     type Input<B: Dim> = (B, Const<2>);
     type Output<B: Dim> = (B, Const<2>);
     fn input_shape<B: Dim>(batch: B) -> Self::Input<B> {
@@ -108,7 +108,7 @@ pub struct Mlp<E: Dtype = f32, D: Storage<E> = Cpu> {
     pub fc2: layers::Dense<32, 10, E, D>,
 }
 
-impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> TensorCollection<E, D> for Mlp<E, D> {
     type To<E2: Dtype, D2: Device<E2>> = Mlp<E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
@@ -128,7 +128,7 @@ impl<E: Elem, D: Device<E>> TensorCollection<E, D> for Mlp<E, D> {
     }
 }
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     Module<Tensor<(B, Const<1>, Const<28>, Const<28>), E, D, T>> for Mlp<E, D>
 {
     type Output = Tensor<(B, Const<10>), E, D, T>;
@@ -144,7 +144,7 @@ impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+impl<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>
     ModuleMut<Tensor<(B, Const<1>, Const<28>, Const<28>), E, D, T>> for Mlp<E, D>
 {
     type Output = Tensor<(B, Const<10>), E, D, T>;
@@ -160,7 +160,7 @@ impl<B: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
     }
 }
 
-impl<E: Elem, D: Device<E>> ModelInfo for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
     const NAME: &'static str = "Mlp";
     const INPUT_SHAPE: &'static [usize] = &[1, 28, 28];
     const OUTPUT_SHAPE: &'static [usize] = &[10];
@@ -168,7 +168,7 @@ impl<E: Elem, D: Device<E>> ModelInfo for Mlp<E, D> {
     const LAYERS: &'static [LayerSummary] = &[];
 }
 
-impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
+impl<E: Elem, D: Backend<E>> Model<E, D> for Mlp<E, D> {
     type Input<B: Dim> = (B, Const<1>, Const<28>, Const<28>);
     type Output<B: Dim> = (B, Const<10>);
     fn input_shape<B: Dim>(batch: B) -> Self::Input<B> {
@@ -192,7 +192,7 @@ impl<E: Elem, D: Device<E>> Model<E, D> for Mlp<E, D> {
 }
 
 /// Plain SGD (`p -= lr * g`) as the tests' optimizer.
-pub fn plain_sgd<E: Elem, D: Device<E>>(lr: f64) -> Sgd<E, D> {
+pub fn plain_sgd<E: Elem, D: Backend<E>>(lr: f64) -> Sgd<E, D> {
     Sgd::new(SgdConfig {
         lr,
         ..Default::default()
@@ -230,9 +230,9 @@ pub fn blobs(n: usize, seed: u64) -> Dataset {
 
 /// All parameters of a model, flattened, in visit order (for bit-exact
 /// comparisons).
-pub fn params<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(m: &M) -> Vec<E> {
+pub fn params<E: Elem, D: Backend<E>, M: TensorCollection<E, D>>(m: &M) -> Vec<E> {
     struct P<E>(Vec<E>);
-    impl<E: Elem, D: Device<E>> TensorVisitor<E, D> for P<E> {
+    impl<E: Elem, D: Backend<E>> TensorVisitor<E, D> for P<E> {
         type Viewer = ViewTensorRef;
         type Err = D::Err;
         type E2 = E;

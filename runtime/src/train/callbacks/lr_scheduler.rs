@@ -46,9 +46,11 @@ impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>, S: LrSchedule> Callback<E
     ) -> Result<()> {
         let lr = self.schedule.lr(epoch - 1, last);
         if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::Config(format!(
-                "learning-rate schedule gave {lr} for epoch {epoch}"
-            )));
+            return Err(Error::config(
+                "learning rate",
+                lr,
+                format!("the schedule gave it for epoch {epoch}; it must be finite and > 0"),
+            ));
         }
         control.lr = lr;
         Ok(())

@@ -99,9 +99,10 @@ pub(crate) fn monitored(logs: &EpochLogs, monitor: &str) -> Result<f64> {
             keys.push("val_loss".into());
         }
         keys.extend(logs.val_metrics.keys().map(|k| format!("val_{k}")));
-        Error::Config(format!(
-            "monitored value `{monitor}` is not in the logs (available: {})",
-            keys.join(", ")
-        ))
+        Error::config(
+            "monitor",
+            monitor,
+            format!("not in the logs (available: {})", keys.join(", ")),
+        )
     })
 }

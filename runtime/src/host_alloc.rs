@@ -5,16 +5,16 @@
 //! defaults, freed memory at the top of the heap is returned to the OS as soon
 //! as more than 128 KiB (adjusted upwards dynamically) is free, so the next
 //! step gets it back page by page, each page a fault plus zeroing: on the
-//! lecture CNN that was a third of the step time. [`tune`] raises the trim
+//! lecture CNN that was a third of the step time. [`tune_host_allocator`] raises the trim
 //! threshold (freed memory stays in the process for reuse) and the mmap
 //! threshold to its maximum (32 MiB), once per process. The cost is that a
 //! process keeps its peak heap size, as PyTorch's and TensorFlow's caching
 //! allocators do.
 //!
-//! Called by `fit`'s [`train_step`](crate::train::fit::train_step) and the
-//! CPU conv/pool kernels; no-op on targets other than Linux with glibc, and
-//! when the environment variable `SXIMA_MALLOC_DEFAULTS` is set (to keep
-//! glibc's defaults).
+//! It changes the allocator of the whole process, so the library never calls
+//! it: a program that trains on the CPU opts in by calling
+//! [`tune_host_allocator`] once at start (the bench and the CPU training
+//! examples do). No-op on targets other than Linux with glibc.
 
 use std::sync::Once;
 
@@ -25,13 +25,18 @@ pub const MMAP_THRESHOLD: i32 = 32 << 20;
 
 static TUNE: Once = Once::new();
 
-/// Applies the allocator settings above, once per process (see module docs).
-pub fn tune() {
-    TUNE.call_once(|| {
-        if std::env::var_os("SXIMA_MALLOC_DEFAULTS").is_none() {
-            apply();
-        }
-    });
+/// Tunes glibc's `malloc` for training on the CPU: freed memory stays in the
+/// process (trim threshold [`TRIM_THRESHOLD`]) and buffers up to
+/// [`MMAP_THRESHOLD`] come from the heap, so each step reuses the last step's
+/// pages instead of faulting in fresh ones. Affects the whole process; call it
+/// once at the start of `main` (later calls do nothing). No-op on targets
+/// other than Linux with glibc.
+///
+/// ```
+/// sxima_runtime::tune_host_allocator();
+/// ```
+pub fn tune_host_allocator() {
+    TUNE.call_once(apply);
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -57,8 +62,8 @@ fn apply() {}
 mod tests {
     #[test]
     fn tuning_twice_is_harmless_and_allocation_still_works() {
-        super::tune();
-        super::tune();
+        super::tune_host_allocator();
+        super::tune_host_allocator();
         let v = vec![1.0f32; 10 << 20];
         assert_eq!(v.iter().sum::<f32>(), (10 << 20) as f32);
     }

@@ -1,81 +1,24 @@
-//! CPU kernels for [`super::window`]: the same maths as the generic dfdx
-//! composition, as plain loops with a hand-written backward recorded through
-//! dfdx's public tape API (`Tape::add_backward_op`,
-//! `Gradients::get_or_alloc_mut`).
-//!
-//! Chosen at run time when the device is `Cpu` and the element type `f32` or
-//! `f64` ([`applies`]); the concrete types are recovered with `Any`
-//! downcasts, which cannot fail once `applies` said yes.
+//! CPU kernels for the window gather ([`crate::layers::window`]): the same
+//! maths as the generic dfdx composition, as plain loops with a hand-written
+//! backward recorded through dfdx's public tape API (`Tape::add_backward_op`,
+//! `Gradients::get_or_alloc_mut`). `Cpu`'s choice in
+//! [`Backend`](crate::backend::Backend) for `f32` and `f64`.
 //!
 //! Max pooling follows PyTorch: the gradient goes to the first maximum of a
 //! window, and a NaN in a window wins. (The generic path gives every tied
 //! maximum the full gradient, like dfdx's `max`.)
 
-use std::any::{Any, TypeId};
-
 use dfdx::prelude::*;
 
 use rayon::prelude::*;
 
-use super::window::WindowPlan;
 use crate::elem::Elem;
 use crate::kernels::scratch::Scratch;
-
-/// Whether the CPU kernels handle element type `E` on device `D`.
-pub fn applies<E: 'static, D: 'static>() -> bool {
-    TypeId::of::<D>() == TypeId::of::<Cpu>()
-        && (TypeId::of::<E>() == TypeId::of::<f32>() || TypeId::of::<E>() == TypeId::of::<f64>())
-}
-
-fn cast<A: 'static, B: 'static>(a: A) -> B {
-    match (Box::new(a) as Box<dyn Any>).downcast::<B>() {
-        Ok(b) => *b,
-        Err(_) => unreachable!("window_cpu: type checked by `applies`"),
-    }
-}
-
-fn cast_ref<A: 'static, B: 'static>(a: &A) -> &B {
-    (a as &dyn Any)
-        .downcast_ref::<B>()
-        .expect("window_cpu: type checked by `applies`")
-}
-
-fn cast_mut<A: 'static, B: 'static>(a: &mut A) -> &mut B {
-    (a as &mut dyn Any)
-        .downcast_mut::<B>()
-        .expect("window_cpu: type checked by `applies`")
-}
-
-/// CPU `window_max`; only call when [`applies`]`::<E, D>()`.
-pub(crate) fn max<S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<S, E, D, T>,
-    plan: &WindowPlan,
-    out_shape: S2,
-) -> Result<Tensor<S2, E, D, T>, D::Err> {
-    if TypeId::of::<E>() == TypeId::of::<f32>() {
-        max_typed::<f32, S, S2, E, D, T>(x, plan, out_shape)
-    } else {
-        max_typed::<f64, S, S2, E, D, T>(x, plan, out_shape)
-    }
-}
-
-/// CPU `window_sum`; only call when [`applies`]`::<E, D>()`.
-pub(crate) fn sum<S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<S, E, D, T>,
-    plan: &WindowPlan,
-    out_shape: S2,
-) -> Result<Tensor<S2, E, D, T>, D::Err> {
-    if TypeId::of::<E>() == TypeId::of::<f32>() {
-        sum_typed::<f32, S, S2, E, D, T>(x, plan, out_shape)
-    } else {
-        sum_typed::<f64, S, S2, E, D, T>(x, plan, out_shape)
-    }
-}
+use crate::layers::window_generic::WindowPlan;
 
 /// The input, contiguous and row-major, in a pooled host buffer.
-fn read_input<F: Elem, S: Shape, E: Elem, D: Device<E>>(inp: &Tensor<S, E, D>) -> Scratch<F> {
-    let t: &Tensor<S, F, Cpu> = cast_ref(inp);
-    let mut v = Scratch::uninit(t.shape().num_elements(), F::zero());
+fn read_input<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Scratch<E> {
+    let mut v = Scratch::uninit(t.shape().num_elements(), E::zero());
     t.copy_into(&mut v);
     v
 }
@@ -88,44 +31,19 @@ fn planes_per_task(planes: usize, plane_len: usize) -> usize {
     planes.div_ceil(threads).max(min).max(1)
 }
 
-/// Wraps `data` as a `Tensor<S2, E, D>` on the input's CPU device.
-fn make_output<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>>(
-    inp: &Tensor<S, E, D>,
-    data: Vec<F>,
-    out_shape: S2,
-) -> Result<Tensor<S2, E, D>, D::Err> {
-    let t: &Tensor<S, F, Cpu> = cast_ref(inp);
-    let out: Tensor<S2, F, Cpu> = t
-        .device()
-        .try_tensor_from_vec(data, out_shape)
-        .map_err(cast::<CpuError, D::Err>)?;
-    Ok(cast(out))
-}
-
-/// The gradient buffer of tensor (or ghost) `$t` in `$grads` as `&mut Vec<F>`
-/// (a macro because dfdx's `Tensorlike` bound cannot be named outside dfdx).
-macro_rules! grad_vec {
-    ($F:ty, $grads:expr, $t:expr) => {{
-        let buf = $grads.get_or_alloc_mut($t)?;
-        let buf: &mut <Cpu as Storage<$F>>::Vec = cast_mut(buf);
-        let buf: &mut Vec<$F> = &mut *buf;
-        buf
-    }};
-}
-
 /// Runs `f(grad_out, grad_in)` on the gradient buffers of `out` and `inp`.
 /// The output gradient is moved out of `grads` for the call (no copy) and
 /// put back afterwards.
 macro_rules! with_grads {
-    ($F:ty, $grads:expr, $out:expr, $inp:expr, |$go:ident, $gi:ident| $body:block) => {{
-        let $go: Vec<$F> = std::mem::take(grad_vec!($F, $grads, $out));
-        let result = (|| -> Result<(), D::Err> {
-            let $gi: &mut [$F] = &mut grad_vec!($F, $grads, $inp)[..];
-            let $go: &[$F] = &$go;
+    ($grads:expr, $out:expr, $inp:expr, |$go:ident, $gi:ident| $body:block) => {{
+        let $go: Vec<E> = std::mem::take(&mut *$grads.get_or_alloc_mut($out)?);
+        let result = (|| -> Result<(), CpuError> {
+            let $gi: &mut [E] = &mut $grads.get_or_alloc_mut($inp)?[..];
+            let $go: &[E] = &$go;
             $body;
             Ok(())
         })();
-        *grad_vec!($F, $grads, $out) = $go;
+        **$grads.get_or_alloc_mut($out)? = $go;
         result
     }};
 }
@@ -155,7 +73,7 @@ fn sum_taps<F: Elem>(plan: &WindowPlan) -> (Vec<usize>, Vec<F>) {
     let fill = plan.fill();
     let mut index = plan.index.clone();
     let mut weights: Vec<F> = match &plan.weights {
-        Some(w) => w.iter().map(|&v| F::from_f64(v).unwrap()).collect(),
+        Some(w) => w.iter().map(|&v| crate::elem::cast::<F>(v)).collect(),
         None => vec![F::one(); index.len()],
     };
     for (i, w) in index.iter_mut().zip(weights.iter_mut()) {
@@ -193,20 +111,20 @@ fn window_argmax<F: Elem>(xp: &[F], win: &[usize]) -> (F, usize) {
     (bv, bi)
 }
 
-fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<S, E, D, T>,
+/// `Cpu`'s [`Backend::window_max`](crate::backend::Backend::window_max).
+pub(crate) fn max<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
+    x: Tensor<S, E, Cpu, T>,
     plan: &WindowPlan,
     out_shape: S2,
-) -> Result<Tensor<S2, E, D, T>, D::Err> {
-    crate::kernels::host_alloc::tune();
+) -> Result<Tensor<S2, E, Cpu, T>, CpuError> {
     let n = plan.planes(x.shape().num_elements(), out_shape.num_elements());
     // Contiguous, so the gradient buffer is laid out like the data we read.
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
-    let xs: Scratch<F> = read_input(&inp);
+    let xs: Scratch<E> = read_input(&inp);
     let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
     let (index, real) = max_taps(plan);
     let all_real = real.iter().all(|&r| r);
-    let mut out = vec![F::zero(); n * p];
+    let mut out = vec![E::zero(); n * p];
     // Per output, the in-plane position of its maximum (first one, NaN wins);
     // every element is written below.
     let mut arg = Scratch::uninit(n * p, 0usize);
@@ -230,18 +148,18 @@ fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
                 if !all_real {
                     for (o, &r) in op.iter_mut().zip(&real) {
                         if !r {
-                            *o = F::neg_infinity();
+                            *o = E::neg_infinity();
                         }
                     }
                 }
             }
         });
     drop(xs);
-    let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
+    let out = inp.device().try_tensor_from_vec(out, out_shape)?;
     if T::OWNS_TAPE {
         let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
-        tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
-            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
+        tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
+            with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
                 gi.par_chunks_mut((k * m).max(1))
                     .zip(go.par_chunks((k * p).max(1)))
                     .zip(arg.par_chunks((k * p).max(1)))
@@ -264,30 +182,30 @@ fn max_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     Ok(out.put_tape(tape))
 }
 
-fn sum_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<S, E, D, T>,
+/// `Cpu`'s [`Backend::window_sum`](crate::backend::Backend::window_sum).
+pub(crate) fn sum<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
+    x: Tensor<S, E, Cpu, T>,
     plan: &WindowPlan,
     out_shape: S2,
-) -> Result<Tensor<S2, E, D, T>, D::Err> {
-    crate::kernels::host_alloc::tune();
+) -> Result<Tensor<S2, E, Cpu, T>, CpuError> {
     let n = plan.planes(x.shape().num_elements(), out_shape.num_elements());
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
-    let xs: Scratch<F> = read_input(&inp);
+    let xs: Scratch<E> = read_input(&inp);
     let (m, p, taps) = (plan.in_plane(), plan.out_plane(), plan.taps);
     // A pure copy (nearest upsampling, padding without border) needs no weights.
     let copy = taps == 1 && plan.weights.is_none() && !plan.uses_fill();
-    let (index, weights) = sum_taps::<F>(plan);
-    let mut out = vec![F::zero(); n * p];
+    let (index, weights) = sum_taps::<E>(plan);
+    let mut out = vec![E::zero(); n * p];
     let k = planes_per_task(n, p.max(m));
     xs.par_chunks((k * m).max(1))
         .zip(out.par_chunks_mut((k * p).max(1)))
         .for_each(|(xs, out)| sum_forward(xs, out, (m, p, taps), copy, &index, &weights));
     drop(xs);
-    let out = make_output::<F, _, _, E, D>(&inp, out, out_shape)?;
+    let out = inp.device().try_tensor_from_vec(out, out_shape)?;
     if T::OWNS_TAPE {
         let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
-        tape.add_backward_op(move |grads: &mut Gradients<E, D>| {
-            with_grads!(F, grads, &out_ghost, &inp_ghost, |go, gi| {
+        tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
+            with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
                 gi.par_chunks_mut((k * m).max(1))
                     .zip(go.par_chunks((k * p).max(1)))
                     .for_each(|(gi, go)| {
@@ -299,7 +217,7 @@ fn sum_typed<F: Elem, S: Shape, S2: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>
     Ok(out.put_tape(tape))
 }
 
-/// Forward of [`sum_typed`] over whole planes: `xs` holds planes of `m`
+/// Forward of [`sum`] over whole planes: `xs` holds planes of `m`
 /// inputs, `out` the matching planes of `p` outputs.
 fn sum_forward<F: Elem>(
     xs: &[F],
@@ -330,7 +248,7 @@ fn sum_forward<F: Elem>(
     }
 }
 
-/// Backward of [`sum_typed`] over whole planes: adds the output gradients
+/// Backward of [`sum`] over whole planes: adds the output gradients
 /// `go` into the input gradients `gi`.
 fn sum_backward<F: Elem>(
     gi: &mut [F],
