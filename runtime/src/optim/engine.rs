@@ -501,6 +501,21 @@ pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Device<E>, R: UpdateRu
     Ok(())
 }
 
+/// Validates a learning rate given to [`Optimizer::set_learning_rate`]
+/// (schedules, callbacks, user code): finite and >= 0. Zero is allowed
+/// because schedules end there (cosine annealing to `eta_min = 0`, as in
+/// PyTorch); `fit` refuses to *start* with 0 (see `fit`'s docs).
+///
+/// [`Optimizer::set_learning_rate`]: super::Optimizer::set_learning_rate
+pub(crate) fn check_set_lr(lr: f64) -> Result<()> {
+    check(
+        lr.is_finite() && lr >= 0.0,
+        "learning rate",
+        lr,
+        "set by Optimizer::set_learning_rate: must be finite and >= 0",
+    )
+}
+
 /// Checks a hyper-parameter, returning [`Error::InvalidConfig`] naming it.
 pub(crate) fn check(ok: bool, what: &str, value: f64, rule: &str) -> Result<()> {
     if ok {
