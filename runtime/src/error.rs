@@ -86,6 +86,11 @@ pub enum Error {
         feature: usize,
         value: f32,
     },
+    /// Data files were not found: `files` names them, `tried` lists every
+    /// place looked in (an explicit path, `$SXIMA_DATA`, ...) and why each
+    /// failed.
+    #[error("{files} not found; looked in: {tried}")]
+    DataNotFound { files: String, tried: String },
     /// A shape that only shows at run time does not match.
     #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
     Shape {

@@ -133,12 +133,7 @@ pub fn check_identity<M: ModelInfo>(meta: &HashMap<String, String>, path: &Path)
             get(OUTPUT_SHAPE_KEY),
             get(PARAM_COUNT_KEY),
         ),
-        model: describe(
-            M::NAME,
-            &ours[1].1,
-            &ours[2].1,
-            &M::PARAM_COUNT.to_string(),
-        ),
+        model: describe(M::NAME, &ours[1].1, &ours[2].1, &M::PARAM_COUNT.to_string()),
     })
 }
 
@@ -408,8 +403,8 @@ impl Check<'_> {
                         model: shape.to_vec(),
                     });
                 } else if self.reject_non_finite && self.non_finite.is_none() {
-                    self.non_finite = first_non_finite(dtype, t.data())
-                        .map(|(i, v)| (name.to_string(), i, v));
+                    self.non_finite =
+                        first_non_finite(dtype, t.data()).map(|(i, v)| (name.to_string(), i, v));
                 }
             }
         }
