@@ -132,6 +132,15 @@ pub fn repository_dir() -> PathBuf {
 /// [`Error::DataNotFound`] naming every place tried when none holds both
 /// files.
 pub fn find_dir(explicit: Option<&Path>) -> Result<PathBuf> {
+    search(
+        explicit,
+        std::env::var_os(DATA_ENV).map(PathBuf::from),
+        &repository_dir(),
+    )
+}
+
+/// [`find_dir`] with the environment's value and the fallback folder given.
+fn search(explicit: Option<&Path>, env: Option<PathBuf>, fallback: &Path) -> Result<PathBuf> {
     let has = |d: &Path| d.join(IMAGES_FILE).is_file() && d.join(LABELS_FILE).is_file();
     let mut tried = Vec::new();
     if let Some(d) = explicit {
@@ -140,16 +149,15 @@ pub fn find_dir(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         tried.push(format!("the explicit path {}", d.display()));
     }
-    match std::env::var_os(DATA_ENV) {
-        Some(d) if has(Path::new(&d)) => return Ok(PathBuf::from(d)),
-        Some(d) => tried.push(format!("${DATA_ENV} = {}", Path::new(&d).display())),
+    match env {
+        Some(d) if has(&d) => return Ok(d),
+        Some(d) => tried.push(format!("${DATA_ENV} = {}", d.display())),
         None => tried.push(format!("${DATA_ENV} (not set)")),
     }
-    let repo = repository_dir();
-    if has(&repo) {
-        return Ok(repo);
+    if has(fallback) {
+        return Ok(fallback.to_path_buf());
     }
-    tried.push(format!("the sxima repository's {}", repo.display()));
+    tried.push(format!("the sxima repository's {}", fallback.display()));
     Err(Error::DataNotFound {
         files: format!("MNIST files {IMAGES_FILE} and {LABELS_FILE}"),
         tried: format!(
@@ -171,5 +179,40 @@ pub fn default_dir() -> PathBuf {
     match std::env::var_os("SXIMA_DATA") {
         Some(d) => PathBuf::from(d),
         None => repository_dir(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_data_names_every_place_tried() {
+        let nowhere = Path::new("/nonexistent/sxima-a");
+        let e = search(Some(nowhere), Some("/nonexistent/sxima-b".into()), nowhere)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "MNIST files {IMAGES_FILE} and {LABELS_FILE} not found"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("the explicit path /nonexistent/sxima-a"), "{e}");
+        assert!(e.contains("$SXIMA_DATA = /nonexistent/sxima-b"), "{e}");
+        let e = search(None, None, nowhere).unwrap_err().to_string();
+        assert!(e.contains("$SXIMA_DATA (not set)"), "{e}");
+    }
+
+    #[test]
+    fn explicit_then_env_then_fallback() {
+        let repo = repository_dir();
+        let other = Path::new("/nonexistent/sxima-c");
+        assert_eq!(search(Some(&repo), None, other).unwrap(), repo);
+        assert_eq!(
+            search(Some(other), Some(repo.clone()), other).unwrap(),
+            repo
+        );
+        assert_eq!(search(None, Some(other.into()), &repo).unwrap(), repo);
     }
 }
