@@ -64,10 +64,15 @@ fn a_flipped_bit_in_a_tensor_is_an_error_naming_it() {
         "{e}"
     );
     assert!(
-        e.to_string().contains("tensor fc2.weight is corrupt (checksum "),
+        e.to_string()
+            .contains("tensor fc2.weight is corrupt (checksum "),
         "{e}"
     );
-    assert_eq!(params(&b), before, "a failed load must leave the model alone");
+    assert_eq!(
+        params(&b),
+        before,
+        "a failed load must leave the model alone"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -170,7 +175,10 @@ fn fuzzed_checkpoints_never_load_different_weights() {
         let (r, after) = result.unwrap_or_else(|_| panic!("case {case} (kind {kind}) panicked"));
         match r {
             Err(_) => {
-                assert_eq!(after, before, "case {case}: a failed load changed the model");
+                assert_eq!(
+                    after, before,
+                    "case {case}: a failed load changed the model"
+                );
                 errors += 1;
             }
             Ok(()) => {
@@ -196,7 +204,10 @@ fn fuzzed_checkpoints_never_load_different_weights() {
         }
     }
     assert_eq!(errors + identical, 1000);
-    assert!(errors > 900, "only {errors} of 1,000 corruptions were errors");
+    assert!(
+        errors > 900,
+        "only {errors} of 1,000 corruptions were errors"
+    );
     println!("fuzz: {errors} errors, {identical} identical loads");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -341,9 +341,12 @@ fn predict_and_predict_one_check_lengths() {
     assert!(predict(&m, &[1.0, 2.0, 3.0], 4).is_err());
     assert!(predict(&m, &[1.0, 2.0], 0).is_err());
     let p = Predictor::new(m.clone());
-    let (class, v) = p.classify(data.sample(3).unwrap()).unwrap();
-    assert_eq!(v, one[class]);
-    assert!(one.iter().all(|x| *x <= v));
+    let (class, prob) = p.classify(data.sample(3).unwrap()).unwrap();
+    assert!(one.iter().all(|x| *x <= one[class]));
+    assert_eq!(
+        prob,
+        sxima_runtime::train::infer::probabilities(&one)[class]
+    );
 }
 
 #[test]
