@@ -28,7 +28,7 @@
 //! shapes (`fc1.weight: file has [128, 784], model needs [256, 784]`).
 //! Keys under [`RESERVED_PREFIX`] are ignored (training state, see `resume`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,7 +41,7 @@ use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::Tensor;
 use dfdx::tensor_ops::Device;
 use num_traits::NumCast;
-use safetensors::tensor::{Dtype as SDtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype as SDtype, SafeTensors};
 
 use crate::elem::Elem;
 use crate::error::{Error, Result, TensorMismatch};
@@ -315,28 +315,57 @@ pub(crate) fn collect<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
 }
 
 /// Serialises entries (plus string metadata and a checksum per entry) to
-/// safetensors bytes.
+/// safetensors bytes: an 8-byte little-endian header length, the JSON
+/// header (padded with spaces to a multiple of 8), then the tensors' bytes in
+/// entry order. Written here rather than by `safetensors::serialize` so that
+/// the header's keys are sorted: the same model gives the same bytes (that
+/// crate writes the metadata map in hash order).
 pub(crate) fn serialize(
     entries: &[(String, Entry)],
     metadata: Option<HashMap<String, String>>,
     path: &Path,
 ) -> Result<Vec<u8>> {
     let err = |m: String| Error::corrupt(path, m);
-    let mut metadata = metadata.unwrap_or_default();
+    let mut meta: BTreeMap<String, String> = metadata.unwrap_or_default().into_iter().collect();
+    let mut header: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut offset = 0usize;
     for (name, e) in entries {
-        metadata.insert(
+        let want = e.shape.iter().product::<usize>() * e.dtype.size();
+        if e.data.len() != want {
+            return Err(err(format!(
+                "cannot serialise {name}: {} bytes for shape {:?} of {:?}",
+                e.data.len(),
+                e.shape,
+                e.dtype
+            )));
+        }
+        meta.insert(
             format!("{CHECKSUM_PREFIX}{name}"),
             format!("{:016x}", fnv1a64(&e.data)),
         );
+        let dtype = serde_json::to_value(e.dtype)
+            .map_err(|x| err(format!("cannot serialise {name}: {x}")))?;
+        header.insert(
+            name.clone(),
+            serde_json::json!({
+                "dtype": dtype,
+                "shape": e.shape,
+                "data_offsets": [offset, offset + e.data.len()],
+            }),
+        );
+        offset += e.data.len();
     }
-    let metadata = Some(metadata);
-    let mut views = Vec::with_capacity(entries.len());
-    for (name, e) in entries {
-        let view = TensorView::new(e.dtype, e.shape.clone(), &e.data)
-            .map_err(|x| err(format!("cannot serialise {name}: {x:?}")))?;
-        views.push((name.clone(), view));
+    header.insert("__metadata__".into(), serde_json::json!(meta));
+    let mut json =
+        serde_json::to_vec(&header).map_err(|x| err(format!("cannot serialise: {x}")))?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + offset);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for (_, e) in entries {
+        out.extend_from_slice(&e.data);
     }
-    safetensors::serialize(views, &metadata).map_err(|x| err(format!("cannot serialise: {x:?}")))
+    Ok(out)
 }
 
 /// Saves a `model!` model to `path` as safetensors, atomically, with its
