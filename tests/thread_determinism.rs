@@ -46,7 +46,15 @@ fn train_on(threads: usize, data: &Dataset) -> Vec<u8> {
         let mut model = TinyCnn::<f32, Cpu>::build(&dev);
         let mut opt = Adam::new(AdamConfig::default()).unwrap();
         let cfg = FitConfig::new().epochs(2).batch_size(32).seed(3).silent();
-        fit(&mut model, &mut opt, &SparseCrossEntropy, data, cfg, &mut []).unwrap();
+        fit(
+            &mut model,
+            &mut opt,
+            &SparseCrossEntropy,
+            data,
+            cfg,
+            &mut [],
+        )
+        .unwrap();
         let path = std::env::temp_dir().join(format!(
             "sxima-threads-{threads}-{}.safetensors",
             std::process::id()

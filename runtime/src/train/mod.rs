@@ -11,7 +11,9 @@
 //! * [`history`]: per-epoch [`EpochLogs`] and the [`History`] of a run.
 //! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
 //! * [`images`]: grids of grey images (digits) as PNG.
-//! * [`checkpoint`]: safetensors save/load that checks every tensor first;
+//! * [`checkpoint`]: safetensors save/load that checks every tensor first
+//!   (checksums, model identity, finiteness); [`ModelFile`]'s `M::load(path,
+//!   &dev)` / `model.save(path)` is the application API;
 //!   [`resume`]: training checkpoints (weights + epoch + history + optimizer state).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
 //! * [`progress`]: the progress bar / per-epoch line.
@@ -35,13 +37,15 @@ pub use callbacks::{
     Callback, Control, CsvLogger, EarlyStopping, JsonLogger, LrSchedule, LrScheduler, Mode,
     ModelCheckpoint,
 };
+pub use checkpoint::{LoadOptions, ModelFile};
 pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use forward::{InferModel, TrainModel};
 pub use history::{EpochLogs, History};
 pub use images::{image_grid, image_grid_size};
 pub use infer::{
-    evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
+    evaluate, evaluate_with, predict, predict_dataset, predict_one, probabilities, Evaluation,
+    Predictor,
 };
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
 pub use plot::{plot_history, plot_series};
