@@ -3,7 +3,7 @@
 //! Deep learning in Rust with models whose shapes are checked by the compiler.
 //! Write a network inside [`model!`]; the macro infers every layer's shape,
 //! turns each mismatch into a compile error on the offending layer, and
-//! expands to plain const-generic dfdx types that [`train::fit`] trains on
+//! expands to plain const-generic dfdx types that [`train::fit()`] trains on
 //! CPU or CUDA.
 //!
 //! The five steps of an application, each a runnable example below:
@@ -42,7 +42,7 @@
 //!
 //! A [`data::Dataset`] holds flat `f32` features with a per-sample shape and
 //! targets (class labels here); NaN or infinite values are an error naming
-//! the sample and feature. [`train::fit`] trains in the manner of Keras.
+//! the sample and feature. [`train::fit()`] trains in the manner of Keras.
 //! (The MNIST digits load with `mnist::load_default()`, see [`data::mnist`].)
 //!
 //! ```

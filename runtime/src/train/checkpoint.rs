@@ -6,10 +6,10 @@
 //!
 //! [`save`] writes every tensor the model visits under its parameter path
 //! (`fc1.weight`), plus dfdx's scalars (batch-norm momentum ...) as rank-0
-//! `f64`, atomically: a temporary file `.NAME.tmp.<pid>.<n>` in the same
-//! directory, then a rename, so a crash never leaves a half-written
-//! checkpoint under the real name; a later save to the same target removes
-//! temporary files that crashed (killed) processes left behind.
+//! `f64`, atomically ([`atomic_write`]: a temporary file
+//! `.NAME.tmp.<pid>.<n>` in the same directory, then a rename, so a crash
+//! never leaves a half-written checkpoint under the real name; a later save
+//! to the same target removes temporary files killed processes left behind).
 //!
 //! Integrity: the header's metadata holds an FNV-1a 64 checksum of every
 //! tensor's bytes (`sxima.fnv1a64.<tensor>`), verified on load, so a flipped
@@ -30,7 +30,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use dfdx::nn::{
     ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
@@ -45,7 +44,11 @@ use safetensors::tensor::{Dtype as SDtype, SafeTensors};
 
 use crate::elem::Elem;
 use crate::error::{Error, Result, TensorMismatch};
-use crate::model::{thousands, Model, ModelInfo};
+pub use crate::train::atomic_file::{atomic_write, check_save_target};
+pub use crate::train::model_file::{
+    check_identity, model_from_bytes, save_model, ModelFile, INPUT_SHAPE_KEY, MODEL_KEY,
+    OUTPUT_SHAPE_KEY, PARAM_COUNT_KEY,
+};
 
 /// Keys starting with this are not model tensors (optimizer state ...);
 /// [`load`] skips them.
@@ -53,14 +56,6 @@ pub const RESERVED_PREFIX: &str = "__train__.";
 
 /// Metadata key prefix of the per-tensor checksums (FNV-1a 64, lower-case hex).
 pub const CHECKSUM_PREFIX: &str = "sxima.fnv1a64.";
-/// Metadata key: the model's type name (`ModelInfo::NAME`).
-pub const MODEL_KEY: &str = "sxima.model";
-/// Metadata key: the per-sample input shape, as `[1, 28, 28]`.
-pub const INPUT_SHAPE_KEY: &str = "sxima.input_shape";
-/// Metadata key: the per-sample output shape, as `[10]`.
-pub const OUTPUT_SHAPE_KEY: &str = "sxima.output_shape";
-/// Metadata key: the trainable parameter count, as decimal digits.
-pub const PARAM_COUNT_KEY: &str = "sxima.param_count";
 
 /// FNV-1a, 64 bits, of `bytes`: the per-tensor checksum.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -91,160 +86,6 @@ impl LoadOptions {
         self.allow_non_finite = yes;
         self
     }
-}
-
-/// The model identity [`save_model`] records: name, shapes, parameter count.
-fn identity<M: ModelInfo>() -> [(String, String); 4] {
-    [
-        (MODEL_KEY.into(), M::NAME.into()),
-        (INPUT_SHAPE_KEY.into(), format!("{:?}", M::INPUT_SHAPE)),
-        (OUTPUT_SHAPE_KEY.into(), format!("{:?}", M::OUTPUT_SHAPE)),
-        (PARAM_COUNT_KEY.into(), M::PARAM_COUNT.to_string()),
-    ]
-}
-
-/// `Mlp (input [784], output [10], 50,890 params)`.
-fn describe(name: &str, input: &str, output: &str, params: &str) -> String {
-    let params = params
-        .parse::<usize>()
-        .map(thousands)
-        .unwrap_or_else(|_| params.to_string());
-    format!("`{name}` (input {input}, output {output}, {params} params)")
-}
-
-/// Errors with [`Error::WrongModel`] when `meta` names another model (or
-/// the same name with other shapes or parameter count). Files without a
-/// model name (plain [`save`], PyTorch) pass.
-pub fn check_identity<M: ModelInfo>(meta: &HashMap<String, String>, path: &Path) -> Result<()> {
-    let Some(name) = meta.get(MODEL_KEY) else {
-        return Ok(());
-    };
-    let get = |k: &str| meta.get(k).map(String::as_str).unwrap_or("?");
-    let ours = identity::<M>();
-    let same = ours.iter().all(|(k, v)| get(k) == v);
-    if same {
-        return Ok(());
-    }
-    Err(Error::WrongModel {
-        path: path.to_path_buf(),
-        file: describe(
-            name,
-            get(INPUT_SHAPE_KEY),
-            get(OUTPUT_SHAPE_KEY),
-            get(PARAM_COUNT_KEY),
-        ),
-        model: describe(M::NAME, &ours[1].1, &ours[2].1, &M::PARAM_COUNT.to_string()),
-    })
-}
-
-/// True when `file_name` is a temporary file of [`atomic_write`] for target
-/// `name` (`.NAME.tmp.<pid>.<n>`) left by a process that no longer runs.
-fn is_stale_temp(file_name: &str, name: &str, dir: &Path) -> bool {
-    let Some(rest) = file_name
-        .strip_prefix('.')
-        .and_then(|r| r.strip_prefix(name))
-        .and_then(|r| r.strip_prefix(".tmp."))
-    else {
-        return false;
-    };
-    let mut parts = rest.splitn(2, '.');
-    let pid = parts.next().and_then(|p| p.parse::<u32>().ok());
-    let counter_ok = parts.next().is_some_and(|c| c.parse::<u64>().is_ok());
-    let Some(pid) = pid.filter(|_| counter_ok) else {
-        return false;
-    };
-    if pid == std::process::id() {
-        return false; // ours: possibly another thread's save in flight
-    }
-    if Path::new("/proc/self").exists() {
-        !Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        // No process table to ask: stale when untouched for an hour.
-        std::fs::metadata(dir.join(file_name))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() > 3600)
-    }
-}
-
-/// Removes stale temporary files of target `name` in `dir` (best effort).
-fn remove_stale_temps(dir: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let file_name = e.file_name().to_string_lossy().into_owned();
-        if is_stale_temp(&file_name, name, dir) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// Errors unless `path` can be a save target: its folder exists and is a
-/// folder, and `path` is not itself a folder. Callbacks run this before
-/// training starts, so a typo fails before epoch 1, not after it.
-pub fn check_save_target(path: &Path) -> Result<()> {
-    let bad = |msg: String| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, msg),
-    };
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(bad("is a folder, not a file path to save to".into()));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(bad(format!(
-            "cannot save here: folder {} does not exist",
-            dir.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`. After a successful
-/// write, temporary files of the same target left by dead processes are
-/// removed.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })?;
-    remove_stale_temps(&dir, &name);
-    Ok(())
 }
 
 /// One tensor ready to serialise.
@@ -366,16 +207,6 @@ pub(crate) fn serialize(
         out.extend_from_slice(&e.data);
     }
     Ok(out)
-}
-
-/// Saves a `model!` model to `path` as safetensors, atomically, with its
-/// identity (name, input/output shape, parameter count) and checksums in the
-/// metadata. [`ModelFile::save`] calls it.
-pub fn save_model<E: Elem, D: Device<E>, M: TensorCollection<E, D> + ModelInfo>(
-    model: &M,
-    path: impl AsRef<Path>,
-) -> Result<()> {
-    save_with_metadata(model, path, identity::<M>().into_iter().collect())
 }
 
 /// Saves `model` to `path` as safetensors, atomically, with a checksum per
@@ -644,7 +475,7 @@ pub fn check_bytes_with<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -717,59 +548,4 @@ pub(crate) fn not_safetensors(path: &Path, bytes: &[u8], e: safetensors::SafeTen
             bytes.len()
         ),
     )
-}
-
-/// Builds a `model!` model on `device` from a checkpoint in memory: checks
-/// the recorded identity ([`Error::WrongModel`]), then loads as
-/// [`load_bytes_with`]. `path` only names the source in errors.
-pub fn model_from_bytes<E: Elem, D: Device<E>, M: Model<E, D>>(
-    bytes: &[u8],
-    path: &Path,
-    device: &D,
-    options: &LoadOptions,
-) -> Result<M> {
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| not_safetensors(path, bytes, e))?;
-    check_identity::<M>(&header.metadata().clone().unwrap_or_default(), path)?;
-    let mut model = <M as dfdx::nn::BuildModule<D, E>>::try_build(device)
-        .map_err(|e| Error::Device(format!("{e:?}")))?;
-    load_bytes_with(&mut model, bytes, path, options)?;
-    Ok(model)
-}
-
-/// Saving and loading a whole `model!` model: the application API.
-///
-/// ```no_run
-/// # use sxima_runtime::{dfdx::prelude::*, Model, train::checkpoint::ModelFile};
-/// # fn demo<M: Model<f32, Cpu>>(model: &M) -> sxima_runtime::Result<()> {
-/// model.save("model.safetensors")?; // weights, checksums, identity
-/// let dev = Cpu::default();
-/// let back = M::load("model.safetensors", &dev)?; // the typed model
-/// # Ok(()) }
-/// ```
-///
-/// Implemented for every [`Model`]; the file records the model's name,
-/// input/output shape and parameter count, so another model's file is one
-/// line ([`Error::WrongModel`]).
-pub trait ModelFile<E: Elem, D: Device<E>>: Sized {
-    /// Saves the model atomically (see [`save_model`]).
-    fn save(&self, path: impl AsRef<Path>) -> Result<()>;
-    /// Builds the model on `device` with the weights in `path`: identity,
-    /// checksums, tensor names/shapes/dtypes and finiteness are checked
-    /// before any value is used.
-    fn load(path: impl AsRef<Path>, device: &D) -> Result<Self> {
-        Self::load_with(path, device, &LoadOptions::default())
-    }
-    /// [`ModelFile::load`] with explicit [`LoadOptions`].
-    fn load_with(path: impl AsRef<Path>, device: &D, options: &LoadOptions) -> Result<Self>;
-}
-
-impl<E: Elem, D: Device<E>, M: Model<E, D>> ModelFile<E, D> for M {
-    fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        save_model(self, path)
-    }
-    fn load_with(path: impl AsRef<Path>, device: &D, options: &LoadOptions) -> Result<Self> {
-        let path = path.as_ref();
-        model_from_bytes(&read(path)?, path, device, options)
-    }
 }

@@ -13,12 +13,14 @@
 //! * [`images`]: grids of grey images (digits) as PNG.
 //! * [`checkpoint`]: safetensors save/load that checks every tensor first
 //!   (checksums, model identity, finiteness); [`ModelFile`]'s `M::load(path,
-//!   &dev)` / `model.save(path)` is the application API;
+//!   &dev)` / `model.save(path)` ([`model_file`]) is the application API;
+//!   [`atomic_file`]: crash-safe writes;
 //!   [`resume`]: training checkpoints (weights + epoch + history + optimizer state).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
 //! * [`progress`]: the progress bar / per-epoch line.
 //! * [`forward`]: the traits `fit` needs from a model and tensor helpers.
 
+pub mod atomic_file;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod history;
 pub mod images;
 pub mod infer;
 pub mod metrics;
+pub mod model_file;
 pub mod plot;
 pub mod progress;
 pub mod resume;
