@@ -40,6 +40,57 @@ pub enum Error {
     /// missing or malformed); `reason` says what is wrong.
     #[error("checkpoint {}: {reason}", path.display())]
     CorruptCheckpoint { path: PathBuf, reason: String },
+    /// A checkpoint was written by another model: its metadata names the
+    /// model, shapes and parameter count (`file`) and they differ from the
+    /// model loading it (`model`), both as `Mlp (input [784], output [10],
+    /// 50,890 params)`.
+    #[error("checkpoint {}: this file holds a {file}, not a {model}", path.display())]
+    WrongModel {
+        path: PathBuf,
+        file: String,
+        model: String,
+    },
+    /// A tensor's bytes do not match the checksum stored with them (a flipped
+    /// bit, a partial overwrite): `stored` and `computed` are FNV-1a 64 hex.
+    #[error(
+        "checkpoint {}: tensor {tensor} is corrupt (checksum {computed}, file says {stored})",
+        path.display()
+    )]
+    ChecksumMismatch {
+        path: PathBuf,
+        tensor: String,
+        stored: String,
+        computed: String,
+    },
+    /// A checkpoint's weight is NaN or infinite (rejected unless the loader
+    /// opts in with `LoadOptions::allow_non_finite`); `index` is the flat
+    /// position inside `tensor`.
+    #[error(
+        "checkpoint {}: {tensor}[{index}] is {value} (non-finite weights are rejected; \
+         LoadOptions::allow_non_finite opts in)",
+        path.display()
+    )]
+    NonFiniteWeight {
+        path: PathBuf,
+        tensor: String,
+        index: usize,
+        value: f64,
+    },
+    /// A NaN or infinite value in data: `input` names the data (`features`,
+    /// `targets`, `predict input`), `sample` the 0-based sample and `feature`
+    /// the 0-based value within it.
+    #[error("{input}: sample {sample}, feature {feature} is {value} (NaN and infinity are not valid data)")]
+    NonFiniteData {
+        input: String,
+        sample: usize,
+        feature: usize,
+        value: f32,
+    },
+    /// Data files were not found: `files` names them, `tried` lists every
+    /// place looked in (an explicit path, `$SXIMA_DATA`, ...) and why each
+    /// failed.
+    #[error("{files} not found; looked in: {tried}")]
+    DataNotFound { files: String, tried: String },
     /// A shape that only shows at run time does not match.
     #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
     Shape {

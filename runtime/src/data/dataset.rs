@@ -83,6 +83,25 @@ pub struct Dataset {
     targets: Targets,
 }
 
+/// Errors with [`Error::NonFiniteData`] on the first NaN or infinite value of
+/// `values` (samples of `per` values each); `input` names the data.
+pub fn check_finite(input: &str, values: &[f32], per: usize) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(at) => Err(Error::NonFiniteData {
+            input: input.to_string(),
+            sample: at / per.max(1),
+            feature: at % per.max(1),
+            value: values[at],
+        }),
+    }
+}
+
+/// `shape` without dimensions of size 1 (`[1, 28, 28]` -> `[28, 28]`).
+fn squeezed(shape: &[usize]) -> Vec<usize> {
+    shape.iter().copied().filter(|&d| d != 1).collect()
+}
+
 fn fmt_shape(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", dims.join(", "))
@@ -133,6 +152,10 @@ impl Dataset {
                 ),
                 format!("{} values", features.len()),
             ));
+        }
+        check_finite("features", &features, per)?;
+        if let Targets::Values { width, data } = &targets {
+            check_finite("targets", data, *width)?;
         }
         Ok(Self {
             features,
@@ -200,6 +223,34 @@ impl Dataset {
     /// The targets.
     pub fn targets(&self) -> &Targets {
         &self.targets
+    }
+
+    /// The class labels, or `None` for value targets.
+    pub fn labels(&self) -> Option<&[usize]> {
+        match &self.targets {
+            Targets::Classes(l) => Some(l),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// The class label of sample `i`; `None` past the end or for value targets.
+    pub fn label(&self, i: usize) -> Option<usize> {
+        self.labels().and_then(|l| l.get(i).copied())
+    }
+
+    /// Errors with [`Error::NonFiniteData`] (naming sample and feature) on
+    /// the first NaN or infinite feature or target value. Constructors run
+    /// it; `fit` and `evaluate` run it again because [`features_mut`]
+    /// and [`map_features`] can introduce such values later.
+    ///
+    /// [`features_mut`]: Self::features_mut
+    /// [`map_features`]: Self::map_features
+    pub fn check_finite(&self) -> Result<()> {
+        check_finite("features", &self.features, self.sample_len())?;
+        if let Targets::Values { width, data } = &self.targets {
+            check_finite("targets", data, *width)?;
+        }
+        Ok(())
     }
 
     /// The features of sample `i`, or `None` past the end.
@@ -338,7 +389,13 @@ impl Dataset {
     /// Checks this dataset fits a model's per-sample input and output shapes.
     /// `model` names the model in the message.
     pub fn check_shapes(&self, model: &str, input: &[usize], output: &[usize]) -> Result<()> {
-        if shape_len(&self.sample_shape) != shape_len(input) {
+        // Equal element counts; and unless one side is flat (a `[784]`
+        // dataset for a `[1, 28, 28]` model or the reverse), the same
+        // dimensions up to size-1 axes: `[1, 14, 56]` images are not
+        // `[1, 28, 28]` ones even with the same byte count.
+        let (a, b) = (squeezed(&self.sample_shape), squeezed(input));
+        let flat = a.len() <= 1 || b.len() <= 1;
+        if shape_len(&self.sample_shape) != shape_len(input) || (!flat && a != b) {
             return Err(Error::Shape {
                 what: format!(
                     "dataset samples of {} for model {model} input {}",

@@ -352,6 +352,10 @@ fn forward<E: Elem>(
     }
 }
 
+/// Runs of samples the backward splits a batch into (at most): enough for
+/// 16 threads; independent of the thread count for reproducible sums.
+const BACKWARD_RUNS: usize = 16;
+
 /// Backward over the batch, samples in parallel: adds the input gradient into
 /// `gx` and returns the weight and bias gradients `([Cout, Kg], [Cout])`.
 fn backward<E: Elem>(
@@ -374,9 +378,12 @@ fn backward<E: Elem>(
         geom.batch * cik * p,
         "conv: saved im2col length"
     );
-    // One contiguous run of samples per thread, each with its own dW, db
-    // and dcols scratch (a rayon `fold` would make an accumulator per split).
-    let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+    // Contiguous runs of samples, each with its own dW, db and dcols scratch
+    // (a rayon `fold` would make an accumulator per split), summed in run
+    // order. The number of runs is fixed, not the thread count, so the
+    // float sums (and the trained weights) are bit-identical for any number
+    // of threads.
+    let parts = BACKWARD_RUNS.clamp(1, geom.batch.max(1));
     let per = geom.batch.div_ceil(parts).max(1);
     let partial: Vec<(Vec<E>, Vec<E>)> = gx
         .par_chunks_mut((per * chw).max(1))

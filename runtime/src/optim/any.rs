@@ -123,7 +123,7 @@ impl<M: TensorCollection<E, D>, E: Elem, D: crate::backend::Backend<E>> Optimize
     fn learning_rate(&self) -> f64 {
         each!(self, o => Optimizer::<M, E, D>::learning_rate(o))
     }
-    fn set_learning_rate(&mut self, lr: f64) {
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
         each!(self, o => Optimizer::<M, E, D>::set_learning_rate(o, lr))
     }
     fn state(&self) -> OptimizerState {

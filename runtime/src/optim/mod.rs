@@ -81,8 +81,11 @@ pub trait Optimizer<M: TensorCollection<E, D>, E: Elem, D: Device<E>> {
     fn step(&mut self, model: &mut M, grads: &Gradients<E, D>) -> Result<()>;
     /// Current learning rate.
     fn learning_rate(&self) -> f64;
-    /// Sets the learning rate (used by schedules).
-    fn set_learning_rate(&mut self, lr: f64);
+    /// Sets the learning rate (used by schedules and callbacks). Errors with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) on NaN,
+    /// infinity or a negative rate, leaving the rate unchanged; 0 is
+    /// accepted here (a schedule's end) but `fit` will not start with it.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
     /// The optimizer's state (moments, step counts, learning rate) in host
     /// memory, for checkpoints.
     fn state(&self) -> OptimizerState;
@@ -203,8 +206,10 @@ macro_rules! optimizer {
             fn learning_rate(&self) -> f64 {
                 self.cfg.lr
             }
-            fn set_learning_rate(&mut self, lr: f64) {
+            fn set_learning_rate(&mut self, lr: f64) -> $crate::error::Result<()> {
+                $crate::optim::validate::check_set_lr(lr)?;
                 self.cfg.lr = lr;
+                Ok(())
             }
             fn state(&self) -> $crate::optim::OptimizerState {
                 $name::state(self)

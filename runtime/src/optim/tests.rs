@@ -448,7 +448,7 @@ fn learning_rate_can_be_set_by_a_schedule() {
     let mut opt = Sgd::<f64, Cpu>::new(SgdConfig::default()).unwrap();
     let mut s = StepDecay::new(0.1, 1, 0.5).unwrap();
     for epoch in 0..3 {
-        Optimizer::<NetF64, f64, Cpu>::set_learning_rate(&mut opt, s.lr(epoch, None));
+        Optimizer::<NetF64, f64, Cpu>::set_learning_rate(&mut opt, s.lr(epoch, None)).unwrap();
     }
     assert_eq!(Optimizer::<NetF64, f64, Cpu>::learning_rate(&opt), 0.025);
     assert_eq!(opt.state().lr, 0.025);

@@ -22,6 +22,21 @@ pub(crate) fn check_lr(lr: f64) -> Result<()> {
     )
 }
 
+/// Validates a learning rate given to [`Optimizer::set_learning_rate`]
+/// (schedules, callbacks, user code): finite and >= 0. Zero is allowed
+/// because schedules end there (cosine annealing to `eta_min = 0`, as in
+/// PyTorch); `fit` refuses to *start* with 0 (see `fit`'s docs).
+///
+/// [`Optimizer::set_learning_rate`]: super::Optimizer::set_learning_rate
+pub(crate) fn check_set_lr(lr: f64) -> Result<()> {
+    check(
+        lr.is_finite() && lr >= 0.0,
+        "learning rate",
+        lr,
+        "set by Optimizer::set_learning_rate: must be finite and >= 0",
+    )
+}
+
 /// Validates a coefficient that must lie in `[0, 1)`.
 pub(crate) fn check_unit(what: &str, v: f64) -> Result<()> {
     check((0.0..1.0).contains(&v), what, v, "must be in [0, 1)")

@@ -55,7 +55,10 @@ fn check_callback_lr(lr: f64, epoch: usize) -> Result<()> {
 /// `batch_size == 0`, an empty dataset, a dataset whose samples or targets do
 /// not fit the model's `INPUT_SHAPE` / `OUTPUT_SHAPE` (the element counts
 /// must agree; the flat features are read in the model's input shape), or a
-/// class label out of range; during training on a NaN/inf loss
+/// class label out of range, a NaN/infinite feature or target
+/// ([`Error::NonFiniteData`] naming sample and feature; `validation
+/// features` for validation data), a learning rate
+/// that is not finite and > 0 for the first epoch; during training on a NaN/inf loss
 /// ([`Error::NonFiniteLoss`], 1-based epoch and batch), a NaN/inf gradient
 /// ([`Error::NonFiniteGradient`], checked when `grad_norms` is on: a ReLU can
 /// hide NaN activations from the loss), a device error, a callback's error,
@@ -115,6 +118,7 @@ where
         }
     };
     train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    train.check_finite()?;
     if let Some(v) = val {
         if v.is_empty() {
             return Err(Error::data(
@@ -124,6 +128,20 @@ where
             ));
         }
         v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+        v.check_finite().map_err(|e| match e {
+            Error::NonFiniteData {
+                input,
+                sample,
+                feature,
+                value,
+            } => Error::NonFiniteData {
+                input: format!("validation {input}"),
+                sample,
+                feature,
+                value,
+            },
+            e => e,
+        })?;
     }
 
     let mut metrics: Vec<Box<dyn Metric>> = config.metrics;
@@ -157,9 +175,16 @@ where
         }
         if control.lr != optimizer.learning_rate() {
             check_callback_lr(control.lr, epoch)?;
-            optimizer.set_learning_rate(control.lr);
+            optimizer.set_learning_rate(control.lr)?;
         }
         let lr = optimizer.learning_rate();
+        if epoch == config.initial_epoch + 1 && !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config(
+                "learning rate",
+                lr,
+                format!("at the start of training (epoch {epoch}) it must be finite and > 0, else fit would train nothing"),
+            ));
+        }
         let start = Instant::now();
         progress.epoch_begin(epoch, train.len());
 
@@ -250,7 +275,7 @@ where
         }
         if control.lr != optimizer.learning_rate() {
             check_callback_lr(control.lr, epoch)?;
-            optimizer.set_learning_rate(control.lr);
+            optimizer.set_learning_rate(control.lr)?;
         }
         history.epochs.push(logs);
         if control.stop {

@@ -15,20 +15,6 @@ use crate::error::{DeviceResultExt, Result};
 use crate::loss::{Loss, Target};
 use crate::model::Model;
 
-/// A model `fit` can train. Kept for code written before [`Model`] carried
-/// the training forward ([`Model::try_forward_mut`]): every `Model` is one,
-/// and `M: Model<E, D>` is all a bound needs.
-pub trait TrainModel<E: Elem, D: Device<E>>: Model<E, D> {}
-
-impl<E: Elem, D: Device<E>, M: Model<E, D>> TrainModel<E, D> for M {}
-
-/// A model that can run inference. Kept for code written before [`Model`]
-/// carried the inference forward ([`Model::try_forward`]): every `Model` is
-/// one, and `M: Model<E, D>` is all a bound needs.
-pub trait InferModel<E: Elem, D: Device<E>>: Model<E, D> {}
-
-impl<E: Elem, D: Device<E>, M: Model<E, D>> InferModel<E, D> for M {}
-
 /// `f32` → `E` (exact for `f32`, widening for `f64`).
 pub fn to_elem<E: Elem>(v: f32) -> E {
     <E as NumCast>::from(v).unwrap_or_else(E::nan)

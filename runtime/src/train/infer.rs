@@ -1,12 +1,18 @@
 //! Inference without a tape: [`evaluate`] (loss and metrics over a dataset),
 //! [`predict`] / [`predict_dataset`] (raw outputs), and the application entry
 //! points [`predict_one`] and [`Predictor`], which check input lengths
-//! against the model's `INPUT_SHAPE` instead of panicking.
+//! against the model's `INPUT_SHAPE` and reject NaN/infinite inputs
+//! ([`Error::NonFiniteData`] naming sample and feature) instead of panicking
+//! or answering garbage. [`Predictor`] adds class probabilities
+//! ([`Predictor::predict_proba`]) and the `k` most likely classes
+//! ([`Predictor::top_k`]).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
+use crate::data::dataset::check_finite;
 use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
@@ -89,6 +95,7 @@ pub fn evaluate_with<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
         ));
     }
     data.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    data.check_finite()?;
     let dev = model_device(model);
     let n = shape_len(M::OUTPUT_SHAPE);
     let mut loss_sum = 0.0;
@@ -149,6 +156,7 @@ pub fn predict<E: Elem, D: Device<E>, M: Model<E, D>>(
             got: vec![features.len()],
         });
     }
+    check_finite("predict input", features, per)?;
     let dev = model_device(model);
     let n = shape_len(M::OUTPUT_SHAPE);
     let mut out = Vec::with_capacity(features.len() / per);
@@ -196,51 +204,104 @@ pub fn predict_one<E: Elem, D: Device<E>, M: Model<E, D>>(
             got: vec![x.len()],
         });
     }
+    check_finite("predict input", x, per)?;
     let dev = model_device(model);
     forward_batch(model, &dev, x, 1)
 }
 
-/// A trained model packaged for an application: owns the model and its
-/// device, checks input lengths, and offers class predictions.
-pub struct Predictor<E: Elem, D: Device<E>, M> {
-    model: M,
-    dev: D,
-    _e: core::marker::PhantomData<E>,
+/// Class probabilities from a model's outputs (logits): a softmax over
+/// them, or for a single output (a binary classifier trained with a
+/// sigmoid / BCE-with-logits loss) `[1 - p, p]` with `p = sigmoid(y)`.
+pub fn probabilities(logits: &[f32]) -> Vec<f32> {
+    if let [y] = logits {
+        let p = 1.0 / (1.0 + (-y).exp());
+        return vec![1.0 - p, p];
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
 }
 
-impl<E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M> {
-    /// Wraps a (trained) model.
+/// A trained model packaged for an application: checks input lengths and
+/// values, and answers outputs, class probabilities and the top classes.
+///
+/// It owns the model ([`Predictor::new`]) or borrows it
+/// ([`Predictor::borrowing`]), so the same model can keep training or be
+/// saved while a predictor reads it: `M` is the model type and `H` how it
+/// is held (`M` or `&M`).
+///
+/// Shapes: every `x` is one sample of `prod(INPUT_SHAPE)` values; outputs
+/// have `prod(OUTPUT_SHAPE)` values; probabilities one per class (2 for a
+/// single-output binary model).
+pub struct Predictor<E: Elem, D: Device<E>, M, H = M> {
+    model: H,
+    dev: D,
+    _m: core::marker::PhantomData<(E, fn() -> M)>,
+}
+
+impl<E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M, M> {
+    /// Wraps (and owns) a trained model.
     pub fn new(model: M) -> Self {
         let dev = model_device(&model);
         Self {
             model,
             dev,
-            _e: core::marker::PhantomData,
+            _m: core::marker::PhantomData,
         }
     }
+}
+
+impl<'a, E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M, &'a M> {
+    /// Borrows a trained model (it stays usable by its owner).
+    pub fn borrowing(model: &'a M) -> Self {
+        let dev = model_device(model);
+        Self {
+            model,
+            dev,
+            _m: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<E: Elem, D: Device<E>, M: Model<E, D>, H: Borrow<M>> Predictor<E, D, M, H> {
     /// The wrapped model.
     pub fn model(&self) -> &M {
-        &self.model
+        self.model.borrow()
     }
-    /// Output for one sample (see [`predict_one`]).
+    /// Output for one sample (see [`predict_one`]); errors on a wrong
+    /// length or a NaN/infinite value.
     pub fn predict_one(&self, x: &[f32]) -> Result<Vec<f32>> {
-        predict_one(&self.model, x)
+        predict_one(self.model(), x)
     }
     /// Outputs for many samples given as flat features.
     pub fn predict(&self, features: &[f32], batch_size: usize) -> Result<Vec<Vec<f32>>> {
-        predict(&self.model, features, batch_size)
+        predict(self.model(), features, batch_size)
     }
-    /// The arg-max class of one sample and its output value.
+    /// Class probabilities of one sample: the softmax of the outputs (see
+    /// [`probabilities`]); they sum to 1.
+    pub fn predict_proba(&self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(probabilities(&self.predict_one(x)?))
+    }
+    /// The `k` most probable classes of one sample as `(class, probability)`,
+    /// most probable first (ties: lower class first); fewer when the model
+    /// has fewer classes.
+    pub fn top_k(&self, x: &[f32], k: usize) -> Result<Vec<(usize, f32)>> {
+        let mut p: Vec<(usize, f32)> = self.predict_proba(x)?.into_iter().enumerate().collect();
+        p.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        p.truncate(k);
+        Ok(p)
+    }
+    /// The most probable class of one sample and its probability.
     pub fn classify(&self, x: &[f32]) -> Result<(usize, f32)> {
-        let y = self.predict_one(x)?;
-        let (mut best, mut v) = (0, f32::NEG_INFINITY);
-        for (i, &p) in y.iter().enumerate() {
-            if p > v {
-                best = i;
-                v = p;
-            }
-        }
-        Ok((best, v))
+        let top = self.top_k(x, 1)?;
+        top.first().copied().ok_or_else(|| {
+            Error::data(
+                format!("model {} output", M::NAME),
+                "at least 1 value",
+                "0 values",
+            )
+        })
     }
     /// The device the model lives on.
     pub fn device(&self) -> &D {

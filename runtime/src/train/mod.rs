@@ -11,12 +11,16 @@
 //! * [`history`]: per-epoch [`EpochLogs`] and the [`History`] of a run.
 //! * [`plot`]: loss/accuracy curves and generic series as PNG or SVG.
 //! * [`images`]: grids of grey images (digits) as PNG.
-//! * [`checkpoint`]: safetensors save/load that checks every tensor first;
+//! * [`checkpoint`]: safetensors save/load that checks every tensor first
+//!   (checksums, model identity, finiteness); [`ModelFile`]'s `M::load(path,
+//!   &dev)` / `model.save(path)` ([`model_file`]) is the application API;
+//!   [`atomic_file`]: crash-safe writes;
 //!   [`resume`]: training checkpoints (weights + epoch + history + optimizer state).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
 //! * [`progress`]: the progress bar / per-epoch line.
 //! * [`forward`]: the traits `fit` needs from a model and tensor helpers.
 
+pub mod atomic_file;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod config;
@@ -27,6 +31,7 @@ pub mod history;
 pub mod images;
 pub mod infer;
 pub mod metrics;
+pub mod model_file;
 pub mod plot;
 pub mod progress;
 pub mod resume;
@@ -35,13 +40,14 @@ pub use callbacks::{
     Callback, Control, CsvLogger, EarlyStopping, JsonLogger, LrSchedule, LrScheduler, Mode,
     ModelCheckpoint,
 };
+pub use checkpoint::{LoadOptions, ModelFile};
 pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
-pub use forward::{InferModel, TrainModel};
 pub use history::{EpochLogs, History};
 pub use images::{image_grid, image_grid_size};
 pub use infer::{
-    evaluate, evaluate_with, predict, predict_dataset, predict_one, Evaluation, Predictor,
+    evaluate, evaluate_with, predict, predict_dataset, predict_one, probabilities, Evaluation,
+    Predictor,
 };
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
 pub use plot::{plot_history, plot_series};

@@ -254,7 +254,7 @@ where
                     format!("learning rate {} is not > 0", state.learning_rate),
                 ));
             }
-            optimizer.set_learning_rate(state.learning_rate)
+            optimizer.set_learning_rate(state.learning_rate)?
         }
     }
     checkpoint::load_bytes(model, &bytes, path)?;

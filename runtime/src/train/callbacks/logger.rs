@@ -1,5 +1,6 @@
 //! [`CsvLogger`] and [`JsonLogger`]: rewrite the history file (atomically)
-//! after every epoch, so a crashed run leaves its record behind.
+//! after every epoch, so a crashed run leaves its record behind. The target
+//! folder is checked before training starts.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use dfdx::tensor_ops::Device;
 use super::{Callback, Control};
 use crate::elem::Elem;
 use crate::error::Result;
+use crate::train::checkpoint::check_save_target;
 use crate::train::history::{EpochLogs, History};
 
 /// Writes the history so far as CSV to `path` after every epoch.
@@ -46,7 +48,7 @@ impl JsonLogger {
 impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>> Callback<E, D, M> for CsvLogger {
     fn on_train_begin(&mut self, _model: &M, history: &History) -> Result<()> {
         self.history = history.clone();
-        Ok(())
+        check_save_target(&self.path)
     }
     fn on_epoch_end(&mut self, _model: &M, logs: &EpochLogs, _control: &mut Control) -> Result<()> {
         self.history.epochs.push(logs.clone());
@@ -57,7 +59,7 @@ impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>> Callback<E, D, M> for Csv
 impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>> Callback<E, D, M> for JsonLogger {
     fn on_train_begin(&mut self, _model: &M, history: &History) -> Result<()> {
         self.history = history.clone();
-        Ok(())
+        check_save_target(&self.path)
     }
     fn on_epoch_end(&mut self, _model: &M, logs: &EpochLogs, _control: &mut Control) -> Result<()> {
         self.history.epochs.push(logs.clone());

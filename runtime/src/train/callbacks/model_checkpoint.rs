@@ -1,5 +1,8 @@
 //! [`ModelCheckpoint`]: save the model after each epoch, or only when a
-//! monitored value improves, as an atomically written safetensors file.
+//! monitored value improves, as an atomically written safetensors file that
+//! records the model's identity and checksums ([`checkpoint::save_model`]).
+//! The target folder is checked before training starts, so a typo fails
+//! before epoch 1 instead of after it.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +12,7 @@ use dfdx::tensor_ops::Device;
 use super::{monitored, Callback, Control, Mode};
 use crate::elem::Elem;
 use crate::error::Result;
+use crate::model::ModelInfo;
 use crate::train::checkpoint;
 use crate::train::history::{EpochLogs, History};
 
@@ -65,10 +69,13 @@ impl ModelCheckpoint {
     }
 }
 
-impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>> Callback<E, D, M> for ModelCheckpoint {
+impl<E: Elem, D: Device<E>, M: TensorCollection<E, D> + ModelInfo> Callback<E, D, M>
+    for ModelCheckpoint
+{
+    /// Errors (before any epoch) when the target's folder does not exist.
     fn on_train_begin(&mut self, _model: &M, _history: &History) -> Result<()> {
         self.best = None;
-        Ok(())
+        checkpoint::check_save_target(&self.path_for(1))
     }
 
     fn on_epoch_end(&mut self, model: &M, logs: &EpochLogs, _control: &mut Control) -> Result<()> {
@@ -81,7 +88,7 @@ impl<E: Elem, D: Device<E>, M: TensorCollection<E, D>> Callback<E, D, M> for Mod
             self.best = Some(v);
         }
         let path = self.path_for(logs.epoch);
-        checkpoint::save(model, &path)?;
+        checkpoint::save_model(model, &path)?;
         self.saved.push((logs.epoch, path));
         Ok(())
     }
