@@ -241,11 +241,11 @@ pub mod prelude {
         Clip, EpsPlacement, MomentumForm, Nadam, NadamConfig, Optimizer, RmsProp, RmsPropConfig,
         Sgd, SgdConfig,
     };
-    pub use sxima_runtime::train::checkpoint::{LoadOptions, ModelFile};
     pub use sxima_runtime::train::{
         evaluate, fit, predict, predict_one, Callback, EarlyStopping, FitConfig, History,
         ModelCheckpoint, Predictor,
     };
+    pub use sxima_runtime::train::{LoadOptions, ModelFile};
     pub use sxima_runtime::{Backend, Elem, Error, Forward};
 }
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use dfdx::prelude::*;
 use support::*;
-use sxima_runtime::train::checkpoint::{self, load, load_bytes, save, LoadOptions, ModelFile};
+use sxima_runtime::train::checkpoint::{self, load, load_bytes, save, LoadOptions};
+use sxima_runtime::train::ModelFile;
 use sxima_runtime::{Error, Model};
 
 fn build<const H: usize>(seed: u64) -> Blob<H> {
@@ -189,7 +190,7 @@ fn fuzzed_checkpoints_never_load_different_weights() {
         }
         // The typed loader must agree (it also checks the model's identity).
         let typed = std::panic::catch_unwind(|| {
-            checkpoint::model_from_bytes::<f32, Cpu, Blob<8>>(
+            sxima_runtime::train::model_file::model_from_bytes::<f32, Cpu, Blob<8>>(
                 &bytes,
                 Path::new("fuzz"),
                 &Cpu::default(),

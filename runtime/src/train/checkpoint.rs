@@ -45,10 +45,6 @@ use safetensors::tensor::{Dtype as SDtype, SafeTensors};
 use crate::elem::Elem;
 use crate::error::{Error, Result, TensorMismatch};
 pub use crate::train::atomic_file::{atomic_write, check_save_target};
-pub use crate::train::model_file::{
-    check_identity, model_from_bytes, save_model, ModelFile, INPUT_SHAPE_KEY, MODEL_KEY,
-    OUTPUT_SHAPE_KEY, PARAM_COUNT_KEY,
-};
 
 /// Keys starting with this are not model tensors (optimizer state ...);
 /// [`load`] skips them.

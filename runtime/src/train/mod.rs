@@ -40,7 +40,7 @@ pub use callbacks::{
     Callback, Control, CsvLogger, EarlyStopping, JsonLogger, LrSchedule, LrScheduler, Mode,
     ModelCheckpoint,
 };
-pub use checkpoint::{LoadOptions, ModelFile};
+pub use checkpoint::LoadOptions;
 pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use history::{EpochLogs, History};
@@ -50,5 +50,6 @@ pub use infer::{
     Predictor,
 };
 pub use metrics::{Accuracy, Mae, Metric, TopKAccuracy};
+pub use model_file::ModelFile;
 pub use plot::{plot_history, plot_series};
 pub use resume::{load_training, restore_training, save_training, TrainState};

@@ -101,7 +101,7 @@ pub fn model_from_bytes<E: Elem, D: Device<E>, M: Model<E, D>>(
 /// Saving and loading a whole `model!` model: the application API.
 ///
 /// ```no_run
-/// # use sxima_runtime::{dfdx::prelude::*, Model, train::checkpoint::ModelFile};
+/// # use sxima_runtime::{dfdx::prelude::*, Model, train::ModelFile};
 /// # fn demo<M: Model<f32, Cpu>>(model: &M) -> sxima_runtime::Result<()> {
 /// model.save("model.safetensors")?; // weights, checksums, identity
 /// let dev = Cpu::default();

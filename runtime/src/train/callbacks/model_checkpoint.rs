@@ -1,6 +1,6 @@
 //! [`ModelCheckpoint`]: save the model after each epoch, or only when a
 //! monitored value improves, as an atomically written safetensors file that
-//! records the model's identity and checksums ([`checkpoint::save_model`]).
+//! records the model's identity and checksums ([`model_file::save_model`]).
 //! The target folder is checked before training starts, so a typo fails
 //! before epoch 1 instead of after it.
 
@@ -13,8 +13,8 @@ use super::{monitored, Callback, Control, Mode};
 use crate::elem::Elem;
 use crate::error::Result;
 use crate::model::ModelInfo;
-use crate::train::checkpoint;
 use crate::train::history::{EpochLogs, History};
+use crate::train::{checkpoint, model_file};
 
 /// Saves the model to `path` (`{epoch}` in the path is replaced by the
 /// 1-based epoch number) after every epoch, or with `best_only` when
@@ -88,7 +88,7 @@ impl<E: Elem, D: Device<E>, M: TensorCollection<E, D> + ModelInfo> Callback<E, D
             self.best = Some(v);
         }
         let path = self.path_for(logs.epoch);
-        checkpoint::save_model(model, &path)?;
+        model_file::save_model(model, &path)?;
         self.saved.push((logs.epoch, path));
         Ok(())
     }
