@@ -21,6 +21,7 @@ mod layers;
 mod parse;
 mod paths;
 mod plan;
+mod template;
 
 #[cfg(test)]
 mod prop_tests;

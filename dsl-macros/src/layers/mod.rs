@@ -22,6 +22,8 @@ use proc_macro2::{Span, TokenStream};
 pub mod args;
 pub mod common;
 pub mod names;
+pub mod parallel;
+pub mod residual;
 pub mod window;
 
 mod activation;

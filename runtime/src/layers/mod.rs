@@ -26,6 +26,7 @@ pub mod flatten;
 pub mod global_pool;
 pub mod im2col;
 pub mod local_response_norm;
+pub mod merge;
 pub mod pool;
 pub mod upsample;
 pub mod window;
