@@ -45,8 +45,9 @@ pub struct ModelDef {
     pub body: Body,
 }
 
-/// `block Name(params) { .. }`: a template (not expanded yet).
+/// `block Name(params) { .. }`: a template, expanded where it is used.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // `attrs` and `block_kw` are kept for docs and messages
 pub struct BlockDef {
     pub attrs: Vec<Attribute>,
     pub block_kw: Ident,
@@ -225,6 +226,7 @@ pub enum DimLit {
 }
 
 impl DimLit {
+    #[allow(dead_code)]
     pub fn span(&self) -> Span {
         match self {
             DimLit::Fixed { span, .. } | DimLit::Dynamic { span } => *span,
