@@ -160,7 +160,11 @@ pub fn infer_model_with<'a>(def: &'a ModelDef, templates: &Templates<'_>) -> syn
         templates,
         stack: Vec::new(),
     };
-    let mut root = ScopeBuilder::new(def.name.clone(), String::new(), &def.name.to_string());
+    let mut root = ScopeBuilder::new(
+        def.name.clone(),
+        String::new(),
+        &format!("model `{}`", def.name),
+    );
     let (steps, output) = planner.seq(&mut root, &body.stmts, input.clone())?;
     Ok(ModelPlan {
         def,
