@@ -4,8 +4,7 @@
 //! dfdx visitor, and a batch-1 forward at 224x224.
 
 use sxima::__private::dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
-    ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
 };
 use sxima::__private::dfdx::prelude::*;
 use sxima::prelude::*;
@@ -54,7 +53,8 @@ impl TensorVisitor<f32, Cpu> for Names {
         _: TensorOptions<S, f32, Cpu>,
         (t, name): (&Tensor<S, f32, Cpu>, String),
     ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        self.0.push((name, t.shape().concrete().into_iter().collect()));
+        self.0
+            .push((name, t.shape().concrete().into_iter().collect()));
         Ok(None)
     }
 }

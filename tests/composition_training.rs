@@ -5,8 +5,7 @@
 //! shortcut, is updated.
 
 use sxima::__private::dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
-    ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
 };
 use sxima::__private::dfdx::optim::{Adam, AdamConfig, Optimizer};
 use sxima::__private::dfdx::prelude::*;
@@ -99,7 +98,8 @@ fn train<D: Device<f32> + SampleTensor<f32>>(
         let loss = cross_entropy_with_logits_loss(logits, y.clone());
         losses.push(loss.as_vec()[0]);
         grads = loss.backward();
-        opt.update(&mut model, &grads).expect("every parameter is used");
+        opt.update(&mut model, &grads)
+            .expect("every parameter is used");
         model.zero_grads(&mut grads);
     }
     (losses, before, values(&model))

@@ -12,9 +12,9 @@ use syn::Ident;
 
 use crate::api;
 use crate::layers::common::fmt_shape;
+use crate::layers::parallel::Merge;
 use crate::parse::parse_file;
 use crate::paths;
-use crate::layers::parallel::Merge;
 use crate::plan::{infer_file, ModelPlan, PlannedLayer, Scope, Step, What};
 
 /// Parses, infers and expands a whole `model!` call. Errors become
@@ -187,7 +187,12 @@ fn nest(items: Vec<(TokenStream, TokenStream)>) -> (TokenStream, TokenStream) {
 /// The struct of one scope (fields, docs), its `TensorCollection` and its
 /// `Module` / `ModuleMut` forwards. The model's own attributes, derives and
 /// docs come from the caller (`head`).
-fn scope_items(scope: &Scope, model: &Ident, head: TokenStream, vis: &syn::Visibility) -> syn::Result<TokenStream> {
+fn scope_items(
+    scope: &Scope,
+    model: &Ident,
+    head: TokenStream,
+    vis: &syn::Visibility,
+) -> syn::Result<TokenStream> {
     let dfdx = dfdx();
     let rt = rt();
     let name = &scope.ty;
@@ -322,7 +327,11 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
         let k = *counter;
         match step {
             Step::Field(i) => out.extend(field_step(&scope.fields[*i], mutable)),
-            Step::Residual { body, shortcut, output } => {
+            Step::Residual {
+                body,
+                shortcut,
+                output,
+            } => {
                 let skip = format_ident!("__skip_{}", k);
                 let body_code = steps_code(scope, body, mutable, counter);
                 let shape = tensor_shape(output);
@@ -340,7 +349,11 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                     let x: #tensor<#shape, E, D, T> = #merge::add(x, #skip)?;
                 });
             }
-            Step::Parallel { branches, merge: how, output } => {
+            Step::Parallel {
+                branches,
+                merge: how,
+                output,
+            } => {
                 let outs: Vec<Ident> = (0..branches.len())
                     .map(|j| format_ident!("__branch_{}_{}", k, j))
                     .collect();
@@ -500,7 +513,12 @@ fn nested_checks(scope: &Scope, out: &mut Vec<TokenStream>) {
 }
 
 /// The helper structs of every composite below `scope`.
-fn helper_structs(scope: &Scope, model: &Ident, vis: &syn::Visibility, out: &mut TokenStream) -> syn::Result<()> {
+fn helper_structs(
+    scope: &Scope,
+    model: &Ident,
+    vis: &syn::Visibility,
+    out: &mut TokenStream,
+) -> syn::Result<()> {
     for l in &scope.fields {
         if let What::Scope(s) = &l.what {
             helper_structs(s, model, vis, out)?;

@@ -18,13 +18,15 @@ use proc_macro2::Span;
 use quote::{format_ident, quote_spanned};
 use syn::Ident;
 
-use crate::layers::parallel::{self as compose_par, Merge};
-use crate::layers::residual as compose;
 use crate::layers::args::{bind, kind_text};
 use crate::layers::common::fmt_shape;
 use crate::layers::names::{may_be_model, snake_case, unknown_layer};
+use crate::layers::parallel::{self as compose_par, Merge};
+use crate::layers::residual as compose;
 use crate::layers::{lookup, Cx, Inferred};
-use crate::parse::{parse_body_tokens, Args, Body, DimLit, File, Item, ModelDef, Node, ShapeLit, Stmt, Value};
+use crate::parse::{
+    parse_body_tokens, Args, Body, DimLit, File, Item, ModelDef, Node, ShapeLit, Stmt, Value,
+};
 use crate::template::{bind_args, subst_body, Env, Templates};
 
 /// One field of a generated struct, ready for code generation.
@@ -147,7 +149,10 @@ pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
 }
 
 /// Infers one model.
-pub fn infer_model_with<'a>(def: &'a ModelDef, templates: &Templates<'_>) -> syn::Result<ModelPlan<'a>> {
+pub fn infer_model_with<'a>(
+    def: &'a ModelDef,
+    templates: &Templates<'_>,
+) -> syn::Result<ModelPlan<'a>> {
     let input = fixed_dims(&def.input, "input shape")?;
     if def.body.stmts.is_empty() {
         return Err(syn::Error::new(
@@ -283,13 +288,23 @@ fn reserve_names(sb: &mut ScopeBuilder, stmts: &[Stmt]) -> syn::Result<()> {
 
 impl Planner<'_, '_> {
     /// A sequence of statements as the fields of `sb`.
-    fn seq(&mut self, sb: &mut ScopeBuilder, stmts: &[Stmt], input: Vec<u64>) -> syn::Result<(Vec<Step>, Vec<u64>)> {
+    fn seq(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        stmts: &[Stmt],
+        input: Vec<u64>,
+    ) -> syn::Result<(Vec<Step>, Vec<u64>)> {
         reserve_names(sb, stmts)?;
         self.list(sb, stmts, input)
     }
 
     /// [`Self::seq`] without reserving names (already reserved by the caller).
-    fn list(&mut self, sb: &mut ScopeBuilder, stmts: &[Stmt], input: Vec<u64>) -> syn::Result<(Vec<Step>, Vec<u64>)> {
+    fn list(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        stmts: &[Stmt],
+        input: Vec<u64>,
+    ) -> syn::Result<(Vec<Step>, Vec<u64>)> {
         let mut shape = input;
         let mut steps = Vec::new();
         for stmt in stmts {
@@ -304,7 +319,13 @@ impl Planner<'_, '_> {
     /// One statement; `name` is its field's name when it has one (written,
     /// or the index inside a group), `None` for a generated one or a
     /// transparent composite.
-    fn stmt(&mut self, sb: &mut ScopeBuilder, stmt: &Stmt, input: Vec<u64>, name: Option<FieldName>) -> syn::Result<(Vec<Step>, Vec<u64>)> {
+    fn stmt(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        stmt: &Stmt,
+        input: Vec<u64>,
+        name: Option<FieldName>,
+    ) -> syn::Result<(Vec<Step>, Vec<u64>)> {
         let (steps, output, explain) =
             self.node(sb, &stmt.node, input, name, stmt.assert.as_ref())?;
         if let Some(assert) = &stmt.assert {
@@ -329,7 +350,14 @@ impl Planner<'_, '_> {
     }
 
     /// `assert` is the statement's `-> [..]`: a nested model's output.
-    fn node(&mut self, sb: &mut ScopeBuilder, node: &Node, input: Vec<u64>, name: Option<FieldName>, assert: Option<&ShapeLit>) -> syn::Result<(Vec<Step>, Vec<u64>, Option<String>)> {
+    fn node(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        node: &Node,
+        input: Vec<u64>,
+        name: Option<FieldName>,
+        assert: Option<&ShapeLit>,
+    ) -> syn::Result<(Vec<Step>, Vec<u64>, Option<String>)> {
         match node {
             Node::Call(call) => {
                 let kind_word = call.kind.to_string();
@@ -364,7 +392,10 @@ impl Planner<'_, '_> {
                     let env = bind_args(def, call, &Env::new())?;
                     let body = subst_body(&def.body, &env)?;
                     if body.stmts.is_empty() {
-                        return Err(syn::Error::new(def.body.span, format!("block `{kind_word}` has no layers")));
+                        return Err(syn::Error::new(
+                            def.body.span,
+                            format!("block `{kind_word}` has no layers"),
+                        ));
                     }
                     self.stack.push(kind_word);
                     let mut child = sb.child(&path, call.kind.span());
@@ -372,7 +403,14 @@ impl Planner<'_, '_> {
                     self.stack.pop();
                     let (steps, output) = res?;
                     let scope = child.finish(steps, input.clone(), output.clone());
-                    let i = sb.push(PlannedLayer { field, path, kind_text: text, input, output: output.clone(), what: What::Scope(Box::new(scope)) });
+                    let i = sb.push(PlannedLayer {
+                        field,
+                        path,
+                        kind_text: text,
+                        input,
+                        output: output.clone(),
+                        what: What::Scope(Box::new(scope)),
+                    });
                     return Ok((vec![Step::Field(i)], output, None));
                 }
                 let Some(kind) = known else {
@@ -385,21 +423,43 @@ impl Planner<'_, '_> {
                         a => return Err(unknown_layer(call, &path, a.is_some())),
                     };
                     let output = fixed_dims(assert, &label)?;
-                    let i = sb.push(PlannedLayer { field, path, kind_text: text, input, output: output.clone(), what: What::Nested { ty: call.kind.clone() } });
+                    let i = sb.push(PlannedLayer {
+                        field,
+                        path,
+                        kind_text: text,
+                        input,
+                        output: output.clone(),
+                        what: What::Nested {
+                            ty: call.kind.clone(),
+                        },
+                    });
                     return Ok((vec![Step::Field(i)], output, None));
                 };
                 let bound = bind(call, kind, &label, &input)?;
                 let node = kind.bind(&bound)?;
-                let cx = Cx { label: &label, span: call.kind.span() };
+                let cx = Cx {
+                    label: &label,
+                    span: call.kind.span(),
+                };
                 let inferred = node.infer(&input, &cx)?;
                 let output = inferred.output.clone();
                 let explain = inferred.explain.clone();
-                let i = sb.push(PlannedLayer { field, path, kind_text: text, input, output: output.clone(), what: What::Layer(inferred) });
+                let i = sb.push(PlannedLayer {
+                    field,
+                    path,
+                    kind_text: text,
+                    input,
+                    output: output.clone(),
+                    what: What::Layer(inferred),
+                });
                 Ok((vec![Step::Field(i)], output, explain))
             }
             Node::Group(body) => {
                 if body.stmts.is_empty() {
-                    return Err(syn::Error::new(body.span, "an empty group `{ }`: write at least one layer"));
+                    return Err(syn::Error::new(
+                        body.span,
+                        "an empty group `{ }`: write at least one layer",
+                    ));
                 }
                 let (field, path) = name.unwrap_or_else(|| {
                     let f = sb.generate("seq", body.span);
@@ -417,13 +477,23 @@ impl Planner<'_, '_> {
                     shape = out;
                 }
                 let scope = child.finish(steps, input.clone(), shape.clone());
-                let i = sb.push(PlannedLayer { field, path, kind_text: "{ .. }".into(), input, output: shape.clone(), what: What::Scope(Box::new(scope)) });
+                let i = sb.push(PlannedLayer {
+                    field,
+                    path,
+                    kind_text: "{ .. }".into(),
+                    input,
+                    output: shape.clone(),
+                    what: What::Scope(Box::new(scope)),
+                });
                 Ok((vec![Step::Field(i)], shape, None))
             }
             Node::Repeat { kw, count, body } => {
                 let n = repeat_count(count)?;
                 if body.stmts.is_empty() {
-                    return Err(syn::Error::new(body.span, "`repeat` needs at least one layer"));
+                    return Err(syn::Error::new(
+                        body.span,
+                        "`repeat` needs at least one layer",
+                    ));
                 }
                 let (field, path) = name.unwrap_or_else(|| {
                     let f = sb.generate("repeat", kw.span());
@@ -441,7 +511,8 @@ impl Planner<'_, '_> {
                         self.stmt(&mut child, one, shape, Some(fname))?
                     } else {
                         let group = Node::Group(body.clone());
-                        let (st, out, _) = self.node(&mut child, &group, shape, Some(fname), None)?;
+                        let (st, out, _) =
+                            self.node(&mut child, &group, shape, Some(fname), None)?;
                         (st, out)
                     };
                     if n > 1 && out != before {
@@ -460,7 +531,14 @@ impl Planner<'_, '_> {
                     shape = out;
                 }
                 let scope = child.finish(steps, input.clone(), shape.clone());
-                let i = sb.push(PlannedLayer { field, path, kind_text: format!("repeat {n}"), input, output: shape.clone(), what: What::Scope(Box::new(scope)) });
+                let i = sb.push(PlannedLayer {
+                    field,
+                    path,
+                    kind_text: format!("repeat {n}"),
+                    input,
+                    output: shape.clone(),
+                    what: What::Scope(Box::new(scope)),
+                });
                 Ok((vec![Step::Field(i)], shape, None))
             }
             Node::Residual { kw, args, body } => {
@@ -472,7 +550,14 @@ impl Planner<'_, '_> {
                 reserve_names(&mut child, &body.stmts)?;
                 let (step, out) = self.residual(&mut child, kw, args, body, input.clone())?;
                 let scope = child.finish(vec![step], input.clone(), out.clone());
-                let i = sb.push(PlannedLayer { field, path, kind_text: "residual".into(), input, output: out.clone(), what: What::Scope(Box::new(scope)) });
+                let i = sb.push(PlannedLayer {
+                    field,
+                    path,
+                    kind_text: "residual".into(),
+                    input,
+                    output: out.clone(),
+                    what: What::Scope(Box::new(scope)),
+                });
                 Ok((vec![Step::Field(i)], out, None))
             }
             Node::Parallel { kw, args, branches } => {
@@ -490,7 +575,14 @@ impl Planner<'_, '_> {
                     _ => "",
                 };
                 let scope = child.finish(vec![step], input.clone(), out.clone());
-                let i = sb.push(PlannedLayer { field, path, kind_text: format!("parallel({merge})"), input, output: out.clone(), what: What::Scope(Box::new(scope)) });
+                let i = sb.push(PlannedLayer {
+                    field,
+                    path,
+                    kind_text: format!("parallel({merge})"),
+                    input,
+                    output: out.clone(),
+                    what: What::Scope(Box::new(scope)),
+                });
                 Ok((vec![Step::Field(i)], out, None))
             }
         }
@@ -498,10 +590,20 @@ impl Planner<'_, '_> {
 
     /// `residual(shortcut = ..) { body }` with the body's fields in `sb`
     /// (names already reserved).
-    fn residual(&mut self, sb: &mut ScopeBuilder, kw: &Ident, args: &Args, body: &Body, input: Vec<u64>) -> syn::Result<(Step, Vec<u64>)> {
+    fn residual(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        kw: &Ident,
+        args: &Args,
+        body: &Body,
+        input: Vec<u64>,
+    ) -> syn::Result<(Step, Vec<u64>)> {
         let shortcut = compose::residual_shortcut(kw, args)?;
         if body.stmts.is_empty() {
-            return Err(syn::Error::new(body.span, "`residual` needs at least one layer"));
+            return Err(syn::Error::new(
+                body.span,
+                "`residual` needs at least one layer",
+            ));
         }
         let (steps, output) = self.list(sb, &body.stmts, input.clone())?;
         let projection = compose::shortcut_for(kw, &shortcut, &input, &output)?;
@@ -520,9 +622,22 @@ impl Planner<'_, '_> {
                 let s = proc_macro2::Literal::u64_unsuffixed(stride);
                 let tokens = quote_spanned!(kw.span()=> { Conv2d(#c, kernel = 1, stride = #s, bias = false), BatchNorm2d });
                 let proj = parse_body_tokens(tokens)?;
-                let (st, out, _) = self.node(sb, &Node::Group(proj), input.clone(), Some((name, "downsample".into())), None)?;
+                let (st, out, _) = self.node(
+                    sb,
+                    &Node::Group(proj),
+                    input.clone(),
+                    Some((name, "downsample".into())),
+                    None,
+                )?;
                 if out != output {
-                    return Err(syn::Error::new(kw.span(), format!("the projection gives {} but the body {}", fmt_shape(&out), fmt_shape(&output))));
+                    return Err(syn::Error::new(
+                        kw.span(),
+                        format!(
+                            "the projection gives {} but the body {}",
+                            fmt_shape(&out),
+                            fmt_shape(&output)
+                        ),
+                    ));
                 }
                 let last = sb.fields.len() - 1;
                 if let Some(f) = sb.fields.last_mut() {
@@ -532,15 +647,32 @@ impl Planner<'_, '_> {
                 Some(last)
             }
         };
-        Ok((Step::Residual { body: steps, shortcut, output: output.clone() }, output))
+        Ok((
+            Step::Residual {
+                body: steps,
+                shortcut,
+                output: output.clone(),
+            },
+            output,
+        ))
     }
 
     /// `parallel(merge) { name { .. } .. }` with one field per branch in `sb`
     /// (names already reserved).
-    fn parallel(&mut self, sb: &mut ScopeBuilder, kw: &Ident, args: &Args, branches: &[(Ident, Body)], input: Vec<u64>) -> syn::Result<(Step, Vec<u64>)> {
+    fn parallel(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        kw: &Ident,
+        args: &Args,
+        branches: &[(Ident, Body)],
+        input: Vec<u64>,
+    ) -> syn::Result<(Step, Vec<u64>)> {
         let merge = compose_par::parallel_merge(kw, args)?;
         if branches.len() < 2 {
-            return Err(syn::Error::new(kw.span(), "`parallel` needs at least two branches `name { .. }`"));
+            return Err(syn::Error::new(
+                kw.span(),
+                "`parallel` needs at least two branches `name { .. }`",
+            ));
         }
         let mut fields = Vec::new();
         let mut outs = Vec::new();
@@ -550,10 +682,24 @@ impl Planner<'_, '_> {
             let (steps, out) = self.seq(&mut child, &body.stmts, input.clone())?;
             let scope = child.finish(steps, input.clone(), out.clone());
             outs.push((n.clone(), out.clone()));
-            fields.push(sb.push(PlannedLayer { field: n.clone(), path, kind_text: "branch".into(), input: input.clone(), output: out, what: What::Scope(Box::new(scope)) }));
+            fields.push(sb.push(PlannedLayer {
+                field: n.clone(),
+                path,
+                kind_text: "branch".into(),
+                input: input.clone(),
+                output: out,
+                what: What::Scope(Box::new(scope)),
+            }));
         }
         let output = compose_par::merged_shape(merge, &outs)?;
-        Ok((Step::Parallel { branches: fields, merge, output: output.clone() }, output))
+        Ok((
+            Step::Parallel {
+                branches: fields,
+                merge,
+                output: output.clone(),
+            },
+            output,
+        ))
     }
 }
 
@@ -561,10 +707,17 @@ impl Planner<'_, '_> {
 fn repeat_count(count: &Value) -> syn::Result<u64> {
     match count {
         Value::Int { value, .. } if (1..=1000).contains(value) => Ok(*value as u64),
-        Value::Int { span, .. } => Err(syn::Error::new(*span, "`repeat` needs a count from 1 to 1000")),
+        Value::Int { span, .. } => Err(syn::Error::new(
+            *span,
+            "`repeat` needs a count from 1 to 1000",
+        )),
         other => Err(syn::Error::new(
             other.span(),
-            format!("`repeat` needs a count, found {} `{}`", other.describe(), other.text()),
+            format!(
+                "`repeat` needs a count, found {} `{}`",
+                other.describe(),
+                other.text()
+            ),
         )),
     }
 }

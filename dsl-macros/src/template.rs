@@ -246,7 +246,10 @@ fn arith(op: char, a: i128, b: i128, span: Span) -> syn::Result<i128> {
         '+' => a.checked_add(b).ok_or_else(overflow),
         '-' => a.checked_sub(b).ok_or_else(overflow),
         '*' => a.checked_mul(b).ok_or_else(overflow),
-        _ if b == 0 => Err(syn::Error::new(span, format!("`{a} / 0`: division by zero"))),
+        _ if b == 0 => Err(syn::Error::new(
+            span,
+            format!("`{a} / 0`: division by zero"),
+        )),
         _ if a % b != 0 => Err(syn::Error::new(
             span,
             format!("`{a} / {b}` is not a whole number"),
@@ -285,7 +288,8 @@ mod tests {
 
     #[test]
     fn binds_positional_and_named_and_evaluates_arithmetic() {
-        let b = blocks("block B(width, stride) { Conv2d(width * 4 - 1, kernel = 3, stride = stride) }");
+        let b =
+            blocks("block B(width, stride) { Conv2d(width * 4 - 1, kernel = 3, stride = stride) }");
         let env = bind_args(&b[0], &call("B(16, stride = 2)"), &Env::new()).unwrap();
         let body = subst_body(&b[0].body, &env).unwrap();
         let Node::Call(c) = &body.stmts[0].node else {

@@ -45,7 +45,10 @@ pub fn parallel_merge(kw: &Ident, args: &Args) -> syn::Result<Merge> {
                 format!("unknown merge `{}`: {usage}", other.text()),
             )),
         },
-        [] => Err(syn::Error::new(kw.span(), format!("`parallel` needs a merge: {usage}"))),
+        [] => Err(syn::Error::new(
+            kw.span(),
+            format!("`parallel` needs a merge: {usage}"),
+        )),
         [a, ..] => Err(syn::Error::new(a.span(), usage)),
     }
 }
@@ -125,15 +128,27 @@ mod tests {
 
     #[test]
     fn concat_add_and_gates() {
-        let c = merged_shape(Merge::Concat, &outs(&[("a", &[4, 8, 8]), ("b", &[6, 8, 8])]));
+        let c = merged_shape(
+            Merge::Concat,
+            &outs(&[("a", &[4, 8, 8]), ("b", &[6, 8, 8])]),
+        );
         assert_eq!(c.unwrap(), vec![10, 8, 8]);
-        let e = merged_shape(Merge::Concat, &outs(&[("a", &[4, 8, 8]), ("b", &[6, 4, 4])]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("branch `b` gives [6, 4, 4] but branch `a` gives [4, 8, 8]"), "{e}");
+        let e = merged_shape(
+            Merge::Concat,
+            &outs(&[("a", &[4, 8, 8]), ("b", &[6, 4, 4])]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("branch `b` gives [6, 4, 4] but branch `a` gives [4, 8, 8]"),
+            "{e}"
+        );
         let m = merged_shape(Merge::Mul, &outs(&[("x", &[16, 4, 4]), ("se", &[16])]));
         assert_eq!(m.unwrap(), vec![16, 4, 4]);
-        let m = merged_shape(Merge::Mul, &outs(&[("se", &[16, 1, 1]), ("x", &[16, 4, 4])]));
+        let m = merged_shape(
+            Merge::Mul,
+            &outs(&[("se", &[16, 1, 1]), ("x", &[16, 4, 4])]),
+        );
         assert_eq!(m.unwrap(), vec![16, 4, 4]);
         let e = merged_shape(Merge::Add, &outs(&[("a", &[16, 4, 4]), ("b", &[8, 4, 4])]))
             .unwrap_err()

@@ -98,7 +98,9 @@ fn projection(kw: &Ident, input: &[u64], output: &[u64]) -> syn::Result<(u64, u6
         )
     };
     let ([_, h, w], [c, oh, ow]) = (input, output) else {
-        return Err(fail("a projection shortcut needs [channels, height, width] on both sides"));
+        return Err(fail(
+            "a projection shortcut needs [channels, height, width] on both sides",
+        ));
     };
     let stride = h.div_ceil(*oh).max(1);
     let fits = |i: u64, o: u64| (i - 1) / stride + 1 == o;
@@ -122,8 +124,13 @@ mod tests {
     #[test]
     fn identity_projection_and_auto() {
         let id = Shortcut::Identity(Span::call_site());
-        assert_eq!(shortcut_for(&kw(), &id, &[8, 4, 4], &[8, 4, 4]).unwrap(), None);
-        let e = shortcut_for(&kw(), &id, &[8, 4, 4], &[16, 2, 2]).unwrap_err().to_string();
+        assert_eq!(
+            shortcut_for(&kw(), &id, &[8, 4, 4], &[8, 4, 4]).unwrap(),
+            None
+        );
+        let e = shortcut_for(&kw(), &id, &[8, 4, 4], &[16, 2, 2])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("maps [8, 4, 4] to [16, 2, 2]"), "{e}");
         let p = |i: &[u64], o: &[u64]| shortcut_for(&kw(), &Shortcut::Auto, i, o);
         assert_eq!(p(&[64, 56, 56], &[128, 28, 28]).unwrap(), Some((128, 2)));

@@ -9,11 +9,14 @@
 //! branches' tapes are merged again by the joining op.
 
 use dfdx::shapes::{Axes2, Axis, Const, Dim, Shape};
-use dfdx::tensor::{Tape, Tensor, WithEmptyTape};
+use dfdx::tensor::{HasErr, Tape, Tensor, WithEmptyTape};
 use dfdx::tensor_ops::{BroadcastTo, TryAdd, TryConcatAlong, TryMul};
 
 use crate::backend::Backend;
 use crate::elem::Elem;
+
+/// A joined tensor, or the device's error.
+pub type Joined<S, E, D, T> = Result<Tensor<S, E, D, T>, <D as HasErr>::Err>;
 
 /// A second use of `x` for another branch: same data and tensor id, empty
 /// tape (so a training forward records the branch on a tape of its own).
@@ -27,7 +30,7 @@ pub fn fork<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>>(
 pub fn add<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>>(
     a: Tensor<S, E, D, T>,
     b: Tensor<S, E, D, T>,
-) -> Result<Tensor<S, E, D, T>, D::Err> {
+) -> Joined<S, E, D, T> {
     a.try_add(b)
 }
 
@@ -35,7 +38,7 @@ pub fn add<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>>(
 pub fn mul<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>>(
     a: Tensor<S, E, D, T>,
     b: Tensor<S, E, D, T>,
-) -> Result<Tensor<S, E, D, T>, D::Err> {
+) -> Joined<S, E, D, T> {
     a.try_mul(b)
 }
 
@@ -43,10 +46,17 @@ pub fn mul<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>>(
 /// channels. The channel dim is a run-time `usize`: dfdx adds const dims
 /// only on nightly, so callers convert with
 /// [`cross_boundary`](crate::model::cross_boundary) before and after.
-pub fn concat_channels<B: Dim, const H: usize, const W: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>(
+pub fn concat_channels<
+    B: Dim,
+    const H: usize,
+    const W: usize,
+    E: Elem,
+    D: Backend<E>,
+    T: Tape<E, D>,
+>(
     a: Tensor<(B, usize, Const<H>, Const<W>), E, D, T>,
     b: Tensor<(B, usize, Const<H>, Const<W>), E, D, T>,
-) -> Result<Tensor<(B, usize, Const<H>, Const<W>), E, D, T>, D::Err> {
+) -> Joined<(B, usize, Const<H>, Const<W>), E, D, T> {
     (a, b).try_concat_along(Axis::<1>)
 }
 
@@ -54,7 +64,7 @@ pub fn concat_channels<B: Dim, const H: usize, const W: usize, E: Elem, D: Backe
 pub fn concat_channels3<B: Dim, const L: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>(
     a: Tensor<(B, usize, Const<L>), E, D, T>,
     b: Tensor<(B, usize, Const<L>), E, D, T>,
-) -> Result<Tensor<(B, usize, Const<L>), E, D, T>, D::Err> {
+) -> Joined<(B, usize, Const<L>), E, D, T> {
     (a, b).try_concat_along(Axis::<1>)
 }
 
@@ -62,15 +72,23 @@ pub fn concat_channels3<B: Dim, const L: usize, E: Elem, D: Backend<E>, T: Tape<
 pub fn concat_features<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>(
     a: Tensor<(B, usize), E, D, T>,
     b: Tensor<(B, usize), E, D, T>,
-) -> Result<Tensor<(B, usize), E, D, T>, D::Err> {
+) -> Joined<(B, usize), E, D, T> {
     (a, b).try_concat_along(Axis::<1>)
 }
 
 /// A per-channel gate `(B, C)` repeated over `H x W`: `(B, C, H, W)`.
-pub fn gate_like<B: Dim, const C: usize, const H: usize, const W: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>(
+pub fn gate_like<
+    B: Dim,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    E: Elem,
+    D: Backend<E>,
+    T: Tape<E, D>,
+>(
     g: Tensor<(B, Const<C>), E, D, T>,
     like: (B, Const<C>, Const<H>, Const<W>),
-) -> Result<Tensor<(B, Const<C>, Const<H>, Const<W>), E, D, T>, D::Err> {
+) -> Joined<(B, Const<C>, Const<H>, Const<W>), E, D, T> {
     g.try_broadcast_like::<_, Axes2<2, 3>>(&like)
 }
 
@@ -111,7 +129,11 @@ mod tests {
 
         let x = dev.tensor([[[[1.0f32, 2.0]], [[3.0, 4.0]]]]); // (1, 2, 1, 2)
         let gate = dev.tensor([[10.0f32, 0.5]]);
-        let full = gate_like(gate.leaky_trace(), (batch, Const::<2>, Const::<1>, Const::<2>)).unwrap();
+        let full = gate_like(
+            gate.leaky_trace(),
+            (batch, Const::<2>, Const::<1>, Const::<2>),
+        )
+        .unwrap();
         let y = mul(x.clone().retaped::<OwnedTape<f32, Cpu>>(), full).unwrap();
         assert_eq!(y.array(), [[[[10.0, 20.0]], [[1.5, 2.0]]]]);
         let g = y.sum().backward();
