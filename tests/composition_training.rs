@@ -107,7 +107,20 @@ fn train<D: Device<f32> + SampleTensor<f32>>(
 
 #[test]
 fn tiny_composite_net_trains() {
-    let (losses, before, after) = train(Cpu::seed_from_u64(7), 40);
+    check_training(Cpu::seed_from_u64(7));
+}
+
+/// The same on the CUDA device: type-checked by `--features cuda-check`,
+/// run with `--features cuda -- --ignored` where a GPU is.
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "needs a GPU"]
+fn tiny_composite_net_trains_on_cuda() {
+    check_training(Cuda::seed_from_u64(7));
+}
+
+fn check_training<D: Device<f32> + SampleTensor<f32>>(dev: D) {
+    let (losses, before, after) = train(dev, 40);
     let first = losses[0];
     let last = *losses.last().unwrap_or(&f32::NAN);
     assert!(last.is_finite() && last < 0.5 * first, "{losses:?}");
