@@ -732,3 +732,133 @@ fn node_text(node: &Node) -> String {
         Node::Parallel { .. } => "parallel".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_file;
+
+    /// Plans the first model of `src`; returns `(path, output)` of every
+    /// field, depth first, dotted like parameter paths.
+    fn fields(src: &str) -> syn::Result<Vec<(String, Vec<u64>)>> {
+        let file = parse_file(syn::parse_str(src).expect("lexes"))?;
+        let plan = infer_file(&file).into_iter().next().expect("a model")?;
+        fn walk(s: &Scope, prefix: &str, out: &mut Vec<(String, Vec<u64>)>) {
+            for f in &s.fields {
+                let p = format!("{prefix}{}", f.path);
+                out.push((p.clone(), f.output.clone()));
+                if let What::Scope(inner) = &f.what {
+                    walk(inner, &format!("{p}."), out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&plan.root, "", &mut out);
+        Ok(out)
+    }
+
+    fn paths(src: &str) -> Vec<String> {
+        fields(src).unwrap().into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn msg(src: &str) -> String {
+        fields(src).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn groups_and_repeat_number_children_and_blocks_nest() {
+        let p = paths(
+            "block B(c) { conv: Conv2d(c, kernel = 1), ReLU }
+             pub N(input: [2, 4, 4]) {
+                 g: { B(3), ReLU },
+                 r: repeat 2 { Conv2d(3, kernel = 1), ReLU },
+                 B(3),
+             }",
+        );
+        assert_eq!(
+            p,
+            [
+                "g",
+                "g.0",
+                "g.0.conv",
+                "g.0.relu_1",
+                "g.1",
+                "r",
+                "r.0",
+                "r.0.0",
+                "r.0.1",
+                "r.1",
+                "r.1.0",
+                "r.1.1",
+                "b_1",
+                "b_1.conv",
+                "b_1.relu_1",
+            ]
+        );
+    }
+
+    #[test]
+    fn unnamed_residual_and_parallel_are_transparent() {
+        let p = paths(
+            "pub N(input: [2, 8, 8]) {
+                 residual { conv1: Conv2d(4, kernel = 3, stride = 2, padding = 1) },
+                 parallel(concat) { a { ReLU } b { Conv2d(2, kernel = 1) } }
+                 res: residual(shortcut = identity) { ReLU },
+             }",
+        );
+        assert_eq!(
+            p,
+            [
+                "conv1",
+                "downsample",
+                "downsample.0",
+                "downsample.1",
+                "a",
+                "a.relu_1",
+                "b",
+                "b.conv2d_1",
+                "res",
+                "res.relu_1",
+            ]
+        );
+        let f = fields("pub N(input: [2, 8, 8]) { parallel(concat) { a { ReLU } b { Conv2d(2, kernel = 1) } } }").unwrap();
+        assert_eq!(f[1].1, vec![2, 8, 8]);
+    }
+
+    #[test]
+    fn template_arguments_flow_into_shapes_and_asserts() {
+        let f = fields(
+            "block Wide(w, s) { Conv2d(w * 4, kernel = 3, stride = s, padding = 1) }
+             pub N(input: [3, 16, 16]) { x: Wide(s = 2, w = 8) -> [32, 8, 8] }",
+        )
+        .unwrap();
+        assert_eq!(f[0], ("x".to_string(), vec![32, 8, 8]));
+        let m = msg("block Wide(w) { Conv2d(w, kernel = 1) }
+             pub N(input: [3, 16, 16]) { x: Wide(8) -> [16, 16, 16] }");
+        assert!(
+            m.contains("x gives [8, 16, 16] but `-> [16, 16, 16]` was asserted"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn composite_errors() {
+        let m = msg("pub N(input: [4]) { residual(4) { ReLU } }");
+        assert!(m.contains("write the shortcut by name"), "{m}");
+        let m = msg("pub N(input: [4]) { residual(shortcut = maybe) { ReLU } }");
+        assert!(m.contains("found `maybe`"), "{m}");
+        let m = msg("pub N(input: [4]) { parallel { a { ReLU } b { ReLU } } }");
+        assert!(m.contains("needs a merge"), "{m}");
+        let m = msg("pub N(input: [4]) { parallel(add) { a { ReLU } } }");
+        assert!(m.contains("at least two branches"), "{m}");
+        let m = msg("pub N(input: [4]) { repeat 0 { ReLU } }");
+        assert!(m.contains("count from 1"), "{m}");
+        let m =
+            msg("pub N(input: [2, 4, 4]) { downsample: ReLU, residual { Conv2d(3, kernel = 1) } }");
+        assert!(m.contains("already has a layer of that name"), "{m}");
+        let m = msg("pub N(input: [4]) { a: ReLU, parallel(add) { a { ReLU } b { ReLU } } }");
+        assert!(m.contains("duplicate layer name `a`"), "{m}");
+        let m = msg("block A(c) { Dense(c) } block A(d) { Dense(d) } pub N(input: [4]) { A(1) }");
+        assert!(m.contains("declared twice"), "{m}");
+    }
+}

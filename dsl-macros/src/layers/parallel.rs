@@ -68,6 +68,15 @@ pub fn merged_shape(merge: Merge, outs: &[(Ident, Vec<u64>)]) -> syn::Result<Vec
     let (first, shape0) = &outs[0];
     match merge {
         Merge::Concat => {
+            if shape0.len() > 3 {
+                return mismatch(
+                    first.span(),
+                    format!(
+                        "parallel(concat): branch `{first}` gives {}; concatenation supports [features], [channels, length] and [channels, height, width]",
+                        fmt_shape(shape0)
+                    ),
+                );
+            }
             let mut channels = shape0[0];
             for (n, s) in &outs[1..] {
                 if s.len() != shape0.len() || s[1..] != shape0[1..] {
@@ -154,5 +163,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("[16] / [16, 1, 1]"), "{e}");
+        let e = merged_shape(
+            Merge::Concat,
+            &outs(&[("a", &[1, 2, 2, 2]), ("b", &[1, 2, 2, 2])]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("concatenation supports"), "{e}");
+        let c = merged_shape(
+            Merge::Concat,
+            &outs(&[("a", &[3]), ("b", &[4]), ("c", &[5])]),
+        );
+        assert_eq!(c.unwrap(), vec![12]);
     }
 }
