@@ -413,12 +413,10 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                                 let s = &scope.fields[i].output;
                                 if s == output {
                                     quote!(#o)
+                                } else if s.len() == 1 {
+                                    quote!(#merge::gate_like(#o, (#batch, #all))?)
                                 } else {
-                                    let c = n(output[0]);
-                                    quote!(#merge::gate_like(
-                                        #rt::model::cross_boundary(#o, (#batch, #dfdx::shapes::Const::<#c>))?,
-                                        (#batch, #all),
-                                    )?)
+                                    quote!(#merge::gate_like(#merge::squeeze_gate(#o)?, (#batch, #all))?)
                                 }
                             })
                             .collect();

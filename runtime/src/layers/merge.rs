@@ -8,9 +8,10 @@
 //! other: gradients of both uses accumulate into that one id, and the
 //! branches' tapes are merged again by the joining op.
 
+use dfdx::shapes::HasShape;
 use dfdx::shapes::{Axes2, Axis, Const, Dim, Shape};
 use dfdx::tensor::{HasErr, Tape, Tensor, WithEmptyTape};
-use dfdx::tensor_ops::{BroadcastTo, TryAdd, TryConcatAlong, TryMul};
+use dfdx::tensor_ops::{BroadcastTo, ReshapeTo, TryAdd, TryConcatAlong, TryMul};
 
 use crate::backend::Backend;
 use crate::elem::Elem;
@@ -74,6 +75,14 @@ pub fn concat_features<B: Dim, E: Elem, D: Backend<E>, T: Tape<E, D>>(
     b: Tensor<(B, usize), E, D, T>,
 ) -> Joined<(B, usize), E, D, T> {
     (a, b).try_concat_along(Axis::<1>)
+}
+
+/// A per-channel gate `(B, C, 1, 1)` as `(B, C)` (same data).
+pub fn squeeze_gate<B: Dim, const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>>(
+    g: Tensor<(B, Const<C>, Const<1>, Const<1>), E, D, T>,
+) -> Joined<(B, Const<C>), E, D, T> {
+    let batch = g.shape().0;
+    g.try_reshape_like(&(batch, Const::<C>))
 }
 
 /// A per-channel gate `(B, C)` repeated over `H x W`: `(B, C, H, W)`.
