@@ -112,7 +112,8 @@ mod prop_tests;
 ///   `add` / `mul` need equal shapes or a per-channel `[C]` / `[C, 1, 1]`
 ///   gate (squeeze-and-excitation); an empty branch `{ }` is the identity.
 /// * `repeat N { .. }` and groups `{ a, b, c }` number their children from 0
-///   (`layer1.0.conv1.weight`); a repeated body must keep the shape.
+///   (`layer1.0.conv1.weight`; a group's child written `name: ..` keeps its
+///   name); a repeated body must keep the shape.
 /// * An unnamed `residual` / `parallel` is transparent: its layers, its
 ///   `downsample` and its branches are fields of the enclosing struct (the
 ///   block, as in torchvision's `BasicBlock`); named, it is a field of its own.

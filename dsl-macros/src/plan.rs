@@ -470,7 +470,15 @@ impl Planner<'_, '_> {
                 let mut shape = input.clone();
                 let mut steps = Vec::new();
                 for (i, s) in body.stmts.iter().enumerate() {
-                    let n = (format_ident!("_{}", i, span = s.node.span()), i.to_string());
+                    // A written name is kept (like an `OrderedDict` in a
+                    // torch `Sequential`); the others are numbered by position.
+                    let n = match &s.name {
+                        Some(w) => {
+                            child.reserve(w)?;
+                            (w.clone(), w.to_string())
+                        }
+                        None => (format_ident!("_{}", i, span = s.node.span()), i.to_string()),
+                    };
                     child.taken.insert(n.0.to_string());
                     let (st, out) = self.stmt(&mut child, s, shape, Some(n))?;
                     steps.extend(st);
@@ -770,7 +778,7 @@ mod tests {
         let p = paths(
             "block B(c) { conv: Conv2d(c, kernel = 1), ReLU }
              pub N(input: [2, 4, 4]) {
-                 g: { B(3), ReLU },
+                 g: { B(3), act: ReLU },
                  r: repeat 2 { Conv2d(3, kernel = 1), ReLU },
                  B(3),
              }",
@@ -782,7 +790,7 @@ mod tests {
                 "g.0",
                 "g.0.conv",
                 "g.0.relu_1",
-                "g.1",
+                "g.act",
                 "r",
                 "r.0",
                 "r.0.0",
