@@ -630,7 +630,7 @@ impl Planner<'_, '_> {
                 let s = proc_macro2::Literal::u64_unsuffixed(stride);
                 let tokens = quote_spanned!(kw.span()=> { Conv2d(#c, kernel = 1, stride = #s, bias = false), BatchNorm2d });
                 let proj = parse_body_tokens(tokens)?;
-                let (st, out, _) = self.node(
+                let (steps, out, _) = self.node(
                     sb,
                     &Node::Group(proj),
                     input.clone(),
@@ -647,12 +647,15 @@ impl Planner<'_, '_> {
                         ),
                     ));
                 }
-                let last = sb.fields.len() - 1;
-                if let Some(f) = sb.fields.last_mut() {
-                    f.kind_text = format!("projection(stride = {stride})");
-                }
-                debug_assert!(matches!(st.as_slice(), [Step::Field(i)] if *i == last));
-                Some(last)
+                // A group is one field step: the projection's field.
+                let Some(&Step::Field(i)) = steps.first() else {
+                    return Err(syn::Error::new(
+                        kw.span(),
+                        "internal: projection not planned",
+                    ));
+                };
+                sb.fields[i].kind_text = format!("projection(stride = {stride})");
+                Some(i)
             }
         };
         Ok((
