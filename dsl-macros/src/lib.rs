@@ -5,7 +5,9 @@
 //! * [`parse`]: the syntax tree of the DSL;
 //! * [`layers`]: the layer catalogue, one module per layer kind (arguments,
 //!   shape rule, code), with the size formulas from `sxima-shape`;
-//! * [`plan`]: inference over a whole model (names, shapes, assertions);
+//! * [`template`]: block templates, their arguments and arithmetic;
+//! * [`plan`]: inference over a whole model (names, shapes, assertions,
+//!   composite nodes);
 //! * [`expand`]: code generation;
 //! * [`api`]: the generated model's derives and `forward` entry points;
 //! * [`paths`]: the crate path generated code starts with (`$crate`).
@@ -21,6 +23,7 @@ mod layers;
 mod parse;
 mod paths;
 mod plan;
+mod template;
 
 #[cfg(test)]
 mod prop_tests;
@@ -93,9 +96,30 @@ mod prop_tests;
 /// (`nn = { package = "sxima", .. }`) works; called directly, this macro
 /// writes `::sxima` paths.
 ///
-/// Not supported yet (parsed, then rejected with a spanned error): `block`
-/// templates, `residual`, `parallel`, `repeat`, `{ .. }` groups, dynamic
-/// dimensions (`_` or a name).
+/// Composition (each composite is a struct of its own with named fields, so
+/// parameter paths read like torchvision's state dict keys):
+///
+/// * `block Name(p1, p2) { layers }` declares a template, used as
+///   `Name(a, b)` or `Name(p2 = b, p1 = a)`; parameters may appear in
+///   arguments with integer arithmetic (`width * 4`, `c / 2`, `+`, `-`).
+/// * `residual(shortcut = identity | projection | auto) { layers }` computes
+///   `body(x) + shortcut(x)`; a projection is a 1x1 `Conv2d` with the body's stride
+///   and no bias plus `BatchNorm2d`, in the field `downsample` (`downsample.0`,
+///   `downsample.1`); `auto` (the default) is the identity when the body
+///   keeps the shape.
+/// * `parallel(concat | add | mul) { a { .. } b { .. } }`: every branch gets
+///   the input; `concat` joins along channels (other dims must agree),
+///   `add` / `mul` need equal shapes or a per-channel `[C]` / `[C, 1, 1]`
+///   gate (squeeze-and-excitation); an empty branch `{ }` is the identity.
+/// * `repeat N { .. }` and groups `{ a, b, c }` number their children from 0
+///   (`layer1.0.conv1.weight`; a group's child written `name: ..` keeps its
+///   name); a repeated body must keep the shape.
+/// * An unnamed `residual` / `parallel` is transparent: its layers, its
+///   `downsample` and its branches are fields of the enclosing struct (the
+///   block, as in torchvision's `BasicBlock`); named, it is a field of its own.
+///
+/// Not supported yet (rejected with a spanned error): dynamic dimensions
+/// (`_` or a name).
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
     expand::expand_tokens(input.into()).into()

@@ -13,16 +13,10 @@
 //!           | Kind ['(' args ')']                    layer call or nested model
 //! args     := (arg (',' arg)*)? [',']
 //! arg      := [name '='] value
-//! value    := INT | FLOAT | '-' INT | '-' FLOAT | true | false | ident | '(' value, .. ')'
+//! value    := term (('+' | '-') term)*             arithmetic on block parameters
+//! term     := atom (('*' | '/') atom)*
+//! atom     := INT | FLOAT | '-' INT | '-' FLOAT | true | false | ident | '(' value, .. ')'
 //! ```
-//!
-//! Only plain layer calls are turned into code so far; the composite nodes
-//! are parsed so that later work fits in, and rejected by shape inference
-//! with a spanned "not supported yet" error.
-
-// Composite nodes and block templates are parsed now and expanded later, so
-// some of their fields are not read yet.
-#![allow(dead_code)]
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
@@ -51,8 +45,9 @@ pub struct ModelDef {
     pub body: Body,
 }
 
-/// `block Name(params) { .. }`: a template (not expanded yet).
+/// `block Name(params) { .. }`: a template, expanded where it is used.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // `attrs` and `block_kw` are kept for docs and messages
 pub struct BlockDef {
     pub attrs: Vec<Attribute>,
     pub block_kw: Ident,
@@ -162,6 +157,13 @@ pub enum Value {
         items: Vec<Value>,
         span: Span,
     },
+    /// `lhs op rhs` with `op` one of `+ - * /` (block parameters), spanned on the operator.
+    Expr {
+        op: char,
+        lhs: Box<Value>,
+        rhs: Box<Value>,
+        span: Span,
+    },
 }
 
 impl Value {
@@ -170,7 +172,8 @@ impl Value {
             Value::Int { span, .. }
             | Value::Float { span, .. }
             | Value::Bool { span, .. }
-            | Value::Tuple { span, .. } => *span,
+            | Value::Tuple { span, .. }
+            | Value::Expr { span, .. } => *span,
             Value::Ident(i) => i.span(),
         }
     }
@@ -185,6 +188,7 @@ impl Value {
                 let parts: Vec<String> = items.iter().map(Value::text).collect();
                 format!("({})", parts.join(", "))
             }
+            Value::Expr { op, lhs, rhs, .. } => format!("{} {op} {}", lhs.text(), rhs.text()),
         }
     }
 
@@ -196,6 +200,7 @@ impl Value {
             Value::Bool { .. } => "a boolean",
             Value::Ident(_) => "a keyword",
             Value::Tuple { .. } => "a tuple",
+            Value::Expr { .. } => "an expression",
         }
     }
 }
@@ -221,6 +226,7 @@ pub enum DimLit {
 }
 
 impl DimLit {
+    #[allow(dead_code)]
     pub fn span(&self) -> Span {
         match self {
             DimLit::Fixed { span, .. } | DimLit::Dynamic { span } => *span,
@@ -378,6 +384,12 @@ pub fn parse_shape_lit(input: ParseStream) -> syn::Result<ShapeLit> {
     Ok(ShapeLit { span, dims })
 }
 
+/// A `{ .. }` body from tokens (used for generated sub-layers such as a
+/// residual's projection shortcut).
+pub fn parse_body_tokens(tokens: TokenStream) -> syn::Result<Body> {
+    Parser::parse2(parse_body, tokens)
+}
+
 fn parse_body(input: ParseStream) -> syn::Result<Body> {
     if !input.peek(syn::token::Brace) {
         return Err(input.error("expected `{ .. }` with the layers"));
@@ -527,11 +539,51 @@ fn parse_args(input: ParseStream) -> syn::Result<Args> {
     })
 }
 
+/// `term (('+' | '-') term)*`.
 fn parse_value(input: ParseStream) -> syn::Result<Value> {
+    let mut lhs = parse_term(input)?;
+    while input.peek(Token![+]) || input.peek(Token![-]) {
+        let (op, span) = if input.peek(Token![+]) {
+            ('+', input.parse::<Token![+]>()?.span)
+        } else {
+            ('-', input.parse::<Token![-]>()?.span)
+        };
+        let rhs = parse_term(input)?;
+        lhs = Value::Expr {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        };
+    }
+    Ok(lhs)
+}
+
+/// `atom (('*' | '/') atom)*`.
+fn parse_term(input: ParseStream) -> syn::Result<Value> {
+    let mut lhs = parse_atom(input)?;
+    while input.peek(Token![*]) || input.peek(Token![/]) {
+        let (op, span) = if input.peek(Token![*]) {
+            ('*', input.parse::<Token![*]>()?.span)
+        } else {
+            ('/', input.parse::<Token![/]>()?.span)
+        };
+        let rhs = parse_atom(input)?;
+        lhs = Value::Expr {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        };
+    }
+    Ok(lhs)
+}
+
+fn parse_atom(input: ParseStream) -> syn::Result<Value> {
     if input.peek(Token![-]) {
         let minus: Token![-] = input.parse()?;
         let span = minus.span;
-        return match parse_value(input)? {
+        return match parse_atom(input)? {
             Value::Int { value, text, .. } => Ok(Value::Int {
                 value: -value,
                 text: format!("-{text}"),

@@ -12,8 +12,9 @@
 //! to the table, [`LayerKind::bind`] turns them into a typed [`Node`],
 //! [`Node::infer`] maps the input shape to an [`Inferred`] whose
 //! [`Emit::emit`] writes the runtime type. Composite nodes (residual,
-//! parallel, repeat, blocks, nested models) are meant to be [`Node`]s too:
-//! they infer their output from their input and emit their code.
+//! parallel, repeat, groups, blocks) own fields of their own, so they are
+//! planned by [`crate::plan`] as scopes; their shape rules live here in
+//! [`residual`] and [`parallel`].
 
 use std::fmt::Debug;
 
@@ -22,6 +23,8 @@ use proc_macro2::{Span, TokenStream};
 pub mod args;
 pub mod common;
 pub mod names;
+pub mod parallel;
+pub mod residual;
 pub mod window;
 
 mod activation;

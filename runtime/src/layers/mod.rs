@@ -25,6 +25,7 @@ pub mod dropout;
 pub mod flatten;
 pub mod global_pool;
 pub mod local_response_norm;
+pub mod merge;
 pub mod pool;
 pub mod upsample;
 pub mod zero_padding;

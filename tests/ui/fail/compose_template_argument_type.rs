@@ -1,0 +1,15 @@
+use sxima::prelude::*;
+
+model! {
+    block Basic(channels, stride) {
+        Conv2d(channels, kernel = 3, stride = stride, padding = 1),
+        ReLU,
+    }
+
+    pub Net(input: [3, 32, 32]) {
+        layer1: Basic(16.5, 1),
+        GlobalAvgPool,
+    }
+}
+
+fn main() {}
