@@ -73,7 +73,7 @@ fn values<D: Device<f32>, M: TensorCollection<f32, D>>(m: &M) -> Vec<(String, Ve
 /// Trains `steps` Adam steps on one fixed random batch; returns the losses
 /// and the tensors before and after.
 #[allow(clippy::type_complexity)]
-fn train<D: Device<f32> + SampleTensor<f32>>(
+fn train<D: Backend<f32> + SampleTensor<f32>>(
     dev: D,
     steps: usize,
 ) -> (Vec<f32>, Vec<(String, Vec<f32>)>, Vec<(String, Vec<f32>)>) {
@@ -119,7 +119,7 @@ fn tiny_composite_net_trains_on_cuda() {
     check_training(Cuda::seed_from_u64(7));
 }
 
-fn check_training<D: Device<f32> + SampleTensor<f32>>(dev: D) {
+fn check_training<D: Backend<f32> + SampleTensor<f32>>(dev: D) {
     let (losses, before, after) = train(dev, 40);
     let first = losses[0];
     let last = *losses.last().unwrap_or(&f32::NAN);
