@@ -16,12 +16,13 @@
 //! as in a PyTorch state dict.
 //!
 //! ```
+//! use sxima_runtime::dfdx::nn::BuildModule;
 //! use sxima_runtime::dfdx::prelude::*;
 //! use sxima_runtime::layers::{Bidirectional, Concat, Lstm};
 //!
 //! let dev = Cpu::default();
 //! type BiLstm = Bidirectional<Lstm<3, 4, f32, Cpu>, 8, Concat>;
-//! let m = dev.build_module::<BiLstm, f32>();
+//! let m = <BiLstm as BuildModule<Cpu, f32>>::build(&dev);
 //! let x: Tensor<(usize, usize, Const<3>), f32, _> = dev.sample_normal_like(&(2, 5, Const));
 //! let y: Tensor<(usize, usize, Const<8>), f32, _> = m.forward(x);
 //! assert_eq!(y.shape().1, 5);

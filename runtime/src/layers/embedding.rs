@@ -9,11 +9,12 @@
 //! Tokens must be `< V`: check untrusted ids with [`check_tokens`] first.
 //!
 //! ```
+//! use sxima_runtime::dfdx::nn::BuildModule;
 //! use sxima_runtime::dfdx::prelude::*;
 //! use sxima_runtime::layers::{check_tokens, Embedding};
 //!
 //! let dev = Cpu::default();
-//! let emb = dev.build_module::<Embedding<10, 4, f32, Cpu>, f32>();
+//! let emb = <Embedding<10, 4, f32, Cpu> as BuildModule<Cpu, f32>>::build(&dev);
 //! let tokens: Tensor<(usize, usize), usize, Cpu> = dev.tensor_from_vec(vec![1, 2, 9, 1], (2, 2));
 //! check_tokens::<10>(&tokens.as_vec()).unwrap();
 //! let y: Tensor<(usize, usize, Const<4>), f32, _> = emb.forward(tokens);

@@ -17,12 +17,13 @@
 //! `weight_hh_l0 [3H, H]`, `bias_ih_l0 [3H]`, `bias_hh_l0 [3H]`.
 //!
 //! ```
+//! use sxima_runtime::dfdx::nn::BuildModule;
 //! use sxima_runtime::dfdx::prelude::*;
 //! use sxima_runtime::layers::{Gru, LastStep};
 //!
 //! let dev = Cpu::default();
 //! // Cho et al.'s form, returning the last state.
-//! let gru = dev.build_module::<Gru<3, 4, f32, Cpu, LastStep, 0, false>, f32>();
+//! let gru = <Gru<3, 4, f32, Cpu, LastStep, 0, false> as BuildModule<Cpu, f32>>::build(&dev);
 //! let x: Tensor<(usize, usize, Const<3>), f32, _> = dev.sample_normal_like(&(2, 6, Const));
 //! let h: Tensor<(usize, Const<4>), f32, _> = gru.forward(x);
 //! assert_eq!(h.shape().0, 2);

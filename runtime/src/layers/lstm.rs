@@ -9,11 +9,12 @@
 //! `h0`/`c0` goes through [`Recurrent::try_run`](super::Recurrent::try_run).
 //!
 //! ```
+//! use sxima_runtime::dfdx::nn::BuildModule;
 //! use sxima_runtime::dfdx::prelude::*;
 //! use sxima_runtime::layers::{InitialState, Lstm};
 //!
 //! let dev = Cpu::default();
-//! let lstm = dev.build_module::<Lstm<3, 4, f32, Cpu>, f32>();
+//! let lstm = <Lstm<3, 4, f32, Cpu> as BuildModule<Cpu, f32>>::build(&dev);
 //! let x: Tensor<(usize, usize, Const<3>), f32, _> = dev.sample_normal_like(&(2, 6, Const));
 //! let y: Tensor<(usize, usize, Const<4>), f32, _> = lstm.forward(x.clone());
 //! assert_eq!(y.shape().1, 6);

@@ -7,11 +7,12 @@
 //! `weight_hh_l0 [H, H]`, `bias_ih_l0 [H]`, `bias_hh_l0 [H]`.
 //!
 //! ```
+//! use sxima_runtime::dfdx::nn::BuildModule;
 //! use sxima_runtime::dfdx::prelude::*;
 //! use sxima_runtime::layers::{LastStep, SimpleRnn};
 //!
 //! let dev = Cpu::default();
-//! let rnn = dev.build_module::<SimpleRnn<3, 5, f32, Cpu, LastStep>, f32>();
+//! let rnn = <SimpleRnn<3, 5, f32, Cpu, LastStep> as BuildModule<Cpu, f32>>::build(&dev);
 //! let x: Tensor<(usize, usize, Const<3>), f32, _> = dev.sample_normal_like(&(2, 7, Const));
 //! let h: Tensor<(usize, Const<5>), f32, _> = rnn.forward(x);
 //! assert_eq!(h.shape().0, 2);
