@@ -127,7 +127,11 @@ fn instantiation(op: &str, c: &Value) -> Option<Result<String, String>> {
         "adaptive_avg_pool2d" | "adaptive_max_pool2d" => adaptive(op, c),
         "upsample_nearest2d" | "upsample_bilinear2d" => upsample(op, c),
         "clip_grad_norm" | "clip_grad_value" => clip(op, c),
-        "rnn_tanh" | "lstm" | "gru" | "rnn_tanh_bidirectional" | "lstm_bidirectional"
+        "rnn_tanh"
+        | "lstm"
+        | "gru"
+        | "rnn_tanh_bidirectional"
+        | "lstm_bidirectional"
         | "gru_bidirectional" => recurrent(op, c),
         "gru_original" => gru_original(c),
         "embedding" => n(c, "vocab")
@@ -344,7 +348,11 @@ fn recurrent(op: &str, c: &Value) -> Result<String, String> {
     let f = match n(c, "num_layers")? {
         1 => "crate::recurrent::rnn_case",
         2 => "crate::recurrent::rnn2_case",
-        l => return Err(format!("num_layers = {l}: the harness stacks 1 or 2 layers")),
+        l => {
+            return Err(format!(
+                "num_layers = {l}: the harness stacks 1 or 2 layers"
+            ))
+        }
     };
     Ok(format!("{f}::<{i}, {h}, {}, {kind}, {dirs}>", d * h))
 }

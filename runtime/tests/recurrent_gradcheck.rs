@@ -63,16 +63,45 @@ fn check_cell<K: CellKind>(what: &str, seed: u64, reverse: bool) {
     };
     let shape_x = (B, T, Const::<I>);
     let shape_s = (B, Const::<H>);
-    assert_gradient_matches(&format!("{what} input"), &x.as_vec(), &g.get(&x).as_vec(), EPS, TOL, |v| {
-        f(&m, dev.tensor_from_vec(v.to_vec(), shape_x), h0.clone(), c0.clone())
-    });
-    assert_gradient_matches(&format!("{what} h0"), &h0.as_vec(), &g.get(&h0).as_vec(), EPS, TOL, |v| {
-        f(&m, x.clone(), dev.tensor_from_vec(v.to_vec(), shape_s), c0.clone())
-    });
+    assert_gradient_matches(
+        &format!("{what} input"),
+        &x.as_vec(),
+        &g.get(&x).as_vec(),
+        EPS,
+        TOL,
+        |v| {
+            f(
+                &m,
+                dev.tensor_from_vec(v.to_vec(), shape_x),
+                h0.clone(),
+                c0.clone(),
+            )
+        },
+    );
+    assert_gradient_matches(
+        &format!("{what} h0"),
+        &h0.as_vec(),
+        &g.get(&h0).as_vec(),
+        EPS,
+        TOL,
+        |v| {
+            f(
+                &m,
+                x.clone(),
+                dev.tensor_from_vec(v.to_vec(), shape_s),
+                c0.clone(),
+            )
+        },
+    );
     if K::HAS_CELL {
         let gc0 = g.get(&c0).as_vec();
         assert_gradient_matches(&format!("{what} c0"), &c0.as_vec(), &gc0, EPS, TOL, |v| {
-            f(&m, x.clone(), h0.clone(), dev.tensor_from_vec(v.to_vec(), shape_s))
+            f(
+                &m,
+                x.clone(),
+                h0.clone(),
+                dev.tensor_from_vec(v.to_vec(), shape_s),
+            )
         });
     } else {
         let other = dev.sample_normal_like(&shape_s);
@@ -83,13 +112,24 @@ fn check_cell<K: CellKind>(what: &str, seed: u64, reverse: bool) {
         );
     }
     let params: [(&str, Vec<f64>, Vec<f64>); 4] = [
-        ("weight_ih", m.weight_ih.as_vec(), g.get(&m.weight_ih).as_vec()),
-        ("weight_hh", m.weight_hh.as_vec(), g.get(&m.weight_hh).as_vec()),
+        (
+            "weight_ih",
+            m.weight_ih.as_vec(),
+            g.get(&m.weight_ih).as_vec(),
+        ),
+        (
+            "weight_hh",
+            m.weight_hh.as_vec(),
+            g.get(&m.weight_hh).as_vec(),
+        ),
         ("bias_ih", m.bias_ih.as_vec(), g.get(&m.bias_ih).as_vec()),
         ("bias_hh", m.bias_hh.as_vec(), g.get(&m.bias_hh).as_vec()),
     ];
     for (k, (name, value, grad)) in params.into_iter().enumerate() {
-        assert!(grad.iter().any(|v| v.abs() > 1e-3), "{what} {name}: zero gradient");
+        assert!(
+            grad.iter().any(|v| v.abs() > 1e-3),
+            "{what} {name}: zero gradient"
+        );
         assert_gradient_matches(&format!("{what} {name}"), &value, &grad, EPS, TOL, |v| {
             let mut p = m.clone();
             match k {
@@ -140,29 +180,50 @@ fn bidirectional_gradients_match_finite_differences() {
     let g_last: Tensor<(usize, Const<8>), f64, Cpu> = dev.sample_normal_like(&(B, Const));
     let g_mean: Seq<H> = dev.sample_normal_like(&(B, T, Const));
     let f = |a: &BiLast, b: &BiMean, x: Seq<I>| {
-        (a.forward(x.clone()) * g_last.clone()).sum::<Rank0, _>().array()
+        (a.forward(x.clone()) * g_last.clone())
+            .sum::<Rank0, _>()
+            .array()
             + (b.forward(x) * g_mean.clone()).sum::<Rank0, _>().array()
     };
     let ya = last.forward(x.leaky_trace());
     let yb = mean.forward(x.leaky_trace());
     let g = ((ya * g_last.clone()).sum::<Rank0, _>() + (yb * g_mean.clone()).sum::<Rank0, _>())
         .backward();
-    assert_gradient_matches("bidirectional input", &x.as_vec(), &g.get(&x).as_vec(), EPS, TOL, |v| {
-        f(&last, &mean, dev.tensor_from_vec(v.to_vec(), (B, T, Const)))
-    });
+    assert_gradient_matches(
+        "bidirectional input",
+        &x.as_vec(),
+        &g.get(&x).as_vec(),
+        EPS,
+        TOL,
+        |v| f(&last, &mean, dev.tensor_from_vec(v.to_vec(), (B, T, Const))),
+    );
     let gw = g.get(&last.backward.weight_hh).as_vec();
     assert!(gw.iter().any(|v| v.abs() > 1e-3));
-    assert_gradient_matches("bidirectional reverse weight_hh", &last.backward.weight_hh.as_vec(), &gw, EPS, TOL, |v| {
-        let mut a = last.clone();
-        a.backward.weight_hh.copy_from(v);
-        f(&a, &mean, x.clone())
-    });
+    assert_gradient_matches(
+        "bidirectional reverse weight_hh",
+        &last.backward.weight_hh.as_vec(),
+        &gw,
+        EPS,
+        TOL,
+        |v| {
+            let mut a = last.clone();
+            a.backward.weight_hh.copy_from(v);
+            f(&a, &mean, x.clone())
+        },
+    );
     let gb = g.get(&mean.backward.bias_ih).as_vec();
-    assert_gradient_matches("bidirectional mean reverse bias_ih", &mean.backward.bias_ih.as_vec(), &gb, EPS, TOL, |v| {
-        let mut b = mean.clone();
-        b.backward.bias_ih.copy_from(v);
-        f(&last, &b, x.clone())
-    });
+    assert_gradient_matches(
+        "bidirectional mean reverse bias_ih",
+        &mean.backward.bias_ih.as_vec(),
+        &gb,
+        EPS,
+        TOL,
+        |v| {
+            let mut b = mean.clone();
+            b.backward.bias_ih.copy_from(v);
+            f(&last, &b, x.clone())
+        },
+    );
 }
 
 /// The backward direction sees the sequence reversed: running it on a
@@ -206,11 +267,16 @@ fn embedding_gradient_matches_finite_differences() {
     let y = m.forward(tokens.leaky_trace());
     let g = (y * go.clone()).sum::<Rank0, _>().backward();
     let gw = g.get(&m.weight).as_vec();
-    assert!(gw[2 * 3..4 * 3].iter().all(|&v| v == 0.0), "unused rows get 0");
+    assert!(
+        gw[2 * 3..4 * 3].iter().all(|&v| v == 0.0),
+        "unused rows get 0"
+    );
     assert_gradient_matches("embedding weight", &m.weight.as_vec(), &gw, EPS, TOL, |v| {
         let mut e = m.clone();
         e.weight.copy_from(v);
-        (e.forward(tokens.clone()) * go.clone()).sum::<Rank0, _>().array()
+        (e.forward(tokens.clone()) * go.clone())
+            .sum::<Rank0, _>()
+            .array()
     });
 }
 
@@ -221,11 +287,20 @@ fn embedding_gradient_matches_finite_differences() {
 fn input_dropout_masks_features_for_the_whole_sequence() {
     const F: usize = 8;
     let dev = Cpu::seed_from_u64(12);
-    let mut m = <SimpleRnn<F, 5, f64, Cpu, LastStep, 500_000> as BuildModule<Cpu, f64>>::build(&dev);
+    let mut m =
+        <SimpleRnn<F, 5, f64, Cpu, LastStep, 500_000> as BuildModule<Cpu, f64>>::build(&dev);
     let (b, t) = (8, 5);
     let x: Seq<F> = dev.sample_normal_like(&(b, t, Const));
-    let plain = m.try_run(x.clone(), None, false, false).unwrap().h_n.as_vec();
-    assert_eq!(m.forward(x.clone()).as_vec(), plain, "inference has no dropout");
+    let plain = m
+        .try_run(x.clone(), None, false, false)
+        .unwrap()
+        .h_n
+        .as_vec();
+    assert_eq!(
+        m.forward(x.clone()).as_vec(),
+        plain,
+        "inference has no dropout"
+    );
 
     let y = m.forward_mut(x.leaky_trace());
     let gx = y.sum::<Rank0, _>().backward().get(&x).as_vec();
@@ -244,7 +319,10 @@ fn input_dropout_masks_features_for_the_whole_sequence() {
             }
         }
     }
-    assert!(dropped > 0 && kept > 0, "p = 0.5 over 64 draws: {dropped} dropped, {kept} kept");
+    assert!(
+        dropped > 0 && kept > 0,
+        "p = 0.5 over 64 draws: {dropped} dropped, {kept} kept"
+    );
 }
 
 /// A sequence of length 0: `[B, 0, H]` steps and the initial state as the last.
@@ -254,7 +332,10 @@ fn empty_sequence_returns_the_initial_state() {
     let m = <Gru<I, H, f64, Cpu> as BuildModule<Cpu, f64>>::build(&dev);
     let x: Seq<I> = dev.zeros_like(&(B, 0, Const));
     let h0: St = dev.sample_normal_like(&(B, Const));
-    let s = InitialState { h0: h0.clone(), c0: None };
+    let s = InitialState {
+        h0: h0.clone(),
+        c0: None,
+    };
     let run = m.try_run(x, Some(s), false, false).unwrap();
     assert_eq!(run.output.shape().1, 0);
     assert_eq!(run.h_n.as_vec(), h0.as_vec());
@@ -266,7 +347,8 @@ fn parameters_have_pytorch_names_and_shapes() {
     let dev = Cpu::seed_from_u64(14);
     type BiLstm = Bidirectional<Lstm<I, H, f64, Cpu>, 8, Concat>;
     let m = <BiLstm as BuildModule<Cpu, f64>>::build(&dev);
-    let path = std::env::temp_dir().join(format!("sxima_bilstm_{}.safetensors", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("sxima_bilstm_{}.safetensors", std::process::id()));
     sxima_runtime::train::checkpoint::save(&m, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let st = ::safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -288,6 +370,9 @@ fn parameters_have_pytorch_names_and_shapes() {
     let mut other = <BiLstm as BuildModule<Cpu, f64>>::build(&Cpu::seed_from_u64(15));
     sxima_runtime::train::checkpoint::load(&mut other, &path).unwrap();
     let _ = std::fs::remove_file(&path);
-    assert_eq!(other.backward.weight_ih.as_vec(), m.backward.weight_ih.as_vec());
+    assert_eq!(
+        other.backward.weight_ih.as_vec(),
+        m.backward.weight_ih.as_vec()
+    );
     assert_eq!(other.forward.bias_hh.as_vec(), m.forward.bias_hh.as_vec());
 }

@@ -34,7 +34,7 @@ use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
 
 use super::recurrent::{
-    param, param_names, CellKind, InitialState, Recurrent, RecurrentOutput, ReturnMode,
+    param, param_names, CellKind, Hidden, InitialState, Recurrent, RecurrentOutput, ReturnMode,
 };
 use crate::backend::Backend;
 use crate::elem::Elem;
@@ -55,9 +55,9 @@ pub trait MergeMode: Default + Clone + Copy + Debug + Send + Sync + 'static {
 
     /// Merges `[B, H]` and `[B, H]` into `[B, O]`.
     fn merge_states<B: Dim, const H: usize, const O: usize, E: Elem, D: Backend<E>, Tp>(
-        a: Tensor<(B, Const<H>), E, D, Tp>,
-        b: Tensor<(B, Const<H>), E, D, Tp>,
-    ) -> Result<Tensor<(B, Const<O>), E, D, Tp>, D::Err>
+        a: Hidden<B, H, E, D, Tp>,
+        b: Hidden<B, H, E, D, Tp>,
+    ) -> Result<Hidden<B, O, E, D, Tp>, D::Err>
     where
         Tp: Tape<E, D>;
 }
@@ -93,9 +93,9 @@ impl MergeMode for Concat {
     }
 
     fn merge_states<B: Dim, const H: usize, const O: usize, E: Elem, D: Backend<E>, Tp>(
-        a: Tensor<(B, Const<H>), E, D, Tp>,
-        b: Tensor<(B, Const<H>), E, D, Tp>,
-    ) -> Result<Tensor<(B, Const<O>), E, D, Tp>, D::Err>
+        a: Hidden<B, H, E, D, Tp>,
+        b: Hidden<B, H, E, D, Tp>,
+    ) -> Result<Hidden<B, O, E, D, Tp>, D::Err>
     where
         Tp: Tape<E, D>,
     {
@@ -123,9 +123,9 @@ impl MergeMode for Sum {
     }
 
     fn merge_states<B: Dim, const H: usize, const O: usize, E: Elem, D: Backend<E>, Tp>(
-        a: Tensor<(B, Const<H>), E, D, Tp>,
-        b: Tensor<(B, Const<H>), E, D, Tp>,
-    ) -> Result<Tensor<(B, Const<O>), E, D, Tp>, D::Err>
+        a: Hidden<B, H, E, D, Tp>,
+        b: Hidden<B, H, E, D, Tp>,
+    ) -> Result<Hidden<B, O, E, D, Tp>, D::Err>
     where
         Tp: Tape<E, D>,
     {
@@ -152,15 +152,17 @@ impl MergeMode for Mean {
     }
 
     fn merge_states<B: Dim, const H: usize, const O: usize, E: Elem, D: Backend<E>, Tp>(
-        a: Tensor<(B, Const<H>), E, D, Tp>,
-        b: Tensor<(B, Const<H>), E, D, Tp>,
-    ) -> Result<Tensor<(B, Const<O>), E, D, Tp>, D::Err>
+        a: Hidden<B, H, E, D, Tp>,
+        b: Hidden<B, H, E, D, Tp>,
+    ) -> Result<Hidden<B, O, E, D, Tp>, D::Err>
     where
         Tp: Tape<E, D>,
     {
         let n = a.shape().0;
         let half = E::from(0.5).unwrap_or_else(E::one);
-        a.try_add(b)?.try_mul(half)?.try_reshape_like(&(n, Const::<O>))
+        a.try_add(b)?
+            .try_mul(half)?
+            .try_reshape_like(&(n, Const::<O>))
     }
 }
 
@@ -310,11 +312,11 @@ impl<
         bwd: RecurrentOutput<B, T, H, E, D, Tp>,
     ) -> Result<RecurrentOutput<B, T, O, E, D, Tp>, D::Err> {
         let () = Self::SIZE_OK;
-        let (output, mut tape) = M::merge_steps::<B, T, H, O, E, D, Tp>(fwd.output, bwd.output)?
-            .split_tape();
+        let (output, mut tape) =
+            M::merge_steps::<B, T, H, O, E, D, Tp>(fwd.output, bwd.output)?.split_tape();
         // The merged final states are recorded on the tape too, so that
         // `into_last` back-propagates through them.
-        let mut merge_state = |a: Tensor<(B, Const<H>), E, D>, b: Tensor<(B, Const<H>), E, D>| {
+        let mut merge_state = |a: Hidden<B, H, E, D>, b: Hidden<B, H, E, D>| {
             let (m, t) = M::merge_states::<B, H, O, E, D, Tp>(
                 a.put_tape(Tp::default()),
                 b.put_tape(Tp::default()),

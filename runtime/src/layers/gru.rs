@@ -31,7 +31,7 @@
 
 use dfdx::prelude::*;
 
-use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Recurrent};
+use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Hidden, Recurrent};
 use crate::backend::Backend;
 use crate::elem::Elem;
 
@@ -45,17 +45,11 @@ impl<const RESET_AFTER: bool> CellKind for GruCell<RESET_AFTER> {
 
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,
-        h: Tensor<(B, Const<H>), E, D, Tp>,
-        _c: Option<Tensor<(B, Const<H>), E, D, Tp>>,
+        h: Hidden<B, H, E, D, Tp>,
+        _c: Option<Hidden<B, H, E, D, Tp>>,
         w_hh: &Tensor<(GateDim<Self, H>, Const<H>), E, D>,
         b_hh: &Tensor<(GateDim<Self, H>,), E, D>,
-    ) -> Result<
-        (
-            Tensor<(B, Const<H>), E, D, Tp>,
-            Option<Tensor<(B, Const<H>), E, D, Tp>>,
-        ),
-        D::Err,
-    > {
+    ) -> Result<(Hidden<B, H, E, D, Tp>, Option<Hidden<B, H, E, D, Tp>>), D::Err> {
         let hx = hidden_projection(h.retaped::<Tp>(), w_hh, b_hh)?;
         let r = gate::<B, _, H, E, D, Tp>(xw.retaped::<Tp>().try_add(hx.retaped::<Tp>())?, 0)?
             .try_sigmoid()?;
@@ -72,9 +66,7 @@ impl<const RESET_AFTER: bool> CellKind for GruCell<RESET_AFTER> {
             let hr = hidden_projection(r.try_mul(h.retaped::<Tp>())?, w_hh, b_hh)?;
             // `hx` (the un-reset projection) only fed r and z.
             let (_, t_hx) = hx.split_tape();
-            let n = xn
-                .try_add(gate::<B, _, H, E, D, Tp>(hr, 2)?)?
-                .try_tanh()?;
+            let n = xn.try_add(gate::<B, _, H, E, D, Tp>(hr, 2)?)?.try_tanh()?;
             // (1 - z) * h + z * n = h + z * (n - h)
             let h_new = h.retaped::<Tp>().try_add(z.try_mul(n.try_sub(h)?)?)?;
             let (h_new, t) = h_new.split_tape();

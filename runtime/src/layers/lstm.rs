@@ -26,7 +26,7 @@
 
 use dfdx::prelude::*;
 
-use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Recurrent};
+use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Hidden, Recurrent};
 use crate::backend::Backend;
 use crate::elem::Elem;
 
@@ -40,17 +40,11 @@ impl CellKind for LstmCell {
 
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,
-        h: Tensor<(B, Const<H>), E, D, Tp>,
-        c: Option<Tensor<(B, Const<H>), E, D, Tp>>,
+        h: Hidden<B, H, E, D, Tp>,
+        c: Option<Hidden<B, H, E, D, Tp>>,
         w_hh: &Tensor<(GateDim<Self, H>, Const<H>), E, D>,
         b_hh: &Tensor<(GateDim<Self, H>,), E, D>,
-    ) -> Result<
-        (
-            Tensor<(B, Const<H>), E, D, Tp>,
-            Option<Tensor<(B, Const<H>), E, D, Tp>>,
-        ),
-        D::Err,
-    > {
+    ) -> Result<(Hidden<B, H, E, D, Tp>, Option<Hidden<B, H, E, D, Tp>>), D::Err> {
         let c = match c {
             Some(c) => c,
             None => {

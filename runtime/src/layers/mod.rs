@@ -56,7 +56,8 @@ pub use local_response_norm::LocalResponseNorm;
 pub use lstm::{Lstm, LstmCell};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use recurrent::{
-    AllSteps, CellKind, InitialState, LastStep, Recurrent, RecurrentOutput, ReturnMode,
+    AllSteps, CellKind, GateDim, Hidden, InitialState, LastStep, Recurrent, RecurrentOutput,
+    ReturnMode,
 };
 pub use simple_rnn::{SimpleRnn, TanhCell};
 pub use upsample::{UpSampling2d, UpSampling2dBilinear};

@@ -33,6 +33,9 @@ use rand_distr::Uniform;
 use crate::backend::Backend;
 use crate::elem::Elem;
 
+/// A `[B, H]` state (hidden or cell) of a recurrent layer.
+pub type Hidden<B, const H: usize, E, D, Tp = NoneTape> = Tensor<(B, Const<H>), E, D, Tp>;
+
 /// What a recurrent layer returns: [`AllSteps`] or [`LastStep`].
 pub trait ReturnMode: Default + Clone + Copy + Debug + Send + Sync + 'static {
     /// The returned tensor for a `[B, T, ..]` input and hidden size `H`.
@@ -65,7 +68,7 @@ impl ReturnMode for AllSteps {
 
 impl ReturnMode for LastStep {
     type Output<B: Dim, T: Dim, const H: usize, E: Dtype, D: Storage<E>, Tp> =
-        Tensor<(B, Const<H>), E, D, Tp>;
+        Hidden<B, H, E, D, Tp>;
 
     fn finish<B: Dim, T: Dim, const H: usize, E: Dtype, D: Storage<E>, Tp: Tape<E, D>>(
         run: RecurrentOutput<B, T, H, E, D, Tp>,
@@ -88,16 +91,16 @@ pub struct RecurrentOutput<B: Dim, T: Dim, const H: usize, E: Dtype, D: Storage<
     pub output: Tensor<(B, T, Const<H>), E, D, Tp>,
     /// `[B, H]`: the hidden state after the last step processed (step `T-1`,
     /// or step 0 for a reversed run); the initial state when `T = 0`.
-    pub h_n: Tensor<(B, Const<H>), E, D>,
+    pub h_n: Hidden<B, H, E, D>,
     /// `[B, H]`: the final cell state (LSTM only).
-    pub c_n: Option<Tensor<(B, Const<H>), E, D>>,
+    pub c_n: Option<Hidden<B, H, E, D>>,
 }
 
 impl<B: Dim, T: Dim, const H: usize, E: Dtype, D: Storage<E>, Tp: Tape<E, D>>
     RecurrentOutput<B, T, H, E, D, Tp>
 {
     /// The final hidden state `[B, H]`, carrying the run's whole tape.
-    pub fn into_last(self) -> Tensor<(B, Const<H>), E, D, Tp> {
+    pub fn into_last(self) -> Hidden<B, H, E, D, Tp> {
         let (_, tape) = self.output.split_tape();
         self.h_n.put_tape(tape)
     }
@@ -108,9 +111,9 @@ impl<B: Dim, T: Dim, const H: usize, E: Dtype, D: Storage<E>, Tp: Tape<E, D>>
 #[derive(Debug, Clone)]
 pub struct InitialState<B: Dim, const H: usize, E: Dtype, D: Storage<E>, Tp> {
     /// Initial hidden state `[B, H]`.
-    pub h0: Tensor<(B, Const<H>), E, D, Tp>,
+    pub h0: Hidden<B, H, E, D, Tp>,
     /// Initial cell state `[B, H]` (LSTM); zeros when `None`.
-    pub c0: Option<Tensor<(B, Const<H>), E, D, Tp>>,
+    pub c0: Option<Hidden<B, H, E, D, Tp>>,
 }
 
 /// The stacked gate axis of cell `K` with hidden size `H`: a dimension of
@@ -134,7 +137,9 @@ impl<K: CellKind, const H: usize> ConstDim for GateDim<K, H> {
 }
 
 /// One recurrent cell: its gate count and its step function.
-pub trait CellKind: Default + Clone + Copy + Debug + PartialEq + Eq + Send + Sync + 'static {
+pub trait CellKind:
+    Default + Clone + Copy + Debug + PartialEq + Eq + Send + Sync + 'static
+{
     /// Number of stacked gates `G` in the weights (`[G*H, ..]`).
     const GATES: usize;
     /// Whether the cell carries a cell state `c` besides `h` (LSTM).
@@ -146,20 +151,15 @@ pub trait CellKind: Default + Clone + Copy + Debug + PartialEq + Eq + Send + Syn
     #[allow(clippy::type_complexity)]
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,
-        h: Tensor<(B, Const<H>), E, D, Tp>,
-        c: Option<Tensor<(B, Const<H>), E, D, Tp>>,
+        h: Hidden<B, H, E, D, Tp>,
+        c: Option<Hidden<B, H, E, D, Tp>>,
         w_hh: &Tensor<(GateDim<Self, H>, Const<H>), E, D>,
         b_hh: &Tensor<(GateDim<Self, H>,), E, D>,
-    ) -> Result<
-        (
-            Tensor<(B, Const<H>), E, D, Tp>,
-            Option<Tensor<(B, Const<H>), E, D, Tp>>,
-        ),
-        D::Err,
-    >;
+    ) -> Result<(Hidden<B, H, E, D, Tp>, Option<Hidden<B, H, E, D, Tp>>), D::Err>;
 }
 
 /// `h W_hh^T + b_hh`: `[B, H] -> [B, G*H]`.
+#[allow(clippy::type_complexity)]
 pub(crate) fn hidden_projection<
     B: Dim,
     const H: usize,
@@ -168,20 +168,23 @@ pub(crate) fn hidden_projection<
     D: Backend<E>,
     Tp: Tape<E, D>,
 >(
-    h: Tensor<(B, Const<H>), E, D, Tp>,
+    h: Hidden<B, H, E, D, Tp>,
     w_hh: &Tensor<(GateDim<K, H>, Const<H>), E, D>,
     b_hh: &Tensor<(GateDim<K, H>,), E, D>,
 ) -> Result<Tensor<(B, GateDim<K, H>), E, D, Tp>, D::Err> {
     let y = h.try_matmul(w_hh.retaped::<Tp>().try_permute::<_, Axes2<1, 0>>()?)?;
     let shape = *y.shape();
-    y.try_add(b_hh.retaped::<Tp>().try_broadcast_like::<_, Axis<0>>(&shape)?)
+    y.try_add(
+        b_hh.retaped::<Tp>()
+            .try_broadcast_like::<_, Axis<0>>(&shape)?,
+    )
 }
 
 /// Gate `k` (`[B, H]`) of a stacked `[B, G*H]` pre-activation.
 pub(crate) fn gate<B: Dim, G: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
     z: Tensor<(B, G), E, D, Tp>,
     k: usize,
-) -> Result<Tensor<(B, Const<H>), E, D, Tp>, D::Err> {
+) -> Result<Hidden<B, H, E, D, Tp>, D::Err> {
     let b = z.shape().0;
     z.try_slice((.., k * H..(k + 1) * H))?
         .try_reshape_like(&(b, Const::<H>))
@@ -226,12 +229,20 @@ fn reset_uniform<const H: usize, S: Shape, E: Elem, D: Backend<E>>(
 }
 
 /// Trainable-parameter options, reset like PyTorch.
-pub(crate) fn param<const H: usize, S: ConstShape, E: Elem, D: Backend<E>>() -> TensorOptions<S, E, D> {
+pub(crate) fn param<const H: usize, S: ConstShape, E: Elem, D: Backend<E>>(
+) -> TensorOptions<S, E, D> {
     TensorOptions::reset_with(reset_uniform::<H, S, E, D>)
 }
 
-impl<const I: usize, const H: usize, K: CellKind, E: Dtype, D: Storage<E>, R: ReturnMode, const P: u32>
-    Recurrent<I, H, K, E, D, R, P>
+impl<
+        const I: usize,
+        const H: usize,
+        K: CellKind,
+        E: Dtype,
+        D: Storage<E>,
+        R: ReturnMode,
+        const P: u32,
+    > Recurrent<I, H, K, E, D, R, P>
 {
     /// Input dropout probability of the training forward.
     pub const DROPOUT: f64 = P as f64 / 1_000_000.0;
@@ -387,7 +398,7 @@ impl<
             ),
         };
         let steps = t.size();
-        let mut hs: Vec<Option<Tensor<(B, Const<H>), E, D>>> = vec![None; steps];
+        let mut hs: Vec<Option<Hidden<B, H, E, D>>> = vec![None; steps];
         for s in 0..steps {
             let ti = if reverse { steps - 1 - s } else { s };
             let idx = dev.try_tensor_from_vec(vec![ti; b.size()], (b,))?;
@@ -413,7 +424,7 @@ impl<
         let output = if steps == 0 {
             dev.try_zeros_like(&(b, t, Const::<H>))?.put_tape(tape)
         } else {
-            let hs: Vec<Tensor<(B, Const<H>), E, D, Tp>> = hs
+            let hs: Vec<Hidden<B, H, E, D, Tp>> = hs
                 .into_iter()
                 .flatten()
                 .map(|h| h.put_tape(Tp::default()))
