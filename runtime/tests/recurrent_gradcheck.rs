@@ -325,6 +325,19 @@ fn input_dropout_masks_features_for_the_whole_sequence() {
     );
 }
 
+/// Dropout `p = 1` drops every input: the training run sees zeros.
+#[test]
+fn input_dropout_of_one_drops_every_input() {
+    let dev = Cpu::seed_from_u64(16);
+    let mut m = <Lstm<I, H, f64, Cpu, LastStep, 1_000_000> as BuildModule<Cpu, f64>>::build(&dev);
+    let x: Seq<I> = dev.sample_normal_like(&(B, T, Const));
+    let zeros: Seq<I> = dev.zeros_like(&(B, T, Const));
+    let want = m.try_run(zeros, None, false, false).unwrap().h_n.as_vec();
+    let got = m.forward_mut(x).as_vec();
+    assert!(got.iter().all(|v| v.is_finite()));
+    assert_eq!(got, want);
+}
+
 /// A sequence of length 0: `[B, 0, H]` steps and the initial state as the last.
 #[test]
 fn empty_sequence_returns_the_initial_state() {

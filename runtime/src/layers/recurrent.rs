@@ -353,11 +353,14 @@ impl<
         let dev = x.device().clone();
         let shape = *x.shape();
         let (b, t, _) = shape;
-        let x = if training && P > 0 {
+        let x = if training && P >= 1_000_000 {
+            // p >= 1 drops every input (as `Dropout` does), with no 1/(1-p).
+            x.try_mul(E::zero())?
+        } else if training && P > 0 {
             // One mask [B, I] per sequence, shared by every step (Keras).
             let mask = dev
                 .try_ones_like(&(b, Const::<I>))?
-                .try_dropout(Self::DROPOUT.min(1.0))?;
+                .try_dropout(Self::DROPOUT)?;
             x.try_mul(mask.try_broadcast_like::<_, Axis<1>>(&shape)?)?
         } else {
             x
