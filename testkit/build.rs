@@ -127,6 +127,15 @@ fn instantiation(op: &str, c: &Value) -> Option<Result<String, String>> {
         "adaptive_avg_pool2d" | "adaptive_max_pool2d" => adaptive(op, c),
         "upsample_nearest2d" | "upsample_bilinear2d" => upsample(op, c),
         "clip_grad_norm" | "clip_grad_value" => clip(op, c),
+        "rnn_tanh"
+        | "lstm"
+        | "gru"
+        | "rnn_tanh_bidirectional"
+        | "lstm_bidirectional"
+        | "gru_bidirectional" => recurrent(op, c),
+        "gru_original" => gru_original(c),
+        "embedding" => n(c, "vocab")
+            .and_then(|v| Ok(call("crate::recurrent::embedding_case", &[v, n(c, "dim")?]))),
         _ => return None,
     };
     Some(r)
@@ -317,4 +326,42 @@ fn clip(op: &str, c: &Value) -> Result<String, String> {
         "crate::clip::value_case"
     };
     Ok(call(f, &shapes.concat()))
+}
+
+/// `rnn_tanh` / `lstm` / `gru` (and `*_bidirectional`): one or two stacked
+/// layers, each one- or two-directional, batch first.
+fn recurrent(op: &str, c: &Value) -> Result<String, String> {
+    let kind = match op.trim_end_matches("_bidirectional") {
+        "rnn_tanh" => "sxima_runtime::layers::TanhCell",
+        "lstm" => "sxima_runtime::layers::LstmCell",
+        _ => "sxima_runtime::layers::GruCell<true>",
+    };
+    if !flag(c, "batch_first")? {
+        return Err("recurrent file with batch_first = false: the layers read [B, T, I]".into());
+    }
+    let (i, h) = (n(c, "input_size")?, n(c, "hidden_size")?);
+    let (d, dirs) = if flag(c, "bidirectional")? {
+        (2, "crate::recurrent::Bi")
+    } else {
+        (1, "crate::recurrent::Uni")
+    };
+    let f = match n(c, "num_layers")? {
+        1 => "crate::recurrent::rnn_case",
+        2 => "crate::recurrent::rnn2_case",
+        l => {
+            return Err(format!(
+                "num_layers = {l}: the harness stacks 1 or 2 layers"
+            ))
+        }
+    };
+    Ok(format!("{f}::<{i}, {h}, {}, {kind}, {dirs}>", d * h))
+}
+
+/// `gru_original`: Cho et al.'s GRU, batch first.
+fn gru_original(c: &Value) -> Result<String, String> {
+    if !flag(c, "batch_first")? {
+        return Err("gru_original with batch_first = false: the layers read [B, T, I]".into());
+    }
+    let (i, h) = (n(c, "input_size")?, n(c, "hidden_size")?);
+    Ok(call("crate::recurrent::gru_original_case", &[i, h]))
 }

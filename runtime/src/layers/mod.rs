@@ -18,15 +18,21 @@
 pub mod activation;
 pub mod adaptive_pool;
 pub mod batchnorm;
+pub mod bidirectional;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dense;
 pub mod dropout;
+pub mod embedding;
 pub mod flatten;
 pub mod global_pool;
+pub mod gru;
 pub mod local_response_norm;
+pub mod lstm;
 pub mod merge;
 pub mod pool;
+pub mod recurrent;
+pub mod simple_rnn;
 pub mod upsample;
 pub mod zero_padding;
 
@@ -45,14 +51,23 @@ pub use conv_geom::ConvGeom;
 pub use activation::{GeLU, GeLUTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh};
 pub use adaptive_pool::{AdaptiveAvgPool2d, AdaptiveMaxPool2d};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
+pub use bidirectional::{Bidirectional, Concat, Mean, MergeMode, Sum};
 
 pub use conv2d::{Conv2d, Conv2dNoBias};
 pub use conv_transpose2d::ConvTranspose2d;
 pub use dense::{Dense, DenseNoBias};
 pub use dropout::Dropout;
+pub use embedding::{check_tokens, Embedding};
 pub use flatten::Flatten;
 pub use global_pool::{GlobalAvgPool, GlobalMaxPool};
+pub use gru::{Gru, GruCell};
 pub use local_response_norm::LocalResponseNorm;
+pub use lstm::{Lstm, LstmCell};
 pub use pool::{AvgPool2d, MaxPool2d};
+pub use recurrent::{
+    AllSteps, CellKind, GateDim, Hidden, InitialState, LastStep, Recurrent, RecurrentOutput,
+    ReturnMode,
+};
+pub use simple_rnn::{SimpleRnn, TanhCell};
 pub use upsample::{UpSampling2d, UpSampling2dBilinear};
 pub use zero_padding::ZeroPadding2d;
