@@ -28,7 +28,7 @@ fn close(what: &str, a: &[f32], b: &[f32]) {
 }
 
 /// Output, input gradient and the four parameter gradients of one run.
-fn run<K: CellKind, D: Device<f32>>(
+fn run<K: CellKind, D: sxima_runtime::Backend<f32>>(
     m: &Recurrent<I, H, K, f32, D>,
     dev: &D,
     x: &[f32],
