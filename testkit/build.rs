@@ -22,10 +22,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let dir = match std::env::var_os("SXIMA_FIXTURES") {
-        // Relative to this crate, where the test binaries also run; an
-        // absolute path replaces the base.
-        Some(d) => manifest.join(d),
-        None => manifest.join("../fixtures"),
+        // Relative to this crate, as `fixtures_dir` resolves it; an absolute
+        // path replaces the base. Empty counts as unset.
+        Some(d) if !d.is_empty() => manifest.join(d),
+        _ => manifest.join("../fixtures"),
     };
     let index = dir.join("index.json");
     println!("cargo:rerun-if-changed={}", index.display());

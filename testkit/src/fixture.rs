@@ -102,11 +102,14 @@ pub struct IndexEntry {
     pub op: String,
 }
 
-/// `$SXIMA_FIXTURES` if set, else `fixtures/` at the repository root.
+/// `$SXIMA_FIXTURES` if set and not empty (a relative path is taken from
+/// this crate's folder, as the build script that instantiates the checks
+/// takes it), else `fixtures/` at the repository root.
 pub fn fixtures_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     match std::env::var_os("SXIMA_FIXTURES") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
+        Some(dir) if !dir.is_empty() => manifest.join(dir),
+        _ => manifest.join("../fixtures"),
     }
 }
 
@@ -175,7 +178,7 @@ mod tests {
 
     #[test]
     fn default_folder_is_inside_the_repository() {
-        if std::env::var_os("SXIMA_FIXTURES").is_none() {
+        if std::env::var_os("SXIMA_FIXTURES").is_none_or(|d| d.is_empty()) {
             let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
             let dir = fixtures_dir().canonicalize().expect("fixtures/ exists");
             assert!(dir.starts_with(repo.canonicalize().unwrap()), "{dir:?}");
