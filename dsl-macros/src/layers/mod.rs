@@ -5,7 +5,8 @@
 //!
 //! Adding a layer: write `layers/<name>.rs` with a unit struct implementing
 //! [`LayerKind`] (and a bound spec implementing [`Node`], a resolved form
-//! implementing [`Emit`]), add `mod <name>;` and one line to [`KINDS`], add
+//! implementing [`Emit`]), add one line `<name>: [<Kind>],` to the
+//! `catalogue!` list (it declares the module and its [`KINDS`] entries), and
 //! its docs line to the table in `lib.rs` (a test keeps them equal).
 //!
 //! The pipeline for one call: [`args::bind`] matches the written arguments
@@ -27,53 +28,38 @@ pub mod parallel;
 pub mod residual;
 pub mod window;
 
-mod activation;
-mod adaptive_pool;
-mod batch_norm;
-mod conv2d;
-mod conv_transpose2d;
-mod dense;
-mod dropout;
-mod flatten;
-mod global_pool;
-mod leaky_relu;
-mod local_response_norm;
-mod pool;
-mod up_sampling;
-mod zero_padding;
-
 #[cfg(test)]
 pub mod test_util;
 
 use args::{ArgSpec, Bound};
 
-/// Every layer `model!` knows, in the order of the docs table.
-pub static KINDS: &[&dyn LayerKind] = &[
-    &dense::Dense,
-    &activation::RELU,
-    &activation::SIGMOID,
-    &activation::TANH,
-    &activation::SOFTMAX,
-    &activation::LOG_SOFTMAX,
-    &activation::GELU,
-    &activation::SILU,
-    &leaky_relu::LeakyReLU,
-    &dropout::Dropout,
-    &batch_norm::BATCH_NORM_1D,
-    &batch_norm::BATCH_NORM_2D,
-    &flatten::Flatten,
-    &conv2d::Conv2d,
-    &conv_transpose2d::ConvTranspose2d,
-    &pool::MAX_POOL,
-    &pool::AVG_POOL,
-    &global_pool::GLOBAL_AVG,
-    &global_pool::GLOBAL_MAX,
-    &adaptive_pool::ADAPTIVE_AVG,
-    &adaptive_pool::ADAPTIVE_MAX,
-    &zero_padding::ZeroPadding2d,
-    &up_sampling::UpSampling2d,
-    &local_response_norm::LocalResponseNorm,
-];
+/// Declares the layer modules and [`KINDS`] from one list: a layer module
+/// and the kinds it defines are one line.
+macro_rules! catalogue {
+    ($($module:ident: [$($kind:ident),+ $(,)?],)+) => {
+        $(mod $module;)+
+
+        /// Every layer `model!` knows, in the order of the docs table.
+        pub static KINDS: &[&dyn LayerKind] = &[$($(&$module::$kind,)+)+];
+    };
+}
+
+catalogue! {
+    dense: [Dense],
+    activation: [RELU, SIGMOID, TANH, SOFTMAX, LOG_SOFTMAX, GELU, SILU],
+    leaky_relu: [LeakyReLU],
+    dropout: [Dropout],
+    batch_norm: [BATCH_NORM_1D, BATCH_NORM_2D],
+    flatten: [Flatten],
+    conv2d: [Conv2d],
+    conv_transpose2d: [ConvTranspose2d],
+    pool: [MAX_POOL, AVG_POOL],
+    global_pool: [GLOBAL_AVG, GLOBAL_MAX],
+    adaptive_pool: [ADAPTIVE_AVG, ADAPTIVE_MAX],
+    zero_padding: [ZeroPadding2d],
+    up_sampling: [UpSampling2d],
+    local_response_norm: [LocalResponseNorm],
+}
 
 /// One layer kind of the catalogue.
 pub trait LayerKind: Sync {
