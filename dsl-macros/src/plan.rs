@@ -142,12 +142,6 @@ pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
         .collect()
 }
 
-/// Infers one model that uses no block templates.
-#[allow(dead_code)]
-pub fn infer_model(def: &ModelDef) -> syn::Result<ModelPlan<'_>> {
-    infer_model_with(def, &Templates::default())
-}
-
 /// Infers one model.
 pub fn infer_model_with<'a>(
     def: &'a ModelDef,

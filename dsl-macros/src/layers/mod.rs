@@ -166,7 +166,7 @@ pub fn lookup(name: &str) -> Option<&'static dyn LayerKind> {
 }
 
 /// The docs table rows, one per layer module (families share a row).
-#[allow(dead_code)]
+#[cfg(test)]
 pub fn doc_rows() -> Vec<&'static str> {
     let mut rows: Vec<&'static str> = Vec::new();
     for k in KINDS {
