@@ -95,6 +95,8 @@ struct FieldCode {
     ty: TokenStream,
     /// `None` for layers with parameters (built by the visitor).
     ctor: Option<TokenStream>,
+    /// A method call applied to a visited layer once built.
+    post: Option<TokenStream>,
     /// Parameter count as a const expression.
     params: TokenStream,
 }
@@ -143,6 +145,7 @@ fn field_code(layer: &PlannedLayer, name: &Ident) -> syn::Result<FieldCode> {
         What::Nested { ty } => FieldCode {
             ty: quote!(#ty<E, D>),
             ctor: None,
+            post: None,
             params: quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
         },
         What::Layer(inferred) => {
@@ -151,6 +154,7 @@ fn field_code(layer: &PlannedLayer, name: &Ident) -> syn::Result<FieldCode> {
             FieldCode {
                 ty: code.ty,
                 ctor: code.ctor,
+                post: code.post,
                 params: quote!(#p),
             }
         }
@@ -159,6 +163,7 @@ fn field_code(layer: &PlannedLayer, name: &Ident) -> syn::Result<FieldCode> {
             FieldCode {
                 ty: quote!(#ty<E, D>),
                 ctor: None,
+                post: None,
                 params: params_expr(s, name)?,
             }
         }
@@ -246,9 +251,10 @@ fn scope_items(
     let (visit_expr, visit_pat) = nest(visited);
     let inits = scope.fields.iter().zip(&codes).map(|(l, c)| {
         let f = &l.field;
-        match &c.ctor {
-            Some(ctor) => quote!(#f: #ctor,),
-            None => quote!(#f,),
+        match (&c.ctor, &c.post) {
+            (Some(ctor), _) => quote!(#f: #ctor,),
+            (None, Some(post)) => quote!(#f: #f #post,),
+            (None, None) => quote!(#f,),
         }
     });
 

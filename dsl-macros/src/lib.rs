@@ -68,11 +68,12 @@ mod prop_tests;
 /// | `ReLU`, `Sigmoid`, `Tanh`, `Softmax`, `LogSoftmax`, `GELU`, `SiLU` | | any |
 /// | `LeakyReLU` | `alpha = 0.01` | any |
 /// | `Dropout` | `p` in `[0, 1)` | any |
-/// | `BatchNorm1d` / `BatchNorm2d` | | `[C]`, `[C, L]` / `[C, H, W]` |
+/// | `StochasticDepth` | `p` in `[0, 1)` (per sample, training only) | any |
+/// | `BatchNorm1d` / `BatchNorm2d` | `eps = 1e-5`, `momentum = 0.1` | `[C]`, `[C, L]` / `[C, H, W]` |
 /// | `Flatten` | | 1 to 4 dims `-> [product]` |
 /// | `Conv2d` | `filters`, `kernel`, `stride = 1`, `padding = 0` (number, pair, `valid`, `same`, `full`, `((t, b), (l, r))`), `dilation = 1`, `groups = 1`, `bias = true` | `[C, H, W] -> [filters, H', W']` |
 /// | `ConvTranspose2d` | `filters`, `kernel`, `stride = 1`, `padding = 0`, `output_padding = 0` | `[C, H, W] -> [filters, H', W']` |
-/// | `MaxPool2d`, `AvgPool2d` | `kernel`, `stride = kernel`, `padding = 0` (or `same`), `count_include_pad = true` (avg) | `[C, H, W] -> [C, H', W']` |
+/// | `MaxPool2d`, `AvgPool2d` | `kernel`, `stride = kernel`, `padding = 0` (or `same`), `ceil_mode = false`, `count_include_pad = true` (avg) | `[C, H, W] -> [C, H', W']` |
 /// | `GlobalAvgPool`, `GlobalMaxPool` | | `[C, H, W] -> [C]` |
 /// | `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d` | `output_size` | `[C, H, W] -> [C, oh, ow]` |
 /// | `ZeroPadding2d` | `padding`: `p`, `(ph, pw)` or `((t, b), (l, r))` | `[C, H, W] -> [C, H + t + b, W + l + r]` |

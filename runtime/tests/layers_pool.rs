@@ -41,6 +41,15 @@ fn pooling_layers_gradients_match_finite_differences() {
     check_input_gradient("AvgPool2d 3x3 s2 p1 exclude_pad", s, 5, |x| {
         AvgPool2d::<3, 3, 2, 2, 1, 1, 1, 1, 5, 6, 3, 3, false>::new().forward(x)
     });
+    check_input_gradient("MaxPool2d 3x3 s2 ceil", s, 12, |x| {
+        MaxPool2d::<3, 3, 2, 2, 0, 0, 0, 0, 5, 6, 2, 3, true>::new().forward(x)
+    });
+    check_input_gradient("AvgPool2d 3x3 s2 p1 count_pad ceil", s, 13, |x| {
+        AvgPool2d::<3, 3, 2, 2, 1, 1, 1, 1, 5, 6, 3, 4, true, true>::new().forward(x)
+    });
+    check_input_gradient("AvgPool2d 2x2 s2 exclude_pad ceil", s, 14, |x| {
+        AvgPool2d::<2, 2, 2, 2, 0, 0, 0, 0, 5, 6, 3, 3, false, true>::new().forward(x)
+    });
     check_input_gradient("GlobalAvgPool", s, 6, |x| GlobalAvgPool.forward(x));
     check_input_gradient("GlobalMaxPool", s, 7, |x| GlobalMaxPool.forward(x));
     check_input_gradient("AdaptiveAvgPool2d 5x6->3x4", s, 8, |x| {
@@ -185,6 +194,59 @@ fn max_pool_layer_values_and_any_batch_size() {
     let g = y.sum().backward().get(&x).as_vec();
     assert_eq!(g.iter().filter(|&&v| v == 1.0).count(), 2 * 3 * 4);
     assert_eq!(g.iter().filter(|&&v| v == 0.0).count(), 2 * 3 * 12);
+}
+
+/// `ceil_mode = true` against PyTorch 2.x: the input is
+/// `((i * 7) % 11) - 5` for `i` in `0..30` as `[1, 1, 5, 6]`, the expected
+/// values printed by `torch.nn.functional.{max,avg}_pool2d(x, k, s, p,
+/// ceil_mode=True, count_include_pad=..)` (float32).
+#[test]
+fn ceil_mode_values_match_pytorch() {
+    let dev = Cpu::default();
+    let x = || -> Tensor<(usize, Const<1>, Const<5>, Const<6>), f32, Cpu> {
+        dev.tensor_from_vec(
+            (0..30).map(|i| ((i * 7) % 11) as f32 - 5.0).collect(),
+            (1, Const, Const, Const),
+        )
+    };
+    let close = |got: Vec<f32>, want: &[f32]| {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+    };
+    // max_pool2d(x, 3, 2, 0, ceil_mode=True): [1, 1, 2, 3] (floor: 2x2).
+    let y = MaxPool2d::<3, 3, 2, 2, 0, 0, 0, 0, 5, 6, 2, 3, true>::new().forward(x());
+    close(y.as_vec(), &[5.0, 5.0, 4.0, 5.0, 5.0, 4.0]);
+    // avg_pool2d(x, 3, 2, 1, ceil_mode=True): [1, 1, 3, 4], windows past the
+    // padded input divide by their clipped size.
+    let y = AvgPool2d::<3, 3, 2, 2, 1, 1, 1, 1, 5, 6, 3, 4, true, true>::new().forward(x());
+    close(
+        y.as_vec(),
+        &[
+            0.11111111, 0.44444445, 0.0, -1.3333334, 0.0, 0.11111111, -0.5555556, 0.16666667,
+            -0.11111111, 0.11111111, -0.33333334, 0.33333334,
+        ],
+    );
+    // The same with count_include_pad=False.
+    let y = AvgPool2d::<3, 3, 2, 2, 1, 1, 1, 1, 5, 6, 3, 4, false, true>::new().forward(x());
+    close(
+        y.as_vec(),
+        &[
+            0.25, 0.6666667, 0.0, -4.0, 0.0, 0.11111111, -0.5555556, 0.33333334, -0.25,
+            0.16666667, -0.5, 1.0,
+        ],
+    );
+    // avg_pool2d(x, 2, 2, 0, ceil_mode=True): [1, 1, 3, 3].
+    let y = AvgPool2d::<2, 2, 2, 2, 0, 0, 0, 0, 5, 6, 3, 3, true, true>::new().forward(x());
+    close(
+        y.as_vec(),
+        &[0.25, 0.5, -2.0, -1.0, 2.0, -0.5, 1.5, -1.0, 2.0],
+    );
+    // The run-time geometry agrees.
+    let g = Pool2dGeom::new((5, 6), (3, 3), (2, 2), [0; 4]).unwrap();
+    assert_eq!(g.output(), (2, 2));
+    assert_eq!(g.with_ceil_mode(true).output(), (2, 3));
 }
 
 #[test]

@@ -60,6 +60,7 @@ impl Emit for DropoutCode {
         LayerCode {
             ty: quote!(#l::Dropout),
             ctor: Some(quote!(#l::Dropout::new(#p))),
+            post: None,
         }
     }
 }

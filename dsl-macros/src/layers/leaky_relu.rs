@@ -57,6 +57,7 @@ impl Emit for LeakyCode {
         LayerCode {
             ty: quote!(#l::LeakyReLU),
             ctor: Some(quote!(#l::LeakyReLU::new(#a))),
+            post: None,
         }
     }
 }

@@ -106,6 +106,7 @@ impl Emit for LrnCode {
         LayerCode {
             ty: quote!(#l::LocalResponseNorm),
             ctor: Some(quote!(#l::LocalResponseNorm::new(#size, #a, #b, #k))),
+            post: None,
         }
     }
 }

@@ -49,6 +49,7 @@ catalogue! {
     activation: [RELU, SIGMOID, TANH, SOFTMAX, LOG_SOFTMAX, GELU, SILU],
     leaky_relu: [LeakyReLU],
     dropout: [Dropout],
+    stochastic_depth: [StochasticDepth],
     batch_norm: [BATCH_NORM_1D, BATCH_NORM_2D],
     flatten: [Flatten],
     conv2d: [Conv2d],
@@ -137,6 +138,9 @@ pub struct LayerCode {
     /// `None` for layers with parameters (built by the dfdx visitor), else
     /// the expression that builds it.
     pub ctor: Option<TokenStream>,
+    /// For a visited layer: a method call applied to it once built
+    /// (`.with_eps_momentum(0.001, 0.1)`), for settings that are not tensors.
+    pub post: Option<TokenStream>,
 }
 
 impl LayerCode {
@@ -145,6 +149,7 @@ impl LayerCode {
         LayerCode {
             ctor: Some(quote::quote!(<#ty>::new())),
             ty,
+            post: None,
         }
     }
     /// A parameterless layer built by `Default::default()`.
@@ -152,11 +157,16 @@ impl LayerCode {
         LayerCode {
             ty,
             ctor: Some(quote::quote!(::core::default::Default::default())),
+            post: None,
         }
     }
     /// A layer with parameters (built by the visitor).
     pub fn visited(ty: TokenStream) -> Self {
-        LayerCode { ty, ctor: None }
+        LayerCode {
+            ty,
+            ctor: None,
+            post: None,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! `MaxPool2d(kernel, stride = kernel, padding = 0)` and `AvgPool2d(kernel,
-//! stride = kernel, padding = 0, count_include_pad = true)`: 2-d pooling
-//! `[C, H, W] -> [C, H', W']` (PyTorch's floor rule; `padding = same` as in
-//! Keras), no parameters.
+//! `MaxPool2d(kernel, stride = kernel, padding = 0, ceil_mode = false)` and
+//! `AvgPool2d(kernel, stride = kernel, padding = 0, ceil_mode = false,
+//! count_include_pad = true)`: 2-d pooling `[C, H, W] -> [C, H', W']`
+//! (PyTorch's floor rule, or its `ceil_mode`; `padding = same` as in Keras),
+//! no parameters.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -20,7 +21,7 @@ pub struct Pool {
     avg: bool,
 }
 
-pub const DOC: &str = "| `MaxPool2d`, `AvgPool2d` | `kernel`, `stride = kernel`, `padding = 0` (or `same`), `count_include_pad = true` (avg) | `[C, H, W] -> [C, H', W']` |";
+pub const DOC: &str = "| `MaxPool2d`, `AvgPool2d` | `kernel`, `stride = kernel`, `padding = 0` (or `same`), `ceil_mode = false`, `count_include_pad = true` (avg) | `[C, H, W] -> [C, H', W']` |";
 
 pub const MAX_POOL: Pool = Pool { avg: false };
 pub const AVG_POOL: Pool = Pool { avg: true };
@@ -29,11 +30,13 @@ const MAX_ARGS: &[ArgSpec] = &[
     ArgSpec::required("kernel"),
     ArgSpec::named("stride", "kernel"),
     ArgSpec::named("padding", "0"),
+    ArgSpec::named("ceil_mode", "false"),
 ];
 const AVG_ARGS: &[ArgSpec] = &[
     ArgSpec::required("kernel"),
     ArgSpec::named("stride", "kernel"),
     ArgSpec::named("padding", "0"),
+    ArgSpec::named("ceil_mode", "false"),
     ArgSpec::named("count_include_pad", "true"),
 ];
 
@@ -92,6 +95,7 @@ impl LayerKind for Pool {
             kernel,
             stride,
             padding,
+            ceil_mode: b.bool_or("ceil_mode", false)?,
             count_include_pad: b.bool_or("count_include_pad", true)?,
         }))
     }
@@ -103,6 +107,7 @@ struct PoolSpec {
     kernel: Sp<Hw>,
     stride: Sp<Hw>,
     padding: Sp<Padding>,
+    ceil_mode: bool,
     count_include_pad: bool,
 }
 
@@ -114,7 +119,7 @@ impl Node for PoolSpec {
             stride: self.stride,
             dilation: (1, 1),
             padding: self.padding,
-            ceil_mode: false,
+            ceil_mode: self.ceil_mode,
         };
         let (w, explain) = window(cx, WindowUse::Pool, input, hw, &args)?;
         Ok(Inferred {
@@ -125,6 +130,7 @@ impl Node for PoolSpec {
             code: Box::new(PoolCode {
                 avg: self.avg,
                 w,
+                ceil_mode: self.ceil_mode,
                 count_include_pad: self.count_include_pad,
             }),
         })
@@ -135,12 +141,15 @@ impl Node for PoolSpec {
 struct PoolCode {
     avg: bool,
     w: Window,
+    ceil_mode: bool,
     count_include_pad: bool,
 }
 
 impl Emit for PoolCode {
     /// Runtime order (`runtime/src/layers/pool.rs`): `MaxPool2d<KH, KW, SH,
-    /// SW, PT, PB, PL, PR, HI, WI, HO, WO>`, `AvgPool2d<.., COUNT_INCLUDE_PAD>`.
+    /// SW, PT, PB, PL, PR, HI, WI, HO, WO[, CEIL]>`, `AvgPool2d<..,
+    /// COUNT_INCLUDE_PAD[, CEIL]>`; `CEIL` (default `false`) is written only
+    /// when true.
     fn emit(&self, l: &TokenStream) -> LayerCode {
         let w = &self.w;
         let (kh, kw, sh, sw) = (
@@ -156,11 +165,16 @@ impl Emit for PoolCode {
             lit(w.output.0),
             lit(w.output.1),
         );
+        let ceil = if self.ceil_mode {
+            quote!(, true)
+        } else {
+            quote!()
+        };
         LayerCode::new_call(if self.avg {
             let c = lit_bool(self.count_include_pad);
-            quote!(#l::AvgPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, #c>)
+            quote!(#l::AvgPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo, #c #ceil>)
         } else {
-            quote!(#l::MaxPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo>)
+            quote!(#l::MaxPool2d<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #hi, #wi, #ho, #wo #ceil>)
         })
     }
 }
@@ -196,6 +210,32 @@ mod tests {
             ),
             "L::MaxPool2d<3,2,2,1,1,1,0,0,9,8,5,7><L::MaxPool2d<3,2,2,1,1,1,0,0,9,8,5,7>>::new()"
         );
+    }
+
+    #[test]
+    fn ceil_mode_rounds_up_as_pytorch() {
+        // GoogLeNet's pools: 112 -> 56 -> 28 (k 3, s 2), 14 -> 7 (k 2, s 2).
+        assert_eq!(
+            out("MaxPool2d(3, stride = 2, ceil_mode = true)", &[64, 112, 112]),
+            vec![64, 56, 56]
+        );
+        assert_eq!(
+            out("MaxPool2d(3, stride = 2)", &[64, 112, 112]),
+            vec![64, 55, 55]
+        );
+        assert_eq!(
+            out("MaxPool2d(2, stride = 2, ceil_mode = true)", &[8, 13, 13]),
+            vec![8, 7, 7]
+        );
+        assert_eq!(
+            code("MaxPool2d(3, stride = 2, ceil_mode = true)", &[2, 8, 8]),
+            "L::MaxPool2d<3,3,2,2,0,0,0,0,8,8,4,4,true><L::MaxPool2d<3,3,2,2,0,0,0,0,8,8,4,4,true>>::new()"
+        );
+        assert_eq!(
+            code("AvgPool2d(2, ceil_mode = true)", &[2, 5, 5]),
+            "L::AvgPool2d<2,2,2,2,0,0,0,0,5,5,3,3,true,true><L::AvgPool2d<2,2,2,2,0,0,0,0,5,5,3,3,true,true>>::new()"
+        );
+        assert!(msg("MaxPool2d(2, ceil_mode = 1)", &[8, 4, 4]).contains("ceil_mode"));
     }
 
     #[test]

@@ -45,11 +45,12 @@ pub fn msg(call: &str, input: &[u64]) -> String {
     }
 }
 
-/// The emitted type (and constructor), whitespace removed, with the layers
+/// The emitted type (and constructor or post-build call), whitespace removed, with the layers
 /// path written as `L::`.
 pub fn code(call: &str, input: &[u64]) -> String {
     let i = infer(call, input).unwrap_or_else(|e| panic!("{call}: {e}"));
     let c = i.code.emit(&quote!(L));
     let ctor = c.ctor.map(|t| t.to_string()).unwrap_or_default();
-    format!("{} {ctor}", c.ty).replace(' ', "")
+    let post = c.post.map(|t| t.to_string()).unwrap_or_default();
+    format!("{} {ctor}{post}", c.ty).replace(' ', "")
 }

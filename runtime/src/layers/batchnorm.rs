@@ -15,7 +15,8 @@
 //!   gradients (if the input is traced) flow to the input, `scale` and `bias`.
 //!
 //! `eps = 1e-5`, `momentum = 0.1` (PyTorch defaults; Keras's `momentum=0.99`
-//! is PyTorch's `0.01`). Both are public fields.
+//! is PyTorch's `0.01`). Both are public fields, set together by
+//! `with_eps_momentum` (what `model!` writes for `BatchNorm2d(eps = ..)`).
 
 use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
@@ -118,6 +119,18 @@ macro_rules! batch_norm_struct {
             pub epsilon: f64,
             /// Weight of the new batch statistic in the running average.
             pub momentum: f64,
+        }
+
+        impl<const C: usize, E: Dtype, D: Storage<E>> $name<C, E, D> {
+            /// The layer with `eps` (added to the variance) and `momentum`
+            /// (weight of the new batch statistic), as PyTorch's arguments.
+            pub fn with_eps_momentum(self, eps: f64, momentum: f64) -> Self {
+                Self {
+                    epsilon: eps,
+                    momentum,
+                    ..self
+                }
+            }
         }
 
         impl<const C: usize, E: Elem, D: Device<E>> TensorCollection<E, D> for $name<C, E, D> {

@@ -33,6 +33,7 @@ pub mod merge;
 pub mod pool;
 pub mod recurrent;
 pub mod simple_rnn;
+pub mod stochastic_depth;
 pub mod upsample;
 pub mod zero_padding;
 
@@ -69,5 +70,6 @@ pub use recurrent::{
     ReturnMode,
 };
 pub use simple_rnn::{SimpleRnn, TanhCell};
+pub use stochastic_depth::StochasticDepth;
 pub use upsample::{UpSampling2d, UpSampling2dBilinear};
 pub use zero_padding::ZeroPadding2d;

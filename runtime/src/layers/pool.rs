@@ -4,7 +4,10 @@
 //! Both map `(B, C, HI, WI) -> (B, C, HO, WO)` with a `KH x KW` window,
 //! stride `SH x SW` and padding `PT` (top), `PB` (bottom), `PL` (left), `PR`
 //! (right), `HO = (HI + PT + PB - KH) / SH + 1` (floor, PyTorch's
-//! `ceil_mode=False`), likewise `WO`. Max pooling pads with `-inf`; average
+//! `ceil_mode=False`), likewise `WO`. With `CEIL = true` (PyTorch's
+//! `ceil_mode=True`) the division rounds up, a last window that would start
+//! in the bottom/right padding is dropped, and windows may reach past the
+//! padded input (those positions never count). Max pooling pads with `-inf`; average
 //! pooling pads with zeros and divides by the window size
 //! (`COUNT_PAD = true`, PyTorch's default `count_include_pad=True`) or by the
 //! number of real input positions in the window (`COUNT_PAD = false`).
@@ -32,6 +35,9 @@ pub struct Pool2dGeom {
     pub stride: (usize, usize),
     /// Padding `[top, bottom, left, right]`.
     pub pad: [usize; 4],
+    /// PyTorch's `ceil_mode`: the output size rounds up (see
+    /// [`sxima_shape::window_out`]).
+    pub ceil_mode: bool,
 }
 
 impl Pool2dGeom {
@@ -48,6 +54,7 @@ impl Pool2dGeom {
             kernel,
             stride,
             pad,
+            ceil_mode: false,
         };
         if kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
             return Err(Error::config(
@@ -66,11 +73,29 @@ impl Pool2dGeom {
         Ok(g)
     }
 
+    /// The same geometry with PyTorch's `ceil_mode` on or off.
+    pub fn with_ceil_mode(self, ceil_mode: bool) -> Self {
+        Self { ceil_mode, ..self }
+    }
+
     /// Output plane `(HO, WO)`.
     pub fn output(&self) -> (usize, usize) {
+        let axis = |input: usize, k: usize, s: usize, before: usize, after: usize| {
+            // `new` checked that the window fits the padded input.
+            sxima_shape::window_out(
+                input as u64,
+                k as u64,
+                s as u64,
+                1,
+                before as u64,
+                after as u64,
+                self.ceil_mode,
+            )
+            .map_or(0, |o| o as usize)
+        };
         (
-            (self.input.0 + self.pad[0] + self.pad[1] - self.kernel.0) / self.stride.0 + 1,
-            (self.input.1 + self.pad[2] + self.pad[3] - self.kernel.1) / self.stride.1 + 1,
+            axis(self.input.0, self.kernel.0, self.stride.0, self.pad[0], self.pad[1]),
+            axis(self.input.1, self.kernel.1, self.stride.1, self.pad[2], self.pad[3]),
         )
     }
 
@@ -133,7 +158,7 @@ impl Pool2dGeom {
         let mut weights = Vec::with_capacity(plan.index.len());
         for ((y0, x0), win) in self.windows().zip(plan.index.chunks_exact(taps)) {
             let divisor = if count_include_pad {
-                // Window clipped to the padded input (never clips without ceil_mode).
+                // Window clipped to the padded input (clips only in ceil_mode).
                 let y1 = (y0 + kh as isize).min((h + self.pad[1]) as isize);
                 let x1 = (x0 + kw as isize).min((w + self.pad[3]) as isize);
                 ((y1 - y0) * (x1 - x0)) as usize
@@ -197,9 +222,17 @@ pub fn avg_pool2d<E: Elem, D: Backend<E>, T: Tape<E, D>>(
 }
 
 /// `true` when the const sizes of a pooling layer are consistent.
-const fn pool_dims_ok(hi: usize, k: usize, s: usize, p0: usize, p1: usize, ho: usize) -> bool {
+const fn pool_dims_ok(
+    hi: usize,
+    k: usize,
+    s: usize,
+    p0: usize,
+    p1: usize,
+    ho: usize,
+    ceil: bool,
+) -> bool {
     matches!(
-        sxima_shape::window_out(hi as u64, k as u64, s as u64, 1, p0 as u64, p1 as u64, false),
+        sxima_shape::window_out(hi as u64, k as u64, s as u64, 1, p0 as u64, p1 as u64, ceil),
         Ok(o) if o == ho as u64
     )
 }
@@ -215,15 +248,15 @@ macro_rules! pool_layer {
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize
-            $($extra)*
+            $($extra)*, const CEIL: bool = false
         >;
 
         impl<
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize
-            $($extra)*
-        > $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*> {
+            $($extra)*, const CEIL: bool
+        > $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*, CEIL> {
             pub const fn new() -> Self {
                 Self
             }
@@ -235,6 +268,7 @@ macro_rules! pool_layer {
                     kernel: (KH, KW),
                     stride: (SH, SW),
                     pad: [PT, PB, PL, PR],
+                    ceil_mode: CEIL,
                 }
             }
         }
@@ -243,24 +277,24 @@ macro_rules! pool_layer {
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize
-            $($extra)*
-        > ZeroSizedModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*> {}
+            $($extra)*, const CEIL: bool
+        > ZeroSizedModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*, CEIL> {}
 
         impl<
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize
-            $($extra)*
-        > NonMutableModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*> {}
+            $($extra)*, const CEIL: bool
+        > NonMutableModule for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*, CEIL> {}
 
         impl<
             B: Dim, const C: usize, E: Elem, D: Backend<E>, T: Tape<E, D>,
             const KH: usize, const KW: usize, const SH: usize, const SW: usize,
             const PT: usize, const PB: usize, const PL: usize, const PR: usize,
             const HI: usize, const WI: usize, const HO: usize, const WO: usize
-            $($extra)*
+            $($extra)*, const CEIL: bool
         > Module<Tensor<(B, Const<C>, Const<HI>, Const<WI>), E, D, T>>
-            for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*>
+            for $name<KH, KW, SH, SW, PT, PB, PL, PR, HI, WI, HO, WO $($extra_args)*, CEIL>
         {
             type Output = Tensor<(B, Const<C>, Const<HO>, Const<WO>), E, D, T>;
             type Error = D::Err;
@@ -271,12 +305,12 @@ macro_rules! pool_layer {
             ) -> Result<Self::Output, D::Err> {
                 const {
                     assert!(
-                        pool_dims_ok(HI, KH, SH, PT, PB, HO),
-                        "pooling: HO must equal (HI + PT + PB - KH) / SH + 1"
+                        pool_dims_ok(HI, KH, SH, PT, PB, HO, CEIL),
+                        "pooling: HO must equal (HI + PT + PB - KH) / SH + 1 (rounded up with CEIL)"
                     );
                     assert!(
-                        pool_dims_ok(WI, KW, SW, PL, PR, WO),
-                        "pooling: WO must equal (WI + PL + PR - KW) / SW + 1"
+                        pool_dims_ok(WI, KW, SW, PL, PR, WO, CEIL),
+                        "pooling: WO must equal (WI + PL + PR - KW) / SW + 1 (rounded up with CEIL)"
                     );
                 };
                 let $geom = Self::geometry();
@@ -289,8 +323,8 @@ macro_rules! pool_layer {
 
 pool_layer!(
     /// Max pooling `(B, C, HI, WI) -> (B, C, HO, WO)`, padding with `-inf`
-    /// (PyTorch `nn.MaxPool2d(kernel, stride, padding)`; the gradient goes to
-    /// the first maximum of each window).
+    /// (PyTorch `nn.MaxPool2d(kernel, stride, padding, ceil_mode = CEIL)`;
+    /// the gradient goes to the first maximum of each window).
     ///
     /// ```
     /// use sxima_runtime::dfdx::prelude::*;
@@ -318,7 +352,8 @@ pool_layer!(
 
 pool_layer!(
     /// Average pooling `(B, C, HI, WI) -> (B, C, HO, WO)`, zero padding;
-    /// `COUNT_PAD` is PyTorch's `count_include_pad` (default `true`).
+    /// `COUNT_PAD` is PyTorch's `count_include_pad` (default `true`), `CEIL`
+    /// its `ceil_mode` (default `false`).
     AvgPool2d [, const COUNT_PAD: bool] [, COUNT_PAD],
     |geom, x, out| window_sum(x, &geom.avg_plan(COUNT_PAD), out)
 );
