@@ -363,15 +363,15 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                 let outs: Vec<Ident> = (0..branches.len())
                     .map(|j| format_ident!("__branch_{}_{}", k, j))
                     .collect();
-                for (j, (&i, o)) in branches.iter().zip(&outs).enumerate() {
+                for (j, (b, o)) in branches.iter().zip(&outs).enumerate() {
                     let arg = if j + 1 == branches.len() {
                         quote!(x)
                     } else {
                         quote!(#merge::fork(&x))
                     };
-                    let call = call_field(&scope.fields[i].field, arg, mutable);
-                    let shape = tensor_shape(&scope.fields[i].output);
-                    out.extend(quote!(let #o: #tensor<#shape, E, D, T> = #call?;));
+                    let body = steps_code(scope, &b.steps, mutable, counter);
+                    let shape = tensor_shape(&b.output);
+                    out.extend(quote!(let #o: #tensor<#shape, E, D, T> = { let x = #arg; #body x };));
                 }
                 let batch = format_ident!("__batch_{}", k);
                 let first = &outs[0];
@@ -393,8 +393,8 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                         let dynamic: Vec<TokenStream> = branches
                             .iter()
                             .zip(&outs)
-                            .map(|(&i, o)| {
-                                let c = Literal::usize_suffixed(scope.fields[i].output[0] as usize);
+                            .map(|(b, o)| {
+                                let c = Literal::usize_suffixed(b.output[0] as usize);
                                 quote!(#rt::model::cross_boundary(#o, (#batch, #c, #rest))?)
                             })
                             .collect();
@@ -415,8 +415,8 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                         let full: Vec<TokenStream> = branches
                             .iter()
                             .zip(&outs)
-                            .map(|(&i, o)| {
-                                let s = &scope.fields[i].output;
+                            .map(|(b, o)| {
+                                let s = &b.output;
                                 if s == output {
                                     quote!(#o)
                                 } else if s.len() == 1 {

@@ -112,6 +112,11 @@ mod prop_tests;
 ///   the input; `concat` joins along channels (other dims must agree),
 ///   `add` / `mul` need equal shapes or a per-channel `[C]` / `[C, 1, 1]`
 ///   gate (squeeze-and-excitation); an empty branch `{ }` is the identity.
+///   A branch named `_` is no field of its own: `_ { }` is the identity and
+///   the layers of `_ { .. }` are fields of the enclosing struct (as in
+///   torchvision's `SqueezeExcitation`: `fc1`, `fc2`). A branch that is one
+///   unnamed block use or group is that block or group (`branch2 { {
+///   Basic(96), Basic(128) } }` gives `branch2.0.conv`, `branch2.1.conv`).
 /// * `repeat N { .. }` and groups `{ a, b, c }` number their children from 0
 ///   (`layer1.0.conv1.weight`; a group's child written `name: ..` keeps its
 ///   name); a repeated body must keep the shape.

@@ -492,7 +492,13 @@ fn parse_node(input: ParseStream) -> syn::Result<Node> {
         braced!(content in input);
         let mut branches = Vec::new();
         while !content.is_empty() {
-            let name: Ident = content.parse()?;
+            // `_` names a branch that is no field of its own (see `plan`).
+            let name: Ident = if content.peek(Token![_]) {
+                let u = content.parse::<Token![_]>()?;
+                Ident::new("_", u.span)
+            } else {
+                content.parse()?
+            };
             let body = parse_body(&content)?;
             branches.push((name, body));
             if content.peek(Token![,]) {

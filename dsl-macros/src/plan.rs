@@ -11,6 +11,10 @@
 //! number their children from 0 (`layer1.0.conv1`); an unnamed `residual` or
 //! `parallel` is transparent, its layers (and `downsample`, the branches)
 //! being fields of the enclosing struct, as in torchvision's `BasicBlock`.
+//! A branch named `_` is transparent too (`_ { }` is the identity, `_ { .. }`
+//! puts its layers in the enclosing struct: squeeze-and-excitation's `fc1`,
+//! DenseNet's concatenated input), and a branch that is one unnamed block
+//! use or group `{ .. }` is that block or group (`branch2.0.conv`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -78,12 +82,20 @@ pub enum Step {
         shortcut: Option<usize>,
         output: Vec<u64>,
     },
-    /// Every branch field applied to `x`, merged.
+    /// Every branch applied to `x`, merged.
     Parallel {
-        branches: Vec<usize>,
+        branches: Vec<Branch>,
         merge: Merge,
         output: Vec<u64>,
     },
+}
+
+/// One branch of a [`Step::Parallel`]: its steps over the scope's fields
+/// (one field step for a named branch, none for the identity `_ { }`).
+#[derive(Debug)]
+pub struct Branch {
+    pub steps: Vec<Step>,
+    pub output: Vec<u64>,
 }
 
 /// A model with every layer's shape inferred.
@@ -269,12 +281,21 @@ fn reserve_names(sb: &mut ScopeBuilder, stmts: &[Stmt]) -> syn::Result<()> {
         match (&s.name, &s.node) {
             (Some(n), _) => sb.reserve(n)?,
             (None, Node::Residual { body, .. }) => reserve_names(sb, &body.stmts)?,
-            (None, Node::Parallel { branches, .. }) => {
-                for (n, _) in branches {
-                    sb.reserve(n)?;
-                }
-            }
+            (None, Node::Parallel { branches, .. }) => reserve_branches(sb, branches)?,
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reserves the branch names of a `parallel` in `sb`; a transparent branch
+/// `_` reserves the names of its layers instead.
+fn reserve_branches(sb: &mut ScopeBuilder, branches: &[(Ident, Body)]) -> syn::Result<()> {
+    for (n, body) in branches {
+        if n == "_" {
+            reserve_names(sb, &body.stmts)?;
+        } else {
+            sb.reserve(n)?;
         }
     }
     Ok(())
@@ -568,9 +589,7 @@ impl Planner<'_, '_> {
                     return Ok((vec![step], out, None));
                 };
                 let mut child = sb.child(&path, kw.span());
-                for (n, _) in branches {
-                    child.reserve(n)?;
-                }
+                reserve_branches(&mut child, branches)?;
                 let (step, out) = self.parallel(&mut child, kw, args, branches, input.clone())?;
                 let merge = match &step {
                     Step::Parallel { merge, .. } => merge.word(),
@@ -679,32 +698,63 @@ impl Planner<'_, '_> {
                 "`parallel` needs at least two branches `name { .. }`",
             ));
         }
-        let mut fields = Vec::new();
+        let mut planned = Vec::new();
         let mut outs = Vec::new();
         for (n, body) in branches {
             let path = n.to_string();
-            let mut child = sb.child(&path, n.span());
-            let (steps, out) = self.seq(&mut child, &body.stmts, input.clone())?;
-            let scope = child.finish(steps, input.clone(), out.clone());
+            let (steps, out) = if n == "_" {
+                // Transparent: the layers are fields of `sb` (names reserved).
+                self.list(sb, &body.stmts, input.clone())?
+            } else if let Some(one) = self.whole_branch(body) {
+                // One unnamed block use or group: the branch is that node.
+                let (steps, out, _) =
+                    self.node(sb, &one.node, input.clone(), Some((n.clone(), path)), None)?;
+                (steps, out)
+            } else {
+                let mut child = sb.child(&path, n.span());
+                let (steps, out) = self.seq(&mut child, &body.stmts, input.clone())?;
+                let scope = child.finish(steps, input.clone(), out.clone());
+                let i = sb.push(PlannedLayer {
+                    field: n.clone(),
+                    path,
+                    kind_text: "branch".into(),
+                    input: input.clone(),
+                    output: out.clone(),
+                    what: What::Scope(Box::new(scope)),
+                });
+                (vec![Step::Field(i)], out)
+            };
             outs.push((n.clone(), out.clone()));
-            fields.push(sb.push(PlannedLayer {
-                field: n.clone(),
-                path,
-                kind_text: "branch".into(),
-                input: input.clone(),
-                output: out,
-                what: What::Scope(Box::new(scope)),
-            }));
+            planned.push(Branch { steps, output: out });
         }
         let output = compose_par::merged_shape(merge, &outs)?;
         Ok((
             Step::Parallel {
-                branches: fields,
+                branches: planned,
                 merge,
                 output: output.clone(),
             },
             output,
         ))
+    }
+
+    /// The one statement of a branch body when it is an unnamed block use
+    /// or group without `-> [..]`: the branch is then that node itself.
+    fn whole_branch<'b>(&self, body: &'b Body) -> Option<&'b Stmt> {
+        let [one] = body.stmts.as_slice() else {
+            return None;
+        };
+        if one.name.is_some() || one.assert.is_some() {
+            return None;
+        }
+        match &one.node {
+            Node::Group(_) => Some(one),
+            Node::Call(c) => {
+                let word = c.kind.to_string();
+                (lookup(&word).is_none() && self.templates.get(&word).is_some()).then_some(one)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -828,6 +878,55 @@ mod tests {
         );
         let f = fields("pub N(input: [2, 8, 8]) { parallel(concat) { a { ReLU } b { Conv2d(2, kernel = 1) } } }").unwrap();
         assert_eq!(f[1].1, vec![2, 8, 8]);
+    }
+
+    #[test]
+    fn underscore_branches_and_whole_block_branches_name_like_torchvision() {
+        // Squeeze-and-excitation as torchvision's `SqueezeExcitation`
+        // (`fc1`, `fc2` fields of the block), DenseNet's concatenation of
+        // the input with a layer, Inception's `branch2.0.conv`.
+        let f = fields(
+            "block Se(c, s) {
+                 parallel(mul) { _ { } _ { AdaptiveAvgPool2d(1), fc1: Conv2d(s, kernel = 1), ReLU, fc2: Conv2d(c, kernel = 1), Sigmoid } }
+             }
+             block Basic(c) { conv: Conv2d(c, kernel = 1), bn: BatchNorm2d }
+             pub N(input: [4, 6, 6]) {
+                 se: Se(4, 2),
+                 parallel(concat) { _ { } grow { Basic(3) } },
+                 parallel(concat) { b1 { Basic(2) } b2 { { Basic(1), Basic(2) } } },
+             }",
+        )
+        .unwrap();
+        let p: Vec<&str> = f.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            p,
+            [
+                "se",
+                "se.adaptive_avg_pool2d_1",
+                "se.fc1",
+                "se.relu_1",
+                "se.fc2",
+                "se.sigmoid_1",
+                "grow",
+                "grow.conv",
+                "grow.bn",
+                "b1",
+                "b1.conv",
+                "b1.bn",
+                "b2",
+                "b2.0",
+                "b2.0.conv",
+                "b2.0.bn",
+                "b2.1",
+                "b2.1.conv",
+                "b2.1.bn",
+            ]
+        );
+        assert_eq!(f[0].1, vec![4, 6, 6]);
+        assert_eq!(f[6].1, vec![3, 6, 6]);
+        // Names in `_` branches share the enclosing struct's namespace.
+        let m = msg("pub N(input: [4]) { a: ReLU, parallel(add) { _ { } _ { a: ReLU } } }");
+        assert!(m.contains("duplicate layer name `a`"), "{m}");
     }
 
     #[test]
