@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sxima::prelude::*;
-use sxima::zoo::{AlexNet, LeNet5, ResNeXt50_32x4d, ResNet18, ResNet50, Vgg16, ZfNet};
+use sxima::zoo::{
+    AlexNet, DenseNet121, EfficientNetB0, GoogLeNet, LeNet5, ResNeXt50_32x4d, ResNet18, ResNet50,
+    Vgg16, ZfNet,
+};
 
 /// What to do with each architecture.
 #[derive(Clone)]
@@ -182,5 +185,8 @@ fn main() -> sxima::Result<()> {
     run::<ResNet18>("resnet18", &mode)?;
     run::<ResNet50>("resnet50", &mode)?;
     run::<ResNeXt50_32x4d>("resnext50_32x4d", &mode)?;
+    run::<GoogLeNet>("googlenet", &mode)?;
+    run::<DenseNet121>("densenet121", &mode)?;
+    run::<EfficientNetB0>("efficientnet_b0", &mode)?;
     Ok(())
 }

@@ -21,6 +21,9 @@
 //! ```
 
 mod alexnet;
+mod densenet121;
+mod efficientnet_b0;
+mod googlenet;
 mod lenet5;
 mod resnet18;
 mod resnet50;
@@ -29,6 +32,9 @@ mod vgg16;
 mod zfnet;
 
 pub use alexnet::AlexNet;
+pub use densenet121::DenseNet121;
+pub use efficientnet_b0::EfficientNetB0;
+pub use googlenet::GoogLeNet;
 pub use lenet5::LeNet5;
 pub use resnet18::ResNet18;
 pub use resnet50::ResNet50;
