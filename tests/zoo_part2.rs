@@ -187,3 +187,66 @@ fn densenet121_trains_on_random_data() {
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[epochs - 1] < losses[0], "{losses:?}");
 }
+
+/// The f32 tensor `key` of a safetensors file.
+fn read_f32(path: &std::path::Path, key: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = ::safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    let t = file
+        .tensor(key)
+        .unwrap_or_else(|e| panic!("{}: {key}: {e:?}", path.display()));
+    assert_eq!(t.dtype(), ::safetensors::Dtype::F32, "{key}");
+    t.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Loads `DIR/<name>.safetensors` by name, runs `DIR/<name>_io.safetensors`'s
+/// `input` and returns `max |ours - torch| / max |torch|` over the logits.
+fn torchvision_diff<M: Model<f32, Cpu>>(dir: &std::path::Path, name: &str) -> f64 {
+    let dev = Cpu::default();
+    let model = M::load_state_dict(dir.join(format!("{name}.safetensors")), &dev)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let io = dir.join(format!("{name}_io.safetensors"));
+    let x = dev.tensor_from_vec(read_f32(&io, "input"), M::input_shape(1usize));
+    let want = read_f32(&io, "output");
+    let got = model.try_forward(x).expect("forward").as_vec();
+    assert_eq!(got.len(), want.len(), "{name}");
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
+    let diff = got
+        .iter()
+        .zip(&want)
+        .fold(0f64, |m, (a, b)| m.max((a - b).abs() as f64));
+    diff / scale
+}
+
+/// Against torchvision's eval-mode logits, with the files of
+/// `shared/torch/export_torchvision.py {googlenet,densenet121,efficientnet_b0}
+/// DIR` (not in the repository): `SXIMA_TORCHVISION_DIR=DIR cargo test
+/// --features zoo --test zoo_part2 -- --ignored --nocapture`. `examples/zoo.rs
+/// --check DIR` does the same for every architecture.
+#[test]
+#[ignore = "needs SXIMA_TORCHVISION_DIR with torchvision exports"]
+fn outputs_match_torchvision() {
+    let Some(dir) = std::env::var_os("SXIMA_TORCHVISION_DIR") else {
+        panic!("set SXIMA_TORCHVISION_DIR to the folder of export_torchvision.py's files");
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let diffs = [
+        ("googlenet", torchvision_diff::<GoogLeNet>(&dir, "googlenet")),
+        ("densenet121", torchvision_diff::<DenseNet121>(&dir, "densenet121")),
+        (
+            "efficientnet_b0",
+            torchvision_diff::<EfficientNetB0>(&dir, "efficientnet_b0"),
+        ),
+    ];
+    for (name, d) in diffs {
+        println!("{name}: max relative difference {d:.2e}");
+    }
+    for (name, d) in diffs {
+        assert!(d <= 1e-4, "{name}: {d:.2e}");
+    }
+}
+
