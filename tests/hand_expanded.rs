@@ -85,32 +85,42 @@ impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
         LayerSummary {
             name: "flatten",
             kind: "Flatten",
+            depth: 0,
             output_shape: &[784],
             params: 0,
+            macs: 0,
         },
         LayerSummary {
             name: "fc1",
             kind: "Dense(32)",
+            depth: 0,
             output_shape: &[32],
             params: 784 * 32 + 32,
+            macs: 784 * 32,
         },
         LayerSummary {
             name: "relu",
             kind: "ReLU",
+            depth: 0,
             output_shape: &[32],
             params: 0,
+            macs: 0,
         },
         LayerSummary {
             name: "act2",
             kind: "LeakyReLU(0.1)",
+            depth: 0,
             output_shape: &[32],
             params: 0,
+            macs: 0,
         },
         LayerSummary {
             name: "fc2",
             kind: "Dense(10)",
+            depth: 0,
             output_shape: &[10],
             params: 330,
+            macs: 32 * 10,
         },
     ];
 }

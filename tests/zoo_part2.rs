@@ -90,10 +90,19 @@ fn parameter_names_are_torchvisions() {
     assert_eq!(g.len(), 287);
     assert_eq!(shape_of(&g, "conv1.conv.weight"), [64, 3, 7, 7]);
     assert_eq!(shape_of(&g, "conv1.bn.running_var"), [64]);
-    assert_eq!(shape_of(&g, "inception3a.branch1.conv.weight"), [64, 192, 1, 1]);
-    assert_eq!(shape_of(&g, "inception3a.branch2.1.conv.weight"), [128, 96, 3, 3]);
+    assert_eq!(
+        shape_of(&g, "inception3a.branch1.conv.weight"),
+        [64, 192, 1, 1]
+    );
+    assert_eq!(
+        shape_of(&g, "inception3a.branch2.1.conv.weight"),
+        [128, 96, 3, 3]
+    );
     assert_eq!(shape_of(&g, "inception4e.branch3.1.bn.weight"), [128]);
-    assert_eq!(shape_of(&g, "inception5b.branch4.1.conv.weight"), [128, 832, 1, 1]);
+    assert_eq!(
+        shape_of(&g, "inception5b.branch4.1.conv.weight"),
+        [128, 832, 1, 1]
+    );
     assert_eq!(shape_of(&g, "fc.weight"), [1000, 1024]);
 
     let d = names_of(&DenseNet121::<f32, Cpu>::build(&dev));
@@ -111,7 +120,10 @@ fn parameter_names_are_torchvisions() {
         shape_of(&d, "features.denseblock4.denselayer16.conv2.weight"),
         [32, 128, 3, 3]
     );
-    assert_eq!(shape_of(&d, "features.transition3.conv.weight"), [512, 1024, 1, 1]);
+    assert_eq!(
+        shape_of(&d, "features.transition3.conv.weight"),
+        [512, 1024, 1, 1]
+    );
     assert_eq!(shape_of(&d, "features.norm5.weight"), [1024]);
     assert_eq!(shape_of(&d, "classifier.weight"), [1000, 1024]);
 
@@ -119,9 +131,15 @@ fn parameter_names_are_torchvisions() {
     assert_eq!(e.len(), 311);
     assert_eq!(shape_of(&e, "features.0.0.weight"), [32, 3, 3, 3]);
     assert_eq!(shape_of(&e, "features.1.0.block.0.0.weight"), [32, 1, 3, 3]);
-    assert_eq!(shape_of(&e, "features.1.0.block.1.fc1.weight"), [8, 32, 1, 1]);
+    assert_eq!(
+        shape_of(&e, "features.1.0.block.1.fc1.weight"),
+        [8, 32, 1, 1]
+    );
     assert_eq!(shape_of(&e, "features.2.1.block.2.fc2.bias"), [144]);
-    assert_eq!(shape_of(&e, "features.6.3.block.1.0.weight"), [1152, 1, 5, 5]);
+    assert_eq!(
+        shape_of(&e, "features.6.3.block.1.0.weight"),
+        [1152, 1, 5, 5]
+    );
     assert_eq!(shape_of(&e, "features.7.0.block.3.1.running_var"), [320]);
     assert_eq!(shape_of(&e, "features.8.0.weight"), [1280, 320, 1, 1]);
     assert_eq!(shape_of(&e, "classifier.1.weight"), [1000, 1280]);
@@ -235,8 +253,14 @@ fn outputs_match_torchvision() {
     };
     let dir = std::path::PathBuf::from(dir);
     let diffs = [
-        ("googlenet", torchvision_diff::<GoogLeNet>(&dir, "googlenet")),
-        ("densenet121", torchvision_diff::<DenseNet121>(&dir, "densenet121")),
+        (
+            "googlenet",
+            torchvision_diff::<GoogLeNet>(&dir, "googlenet"),
+        ),
+        (
+            "densenet121",
+            torchvision_diff::<DenseNet121>(&dir, "densenet121"),
+        ),
         (
             "efficientnet_b0",
             torchvision_diff::<EfficientNetB0>(&dir, "efficientnet_b0"),
@@ -249,4 +273,3 @@ fn outputs_match_torchvision() {
         assert!(d <= 1e-4, "{name}: {d:.2e}");
     }
 }
-

@@ -405,7 +405,9 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                     };
                     let body = steps_code(scope, &b.steps, mutable, counter);
                     let shape = tensor_shape(&b.output);
-                    out.extend(quote!(let #o: #tensor<#shape, E, D, T> = { let x = #arg; #body x };));
+                    out.extend(
+                        quote!(let #o: #tensor<#shape, E, D, T> = { let x = #arg; #body x };),
+                    );
                 }
                 let batch = format_ident!("__batch_{}", k);
                 let first = &outs[0];
@@ -578,6 +580,46 @@ fn helper_structs(
     Ok(())
 }
 
+/// The summary rows of `scope`'s fields and, below each composite, of its
+/// own fields (depth first): dotted names (`layer1.0.conv1`, the parameter
+/// paths), the nesting depth, and each row's parameters and
+/// multiply-accumulates (a composite's are its totals).
+fn summary_rows(
+    scope: &Scope,
+    prefix: &str,
+    depth: usize,
+    model: &Ident,
+    out: &mut Vec<TokenStream>,
+) -> syn::Result<()> {
+    let rt = rt();
+    for l in &scope.fields {
+        let path = format!("{prefix}{}", l.path);
+        let k = &l.kind_text;
+        let shape = shape_lit(&l.output);
+        let p = field_code(l, model)?.params;
+        let macs = match &l.what {
+            What::Layer(i) => {
+                let m = n(i.macs);
+                quote!(#m)
+            }
+            What::Nested { ty } => Total::Macs.nested(ty),
+            What::Scope(s) => total_expr(s, model, Total::Macs)?,
+        };
+        out.push(quote!(#rt::model::LayerSummary {
+            name: #path,
+            kind: #k,
+            depth: #depth,
+            output_shape: #shape,
+            params: #p,
+            macs: #macs,
+        }));
+        if let What::Scope(s) = &l.what {
+            summary_rows(s, &format!("{path}."), depth + 1, model, out)?;
+        }
+    }
+    Ok(())
+}
+
 /// Generates the code of one model.
 pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let dfdx = dfdx();
@@ -607,17 +649,8 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
 
     let param_count = params_expr(root, name)?;
     let macs = total_expr(root, name, Total::Macs)?;
-    let summaries = root
-        .fields
-        .iter()
-        .map(|l| {
-            let f = l.path.clone();
-            let k = &l.kind_text;
-            let shape = shape_lit(&l.output);
-            let p = field_code(l, name)?.params;
-            Ok(quote!(#rt::model::LayerSummary { name: #f, kind: #k, output_shape: #shape, params: #p }))
-        })
-        .collect::<syn::Result<Vec<_>>>()?;
+    let mut summaries = Vec::new();
+    summary_rows(root, "", 0, name, &mut summaries)?;
     let name_str = name.to_string();
     let input_lit = shape_lit(&plan.input);
     let output_lit = shape_lit(&plan.output);

@@ -11,18 +11,24 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Result};
 
-/// One row of a model summary: a layer as the user declared it.
+/// One row of a model summary: a layer or composite as the user declared it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerSummary {
-    /// Field name in the generated struct; also the prefix of its parameters
-    /// in checkpoints (`fc1.weight`).
+    /// Dotted path of the field, the prefix of its parameters in
+    /// checkpoints: `fc1` (`fc1.weight`), `layer1.0.conv1` inside composites.
     pub name: &'static str,
-    /// The layer as written in the declaration, e.g. `Dense(128)`.
+    /// The layer as written in the declaration, e.g. `Dense(128)`; a
+    /// composite's kind (`{ .. }`, `repeat 2`, `branch`, a block's call).
     pub kind: &'static str,
+    /// Nesting depth: 0 for the model's own fields, 1 for the fields of a
+    /// composite among them, and so on.
+    pub depth: usize,
     /// Output shape per sample (without the batch dimension).
     pub output_shape: &'static [usize],
-    /// Number of trainable parameters.
+    /// Number of trainable parameters (a composite's: all of its fields').
     pub params: usize,
+    /// Multiply-accumulates per sample (a composite's: all of its fields').
+    pub macs: u64,
 }
 
 /// Compile-time facts about a model, independent of dtype and device.
@@ -44,7 +50,9 @@ pub trait ModelInfo {
     /// e.g. torchvision's `_ops`, in GMACs); activations, pooling and
     /// normalisation count 0.
     const MACS: u64;
-    /// The summary rows, in declaration order.
+    /// The summary rows, in declaration order, each composite followed by
+    /// its own fields' rows (depth first); rows of depth 0 are the model's
+    /// fields, and their `params` and `macs` add up to the totals.
     const LAYERS: &'static [LayerSummary];
 
     /// A Keras-style summary table, ready to print with `{}`.
@@ -54,6 +62,7 @@ pub trait ModelInfo {
             input_shape: Self::INPUT_SHAPE,
             layers: Self::LAYERS,
             params: Self::PARAM_COUNT,
+            macs: Self::MACS,
         }
     }
 }
@@ -180,13 +189,18 @@ where
     x.try_reshape_like(&dst)
 }
 
-/// A printable, Keras-style summary table of a model.
+/// A printable summary table of a model, like Keras' `summary()` or
+/// torchinfo: per row the layer (nested rows indented, with dotted names),
+/// its output shape, parameters and multiply-accumulates per sample; then
+/// the totals.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelSummary {
     pub name: &'static str,
     pub input_shape: &'static [usize],
     pub layers: &'static [LayerSummary],
     pub params: usize,
+    /// Multiply-accumulates per sample ([`ModelInfo::MACS`]).
+    pub macs: u64,
 }
 
 fn fmt_shape(shape: &[usize]) -> String {
@@ -207,27 +221,48 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// A multiply-accumulate count with thousands separators (saturating on
+/// 32-bit targets, where a count may not fit a `usize`).
+fn thousands_u64(n: u64) -> String {
+    thousands(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 impl fmt::Display for ModelSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<[String; 3]> = self
+        let rows: Vec<[String; 4]> = self
             .layers
             .iter()
             .map(|l| {
                 [
-                    format!("{} ({})", l.name, l.kind),
+                    format!("{}{} ({})", "  ".repeat(l.depth), l.name, l.kind),
                     fmt_shape(l.output_shape),
                     thousands(l.params),
+                    thousands_u64(l.macs),
                 ]
             })
             .collect();
-        let head = ["Layer (type)", "Output shape", "Params"];
+        let head = ["Layer (type)", "Output shape", "Params", "MACs"];
         let mut w = head.map(|h| h.len());
         for r in &rows {
-            for i in 0..3 {
+            for i in 0..4 {
                 w[i] = w[i].max(r[i].len());
             }
         }
-        let total = w[0] + w[1] + w[2] + 6;
+        let total = w.iter().sum::<usize>() + 9;
+        let line = |f: &mut fmt::Formatter<'_>, r: [&str; 4]| {
+            writeln!(
+                f,
+                "{:<a$}   {:<b$}   {:>c$}   {:>d$}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                a = w[0],
+                b = w[1],
+                c = w[2],
+                d = w[3]
+            )
+        };
         writeln!(
             f,
             "Model: {}   input {}",
@@ -235,31 +270,19 @@ impl fmt::Display for ModelSummary {
             fmt_shape(self.input_shape)
         )?;
         writeln!(f, "{}", "=".repeat(total))?;
-        writeln!(
-            f,
-            "{:<a$}   {:<b$}   {:>c$}",
-            head[0],
-            head[1],
-            head[2],
-            a = w[0],
-            b = w[1],
-            c = w[2]
-        )?;
+        line(f, head)?;
         writeln!(f, "{}", "-".repeat(total))?;
         for r in &rows {
-            writeln!(
-                f,
-                "{:<a$}   {:<b$}   {:>c$}",
-                r[0],
-                r[1],
-                r[2],
-                a = w[0],
-                b = w[1],
-                c = w[2]
-            )?;
+            line(f, [&r[0], &r[1], &r[2], &r[3]])?;
         }
         writeln!(f, "{}", "=".repeat(total))?;
-        writeln!(f, "Total params: {}", thousands(self.params))
+        writeln!(f, "Total params: {}", thousands(self.params))?;
+        writeln!(
+            f,
+            "Total MACs: {} per sample ({:.3} G)",
+            thousands_u64(self.macs),
+            self.macs as f64 / 1e9
+        )
     }
 }
 

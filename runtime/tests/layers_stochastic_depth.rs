@@ -3,7 +3,6 @@
 //! gradient (finite differences) is the same per-sample mask. And
 //! `BatchNorm2d::with_eps_momentum` reaches the inference forward.
 
-
 use sxima_runtime::dfdx::nn::{BuildModule, Module, ModuleMut};
 use sxima_runtime::dfdx::prelude::*;
 use sxima_runtime::layers::{BatchNorm2d, StochasticDepth};
@@ -80,6 +79,9 @@ fn batch_norm_eps_reaches_inference() {
     let bn = bn.with_eps_momentum(0.001, 0.01);
     assert_eq!((bn.epsilon, bn.momentum), (0.001, 0.01));
     let wide = bn.forward(x).as_vec()[0];
-    assert!((default - 1.0 / (0.001f64 + 1e-5).sqrt()).abs() < 1e-9, "{default}");
+    assert!(
+        (default - 1.0 / (0.001f64 + 1e-5).sqrt()).abs() < 1e-9,
+        "{default}"
+    );
     assert!((wide - 1.0 / 0.002f64.sqrt()).abs() < 1e-9, "{wide}");
 }

@@ -94,8 +94,20 @@ impl Pool2dGeom {
             .map_or(0, |o| o as usize)
         };
         (
-            axis(self.input.0, self.kernel.0, self.stride.0, self.pad[0], self.pad[1]),
-            axis(self.input.1, self.kernel.1, self.stride.1, self.pad[2], self.pad[3]),
+            axis(
+                self.input.0,
+                self.kernel.0,
+                self.stride.0,
+                self.pad[0],
+                self.pad[1],
+            ),
+            axis(
+                self.input.1,
+                self.kernel.1,
+                self.stride.1,
+                self.pad[2],
+                self.pad[3],
+            ),
         )
     }
 

@@ -10,8 +10,8 @@
 
 use dfdx::nn::{Module, ModuleMut};
 use dfdx::prelude::{HasShape, Shape, Tape, Tensor};
-use rand_distr::Uniform;
 use dfdx::tensor_ops::TryMul;
+use rand_distr::Uniform;
 
 use crate::backend::Backend;
 use crate::elem::{cast, Elem};
@@ -75,11 +75,7 @@ impl<S: Shape, E: Elem, D: Backend<E>, T: Tape<E, D>> ModuleMut<Tensor<S, E, D, 
         let mut mask = Vec::with_capacity(numel);
         for u in draws.as_vec() {
             // `u` is uniform in [0, 1): kept with probability `1 - p`.
-            let m = if u < keep {
-                scale
-            } else {
-                E::zero()
-            };
+            let m = if u < keep { scale } else { E::zero() };
             mask.resize(mask.len() + per_sample, m);
         }
         let mask = dev.try_tensor_from_vec(mask, shape)?;
