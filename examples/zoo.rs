@@ -156,13 +156,7 @@ fn main() -> sxima::Result<()> {
         .map(|i| args.get(i + 1).map(PathBuf::from));
     let mode = match check {
         Some(Some(dir)) => Mode::Check(dir),
-        Some(None) => {
-            return Err(Error::config(
-                "--check",
-                "",
-                "needs a folder: --check DIR",
-            ))
-        }
+        Some(None) => return Err(Error::config("--check", "", "needs a folder: --check DIR")),
         None => Mode::Table {
             runs: if quick { 1 } else { 3 },
         },

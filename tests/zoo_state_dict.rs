@@ -172,7 +172,9 @@ fn batch_counters_are_extra_for_a_plain_load_only() {
     let options = LoadOptions::new().ignore_batch_counters(true);
     let with = Small::<f32, Cpu>::load_with(&path, &Cpu::default(), &options).map(|_| ());
     std::fs::remove_file(&path).ok();
-    let e = plain.expect_err("a counter is not a sxima tensor").to_string();
+    let e = plain
+        .expect_err("a counter is not a sxima tensor")
+        .to_string();
     assert!(e.contains("1.num_batches_tracked"), "{e}");
     assert!(with.is_ok(), "{with:?}");
 }

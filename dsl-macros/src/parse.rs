@@ -438,7 +438,9 @@ fn parse_index_name(input: ParseStream) -> syn::Result<Ident> {
     if !lit.suffix().is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(syn::Error::new(
             lit.span(),
-            format!("a layer named by a number is written in plain digits, like `3:`, not `{digits}:`"),
+            format!(
+                "a layer named by a number is written in plain digits, like `3:`, not `{digits}:`"
+            ),
         ));
     }
     Ok(Ident::new(&format!("_{digits}"), lit.span()))
