@@ -44,7 +44,7 @@ fn input_of<M: Model<f32, Cpu>>(
         return Err(Error::data(
             "input",
             format!("{want} values ({:?})", M::INPUT_SHAPE),
-            values.len(),
+            values.len().to_string(),
         ));
     }
     Ok(dev.tensor_from_vec(values, shape))
@@ -56,12 +56,12 @@ fn read_tensor(path: &Path, key: &str) -> sxima::Result<(Vec<usize>, Vec<f32>)> 
         path: path.to_path_buf(),
         source,
     })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
+    let file = ::safetensors::tensor::SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::corrupt(path, format!("not safetensors: {e:?}")))?;
     let t = file
         .tensor(key)
         .map_err(|_| Error::corrupt(path, format!("no tensor `{key}`")))?;
-    if t.dtype() != safetensors::Dtype::F32 {
+    if t.dtype() != ::safetensors::Dtype::F32 {
         return Err(Error::corrupt(
             path,
             format!("`{key}` is {:?}, not F32", t.dtype()),
@@ -102,10 +102,15 @@ fn run<M: Model<f32, Cpu>>(name: &str, mode: &Mode) -> sxima::Result<()> {
                 let _ = model.try_forward(x.clone())?;
                 best = best.min(t.elapsed().as_secs_f64() * 1e3);
             }
+            let gmacs = M::MACS as f64 / 1e9;
+            let gmacs = if gmacs < 0.1 {
+                format!("{gmacs:.4}")
+            } else {
+                format!("{gmacs:.2}")
+            };
             println!(
-                "{name:<16} {:>13} {:>7.2} {:>12} {:>10.1}",
+                "{name:<16} {:>13} {gmacs:>7} {:>12} {:>10.1}",
                 sxima::runtime::model::thousands(M::PARAM_COUNT),
-                M::MACS as f64 / 1e9,
                 format!("{out:?}"),
                 best
             );
