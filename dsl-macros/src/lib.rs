@@ -81,7 +81,7 @@ mod prop_tests;
 /// | `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d` | `output_size` | `[C, H, W] -> [C, oh, ow]` |
 /// | `ZeroPadding2d` | `padding`: `p`, `(ph, pw)` or `((t, b), (l, r))` | `[C, H, W] -> [C, H + t + b, W + l + r]` |
 /// | `UpSampling2d` | `scale`, `mode = nearest` (or `bilinear`), `align_corners = false` | `[C, H, W] -> [C, H * sh, W * sw]` |
-/// | `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]` or `[C]`, unchanged |
+/// | `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]`, `[C, L]` or `[C]`, unchanged |
 ///
 /// `padding = same` follows Keras/TensorFlow for every stride (output
 /// `ceil(in / stride)`, the odd padding row/column at the bottom/right).

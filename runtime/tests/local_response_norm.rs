@@ -83,6 +83,30 @@ fn gradient_2d_matches_finite_differences() {
 }
 
 #[test]
+fn sequences_follow_pytorchs_formula_with_gradients() {
+    // `[B, C, L]`: the window runs over the channels at each position, as
+    // PyTorch's `local_response_norm` on a 3-d input.
+    let dev = Cpu::default();
+    let x0 = values(2 * 5 * 4, 21);
+    for size in SIZES {
+        let lrn = layer(size);
+        let y = lrn.forward(dev.tensor_from_vec(x0.clone(), (2usize, Const::<5>, 4usize)));
+        let want = reference(&lrn, &x0, (2, 5, 4));
+        assert_eq!(
+            first_mismatch(&y.as_vec(), &want, 1e-12),
+            None,
+            "size {size}"
+        );
+        check_input_gradient(
+            &format!("LocalResponseNorm({size}) on (B, C, L)"),
+            (2usize, 5usize, 4usize),
+            30 + size as u64,
+            |x| layer(size).forward(x),
+        );
+    }
+}
+
+#[test]
 fn const_dims_2d_and_training_forward_agree_with_dynamic() {
     let dev = Cpu::default();
     let lrn = layer(3);

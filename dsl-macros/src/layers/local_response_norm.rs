@@ -1,7 +1,7 @@
 //! `LocalResponseNorm(size, alpha = 1e-4, beta = 0.75, k = 1.0)`: each
 //! element divided by `(k + alpha / size * sum of squares over `size`
 //! neighbouring channels)^beta` (PyTorch `nn.LocalResponseNorm`, AlexNet),
-//! on `[C, H, W]` or `[C]`; shape-preserving, no parameters.
+//! on `[C, H, W]`, `[C, L]` or `[C]`; shape-preserving, no parameters.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -12,7 +12,7 @@ use super::{Cx, Emit, Inferred, LayerCode, LayerKind, Node};
 
 pub struct LocalResponseNorm;
 
-pub const DOC: &str = "| `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]` or `[C]`, unchanged |";
+pub const DOC: &str = "| `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]`, `[C, L]` or `[C]`, unchanged |";
 
 const ARGS: &[ArgSpec] = &[
     ArgSpec::required("size"),
@@ -80,11 +80,11 @@ struct LrnCode {
 impl Node for LrnCode {
     fn infer(&self, input: &[u64], cx: &Cx<'_>) -> syn::Result<Inferred> {
         match input {
-            [_, _, _] | [_] => Ok(Inferred::plain(input.to_vec(), *self)),
+            [_, _, _] | [_, _] | [_] => Ok(Inferred::plain(input.to_vec(), *self)),
             _ => Err(err(
                 cx.span,
                 format!(
-                    "{} expects [channels, height, width] or [channels] but got {}",
+                    "{} expects [channels, height, width], [channels, length] or [channels] but got {}",
                     cx.label,
                     fmt_shape(input)
                 ),
@@ -119,6 +119,7 @@ mod tests {
     fn shape_preserving_with_pytorch_defaults() {
         assert_eq!(out("LocalResponseNorm(5)", &[96, 55, 55]), vec![96, 55, 55]);
         assert_eq!(out("LocalResponseNorm(3)", &[16]), vec![16]);
+        assert_eq!(out("LocalResponseNorm(3)", &[16, 20]), vec![16, 20]);
         assert_eq!(infer("LocalResponseNorm(5)", &[8, 4, 4]).unwrap().params, 0);
         assert_eq!(
             code("LocalResponseNorm(5)", &[8, 4, 4]),
@@ -143,9 +144,11 @@ mod tests {
         assert!(
             msg("LocalResponseNorm(5, 1e-4)", &[8, 4, 4]).contains("name the others: `alpha = ")
         );
-        let m = msg("LocalResponseNorm(5)", &[8, 4]);
+        let m = msg("LocalResponseNorm(5)", &[8, 4, 4, 2]);
         assert!(
-            m.contains("expects [channels, height, width] or [channels] but got [8, 4]"),
+            m.contains(
+                "expects [channels, height, width], [channels, length] or [channels] but got [8, 4, 4, 2]"
+            ),
             "{m}"
         );
     }

@@ -1,5 +1,6 @@
 //! `LocalResponseNorm`: AlexNet's / ZFNet's normalisation across channels,
-//! with PyTorch's formula. Shape in = shape out: `(B, C, H, W)` or `(B, C)`.
+//! with PyTorch's formula. Shape in = shape out: `(B, C, H, W)`, `(B, C, L)`
+//! or `(B, C)`.
 //!
 //! Composed from dfdx ops (square, roll, broadcast, mul, add, pow), so
 //! autodiff and every device come for free; there is no CPU fast path.
@@ -21,7 +22,8 @@ use crate::elem::Elem;
 /// divided by the window size, as in PyTorch and Caffe.
 ///
 /// Shapes: `(B, C, H, W) -> (B, C, H, W)` (the window runs over `C` at each
-/// pixel) and `(B, C) -> (B, C)`, any batch `B` and any dims. It has no
+/// pixel), `(B, C, L) -> (B, C, L)` (at each position, as PyTorch's 3-d
+/// input) and `(B, C) -> (B, C)`, any batch `B` and any dims. It has no
 /// parameters, and inference and training compute the same thing.
 ///
 /// ```
@@ -163,6 +165,21 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
             shape.3.size(),
         );
         let y = self.normalise(x.try_reshape_like(&(b, c, h * w))?)?;
+        y.try_reshape_like(&shape)
+    }
+}
+
+impl<B: Dim, C: Dim, L: Dim, E: Elem, D: Device<E>, T: Tape<E, D>>
+    Module<Tensor<(B, C, L), E, D, T>> for LocalResponseNorm
+{
+    type Output = Tensor<(B, C, L), E, D, T>;
+    type Error = D::Err;
+
+    /// `(B, C, L) -> (B, C, L)`, normalised over `C` at each position.
+    fn try_forward(&self, x: Tensor<(B, C, L), E, D, T>) -> Result<Self::Output, D::Err> {
+        let shape = *x.shape();
+        let dims = (shape.0.size(), shape.1.size(), shape.2.size());
+        let y = self.normalise(x.try_reshape_like(&dims)?)?;
         y.try_reshape_like(&shape)
     }
 }

@@ -1,7 +1,7 @@
 use sxima::prelude::*;
 
 model! {
-    pub Net(input: [96, 27]) {
+    pub Net(input: [2, 96, 9, 9]) {
         lrn: LocalResponseNorm(5),
     }
 }
