@@ -177,12 +177,15 @@ impl GradientProfile {
     }
 }
 
-/// Tokens `[B, T]` of the sentences `indices` on `dev`.
+/// A batch of token sequences `[B, T]`.
+pub type Tokens = Tensor<(usize, usize), usize, Cpu>;
+
+/// Tokens `[B, T]` of the sentences `indices` on `dev`, and their answers.
 fn token_batch(
     data: &FactRecall,
     indices: &[usize],
     dev: &Cpu,
-) -> sxima::Result<(Tensor<(usize, usize), usize, Cpu>, Vec<usize>)> {
+) -> sxima::Result<(Tokens, Vec<usize>)> {
     let (tokens, answers) = data.gather(indices);
     let t = dev
         .try_tensor_from_vec(tokens, (indices.len(), data.seq_len()))
