@@ -19,7 +19,7 @@ use quote::{format_ident, quote_spanned};
 use syn::Ident;
 
 use crate::layers::args::{bind, kind_text};
-use crate::layers::common::fmt_shape;
+use crate::layers::common::{fmt_shape, has_dyn, is_tokens, DYN, TOKENS};
 use crate::layers::names::{may_be_model, snake_case, unknown_layer};
 use crate::layers::parallel::{self as compose_par, Merge};
 use crate::layers::residual as compose;
@@ -93,6 +93,9 @@ pub struct ModelPlan<'a> {
     pub input: Vec<u64>,
     pub output: Vec<u64>,
     pub root: Scope,
+    /// For a token input: the vocabulary of the `Embedding` that reads it
+    /// (the generated forward checks every id against it).
+    pub vocab: Option<u64>,
 }
 
 /// Infers every model of a `model!` call; one result per model (block
@@ -114,7 +117,8 @@ pub fn infer_file(file: &File) -> Vec<syn::Result<ModelPlan<'_>>> {
         .collect()
 }
 
-/// Fixed, non-zero dims of a written shape.
+/// The dims of a written shape: sizes of at least 1, [`DYN`] for a run-time
+/// one (`_` or a name), and the [`TOKENS`] marker last for `tokens[..]`.
 pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
     if shape.dims.len() > 5 {
         return Err(syn::Error::new(
@@ -133,13 +137,41 @@ pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
                 *span,
                 format!("{what}: a dimension must be at least 1"),
             )),
-            DimLit::Fixed { value, .. } => Ok(*value),
-            DimLit::Dynamic { span } => Err(syn::Error::new(
+            DimLit::Fixed { value: TOKENS, span } => Err(syn::Error::new(
                 *span,
-                "dynamic dimensions are not supported yet; write a number",
+                format!("{what}: the dimension is too large"),
             )),
+            DimLit::Fixed { value, .. } => Ok(*value),
+            DimLit::Dynamic { .. } => Ok(DYN),
         })
+        .chain(shape.tokens.then_some(Ok(TOKENS)))
         .collect()
+}
+
+/// The error for a token-id or run-time-length input reaching a node that
+/// does not take it (`None` when the input fits).
+fn input_kind_error(node: &Node, input: &[u64], label: &str) -> Option<syn::Error> {
+    let kind = match node {
+        Node::Call(c) => lookup(&c.kind.to_string()),
+        _ => None,
+    };
+    let shown = fmt_shape(input);
+    let tokens = is_tokens(input);
+    let msg = match kind {
+        Some(k) if k.takes_tokens() && !tokens => format!(
+            "{label} takes integer token ids but gets float features {shown}; declare the input as `input: tokens[..]` and put it first"
+        ),
+        Some(k) if k.takes_tokens() => return None,
+        _ if tokens => format!(
+            "{label} takes float features but gets token ids {shown}; embed them first with `Embedding(vocab, dim)`"
+        ),
+        Some(k) if k.any_length() || !has_dyn(input) => return None,
+        None if !has_dyn(input) || matches!(node, Node::Group(_)) => return None,
+        _ => format!(
+            "{label} needs every size at compile time but gets {shown} (`_` is a run-time length); only Dense, activations, Dropout, recurrent layers and Embedding take one"
+        ),
+    };
+    Some(syn::Error::new(node.span(), msg))
 }
 
 /// Infers one model.
@@ -165,11 +197,22 @@ pub fn infer_model_with<'a>(
         &format!("model `{}`", def.name),
     );
     let (steps, output) = planner.seq(&mut root, &body.stmts, input.clone())?;
+    // Only a root `Embedding` takes tokens, so the first field reads them:
+    // its parameters are `vocab * dim`, its output `[T, dim]`.
+    let vocab = match root.fields.first() {
+        Some(PlannedLayer {
+            what: What::Layer(i),
+            output,
+            ..
+        }) if is_tokens(&input) => output.last().filter(|&&d| d > 0).map(|d| i.params / d),
+        _ => None,
+    };
     Ok(ModelPlan {
         def,
         input: input.clone(),
         output: output.clone(),
         root: root.finish(steps, input, output),
+        vocab,
     })
 }
 
@@ -352,6 +395,14 @@ impl Planner<'_, '_> {
         name: Option<FieldName>,
         assert: Option<&ShapeLit>,
     ) -> syn::Result<(Vec<Step>, Vec<u64>, Option<String>)> {
+        let what = match (node, &name) {
+            (Node::Call(c), Some((_, p))) => format!("{}{p}: {}", sb.prefix, c.kind),
+            (Node::Call(c), None) => format!("{}{}", sb.prefix, c.kind),
+            (other, _) => format!("{}{}", sb.prefix, node_text(other)),
+        };
+        if let Some(e) = input_kind_error(node, &input, &what) {
+            return Err(e);
+        }
         match node {
             Node::Call(call) => {
                 let kind_word = call.kind.to_string();

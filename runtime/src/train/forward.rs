@@ -13,6 +13,7 @@ use crate::data::Targets;
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Result};
 use crate::loss::{Loss, Target};
+use crate::input::InputKind;
 use crate::model::Model;
 
 /// `f32` → `E` (exact for `f32`, widening for `f64`).
@@ -67,17 +68,17 @@ pub fn model_device<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(model: &M)
     v.0.unwrap_or_default()
 }
 
-/// A batch of inputs for model `M` (no tape).
-pub type InputTensor<M, E, D> = Tensor<<M as Model<E, D>>::Input<usize>, E, D>;
+/// A batch of inputs for model `M` (no tape): floats or token ids, as `M::Kind` says.
+pub type InputTensor<M, E, D> = crate::model::BatchIn<M, E, D, usize, dfdx::tensor::NoneTape>;
 
-/// A batch of `b` samples of flat features as the model's input tensor.
+/// A batch of `b` samples of flat host values as the model's input tensor
+/// (token ids for a token model: whole numbers, else an error).
 pub fn input_tensor<E: Elem, D: Device<E>, M: Model<E, D>>(
     dev: &D,
     features: &[f32],
     b: usize,
 ) -> Result<InputTensor<M, E, D>> {
-    let x: Vec<E> = features.iter().map(|&v| to_elem(v)).collect();
-    dev.try_tensor_from_vec(x, M::input_shape(b)).dev()
+    <M::Kind as InputKind>::from_host(dev, features, M::input_shape(b))
 }
 
 /// The loss of a batch of predictions flattened to `(b, n)` against host
