@@ -44,6 +44,27 @@ model! {
         lstm: Lstm(4, return_sequences = true) -> [_, 4],
         fc: Dense(1),
     }
+
+    /// Any number of steps in, one class out.
+    pub AnyLengthClassifier(input: [_, 2]) {
+        lstm: Lstm(8),
+        fc: Dense(2),
+    }
+
+    /// Exactly 7 steps.
+    pub SevenSteps(input: [7, 2]) { lstm: Lstm(8), fc: Dense(2) }
+}
+
+/// `n` sequences of `steps` x 2 features; class = sign of the first feature's sum.
+fn sign_data(n: usize, steps: usize, seed: u64) -> Dataset {
+    let dev = Cpu::seed_from_u64(seed);
+    let x: Tensor<(usize, usize, Const<2>), f32, _> = dev.sample_normal_like(&(n, steps, Const));
+    let features = x.as_vec();
+    let labels: Vec<usize> = features
+        .chunks(2 * steps)
+        .map(|s| usize::from(s.iter().step_by(2).sum::<f32>() > 0.0))
+        .collect();
+    Dataset::with_classes(features, &[steps, 2], labels).expect("dataset")
 }
 
 #[test]
@@ -187,19 +208,9 @@ fn token_models_train_with_fit() {
 
 #[test]
 fn float_sequences_train_with_fit() {
-    // Class = sign of the sum of the first feature over the steps.
+    let data = sign_data(128, 7, 4);
     let dev = Cpu::seed_from_u64(4);
-    let x: Tensor<Rank3<128, 7, 2>, f32, _> = dev.sample_normal();
-    let features = x.as_vec();
-    let labels: Vec<usize> = features
-        .chunks(14)
-        .map(|s| usize::from(s.iter().step_by(2).sum::<f32>() > 0.0))
-        .collect();
-    let data = Dataset::with_classes(features, &[7, 2], labels).expect("dataset");
-    model! {
-        pub SeqClassifier(input: [7, 2]) { lstm: Lstm(8), fc: Dense(2) }
-    }
-    let mut m = SeqClassifier::<f32, Cpu>::build(&dev);
+    let mut m = SevenSteps::<f32, Cpu>::build(&dev);
     let mut opt = Adam::new(AdamConfig {
         lr: 1e-2,
         ..Default::default()
@@ -217,6 +228,45 @@ fn float_sequences_train_with_fit() {
     .expect("fit");
     let after = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval");
     assert!(after.loss < 0.6 * before, "{before} -> {}", after.loss);
+    // Sequences of another length are an error naming both shapes.
+    let e = evaluate(&m, &SparseCrossEntropy, &sign_data(4, 5, 0), 4)
+        .expect_err("5 steps for a 7-step model")
+        .to_string();
+    assert!(e.contains("[5, 2]") && e.contains("[7, 2]"), "{e}");
+}
+
+#[test]
+fn a_run_time_length_model_trains_on_one_length_and_runs_on_others() {
+    let dev = Cpu::seed_from_u64(6);
+    let mut m = AnyLengthClassifier::<f32, Cpu>::build(&dev);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 1e-2,
+        ..Default::default()
+    })
+    .expect("adam");
+    let train = sign_data(128, 6, 6);
+    let before = evaluate(&m, &SparseCrossEntropy, &train, 64).expect("eval").loss;
+    fit(
+        &mut m,
+        &mut opt,
+        &SparseCrossEntropy,
+        &train,
+        FitConfig::new().epochs(20).batch_size(32).seed(6).silent(),
+        &mut [],
+    )
+    .expect("fit");
+    let after = evaluate(&m, &SparseCrossEntropy, &train, 64).expect("eval");
+    assert!(after.loss < 0.6 * before, "{before} -> {}", after.loss);
+    for steps in [3, 11] {
+        let r = evaluate(&m, &SparseCrossEntropy, &sign_data(64, steps, 7), 32).expect("any length");
+        assert!(r.loss.is_finite());
+    }
+    // The feature size is fixed: an error names the dimension, expected and got.
+    let three = Dataset::with_classes(vec![0.0; 12], &[4, 3], vec![0]).expect("dataset");
+    let e = evaluate(&m, &SparseCrossEntropy, &three, 4)
+        .expect_err("3 features for a 2-feature model")
+        .to_string();
+    assert!(e.contains("dimension 2 of size 2, not 3"), "{e}");
 }
 
 #[test]

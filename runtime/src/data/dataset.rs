@@ -388,7 +388,15 @@ impl Dataset {
 
     /// Checks this dataset fits a model's per-sample input and output shapes.
     /// `model` names the model in the message.
+    ///
+    /// A `0` in `input` is a run-time dimension (`[seq, 28]`): it matches any
+    /// size, and the samples must then have the model's rank and every fixed
+    /// dimension (an error names the first one that differs).
     pub fn check_shapes(&self, model: &str, input: &[usize], output: &[usize]) -> Result<()> {
+        if input.contains(&0) {
+            self.check_run_time_shape(model, input)?;
+            return self.check_targets(model, output);
+        }
         // Equal element counts; and unless one side is flat (a `[784]`
         // dataset for a `[1, 28, 28]` model or the reverse), the same
         // dimensions up to size-1 axes: `[1, 14, 56]` images are not
@@ -406,6 +414,44 @@ impl Dataset {
                 got: self.sample_shape.clone(),
             });
         }
+        self.check_targets(model, output)
+    }
+
+    /// A model with run-time dims: same rank, every fixed dim equal.
+    fn check_run_time_shape(&self, model: &str, input: &[usize]) -> Result<()> {
+        let shape = &self.sample_shape;
+        let bad = if shape.len() != input.len() {
+            Some(format!("{} dimensions, not {}", input.len(), shape.len()))
+        } else {
+            input
+                .iter()
+                .zip(shape)
+                .position(|(&want, &got)| want != 0 && want != got)
+                .map(|i| {
+                    format!(
+                        "dimension {} of size {}, not {}",
+                        i + 1,
+                        input[i],
+                        shape[i]
+                    )
+                })
+        };
+        match bad {
+            None => Ok(()),
+            Some(why) => Err(Error::Shape {
+                what: format!(
+                    "dataset samples of {} for model {model} input {} (0 = any size): it needs {why}",
+                    fmt_shape(shape),
+                    fmt_shape(input)
+                ),
+                expected: input.to_vec(),
+                got: shape.clone(),
+            }),
+        }
+    }
+
+    /// The targets fit a model output of per-sample shape `output`.
+    fn check_targets(&self, model: &str, output: &[usize]) -> Result<()> {
         let out = shape_len(output);
         match &self.targets {
             Targets::Values { width, .. } if *width != out => Err(Error::Shape {

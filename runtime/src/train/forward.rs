@@ -11,7 +11,7 @@ use num_traits::NumCast;
 
 use crate::data::Targets;
 use crate::elem::Elem;
-use crate::error::{DeviceResultExt, Result};
+use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::{Loss, Target};
 use crate::input::InputKind;
 use crate::model::Model;
@@ -78,7 +78,49 @@ pub fn input_tensor<E: Elem, D: Device<E>, M: Model<E, D>>(
     features: &[f32],
     b: usize,
 ) -> Result<InputTensor<M, E, D>> {
-    <M::Kind as InputKind>::from_host(dev, features, M::input_shape(b))
+    <M::Kind as InputKind>::from_host(dev, features, input_shape_of::<E, D, M>(features.len(), b)?)
+}
+
+/// The input shape of `b` samples holding `len` values in all. For a model
+/// with a run-time dim (`[seq, 28]`, a 0 in `INPUT_SHAPE`) its size is the
+/// values per sample over the fixed dims; errors when it does not divide, or
+/// when more than one dim is a run-time one (flat data cannot say which).
+pub fn input_shape_of<E: Elem, D: Device<E>, M: Model<E, D>>(
+    len: usize,
+    b: usize,
+) -> Result<<M as Model<E, D>>::Input<usize>> {
+    let shape = M::input_shape(b);
+    let free: Vec<usize> = (0..M::INPUT_SHAPE.len())
+        .filter(|&i| M::INPUT_SHAPE[i] == 0)
+        .collect();
+    let [axis] = free[..] else {
+        if free.is_empty() {
+            return Ok(shape);
+        }
+        return Err(Error::config(
+            "input shape",
+            format!("{:?}", M::INPUT_SHAPE),
+            "flat data fix the size of only one run-time dimension; build the tensor yourself",
+        ));
+    };
+    let fixed: usize = M::INPUT_SHAPE.iter().filter(|&&d| d != 0).product();
+    let per = b.max(1) * fixed.max(1);
+    if len % per != 0 || b == 0 {
+        return Err(Error::data(
+            format_args!("a batch of {b} samples for model {}", M::NAME),
+            format!("a multiple of {per} values (dimension {} is any size)", axis + 1),
+            format!("{len} values"),
+        ));
+    }
+    let mut dims = shape.concrete();
+    dims[axis + 1] = len / per;
+    <M as Model<E, D>>::Input::<usize>::from_concrete(&dims).ok_or_else(|| {
+        Error::data(
+            format_args!("model {} input", M::NAME),
+            format!("{:?}", M::INPUT_SHAPE),
+            format!("{:?}", dims),
+        )
+    })
 }
 
 /// The loss of a batch of predictions flattened to `(b, n)` against host
