@@ -115,7 +115,6 @@ impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
 }
 
 impl<E: Elem, D: Backend<E>> Model<E, D> for Mlp<E, D> {
-    type Kind = sxima::__private::sxima_runtime::input::Floats;
     type Input<B: Dim> = (B, Const<1>, Const<28>, Const<28>);
     type Output<B: Dim> = (B, Const<10>);
     fn input_shape<B: Dim>(batch: B) -> Self::Input<B> {

@@ -161,10 +161,20 @@ fn token_models_check_the_vocabulary_before_the_lookup() {
         dev.tensor_from_vec(vec![0, 1, 2, 10, 4, 5], (Const, Const));
     let e = m.try_forward(bad).expect_err("token 10 of a 10-word vocabulary").to_string();
     assert!(e.contains("position 3") && e.contains("token 10") && e.contains("10"), "{e}");
-    // Through the generic `Model` path too.
-    let bad: Tensor<(usize, Const<6>), usize, _> =
-        dev.tensor_from_vec(vec![11, 1, 2, 3, 4, 5], (1, Const));
-    assert!(<TokenNet as Model<f32, Cpu>>::try_forward(&m, bad).is_err());
+    // The generic `Model` path (`fit`, `evaluate`) takes the ids as whole
+    // numbers of `E`, as a `Dataset` holds them, and checks them the same way.
+    let good: Tensor<(usize, Const<6>), f32, _> =
+        dev.tensor_from_vec(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], (1, Const));
+    let ids: Tensor<Rank2<1, 6>, usize, _> =
+        dev.tensor_from_vec(vec![0, 1, 2, 3, 4, 5], (Const, Const));
+    let y = <TokenNet as Model<f32, Cpu>>::try_forward(&m, good).expect("ids");
+    assert_eq!(y.as_vec(), m.forward(ids).as_vec());
+    let bad: Tensor<(usize, Const<6>), f32, _> =
+        dev.tensor_from_vec(vec![11.0, 1.0, 2.0, 3.0, 4.0, 5.0], (1, Const));
+    let e = <TokenNet as Model<f32, Cpu>>::try_forward(&m, bad)
+        .expect_err("token 11")
+        .to_string();
+    assert!(e.contains("token 11"), "{e}");
 }
 
 #[test]

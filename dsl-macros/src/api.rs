@@ -224,26 +224,33 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64], vocab: Option<u6
 }
 
 /// The forwards of the `Model` impl (the bound generic code writes), over the
-/// model's own `Input<B>` / `Output<B>` shapes.
-pub fn model_forwards(input: &[u64], vocab: Option<u64>) -> TokenStream {
+/// model's own `Input<B>` / `Output<B>` shapes. A token model takes its ids
+/// there as whole numbers of `E` (as a `Dataset` holds them) and checks them
+/// ([`sxima_runtime::input::tokens_from_floats`]) before the lookup.
+pub fn model_forwards(vocab: Option<u64>) -> TokenStream {
     let dfdx = paths::dfdx();
     let rt = paths::rt();
     let tensor = quote!(#dfdx::tensor::Tensor);
-    let elem = input_elem(input);
-    let check = token_check(vocab);
+    let ids = match vocab {
+        Some(v) => {
+            let v = proc_macro2::Literal::u64_unsuffixed(v);
+            quote!(let x = #rt::input::tokens_from_floats::<#v, _, E, D, T>(x)?;)
+        }
+        None => quote!(),
+    };
     quote! {
         fn try_forward<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
             &self,
-            x: #tensor<Self::Input<B>, #elem, D, T>,
+            x: #tensor<Self::Input<B>, E, D, T>,
         ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
-            #check
+            #ids
             #rt::error::DeviceResultExt::dev(#dfdx::nn::Module::try_forward(self, x))
         }
         fn try_forward_mut<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
             &mut self,
-            x: #tensor<Self::Input<B>, #elem, D, T>,
+            x: #tensor<Self::Input<B>, E, D, T>,
         ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
-            #check
+            #ids
             #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
         }
     }

@@ -619,14 +619,9 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let output_value = shape_value(&plan.output, quote!(batch), &zero);
     let model_in = tensor_shape(&plan.input);
     let model_out = tensor_shape(&plan.output);
-    let kind = if is_tokens(&plan.input) {
-        quote!(#rt::input::Tokens)
-    } else {
-        quote!(#rt::input::Floats)
-    };
     let vocab = plan.vocab;
     let forward_api = api::forward_api(name, &plan.input, &plan.output, vocab);
-    let model_forwards = api::model_forwards(&plan.input, vocab);
+    let model_forwards = api::model_forwards(vocab);
 
     Ok(quote! {
         #main
@@ -656,7 +651,6 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         }
 
         impl<E: #rt::Elem, D: #rt::Backend<E>> #rt::model::Model<E, D> for #name<E, D> {
-            type Kind = #kind;
             type Input<B: #dfdx::shapes::Dim> = #model_in;
             type Output<B: #dfdx::shapes::Dim> = #model_out;
             fn input_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Input<B> {

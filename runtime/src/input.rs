@@ -1,112 +1,54 @@
-//! What a model's input holds: float features ([`Floats`]) or integer token
-//! ids ([`Tokens`]), the [`Model::Kind`](crate::model::Model::Kind) of every
-//! generated model. Generic code (`fit`, `evaluate`, `predict`) builds and
-//! traces input batches through it, so one loop serves both.
+//! Token-id inputs: how a model declared `input: tokens[..]` (an `Embedding`
+//! first) gets its ids.
 //!
-//! Host data is `f32` either way (a [`Dataset`](crate::data::Dataset) holds
-//! token ids as whole numbers, exact below 2^24); [`Tokens::from_host`]
-//! turns them into `usize` ids and rejects anything that is not one.
+//! Its own forward (`net.forward(x)`) takes `usize` tensors, so floats do not
+//! compile there. Generic code (`fit`, `evaluate`, `predict`, any
+//! `M: Model<E, D>`) moves float batches, as a [`Dataset`](crate::data::Dataset)
+//! holds them: the model's [`Model`](crate::model::Model) forwards take the ids
+//! as whole numbers of `E` and turn them into `usize` ids with
+//! [`tokens_from_floats`], which rejects anything that is not an id below the
+//! vocabulary (an [`Error`], never a panic).
 
-use core::fmt::Debug;
-
-use dfdx::prelude::{Gradients, NoneTape, OwnedTape, Tensor, Trace};
-use dfdx::shapes::{Dtype, Shape};
+use dfdx::prelude::{HasShape, PutTape, SplitTape, Tape, Tensor};
+use dfdx::shapes::Shape;
 use dfdx::tensor_ops::Device;
 
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
-use crate::train::forward::to_elem;
+use crate::layers::check_tokens;
 
-/// The element of a model's input batch: `E` ([`Floats`]) or `usize` ([`Tokens`]).
-pub trait InputKind: Debug + Default + Clone + Copy + Send + Sync + 'static {
-    /// A batch tensor of shape `S` with tape `T` (element `E` or `usize`).
-    type Tensor<S: Shape, E: Dtype, D: Device<E>, T>;
-
-    /// `"features"` or `"token ids"`, for messages.
-    const WHAT: &'static str;
-
-    /// A batch from flat host values (`f32`, row-major), no tape.
-    /// Errors: the device's, or (tokens) a value that is not a token id.
-    fn from_host<S: Shape, E: Elem, D: Device<E>>(
-        dev: &D,
-        values: &[f32],
-        shape: S,
-    ) -> Result<Self::Tensor<S, E, D, NoneTape>>;
-
-    /// The batch with a tape recording into `grads` (the training forward).
-    fn traced<S: Shape, E: Elem, D: Device<E>>(
-        x: Self::Tensor<S, E, D, NoneTape>,
-        grads: Gradients<E, D>,
-    ) -> Self::Tensor<S, E, D, OwnedTape<E, D>>;
-}
-
-/// Float features of the model's element type (every model without an `Embedding` input).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Floats;
-
-/// Integer token ids (`usize`), declared `input: tokens[..]` and read by `Embedding`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tokens;
-
-impl InputKind for Floats {
-    type Tensor<S: Shape, E: Dtype, D: Device<E>, T> = Tensor<S, E, D, T>;
-    const WHAT: &'static str = "features";
-
-    fn from_host<S: Shape, E: Elem, D: Device<E>>(
-        dev: &D,
-        values: &[f32],
-        shape: S,
-    ) -> Result<Tensor<S, E, D>> {
-        let x: Vec<E> = values.iter().map(|&v| to_elem(v)).collect();
-        dev.try_tensor_from_vec(x, shape).dev()
-    }
-
-    fn traced<S: Shape, E: Elem, D: Device<E>>(
-        x: Tensor<S, E, D>,
-        grads: Gradients<E, D>,
-    ) -> Tensor<S, E, D, OwnedTape<E, D>> {
-        x.traced(grads)
-    }
-}
-
-impl InputKind for Tokens {
-    type Tensor<S: Shape, E: Dtype, D: Device<E>, T> = Tensor<S, usize, D, T>;
-    const WHAT: &'static str = "token ids";
-
-    fn from_host<S: Shape, E: Elem, D: Device<E>>(
-        dev: &D,
-        values: &[f32],
-        shape: S,
-    ) -> Result<Tensor<S, usize, D>> {
-        let ids = token_ids(values)?;
-        dev.try_tensor_from_vec(ids, shape).dev()
-    }
-
-    fn traced<S: Shape, E: Elem, D: Device<E>>(
-        x: Tensor<S, usize, D>,
-        grads: Gradients<E, D>,
-    ) -> Tensor<S, usize, D, OwnedTape<E, D>> {
-        <Tensor<S, usize, D> as Trace<E, D>>::traced(x, grads)
-    }
-}
-
-/// Whole non-negative numbers as token ids; the first other value is an error.
-pub fn token_ids(values: &[f32]) -> Result<Vec<usize>> {
+/// Whole non-negative numbers below 2^24 (exact in `f32`) as token ids; the
+/// first other value is an error.
+pub fn token_ids<E: Elem>(values: &[E]) -> Result<Vec<usize>> {
     values
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 16_777_216.0 {
-                Ok(v as usize)
+            let f = num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::NAN);
+            if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 16_777_216.0 {
+                Ok(f as usize)
             } else {
                 Err(Error::data(
                     format_args!("token ids (value {i})"),
                     "a whole number from 0 to 2^24",
-                    format!("{v}"),
+                    format!("{f}"),
                 ))
             }
         })
         .collect()
+}
+
+/// A batch of token ids written as numbers of `E` (any shape `S`, its tape
+/// kept) as `usize` ids, each checked to be below the vocabulary `V`.
+pub fn tokens_from_floats<const V: usize, S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+) -> Result<Tensor<S, usize, D, T>> {
+    let ids = token_ids(&x.as_vec())?;
+    check_tokens::<V>(&ids)?;
+    let shape = *x.shape();
+    let dev = x.device().clone();
+    let (_, tape) = x.split_tape();
+    Ok(dev.try_tensor_from_vec(ids, shape).dev()?.put_tape(tape))
 }
 
 #[cfg(test)]
@@ -115,19 +57,19 @@ mod tests {
     use dfdx::prelude::*;
 
     #[test]
-    fn tokens_are_whole_numbers_and_floats_pass_through() {
+    fn ids_are_whole_numbers_below_the_vocabulary() {
         let dev = Cpu::default();
-        let t = <Tokens as InputKind>::from_host::<_, f32, Cpu>(&dev, &[0.0, 3.0, 7.0], (3usize,))
-            .expect("ids");
-        assert_eq!(t.as_vec(), vec![0, 3, 7]);
+        let x = dev.tensor([0.0f32, 3.0, 7.0]);
+        assert_eq!(tokens_from_floats::<8, _, _, _, _>(x).expect("ids").as_vec(), vec![0, 3, 7]);
         for bad in [1.5f32, -1.0, f32::NAN] {
-            let e = <Tokens as InputKind>::from_host::<_, f32, Cpu>(&dev, &[2.0, bad], (2usize,))
+            let e = tokens_from_floats::<8, _, _, _, _>(dev.tensor([2.0f32, bad]))
                 .expect_err("not an id")
                 .to_string();
             assert!(e.contains("value 1"), "{e}");
         }
-        let f = <Floats as InputKind>::from_host::<_, f32, Cpu>(&dev, &[0.5, -2.0], (2usize,))
-            .expect("floats");
-        assert_eq!(f.as_vec(), vec![0.5, -2.0]);
+        let e = tokens_from_floats::<8, _, _, _, _>(dev.tensor([2.0f32, 8.0]))
+            .expect_err("8 of a vocabulary of 8")
+            .to_string();
+        assert!(e.contains("token 8"), "{e}");
     }
 }

@@ -46,5 +46,4 @@ pub use elem::Elem;
 pub use error::{Error, Result};
 pub use forward::Forward;
 pub use host_alloc::tune_host_allocator;
-pub use input::{Floats, InputKind, Tokens};
 pub use model::{LayerSummary, Model, ModelInfo, ModelSummary};

@@ -10,7 +10,6 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Result};
-use crate::input::InputKind;
 
 /// One row of a model summary: a layer as the user declared it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +58,7 @@ pub trait ModelInfo {
 /// to build, run, train (`fit`), evaluate, predict and checkpoint a model.
 ///
 /// `Input<B>` / `Output<B>` are the dfdx shapes of a batch of `B` samples,
-/// e.g. `(B, Const<1>, Const<28>, Const<28>)`. `Kind` says what the input
-/// holds: [`Floats`](crate::input::Floats) (tensors of `E`) or
-/// [`Tokens`](crate::input::Tokens) (`usize` ids, for an `Embedding` first);
-/// [`BatchIn`] names the input batch type either way.
+/// e.g. `(B, Const<1>, Const<28>, Const<28>)`.
 ///
 /// dfdx's `BuildModule` is deliberately not a supertrait: with both in the
 /// bound, `M::build(&dev)` would be ambiguous (E0034). Every `Model` still is
@@ -70,8 +66,6 @@ pub trait ModelInfo {
 pub trait Model<E: Elem, D: Device<E>>:
     ModelInfo + TensorCollection<E, D, To<E, D> = Self> + Clone
 {
-    /// What the input holds: float features or token ids.
-    type Kind: InputKind;
     /// Shape of a batch of inputs.
     type Input<B: Dim>: Shape;
     /// Shape of a batch of outputs.
@@ -102,7 +96,7 @@ pub trait Model<E: Elem, D: Device<E>>:
     #[allow(clippy::type_complexity)]
     fn try_forward<B: Dim, T: Tape<E, D>>(
         &self,
-        x: BatchIn<Self, E, D, B, T>,
+        x: Tensor<Self::Input<B>, E, D, T>,
     ) -> Result<Tensor<Self::Output<B>, E, D, T>>;
 
     /// Training forward of a batch (dropout on, batch-norm statistics
@@ -111,19 +105,9 @@ pub trait Model<E: Elem, D: Device<E>>:
     #[allow(clippy::type_complexity)]
     fn try_forward_mut<B: Dim, T: Tape<E, D>>(
         &mut self,
-        x: BatchIn<Self, E, D, B, T>,
+        x: Tensor<Self::Input<B>, E, D, T>,
     ) -> Result<Tensor<Self::Output<B>, E, D, T>>;
 }
-
-/// The input batch of model `M` with batch dim `B` and tape `T`:
-/// `Tensor<M::Input<B>, E, D, T>` for float models, `Tensor<M::Input<B>,
-/// usize, D, T>` for token models.
-pub type BatchIn<M, E, D, B, T> = <<M as Model<E, D>>::Kind as InputKind>::Tensor<
-    <M as Model<E, D>>::Input<B>,
-    E,
-    D,
-    T,
->;
 
 /// Number of elements of a per-sample shape.
 pub const fn shape_len(shape: &[usize]) -> usize {

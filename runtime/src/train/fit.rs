@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use dfdx::nn::ZeroGrads;
-use dfdx::tensor::Gradients;
+use dfdx::tensor::{Gradients, Trace};
 use dfdx::tensor_ops::{Backward, ReshapeTo};
 
 use crate::backend::Backend;
@@ -349,7 +349,7 @@ where
         Some(g) => g,
         None => model.try_alloc_grads().dev()?,
     };
-    let y = model.try_forward_mut(<M::Kind as crate::input::InputKind>::traced(x, g))?;
+    let y = model.try_forward_mut(x.traced(g))?;
     let pred = predictions.then(|| y.as_vec().into_iter().map(to_f32).collect::<Vec<f32>>());
     let y = y.try_reshape_like(&(b, n_out)).dev()?;
     let l = target_loss(loss, dev, y, batch.targets)?;

@@ -13,7 +13,6 @@ use crate::data::Targets;
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::{Loss, Target};
-use crate::input::InputKind;
 use crate::model::Model;
 
 /// `f32` → `E` (exact for `f32`, widening for `f64`).
@@ -68,17 +67,19 @@ pub fn model_device<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(model: &M)
     v.0.unwrap_or_default()
 }
 
-/// A batch of inputs for model `M` (no tape): floats or token ids, as `M::Kind` says.
-pub type InputTensor<M, E, D> = crate::model::BatchIn<M, E, D, usize, dfdx::tensor::NoneTape>;
+/// A batch of inputs for model `M` (no tape).
+pub type InputTensor<M, E, D> = Tensor<<M as Model<E, D>>::Input<usize>, E, D>;
 
-/// A batch of `b` samples of flat host values as the model's input tensor
-/// (token ids for a token model: whole numbers, else an error).
+/// A batch of `b` samples of flat features as the model's input tensor (a
+/// token model's ids are whole numbers among them; its forward checks them).
 pub fn input_tensor<E: Elem, D: Device<E>, M: Model<E, D>>(
     dev: &D,
     features: &[f32],
     b: usize,
 ) -> Result<InputTensor<M, E, D>> {
-    <M::Kind as InputKind>::from_host(dev, features, input_shape_of::<E, D, M>(features.len(), b)?)
+    let x: Vec<E> = features.iter().map(|&v| to_elem(v)).collect();
+    dev.try_tensor_from_vec(x, input_shape_of::<E, D, M>(features.len(), b)?)
+        .dev()
 }
 
 /// The input shape of `b` samples holding `len` values in all. For a model
