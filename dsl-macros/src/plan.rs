@@ -917,4 +917,25 @@ mod tests {
         let m = msg("block A(c) { Dense(c) } block A(d) { Dense(d) } pub N(input: [4]) { A(1) }");
         assert!(m.contains("declared twice"), "{m}");
     }
+
+    #[test]
+    fn tokens_and_run_time_lengths_reach_only_the_layers_that_take_them() {
+        let f = fields(
+            "pub N(input: tokens[_]) { e: Embedding(10, 4), l: Lstm(3, return_sequences = true), d: Dense(2), ReLU }",
+        )
+        .unwrap();
+        assert_eq!(f[0].1, vec![DYN, 4]);
+        assert_eq!(f[3].1, vec![DYN, 2]);
+        let m = msg("pub N(input: tokens[5]) { g: { Embedding(10, 4) } }");
+        assert!(m.contains("takes float features but gets token ids tokens[5]"), "{m}");
+        let m = msg("pub N(input: [5]) { Embedding(10, 4) }");
+        assert!(m.contains("takes integer token ids but gets float features [5]"), "{m}");
+        let m = msg("pub N(input: [seq, 4]) { residual { Dense(4) } }");
+        assert!(m.contains("needs every size at compile time but gets [_, 4]"), "{m}");
+        let m = msg("pub N(input: [seq, 4]) { e: Enc -> [8] }");
+        assert!(m.contains("e: Enc needs every size"), "{m}");
+        // A run-time length through a group and an assertion.
+        let f = fields("pub N(input: [seq, 4]) { g: { Dense(3), Tanh } -> [_, 3] }").unwrap();
+        assert_eq!(f[0].1, vec![DYN, 3]);
+    }
 }

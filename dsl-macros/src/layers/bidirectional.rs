@@ -143,3 +143,29 @@ impl Emit for BidirectionalCode {
         LayerCode::visited(quote!(#l::Bidirectional<#inner, #o, #m>))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{code, infer, msg};
+
+    #[test]
+    fn merges_shapes_and_code() {
+        let i = infer("Bidirectional(Lstm(5, return_sequences = true))", &[4, 3]).unwrap();
+        assert_eq!((i.output, i.params), (vec![4, 10], 2 * (4 * 5 * 8 + 40)));
+        let i = infer("Bidirectional(Gru(3), merge = mean)", &[4, 2]).unwrap();
+        assert_eq!(i.output, vec![3]);
+        assert_eq!(
+            code("Bidirectional(SimpleRnn(2), merge = sum)", &[4, 3]),
+            "L::Bidirectional<L::SimpleRnn<3,2,E,D,L::LastStep,0>,2,L::Sum>"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert!(msg("Bidirectional(Dense(3))", &[4, 3]).contains("not `Dense`"));
+        assert!(msg("Bidirectional(lstm)", &[4, 3]).contains("found `lstm`"));
+        assert!(msg("Bidirectional(Lstm(3), merge = max)", &[4, 3]).contains("unknown merge `max`"));
+        assert!(msg("Bidirectional(Lstm(3, units = 4))", &[4, 3]).contains("given twice"));
+        assert!(msg("Bidirectional(Lstm(3))", &[12]).contains("gets a vector"));
+    }
+}

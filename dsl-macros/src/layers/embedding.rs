@@ -96,3 +96,25 @@ impl Emit for EmbeddingCode {
         LayerCode::visited(quote!(#l::Embedding<#v, #m, E, D>))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::{DYN, TOKENS};
+    use super::super::test_util::{code, infer, msg};
+
+    #[test]
+    fn shapes_params_and_code() {
+        let i = infer("Embedding(100, 64)", &[35, TOKENS]).unwrap();
+        assert_eq!((i.output, i.params), (vec![35, 64], 6400));
+        assert_eq!(infer("Embedding(9, 2)", &[DYN, TOKENS]).unwrap().output, vec![DYN, 2]);
+        assert_eq!(code("Embedding(9, 2)", &[4, TOKENS]), "L::Embedding<9,2,E,D>");
+    }
+
+    #[test]
+    fn errors() {
+        assert!(msg("Embedding(0, 4)", &[4, TOKENS]).contains("vocab must be at least 1"));
+        assert!(msg("Embedding(4, 0)", &[4, TOKENS]).contains("dim must be at least 1"));
+        assert!(msg("Embedding(4, 2)", &[4, 4, TOKENS]).contains("one sequence of token ids"));
+        assert!(msg("Embedding(num_embeddings = 4, dim = 2)", &[4, TOKENS]).contains("did you mean `vocab`"));
+    }
+}

@@ -212,3 +212,47 @@ impl Emit for RecurrentCode {
         LayerCode::visited(self.ty(l))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::DYN;
+    use super::super::test_util::{code, infer, msg};
+
+    #[test]
+    fn shapes_params_and_code() {
+        // LSTM 28 -> 128: 4 * 128 * (28 + 128) + 2 * 4 * 128.
+        let i = infer("Lstm(128)", &[28, 28]).unwrap();
+        assert_eq!(
+            (i.output, i.params, i.macs),
+            (vec![128], 80_896, 28 * 4 * 128 * 156)
+        );
+        let i = infer("SimpleRnn(8, return_sequences = true)", &[5, 3]).unwrap();
+        assert_eq!((i.output, i.params), (vec![5, 8], 8 * 11 + 16));
+        let i = infer("Gru(4, reset_after = false)", &[DYN, 2]).unwrap();
+        assert_eq!((i.output, i.params), (vec![4], 3 * 4 * 6 + 24));
+        // Per step for a run-time length; the extra recurrent product of Cho's form.
+        assert_eq!(i.macs, 12 * (2 + 8));
+        assert_eq!(
+            code("Lstm(8, return_sequences = true, dropout = 0.25)", &[5, 3]),
+            "L::Lstm<3,8,E,D,L::AllSteps,250000>"
+        );
+        assert_eq!(
+            code("Gru(8, reset_after = false)", &[5, 3]),
+            "L::Gru<3,8,E,D,L::LastStep,0,false>"
+        );
+        assert_eq!(code("SimpleRnn(2)", &[5, 3]), "L::SimpleRnn<3,2,E,D,L::LastStep,0>");
+    }
+
+    #[test]
+    fn errors() {
+        assert!(msg("Lstm(8)", &[64]).contains("`return_sequences = true`"));
+        assert!(msg("Lstm(8)", &[1, 28, 28]).contains("`input: [steps, features]`"));
+        assert!(msg("Lstm(8)", &[5, DYN]).contains("fixed feature size"));
+        assert!(msg("Lstm(0)", &[5, 3]).contains("units must be at least 1"));
+        assert!(msg("Gru(8, dropout = 1.0)", &[5, 3]).contains("[0, 1)"));
+        assert!(msg("Gru(8, reset_after = maybe)", &[5, 3]).contains("`true` or `false`"));
+        assert!(msg("Lstm(hidden_size = 8)", &[5, 3]).contains("did you mean `units`"));
+        let m = msg("Lstm(3, 8)", &[5, 3]);
+        assert!(m.contains("`Lstm(8)`"), "{m}");
+    }
+}
