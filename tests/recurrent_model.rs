@@ -51,6 +51,13 @@ model! {
         fc: Dense(2),
     }
 
+    /// A class per step: a tiny language model.
+    pub Echo(input: tokens[8]) {
+        embed: Embedding(5, 4),
+        lstm: Lstm(16, return_sequences = true),
+        fc: Dense(5) -> [8, 5],
+    }
+
     /// Exactly 7 steps.
     pub SevenSteps(input: [7, 2]) { lstm: Lstm(8), fc: Dense(2) }
 }
@@ -214,6 +221,57 @@ fn token_models_train_with_fit() {
     let e = fit(&mut m, &mut opt, &SparseCrossEntropy, &bad, FitConfig::new().silent(), &mut [])
         .expect_err("0.5 is no token id");
     assert!(e.to_string().contains("token ids"), "{e}");
+}
+
+#[test]
+fn per_step_targets_train_a_language_model_with_fit() {
+    // The target at step t is the token at step t - 1 (0 at step 0).
+    let (n, steps) = (128, 8);
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..n {
+        let seq: Vec<usize> = (0..steps).map(|t| (i * 7 + t * t * 3 + i / 5) % 5).collect();
+        labels.push(0);
+        labels.extend(&seq[..steps - 1]);
+        features.extend(seq.iter().map(|&v| v as f32));
+    }
+    let data = Dataset::new(features, &[steps], Targets::StepClasses { steps, labels })
+        .expect("dataset");
+    let dev = Cpu::seed_from_u64(8);
+    let mut m = Echo::<f32, Cpu>::build(&dev);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 2e-2,
+        ..Default::default()
+    })
+    .expect("adam");
+    let before = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval");
+    fit(
+        &mut m,
+        &mut opt,
+        &SparseCrossEntropy,
+        &data,
+        FitConfig::new().epochs(25).batch_size(32).seed(8).silent(),
+        &mut [],
+    )
+    .expect("fit");
+    let after = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval");
+    let acc = after.accuracy().expect("accuracy over steps");
+    assert!(after.loss < 0.5 * before.loss, "{} -> {}", before.loss, after.loss);
+    assert!(acc > 0.8, "per-step accuracy {acc}");
+    // Step targets that do not match the output [8, 5] are an error naming both.
+    let wrong = Dataset::new(
+        vec![0.0; 8],
+        &[8],
+        Targets::StepClasses {
+            steps: 4,
+            labels: vec![0; 4],
+        },
+    )
+    .expect("dataset");
+    let e = evaluate(&m, &SparseCrossEntropy, &wrong, 1)
+        .expect_err("4 steps of targets for 8 steps of output")
+        .to_string();
+    assert!(e.contains("[8, 5]"), "{e}");
 }
 
 #[test]

@@ -17,6 +17,11 @@ pub enum Targets {
     Values { width: usize, data: Vec<f32> },
     /// One class index per sample.
     Classes(Vec<usize>),
+    /// One class index per time step of each sample (a sequence model whose
+    /// output is `[steps, classes]`, e.g. a language model): `labels` holds
+    /// `steps` labels per sample, sample-major. The loss and accuracy run
+    /// over every step.
+    StepClasses { steps: usize, labels: Vec<usize> },
 }
 
 impl Targets {
@@ -31,6 +36,7 @@ impl Targets {
                 }
             }
             Targets::Classes(labels) => labels.len(),
+            Targets::StepClasses { steps, labels } => labels.len() / (*steps).max(1),
         }
     }
 
@@ -55,6 +61,13 @@ impl Targets {
             Targets::Classes(labels) => {
                 Targets::Classes(indices.iter().map(|&i| labels[i]).collect())
             }
+            Targets::StepClasses { steps, labels } => Targets::StepClasses {
+                steps: *steps,
+                labels: indices
+                    .iter()
+                    .flat_map(|&i| labels[i * steps..(i + 1) * steps].iter().copied())
+                    .collect(),
+            },
         }
     }
 
@@ -62,7 +75,7 @@ impl Targets {
     /// one-hot (one `1`, the rest `0`, width > 1): accuracy makes sense.
     pub fn is_categorical(&self) -> bool {
         match self {
-            Targets::Classes(_) => true,
+            Targets::Classes(_) | Targets::StepClasses { .. } => true,
             Targets::Values { width, data } => {
                 *width > 1
                     && !data.is_empty()
@@ -129,6 +142,15 @@ impl Dataset {
                     "targets",
                     format!("a multiple of the width {width} values"),
                     format!("{} values", data.len()),
+                ));
+            }
+        }
+        if let Targets::StepClasses { steps, labels } = &targets {
+            if *steps == 0 || !labels.len().is_multiple_of(*steps) {
+                return Err(Error::data(
+                    "step targets",
+                    format!("{steps} labels per sample (steps at least 1)"),
+                    format!("{} labels", labels.len()),
                 ));
             }
         }
@@ -229,7 +251,7 @@ impl Dataset {
     pub fn labels(&self) -> Option<&[usize]> {
         match &self.targets {
             Targets::Classes(l) => Some(l),
-            Targets::Values { .. } => None,
+            Targets::Values { .. } | Targets::StepClasses { .. } => None,
         }
     }
 
@@ -264,14 +286,16 @@ impl Dataset {
     pub fn target_width(&self) -> Option<usize> {
         match &self.targets {
             Targets::Values { width, .. } => Some(*width),
-            Targets::Classes(_) => None,
+            Targets::Classes(_) | Targets::StepClasses { .. } => None,
         }
     }
 
     /// `max(label) + 1` for class targets.
     pub fn num_classes(&self) -> Option<usize> {
         match &self.targets {
-            Targets::Classes(l) => l.iter().max().map(|m| m + 1),
+            Targets::Classes(l) | Targets::StepClasses { labels: l, .. } => {
+                l.iter().max().map(|m| m + 1)
+            }
             Targets::Values { .. } => None,
         }
     }
@@ -465,6 +489,30 @@ impl Dataset {
             Targets::Classes(labels) => {
                 // A single output is a binary classifier: labels 0/1.
                 let classes = if out == 1 { 2 } else { out };
+                match labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+                    Some((index, &label)) => Err(Error::LabelOutOfRange {
+                        index,
+                        label,
+                        classes,
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Targets::StepClasses { steps, labels } => {
+                // The output is [steps, classes].
+                let classes = match output {
+                    [t, c] if t == steps => *c,
+                    _ => {
+                        return Err(Error::Shape {
+                            what: format!(
+                                "targets of {steps} classes per sample (one per step) for model {model} output {}",
+                                fmt_shape(output)
+                            ),
+                            expected: vec![*steps, out / (*steps).max(1)],
+                            got: output.to_vec(),
+                        })
+                    }
+                };
                 match labels.iter().enumerate().find(|(_, &l)| l >= classes) {
                     Some((index, &label)) => Err(Error::LabelOutOfRange {
                         index,

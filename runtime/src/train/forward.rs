@@ -4,9 +4,9 @@
 
 use dfdx::nn::{TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef};
 use dfdx::prelude::RecursiveWalker;
-use dfdx::shapes::{Rank0, Shape};
+use dfdx::shapes::{HasShape, Rank0, Shape};
 use dfdx::tensor::{Tape, Tensor};
-use dfdx::tensor_ops::Device;
+use dfdx::tensor_ops::{Device, ReshapeTo};
 use num_traits::NumCast;
 
 use crate::data::Targets;
@@ -140,5 +140,12 @@ pub fn target_loss<E: Elem, D: Device<E>, L: Loss<E, D>, T: Tape<E, D>>(
             loss.try_loss(pred, &Target::Values(&t))
         }
         Targets::Classes(labels) => loss.try_loss(pred, &Target::Classes(labels)),
+        Targets::StepClasses { steps, labels } => {
+            // [b, steps * classes] -> [b * steps, classes]: every step a sample.
+            let (b, n) = *pred.shape();
+            let rows = b * steps;
+            let pred = pred.try_reshape_like(&(rows, n / (*steps).max(1))).dev()?;
+            loss.try_loss(pred, &Target::Classes(labels))
+        }
     }
 }
