@@ -103,8 +103,7 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
     })?;
     let ids = rng.labels(b * LM_STEPS, LM_VOCAB);
     let next = rng.labels(b * LM_STEPS, LM_VOCAB);
-    let x: Tensor<(usize, Const<LM_STEPS>), usize, Cpu> =
-        dev.tensor_from_vec(ids, (b, Const));
+    let x: Tensor<(usize, Const<LM_STEPS>), usize, Cpu> = dev.tensor_from_vec(ids, (b, Const));
     let mut grads = Some(model.try_alloc_grads().dev()?);
     let (_, train_s) = time_loop(
         || {
@@ -113,16 +112,12 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
                 None => model.try_alloc_grads().dev()?,
             };
             let y = model.try_forward_mut(x.clone().traced(g))?;
-            let y = y
-                .try_reshape_like(&(b * LM_STEPS, LM_VOCAB))
-                .dev()?;
+            let y = y.try_reshape_like(&(b * LM_STEPS, LM_VOCAB)).dev()?;
             let l = SparseCrossEntropy.try_loss(y, &Target::Classes(&next))?;
             std::hint::black_box(scalar(&l));
             let mut g = l.try_backward().dev()?;
             opt.step(&mut model, &g)?;
-            model
-                .try_zero_grads(&mut g)
-                .dev()?;
+            model.try_zero_grads(&mut g).dev()?;
             grads = Some(g);
             Ok(())
         },

@@ -132,7 +132,10 @@ fn a_pytorch_state_dict_loads_by_name_and_gives_pytorch_outputs() {
     let mut m = TorchBiLstm::<f32, Cpu>::build(&dev);
     checkpoint::load(&mut m, format!("{dir}/torch_bilstm.safetensors")).expect("loads");
     let json = std::fs::read_to_string(format!("{dir}/torch_bilstm.json")).expect("json");
-    let x = dev.tensor_from_vec(json_array(&json, "input"), (Const::<2>, Const::<5>, Const::<3>));
+    let x = dev.tensor_from_vec(
+        json_array(&json, "input"),
+        (Const::<2>, Const::<5>, Const::<3>),
+    );
     let y = m.forward(x).as_vec();
     let want = json_array(&json, "output");
     assert_eq!(y.len(), want.len());
@@ -140,13 +143,22 @@ fn a_pytorch_state_dict_loads_by_name_and_gives_pytorch_outputs() {
         assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
     }
     // Saved again, it keeps PyTorch's names and shapes.
-    let path = std::env::temp_dir().join(format!("sxima_bilstm_{}.safetensors", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("sxima_bilstm_{}.safetensors", std::process::id()));
     checkpoint::save(&m, &path).expect("saves");
     let bytes = std::fs::read(&path).expect("read back");
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
     let header = std::str::from_utf8(&bytes[8..8 + n]).expect("utf-8");
-    for name in ["lstm.weight_ih_l0", "lstm.weight_hh_l0_reverse", "lstm.bias_ih_l0_reverse", "fc.weight"] {
-        assert!(header.contains(&format!("\"{name}\"")), "{name} in {header}");
+    for name in [
+        "lstm.weight_ih_l0",
+        "lstm.weight_hh_l0_reverse",
+        "lstm.bias_ih_l0_reverse",
+        "fc.weight",
+    ] {
+        assert!(
+            header.contains(&format!("\"{name}\"")),
+            "{name} in {header}"
+        );
     }
     assert!(header.contains("\"shape\":[16,3]"), "{header}");
     let mut back = TorchBiLstm::<f32, Cpu>::build(&dev);
@@ -166,8 +178,14 @@ fn token_models_check_the_vocabulary_before_the_lookup() {
     assert!(y.as_vec().iter().all(|v| v.is_finite()));
     let bad: Tensor<Rank2<1, 6>, usize, _> =
         dev.tensor_from_vec(vec![0, 1, 2, 10, 4, 5], (Const, Const));
-    let e = m.try_forward(bad).expect_err("token 10 of a 10-word vocabulary").to_string();
-    assert!(e.contains("position 3") && e.contains("token 10") && e.contains("10"), "{e}");
+    let e = m
+        .try_forward(bad)
+        .expect_err("token 10 of a 10-word vocabulary")
+        .to_string();
+    assert!(
+        e.contains("position 3") && e.contains("token 10") && e.contains("10"),
+        "{e}"
+    );
     // The generic `Model` path (`fit`, `evaluate`) takes the ids as whole
     // numbers of `E`, as a `Dataset` holds them, and checks them the same way.
     let good: Tensor<(usize, Const<6>), f32, _> =
@@ -204,7 +222,9 @@ fn token_models_train_with_fit() {
         ..Default::default()
     })
     .expect("adam");
-    let before = evaluate(&m, &SparseCrossEntropy, &data, 32).expect("eval").loss;
+    let before = evaluate(&m, &SparseCrossEntropy, &data, 32)
+        .expect("eval")
+        .loss;
     fit(
         &mut m,
         &mut opt,
@@ -218,8 +238,15 @@ fn token_models_train_with_fit() {
     assert!(after.loss < 0.5 * before, "{before} -> {}", after.loss);
     // Data that are not token ids are an error of `fit`, not a panic.
     let bad = Dataset::with_classes(vec![0.5; 6], &[6], vec![0]).expect("dataset");
-    let e = fit(&mut m, &mut opt, &SparseCrossEntropy, &bad, FitConfig::new().silent(), &mut [])
-        .expect_err("0.5 is no token id");
+    let e = fit(
+        &mut m,
+        &mut opt,
+        &SparseCrossEntropy,
+        &bad,
+        FitConfig::new().silent(),
+        &mut [],
+    )
+    .expect_err("0.5 is no token id");
     assert!(e.to_string().contains("token ids"), "{e}");
 }
 
@@ -230,13 +257,15 @@ fn per_step_targets_train_a_language_model_with_fit() {
     let mut features = Vec::new();
     let mut labels = Vec::new();
     for i in 0..n {
-        let seq: Vec<usize> = (0..steps).map(|t| (i * 7 + t * t * 3 + i / 5) % 5).collect();
+        let seq: Vec<usize> = (0..steps)
+            .map(|t| (i * 7 + t * t * 3 + i / 5) % 5)
+            .collect();
         labels.push(0);
         labels.extend(&seq[..steps - 1]);
         features.extend(seq.iter().map(|&v| v as f32));
     }
-    let data = Dataset::new(features, &[steps], Targets::StepClasses { steps, labels })
-        .expect("dataset");
+    let data =
+        Dataset::new(features, &[steps], Targets::StepClasses { steps, labels }).expect("dataset");
     let dev = Cpu::seed_from_u64(8);
     let mut m = Echo::<f32, Cpu>::build(&dev);
     let mut opt = Adam::new(AdamConfig {
@@ -256,7 +285,12 @@ fn per_step_targets_train_a_language_model_with_fit() {
     .expect("fit");
     let after = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval");
     let acc = after.accuracy().expect("accuracy over steps");
-    assert!(after.loss < 0.5 * before.loss, "{} -> {}", before.loss, after.loss);
+    assert!(
+        after.loss < 0.5 * before.loss,
+        "{} -> {}",
+        before.loss,
+        after.loss
+    );
     assert!(acc > 0.8, "per-step accuracy {acc}");
     // Step targets that do not match the output [8, 5] are an error naming both.
     let wrong = Dataset::new(
@@ -284,7 +318,9 @@ fn float_sequences_train_with_fit() {
         ..Default::default()
     })
     .expect("adam");
-    let before = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval").loss;
+    let before = evaluate(&m, &SparseCrossEntropy, &data, 64)
+        .expect("eval")
+        .loss;
     fit(
         &mut m,
         &mut opt,
@@ -313,7 +349,9 @@ fn a_run_time_length_model_trains_on_one_length_and_runs_on_others() {
     })
     .expect("adam");
     let train = sign_data(128, 6, 6);
-    let before = evaluate(&m, &SparseCrossEntropy, &train, 64).expect("eval").loss;
+    let before = evaluate(&m, &SparseCrossEntropy, &train, 64)
+        .expect("eval")
+        .loss;
     fit(
         &mut m,
         &mut opt,
@@ -326,7 +364,8 @@ fn a_run_time_length_model_trains_on_one_length_and_runs_on_others() {
     let after = evaluate(&m, &SparseCrossEntropy, &train, 64).expect("eval");
     assert!(after.loss < 0.6 * before, "{before} -> {}", after.loss);
     for steps in [3, 11] {
-        let r = evaluate(&m, &SparseCrossEntropy, &sign_data(64, steps, 7), 32).expect("any length");
+        let r =
+            evaluate(&m, &SparseCrossEntropy, &sign_data(64, steps, 7), 32).expect("any length");
         assert!(r.loss.is_finite());
     }
     // The feature size is fixed: an error names the dimension, expected and got.
@@ -348,4 +387,43 @@ fn run_time_lengths_take_any_number_of_steps() {
         assert_eq!(y.shape().1, steps);
     }
     assert_eq!(<AnyLength as ModelInfo>::INPUT_SHAPE, &[0, 2]);
+}
+
+/// Builds and runs the recurrent models on device `D` (forwards, a token
+/// check, the training forward with a backward pass): the same code for `Cpu`
+/// and `Cuda`.
+fn run_on<D: Backend<f32> + SampleTensor<f32>>(dev: D) {
+    let x: Tensor<Rank3<2, 6, 3>, f32, D> = dev.sample_normal();
+    let mut tagger = Tagger::<f32, D>::build(&dev);
+    let y: Tensor<Rank3<2, 6, 5>, f32, D> = tagger.forward(x.clone());
+    let grads = tagger.alloc_grads();
+    let g = tagger.forward_mut(x.traced(grads)).sum().backward();
+    assert!(g
+        .get(&tagger.lstm.weight_hh)
+        .as_vec()
+        .iter()
+        .any(|v| *v != 0.0));
+    assert!(y.as_vec().iter().all(|v| v.is_finite()));
+    let x: Tensor<Rank3<2, 4, 3>, f32, D> = dev.sample_normal();
+    let _: Tensor<Rank2<2, 3>, f32, D> = BiNet::<f32, D>::build(&dev).forward(x);
+    let ids: Tensor<Rank2<1, 6>, usize, D> =
+        dev.tensor_from_vec(vec![1, 2, 3, 4, 5, 10], (Const, Const));
+    assert!(TokenNet::<f32, D>::build(&dev).try_forward(ids).is_err());
+    let x: Tensor<(Const<1>, usize, Const<2>), f32, D> = dev.sample_normal_like(&(Const, 5, Const));
+    let y = AnyLength::<f32, D>::build(&dev).forward(x);
+    assert_eq!(y.shape().1, 5);
+}
+
+#[test]
+fn the_models_run_and_train_through_the_generic_device_path() {
+    run_on(Cpu::seed_from_u64(9));
+}
+
+/// The same on the CUDA device: type-checked by `--features cuda-check`,
+/// run with `--features cuda -- --ignored` where a GPU is.
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "needs a GPU"]
+fn the_models_run_on_cuda() {
+    run_on(Cuda::seed_from_u64(9));
 }

@@ -137,7 +137,10 @@ pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
                 *span,
                 format!("{what}: a dimension must be at least 1"),
             )),
-            DimLit::Fixed { value: TOKENS, span } => Err(syn::Error::new(
+            DimLit::Fixed {
+                value: TOKENS,
+                span,
+            } => Err(syn::Error::new(
                 *span,
                 format!("{what}: the dimension is too large"),
             )),
@@ -927,11 +930,20 @@ mod tests {
         assert_eq!(f[0].1, vec![DYN, 4]);
         assert_eq!(f[3].1, vec![DYN, 2]);
         let m = msg("pub N(input: tokens[5]) { g: { Embedding(10, 4) } }");
-        assert!(m.contains("takes float features but gets token ids tokens[5]"), "{m}");
+        assert!(
+            m.contains("takes float features but gets token ids tokens[5]"),
+            "{m}"
+        );
         let m = msg("pub N(input: [5]) { Embedding(10, 4) }");
-        assert!(m.contains("takes integer token ids but gets float features [5]"), "{m}");
+        assert!(
+            m.contains("takes integer token ids but gets float features [5]"),
+            "{m}"
+        );
         let m = msg("pub N(input: [seq, 4]) { residual { Dense(4) } }");
-        assert!(m.contains("needs every size at compile time but gets [_, 4]"), "{m}");
+        assert!(
+            m.contains("needs every size at compile time but gets [_, 4]"),
+            "{m}"
+        );
         let m = msg("pub N(input: [seq, 4]) { e: Enc -> [8] }");
         assert!(m.contains("e: Enc needs every size"), "{m}");
         // A run-time length through a group and an assertion.

@@ -60,7 +60,12 @@ mod tests {
     fn ids_are_whole_numbers_below_the_vocabulary() {
         let dev = Cpu::default();
         let x = dev.tensor([0.0f32, 3.0, 7.0]);
-        assert_eq!(tokens_from_floats::<8, _, _, _, _>(x).expect("ids").as_vec(), vec![0, 3, 7]);
+        assert_eq!(
+            tokens_from_floats::<8, _, _, _, _>(x)
+                .expect("ids")
+                .as_vec(),
+            vec![0, 3, 7]
+        );
         for bad in [1.5f32, -1.0, f32::NAN] {
             let e = tokens_from_floats::<8, _, _, _, _>(dev.tensor([2.0f32, bad]))
                 .expect_err("not an id")

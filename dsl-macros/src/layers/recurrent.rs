@@ -240,7 +240,10 @@ mod tests {
             code("Gru(8, reset_after = false)", &[5, 3]),
             "L::Gru<3,8,E,D,L::LastStep,0,false>"
         );
-        assert_eq!(code("SimpleRnn(2)", &[5, 3]), "L::SimpleRnn<3,2,E,D,L::LastStep,0>");
+        assert_eq!(
+            code("SimpleRnn(2)", &[5, 3]),
+            "L::SimpleRnn<3,2,E,D,L::LastStep,0>"
+        );
     }
 
     #[test]

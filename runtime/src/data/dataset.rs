@@ -451,14 +451,7 @@ impl Dataset {
                 .iter()
                 .zip(shape)
                 .position(|(&want, &got)| want != 0 && want != got)
-                .map(|i| {
-                    format!(
-                        "dimension {} of size {}, not {}",
-                        i + 1,
-                        input[i],
-                        shape[i]
-                    )
-                })
+                .map(|i| format!("dimension {} of size {}, not {}", i + 1, input[i], shape[i]))
         };
         match bad {
             None => Ok(()),

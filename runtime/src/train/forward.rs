@@ -109,7 +109,10 @@ pub fn input_shape_of<E: Elem, D: Device<E>, M: Model<E, D>>(
     if len % per != 0 || b == 0 {
         return Err(Error::data(
             format_args!("a batch of {b} samples for model {}", M::NAME),
-            format!("a multiple of {per} values (dimension {} is any size)", axis + 1),
+            format!(
+                "a multiple of {per} values (dimension {} is any size)",
+                axis + 1
+            ),
             format!("{len} values"),
         ));
     }
