@@ -13,7 +13,7 @@ use crate::data::Targets;
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::{Loss, Target};
-use crate::model::Model;
+use crate::model::{shape_len, Model};
 
 /// `f32` → `E` (exact for `f32`, widening for `f64`).
 pub fn to_elem<E: Elem>(v: f32) -> E {
@@ -96,6 +96,14 @@ pub fn input_shape_of<E: Elem, D: Device<E>, M: Model<E, D>>(
         .collect();
     let [axis] = free[..] else {
         if free.is_empty() {
+            let need = b * shape_len(M::INPUT_SHAPE);
+            if len != need {
+                return Err(Error::data(
+                    format_args!("a batch of {b} samples for model {}", M::NAME),
+                    format!("{need} values ({b} x {:?})", M::INPUT_SHAPE),
+                    format!("{len} values"),
+                ));
+            }
             return Ok(shape);
         }
         return Err(Error::config(
@@ -106,7 +114,7 @@ pub fn input_shape_of<E: Elem, D: Device<E>, M: Model<E, D>>(
     };
     let fixed: usize = M::INPUT_SHAPE.iter().filter(|&&d| d != 0).product();
     let per = b.max(1) * fixed.max(1);
-    if len % per != 0 || b == 0 {
+    if b == 0 || !len.is_multiple_of(per) {
         return Err(Error::data(
             format_args!("a batch of {b} samples for model {}", M::NAME),
             format!(
