@@ -388,7 +388,10 @@ fn run_time_lengths_take_any_number_of_steps() {
     }
     assert_eq!(<AnyLength as ModelInfo>::INPUT_SHAPE, &[0, 2]);
     let s = AnyLength::<f32, Cpu>::summary().to_string();
-    assert!(s.contains("input (B, _, 2)") && s.contains("(B, _, 4)"), "{s}");
+    assert!(
+        s.contains("input (B, _, 2)") && s.contains("(B, _, 4)"),
+        "{s}"
+    );
 }
 
 /// Builds and runs the recurrent models on device `D` (forwards, a token

@@ -525,6 +525,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn step_classes_count_samples_gather_by_sample_and_check_the_output() {
+        let t = Targets::StepClasses {
+            steps: 2,
+            labels: vec![0, 1, 2, 3, 4, 0],
+        };
+        assert_eq!(t.len(), 3);
+        assert!(t.is_categorical());
+        assert_eq!(
+            t.gather(&[2, 0]),
+            Targets::StepClasses {
+                steps: 2,
+                labels: vec![4, 0, 0, 1],
+            }
+        );
+        let d = Dataset::new(vec![0.0; 6], &[2], t).expect("3 samples");
+        assert_eq!(d.num_classes(), Some(5));
+        assert!(d.check_shapes("Lm", &[2], &[2, 5]).is_ok());
+        assert!(matches!(
+            d.check_shapes("Lm", &[2], &[2, 4]),
+            Err(Error::LabelOutOfRange { label: 4, .. })
+        ));
+        assert!(d.check_shapes("Lm", &[2], &[3, 5]).is_err());
+        let odd = Targets::StepClasses {
+            steps: 4,
+            labels: vec![0; 6],
+        };
+        assert!(Dataset::new(vec![0.0; 2], &[1], odd).is_err());
+    }
+
+    #[test]
     fn sizes_are_checked_with_numbers() {
         let e = Dataset::with_classes(vec![0.0; 7839], &[1, 28, 28], vec![0; 10]).unwrap_err();
         assert_eq!(
