@@ -471,6 +471,12 @@ impl Planner<'_, '_> {
                         a => return Err(unknown_layer(call, &path, a.is_some())),
                     };
                     let output = fixed_dims(assert, &label)?;
+                    if has_dyn(&output) {
+                        return Err(syn::Error::new(
+                            assert.span,
+                            format!("{label}: write a nested model's output with fixed sizes"),
+                        ));
+                    }
                     let i = sb.push(PlannedLayer {
                         field,
                         path,
@@ -946,6 +952,8 @@ mod tests {
         );
         let m = msg("pub N(input: [seq, 4]) { e: Enc -> [8] }");
         assert!(m.contains("e: Enc needs every size"), "{m}");
+        let m = msg("pub N(input: [3, 4]) { e: Enc -> [_, 8] }");
+        assert!(m.contains("with fixed sizes"), "{m}");
         // A run-time length through a group and an assertion.
         let f = fields("pub N(input: [seq, 4]) { g: { Dense(3), Tanh } -> [_, 3] }").unwrap();
         assert_eq!(f[0].1, vec![DYN, 3]);
