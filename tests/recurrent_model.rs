@@ -3,6 +3,7 @@
 //! check, run-time sequence lengths, a PyTorch state dict loaded by name,
 //! and a small model that learns.
 
+use sxima::optim::Clip;
 use sxima::prelude::*;
 use sxima::runtime::train::checkpoint;
 
@@ -313,23 +314,37 @@ fn float_sequences_train_with_fit() {
     let data = sign_data(128, 7, 4);
     let dev = Cpu::seed_from_u64(4);
     let mut m = SevenSteps::<f32, Cpu>::build(&dev);
+    // Clipping by norm, which recurrent nets need, and per-layer gradient norms.
     let mut opt = Adam::new(AdamConfig {
         lr: 1e-2,
+        clip: Some(Clip::Norm(1.0)),
         ..Default::default()
     })
     .expect("adam");
     let before = evaluate(&m, &SparseCrossEntropy, &data, 64)
         .expect("eval")
         .loss;
-    fit(
+    let history = fit(
         &mut m,
         &mut opt,
         &SparseCrossEntropy,
         &data,
-        FitConfig::new().epochs(20).batch_size(32).seed(4).silent(),
+        FitConfig::new()
+            .epochs(20)
+            .batch_size(32)
+            .seed(4)
+            .grad_norms(true)
+            .silent(),
         &mut [],
     )
     .expect("fit");
+    let norms = &history.epochs[0].grad_norms;
+    for name in ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "fc.weight"] {
+        assert!(
+            norms.get(name).is_some_and(|v| *v > 0.0),
+            "{name} in {norms:?}"
+        );
+    }
     let after = evaluate(&m, &SparseCrossEntropy, &data, 64).expect("eval");
     assert!(after.loss < 0.6 * before, "{before} -> {}", after.loss);
     // Sequences of another length are an error naming both shapes.
