@@ -221,6 +221,9 @@ pub use sxima_runtime as runtime;
 pub use sxima_runtime::dfdx;
 pub use sxima_runtime::{data, layers, loss, optim, train, Error, Result};
 
+#[cfg(feature = "zoo")]
+pub mod zoo;
+
 /// Everything a user of `model!` and `fit` needs in scope.
 ///
 /// Brings dfdx's prelude (tensors, shapes, devices, `Module`) and sxima's

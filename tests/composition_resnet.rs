@@ -1,41 +1,15 @@
 //! ResNet-18 written with `model!` (block template, `residual` with the
-//! automatic projection shortcut, `repeat`, groups): torchvision's parameter
-//! count as the compile-time constant, torchvision's parameter names from the
-//! dfdx visitor, and a batch-1 forward at 224x224.
+//! automatic projection shortcut, `repeat`, groups; the zoo's definition,
+//! `src/zoo/resnet18.rs`): torchvision's parameter count as the compile-time
+//! constant, torchvision's parameter names from the dfdx visitor, and a
+//! batch-1 forward at 224x224.
 
 use sxima::__private::dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
 };
 use sxima::__private::dfdx::prelude::*;
 use sxima::prelude::*;
-
-model! {
-    /// ResNet basic block: two 3x3 convolutions and a skip connection.
-    block BasicBlock(channels, stride) {
-        residual(shortcut = auto) {
-            conv1: Conv2d(channels, kernel = 3, stride = stride, padding = 1, bias = false),
-            bn1: BatchNorm2d,
-            ReLU,
-            conv2: Conv2d(channels, kernel = 3, padding = 1, bias = false),
-            bn2: BatchNorm2d,
-        },
-        ReLU,
-    }
-
-    /// torchvision's `resnet18`.
-    pub ResNet18(input: [3, 224, 224]) {
-        conv1: Conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
-        bn1: BatchNorm2d,
-        ReLU,
-        MaxPool2d(3, stride = 2, padding = 1) -> [64, 56, 56],
-        layer1: repeat 2 { BasicBlock(64, 1) },
-        layer2: { BasicBlock(128, 2), BasicBlock(128, 1) },
-        layer3: { BasicBlock(256, 2), BasicBlock(256, 1) },
-        layer4: { BasicBlock(512, 2), BasicBlock(512, 1) } -> [512, 7, 7],
-        GlobalAvgPool,
-        fc: Dense(1000),
-    }
-}
+use sxima::zoo::ResNet18;
 
 /// torchvision's `resnet18().num_params`, on the compile-time constant.
 const _: () = assert!(<ResNet18 as ModelInfo>::PARAM_COUNT == 11_689_512);

@@ -80,6 +80,7 @@ impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
     const INPUT_SHAPE: &'static [usize] = &[1, 28, 28];
     const OUTPUT_SHAPE: &'static [usize] = &[10];
     const PARAM_COUNT: usize = 784 * 32 + 32 + 32 * 10 + 10;
+    const MACS: u64 = 784 * 32 + 32 * 10;
     const LAYERS: &'static [LayerSummary] = &[
         LayerSummary {
             name: "flatten",

@@ -132,21 +132,50 @@ struct FieldCode {
     params: TokenStream,
 }
 
-/// Parameter count of a scope: the literal part (checked for overflow) and
-/// nested models' constants.
-fn scope_params(scope: &Scope, name: &Ident) -> syn::Result<(u64, Vec<TokenStream>)> {
-    let rt = rt();
+/// A per-layer total over a scope: parameters or multiply-accumulates.
+#[derive(Clone, Copy)]
+enum Total {
+    Params,
+    Macs,
+}
+
+impl Total {
+    fn of(self, i: &crate::layers::Inferred) -> u64 {
+        match self {
+            Total::Params => i.params,
+            Total::Macs => i.macs,
+        }
+    }
+    /// A nested model's constant.
+    fn nested(self, ty: &Ident) -> TokenStream {
+        let rt = rt();
+        match self {
+            Total::Params => quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT),
+            Total::Macs => quote!(<#ty as #rt::model::ModelInfo>::MACS),
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            Total::Params => "parameters",
+            Total::Macs => "multiply-accumulates",
+        }
+    }
+}
+
+/// A total of a scope: the literal part (checked for overflow) and nested
+/// models' constants.
+fn scope_total(scope: &Scope, name: &Ident, t: Total) -> syn::Result<(u64, Vec<TokenStream>)> {
     let mut literal: u64 = 0;
     let mut nested = Vec::new();
     for l in &scope.fields {
         let add = match &l.what {
-            What::Layer(i) => i.params,
+            What::Layer(i) => t.of(i),
             What::Nested { ty } => {
-                nested.push(quote!(<#ty as #rt::model::ModelInfo>::PARAM_COUNT));
+                nested.push(t.nested(ty));
                 0
             }
             What::Scope(s) => {
-                let (lit, more) = scope_params(s, name)?;
+                let (lit, more) = scope_total(s, name, t)?;
                 nested.extend(more);
                 lit
             }
@@ -154,17 +183,22 @@ fn scope_params(scope: &Scope, name: &Ident) -> syn::Result<(u64, Vec<TokenStrea
         literal = literal.checked_add(add).ok_or_else(|| {
             syn::Error::new(
                 name.span(),
-                format!("model `{name}` has too many parameters to count"),
+                format!("model `{name}` has too many {} to count", t.what()),
             )
         })?;
     }
     Ok((literal, nested))
 }
 
-fn params_expr(scope: &Scope, name: &Ident) -> syn::Result<TokenStream> {
-    let (lit, nested) = scope_params(scope, name)?;
+/// A scope's total as a const expression (`10 + <Encoder as ModelInfo>::PARAM_COUNT`).
+fn total_expr(scope: &Scope, name: &Ident, t: Total) -> syn::Result<TokenStream> {
+    let (lit, nested) = scope_total(scope, name, t)?;
     let lit = n(lit);
     Ok(quote!(#lit #(+ #nested)*))
+}
+
+fn params_expr(scope: &Scope, name: &Ident) -> syn::Result<TokenStream> {
+    total_expr(scope, name, Total::Params)
 }
 
 /// The field of one planned layer: a catalogue layer writes its own runtime
@@ -600,6 +634,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     nested_checks(root, &mut checks);
 
     let param_count = params_expr(root, name)?;
+    let macs = total_expr(root, name, Total::Macs)?;
     let summaries = root
         .fields
         .iter()
@@ -647,6 +682,7 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             const INPUT_SHAPE: &'static [usize] = #input_lit;
             const OUTPUT_SHAPE: &'static [usize] = #output_lit;
             const PARAM_COUNT: usize = #param_count;
+            const MACS: u64 = #macs;
             const LAYERS: &'static [#rt::model::LayerSummary] = &[#(#summaries),*];
         }
 
@@ -680,6 +716,26 @@ mod tests {
     }
 
     const L: &str = "::sxima::__private::sxima_runtime::layers::";
+
+    #[test]
+    fn macs_total_every_product_of_the_model() {
+        let c = code(
+            "pub Cnn(input: [1, 8, 8]) {
+                conv1: Conv2d(4, kernel = 3),
+                ReLU,
+                g: { Conv2d(2, kernel = 1, bias = false) },
+                Flatten,
+                fc: Dense(10),
+            }",
+        );
+        let conv1 = 4 * 9 * 6 * 6;
+        let conv2 = 2 * 4 * 6 * 6;
+        let fc = 2 * 6 * 6 * 10;
+        assert!(
+            c.contains(&format!("constMACS:u64={};", conv1 + conv2 + fc)),
+            "{c}"
+        );
+    }
 
     #[test]
     fn conv_and_pool_types_carry_every_size() {

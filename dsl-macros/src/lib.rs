@@ -59,6 +59,9 @@ mod prop_tests;
 ///   `name = default`) are written `name = value`. Input channels and
 ///   features are inferred, never written. Values are integers, floats,
 ///   `true`/`false`, keywords and pairs `(h, w)`.
+/// * A layer may be named by a number, `3: Conv2d(..)` (the field `_3`,
+///   parameters `3.weight`), so a PyTorch `nn.Sequential`'s state dict loads
+///   by name.
 /// * `Name -> [dims]` with a type from another `model!` uses that model as a
 ///   layer; its input and output shapes are checked by const assertions.
 ///

@@ -448,12 +448,32 @@ fn parse_stmts(input: ParseStream) -> syn::Result<Vec<Stmt>> {
     Ok(stmts)
 }
 
+/// A layer named by a number, `3: Conv2d(..)` (the keys of a PyTorch
+/// `Sequential`): the field `_3`, whose parameter path is `3`
+/// (see `plan::path_of`).
+fn parse_index_name(input: ParseStream) -> syn::Result<Ident> {
+    let lit: syn::LitInt = input.parse()?;
+    input.parse::<Token![:]>()?;
+    let digits = lit.to_string();
+    if !lit.suffix().is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "a layer named by a number is written in plain digits, like `3:`, not `{digits}:`"
+            ),
+        ));
+    }
+    Ok(Ident::new(&format!("_{digits}"), lit.span()))
+}
+
 impl Parse for Stmt {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let name = if input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
             let n: Ident = input.parse()?;
             input.parse::<Token![:]>()?;
             Some(n)
+        } else if input.peek(syn::LitInt) && input.peek2(Token![:]) {
+            Some(parse_index_name(input)?)
         } else {
             None
         };

@@ -265,7 +265,7 @@ impl ScopeBuilder {
         if !self.taken.insert(word) {
             return Err(syn::Error::new(
                 name.span(),
-                format!("duplicate layer name `{name}` in {}", self.owner),
+                format!("duplicate layer name `{}` in {}", path_of(name), self.owner),
             ));
         }
         Ok(())
@@ -348,7 +348,7 @@ impl Planner<'_, '_> {
         let mut shape = input;
         let mut steps = Vec::new();
         for stmt in stmts {
-            let name = stmt.name.as_ref().map(|n| (n.clone(), n.to_string()));
+            let name = stmt.name.as_ref().map(|n| (n.clone(), path_of(n)));
             let (s, out) = self.stmt(sb, stmt, shape, name)?;
             steps.extend(s);
             shape = out;
@@ -370,7 +370,7 @@ impl Planner<'_, '_> {
             self.node(sb, &stmt.node, input, name, stmt.assert.as_ref())?;
         if let Some(assert) = &stmt.assert {
             let what = match &stmt.name {
-                Some(n) => format!("{}{n}", sb.prefix),
+                Some(n) => format!("{}{}", sb.prefix, path_of(n)),
                 None => format!("{}{}", sb.prefix, node_text(&stmt.node)),
             };
             let want = fixed_dims(assert, &what)?;
@@ -529,11 +529,19 @@ impl Planner<'_, '_> {
                     let n = match &s.name {
                         Some(w) => {
                             child.reserve(w)?;
-                            (w.clone(), w.to_string())
+                            (w.clone(), path_of(w))
                         }
-                        None => (format_ident!("_{}", i, span = s.node.span()), i.to_string()),
+                        None => {
+                            let f = format_ident!("_{}", i, span = s.node.span());
+                            if !child.taken.insert(f.to_string()) {
+                                return Err(syn::Error::new(
+                                    s.node.span(),
+                                    format!("this layer is number {i} of its group, but a layer of the group is already named `{i}:`"),
+                                ));
+                            }
+                            (f, i.to_string())
+                        }
                     };
-                    child.taken.insert(n.0.to_string());
                     let (st, out) = self.stmt(&mut child, s, shape, Some(n))?;
                     steps.extend(st);
                     shape = out;
@@ -768,6 +776,17 @@ impl Planner<'_, '_> {
     }
 }
 
+/// The parameter path of a written field name: `_3` (written `3:`, as a
+/// PyTorch `Sequential` numbers its children) is `3`, like a group's
+/// numbered children; any other name is itself.
+pub fn path_of(name: &Ident) -> String {
+    let word = name.to_string();
+    match word.strip_prefix('_') {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d.to_string(),
+        _ => word,
+    }
+}
+
 /// `repeat N`: N a positive integer.
 fn repeat_count(count: &Value) -> syn::Result<u64> {
     match count {
@@ -859,6 +878,27 @@ mod tests {
                 "b_1.conv",
                 "b_1.relu_1",
             ]
+        );
+    }
+
+    #[test]
+    fn numbered_names_are_sequential_keys() {
+        // As a PyTorch `Sequential`: `0.weight`, `2.weight`, and inside groups.
+        let p = paths(
+            "pub N(input: [2, 4, 4]) {
+                 0: Conv2d(3, kernel = 1), 1: ReLU, 2: Conv2d(3, kernel = 1),
+                 g: { 4: ReLU, Conv2d(3, kernel = 1) },
+             }",
+        );
+        assert_eq!(p, ["0", "1", "2", "g", "g.4", "g.1"]);
+        assert_eq!(
+            msg("pub N(input: [2]) { 0: Dense(2), 0: ReLU }"),
+            "duplicate layer name `0` in model `N`"
+        );
+        assert!(
+            msg("pub N(input: [2]) { g: { 1: ReLU, ReLU } }").contains("number 1 of its group"),
+            "{}",
+            msg("pub N(input: [2]) { g: { 1: ReLU, ReLU } }")
         );
     }
 

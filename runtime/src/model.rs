@@ -40,6 +40,11 @@ pub trait ModelInfo {
     const OUTPUT_SHAPE: &'static [usize];
     /// Trainable parameter count (weights, biases, batch-norm scale and shift).
     const PARAM_COUNT: usize;
+    /// Multiply-accumulates of one sample's inference forward: dense and
+    /// convolution products (PyTorch's "FLOPS" tables count the same,
+    /// e.g. torchvision's `_ops`, in GMACs); activations, pooling and
+    /// normalisation count 0.
+    const MACS: u64;
     /// The summary rows, in declaration order.
     const LAYERS: &'static [LayerSummary];
 

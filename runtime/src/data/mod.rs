@@ -7,9 +7,11 @@
 //! * [`normalize`]: [`Standardizer`] and min-max scaling.
 //! * [`idx`]: the IDX file format (gzip or plain).
 //! * [`mnist`]: the bundled 10,000-digit MNIST subset and full MNIST files.
+//! * [`fact_recall`]: the lecture's long-term-dependency sentences (tokens).
 
 pub mod batch;
 pub mod dataset;
+pub mod fact_recall;
 pub mod idx;
 pub mod mnist;
 pub mod normalize;

@@ -50,6 +50,10 @@ pub use crate::train::atomic_file::{atomic_write, check_save_target};
 /// [`load`] skips them.
 pub const RESERVED_PREFIX: &str = "__train__.";
 
+/// The last path segment of PyTorch's batch-norm step counter, which a
+/// `state_dict()` holds and sxima's batch norm does not keep.
+pub const BATCH_COUNTER: &str = "num_batches_tracked";
+
 /// Metadata key prefix of the per-tensor checksums (FNV-1a 64, lower-case hex).
 pub const CHECKSUM_PREFIX: &str = "sxima.fnv1a64.";
 
@@ -70,6 +74,10 @@ pub struct LoadOptions {
     /// Accept NaN or infinite weights (by default they are
     /// [`Error::NonFiniteWeight`]: a model trained into NaN is not a model).
     pub allow_non_finite: bool,
+    /// Skip PyTorch's batch-norm counters (`<bn>.num_batches_tracked`, an
+    /// int64 scalar sxima's batch norm does not keep) instead of reporting
+    /// them as extra tensors. On for [`ModelFile::load_state_dict`](crate::train::ModelFile::load_state_dict).
+    pub ignore_batch_counters: bool,
 }
 
 impl LoadOptions {
@@ -80,6 +88,11 @@ impl LoadOptions {
     /// Accepts non-finite weights.
     pub fn allow_non_finite(mut self, yes: bool) -> Self {
         self.allow_non_finite = yes;
+        self
+    }
+    /// Skips `*.num_batches_tracked` entries (PyTorch's batch-norm counters).
+    pub fn ignore_batch_counters(mut self, yes: bool) -> Self {
+        self.ignore_batch_counters = yes;
         self
     }
 }
@@ -442,6 +455,7 @@ pub fn check_bytes_with<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
         .names()
         .into_iter()
         .filter(|n| !check.seen.contains(n.as_str()) && !n.starts_with(RESERVED_PREFIX))
+        .filter(|n| !(options.ignore_batch_counters && is_batch_counter(n)))
         .collect();
     extra.sort();
     for n in extra {
@@ -469,6 +483,11 @@ pub fn check_bytes_with<E: Elem, D: Device<E>, M: TensorCollection<E, D>>(
         }),
         None => Ok(()),
     }
+}
+
+/// `bn1.num_batches_tracked` (or a bare `num_batches_tracked`).
+fn is_batch_counter(name: &str) -> bool {
+    name.rsplit('.').next() == Some(BATCH_COUNTER)
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {

@@ -123,6 +123,29 @@ pub trait ModelFile<E: Elem, D: Device<E>>: Sized {
     }
     /// [`ModelFile::load`] with explicit [`LoadOptions`].
     fn load_with(path: impl AsRef<Path>, device: &D, options: &LoadOptions) -> Result<Self>;
+    /// Builds the model on `device` from a state dict another framework
+    /// wrote, e.g. PyTorch's `safetensors.torch.save_file(model.state_dict(),
+    /// path)` for a network whose fields are named as the PyTorch modules
+    /// (torchvision's `layer1.0.conv1.weight`, a `Sequential`'s `0.weight`,
+    /// written `0: Conv2d(..)` in `model!`).
+    ///
+    /// Every tensor is matched by name: its dtype (the model's element type,
+    /// `f32` for `Model<f32, _>`) and shape are checked before any value is
+    /// copied; a tensor the model needs and the file lacks, one the file
+    /// holds and the model does not know, or one of another shape is
+    /// [`Error::CheckpointMismatch`](crate::Error::CheckpointMismatch) naming
+    /// it and both shapes (`fc.weight: file has [10, 84], model needs [10,
+    /// 120]`). PyTorch's batch-norm counters (`num_batches_tracked`) are
+    /// skipped; checksums and a model name are not required (when present
+    /// they are checked as by [`ModelFile::load`]); NaN/inf weights are
+    /// refused.
+    fn load_state_dict(path: impl AsRef<Path>, device: &D) -> Result<Self> {
+        Self::load_with(
+            path,
+            device,
+            &LoadOptions::default().ignore_batch_counters(true),
+        )
+    }
 }
 
 impl<E: Elem, D: Device<E>, M: Model<E, D>> ModelFile<E, D> for M {

@@ -73,6 +73,7 @@ impl<const H: usize, E: Elem, D: Backend<E>> ModelInfo for Blob<H, E, D> {
     const INPUT_SHAPE: &'static [usize] = &[2];
     const OUTPUT_SHAPE: &'static [usize] = &[2];
     const PARAM_COUNT: usize = 2 * H + H + H * 2 + 2;
+    const MACS: u64 = 2 * H as u64 + H as u64 * 2;
     const LAYERS: &'static [LayerSummary] = &[];
 }
 
@@ -164,6 +165,7 @@ impl<E: Elem, D: Backend<E>> ModelInfo for Mlp<E, D> {
     const NAME: &'static str = "Mlp";
     const INPUT_SHAPE: &'static [usize] = &[1, 28, 28];
     const OUTPUT_SHAPE: &'static [usize] = &[10];
+    const MACS: u64 = 784 * 32 + 32 * 10;
     const PARAM_COUNT: usize = 784 * 32 + 32 + 32 * 10 + 10;
     const LAYERS: &'static [LayerSummary] = &[];
 }

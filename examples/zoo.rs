@@ -1,0 +1,185 @@
+//! The model zoo (`sxima::zoo`): one line per architecture with its
+//! parameter count, GMACs per image (224x224; LeNet-5 32x32), output shape
+//! and inference milliseconds at batch 1.
+//!
+//! ```text
+//! cargo run --release --example zoo                 # the table
+//! cargo run --release --example zoo -- --check DIR  # compare with torchvision
+//! cargo run --example zoo -- --quick                # CI: LeNet-5 only, one forward
+//! ```
+//!
+//! `--check DIR` loads `DIR/<name>.safetensors` (a torchvision state dict)
+//! into the typed model by name, runs `DIR/<name>_io.safetensors`'s `input`
+//! and compares the logits with its `output`, printing the max relative
+//! difference `max |ours - torch| / max |torch|`. Make the files with
+//! `python shared/torch/export_torchvision.py NAME DIR`; an architecture
+//! whose files are missing is reported and skipped. ZFNet has no reference.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sxima::prelude::*;
+use sxima::zoo::{AlexNet, LeNet5, ResNeXt50_32x4d, ResNet18, ResNet50, Vgg16, ZfNet};
+
+/// What to do with each architecture.
+#[derive(Clone)]
+enum Mode {
+    /// Time `runs` forwards at batch 1 (after one warm-up).
+    Table { runs: usize },
+    /// Compare with the torchvision files in the folder.
+    Check(PathBuf),
+}
+
+/// The `(batch 1)` input of `M` from `values`, or an error naming the length.
+fn input_of<M: Model<f32, Cpu>>(
+    dev: &Cpu,
+    values: Vec<f32>,
+) -> sxima::Result<Tensor<M::Input<usize>, f32, Cpu>> {
+    let shape = M::input_shape(1usize);
+    let want = shape.num_elements();
+    if values.len() != want {
+        return Err(Error::data(
+            "input",
+            format!("{want} values ({:?})", M::INPUT_SHAPE),
+            values.len().to_string(),
+        ));
+    }
+    Ok(dev.tensor_from_vec(values, shape))
+}
+
+/// The f32 tensor `key` of a safetensors file, with its shape.
+fn read_tensor(path: &Path, key: &str) -> sxima::Result<(Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = ::safetensors::tensor::SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::corrupt(path, format!("not safetensors: {e:?}")))?;
+    let t = file
+        .tensor(key)
+        .map_err(|_| Error::corrupt(path, format!("no tensor `{key}`")))?;
+    if t.dtype() != ::safetensors::Dtype::F32 {
+        return Err(Error::corrupt(
+            path,
+            format!("`{key}` is {:?}, not F32", t.dtype()),
+        ));
+    }
+    let values = t
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok((t.shape().to_vec(), values))
+}
+
+/// `max |a - b| / max |b|` and `max |a - b|`.
+fn max_rel_diff(ours: &[f32], reference: &[f32]) -> (f64, f64) {
+    let scale = reference
+        .iter()
+        .fold(0.0f64, |m, v| m.max((*v as f64).abs()));
+    let abs = ours
+        .iter()
+        .zip(reference)
+        .fold(0.0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
+    (abs / scale.max(f64::MIN_POSITIVE), abs)
+}
+
+/// One architecture: its table line, or its comparison with torchvision.
+fn run<M: Model<f32, Cpu>>(name: &str, mode: &Mode) -> sxima::Result<()> {
+    let dev = Cpu::seed_from_u64(0);
+    match mode {
+        Mode::Table { runs } => {
+            let model = M::try_build(&dev)?;
+            let x = dev.sample_normal_like(&M::input_shape(1usize));
+            let y = model.try_forward(x.clone())?; // warm-up
+            let out: Vec<usize> = y.shape().concrete().into_iter().collect();
+            let mut best = f64::INFINITY;
+            for _ in 0..*runs {
+                let t = Instant::now();
+                let _ = model.try_forward(x.clone())?;
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let gmacs = M::MACS as f64 / 1e9;
+            let gmacs = if gmacs < 0.1 {
+                format!("{gmacs:.4}")
+            } else {
+                format!("{gmacs:.2}")
+            };
+            println!(
+                "{name:<16} {:>13} {gmacs:>7} {:>12} {:>10.1}",
+                sxima::runtime::model::thousands(M::PARAM_COUNT),
+                format!("{out:?}"),
+                best
+            );
+        }
+        Mode::Check(dir) => {
+            let weights = dir.join(format!("{name}.safetensors"));
+            let io = dir.join(format!("{name}_io.safetensors"));
+            if !weights.exists() || !io.exists() {
+                println!(
+                    "{name:<16} skipped: no {} / {} (make them with export_torchvision.py {name} {})",
+                    weights.display(),
+                    io.display(),
+                    dir.display()
+                );
+                return Ok(());
+            }
+            let model = M::load_state_dict(&weights, &dev)?;
+            let (_, input) = read_tensor(&io, "input")?;
+            let (out_shape, expected) = read_tensor(&io, "output")?;
+            let y = model.try_forward(input_of::<M>(&dev, input)?)?;
+            let got_shape: Vec<usize> = y.shape().concrete().into_iter().collect();
+            if got_shape != out_shape {
+                return Err(Error::data(
+                    format!("{name} output"),
+                    format!("{out_shape:?}"),
+                    format!("{got_shape:?}"),
+                ));
+            }
+            let (rel, abs) = max_rel_diff(&y.as_vec(), &expected);
+            let verdict = if rel <= 1e-4 { "ok" } else { "TOO FAR" };
+            println!(
+                "{name:<16} max relative difference {rel:.2e} (max abs {abs:.2e}, {} logits) {verdict}",
+                expected.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> sxima::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let check = args
+        .iter()
+        .position(|a| a == "--check")
+        .map(|i| args.get(i + 1).map(PathBuf::from));
+    let mode = match check {
+        Some(Some(dir)) => Mode::Check(dir),
+        Some(None) => return Err(Error::config("--check", "", "needs a folder: --check DIR")),
+        None => Mode::Table {
+            runs: if quick { 1 } else { 3 },
+        },
+    };
+    if let Mode::Table { .. } = mode {
+        println!(
+            "{:<16} {:>13} {:>7} {:>12} {:>10}",
+            "model", "parameters", "GMACs", "output", "ms (b=1)"
+        );
+    }
+    run::<LeNet5>("lenet5", &mode)?;
+    if quick {
+        return Ok(());
+    }
+    run::<AlexNet>("alexnet", &mode)?;
+    if let Mode::Check(_) = mode {
+        println!("{:<16} no reference (not in torchvision)", "zfnet");
+    } else {
+        run::<ZfNet>("zfnet", &mode)?;
+    }
+    run::<Vgg16>("vgg16", &mode)?;
+    run::<ResNet18>("resnet18", &mode)?;
+    run::<ResNet50>("resnet50", &mode)?;
+    run::<ResNeXt50_32x4d>("resnext50_32x4d", &mode)?;
+    Ok(())
+}
