@@ -248,7 +248,7 @@ mod tests {
             assert!((100..240).contains(&k), "class {c}: {k}");
         }
         assert!(set.tokens().iter().all(|&t| t < VOCAB));
-        let mut seen = vec![false; VOCAB];
+        let mut seen = [false; VOCAB];
         for &t in set.tokens() {
             seen[t] = true;
         }
