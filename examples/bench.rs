@@ -1,5 +1,5 @@
-//! Training and inference throughput (samples/s) of the `mlp`, `cnn` and
-//! `dae` models of `../shared/bench/torch_baseline.py`, written with
+//! Training and inference throughput (samples/s) of the `mlp`, `cnn`, `dae`
+//! and `lstm` models of `../shared/bench/torch_baseline.py`, written with
 //! `model!`, timed the way that script times PyTorch: on random data, a
 //! warm-up, a calibration of steps per repeat (about `--seconds` each), then
 //! the median over `--repeats` repeats.
@@ -11,11 +11,16 @@
 //! * inference: `model.forward(x)` on a prepared batch, no tape
 //!   (`--train-only` skips it, for profiling).
 //!
+//! The `lstm` row (a language model: a class per step) times the step
+//! torch_baseline times, written out ([`bench_lm`]): forward, cross-entropy
+//! over all `32 * 35` steps, backward, Adam's update, zeroed gradients; `fit`
+//! takes one target per sample, so its `train_step` does not apply.
+//!
 //! Runs on 2 threads by default (rayon's global pool, which dfdx's gemm and
 //! the conv fast path share), like `torch_baseline.py --threads 2`.
 //!
 //! ```text
-//! cargo run --release --example bench                      # all three, a table
+//! cargo run --release --example bench                      # all four, a table
 //! cargo run --release --example bench -- --model cnn --json
 //! cargo run --release --example bench -- --threads 2 --repeats 7 --seconds 1.0 --warmup 5
 //! scripts/bench_vs_torch.sh                                # side by side with PyTorch
@@ -24,7 +29,8 @@
 use std::time::Instant;
 
 use sxima::prelude::*;
-use sxima::train::forward::{input_tensor, model_device};
+use sxima::runtime::error::DeviceResultExt;
+use sxima::train::forward::{input_tensor, model_device, scalar};
 use sxima::train::infer::default_metrics;
 use sxima::train::{train_step, StepBatch};
 
@@ -69,6 +75,75 @@ model! {
         dec2: Conv2d(1, kernel = 3, padding = 1),
         Sigmoid,
     }
+
+    /// Character-level language model (torch_baseline `lstm`): 35 token ids
+    /// in, a distribution over the 100 tokens at every step out.
+    pub BenchLstm(input: tokens[35]) {
+        emb: Embedding(100, 64) -> [35, 64],
+        lstm: Lstm(128, return_sequences = true) -> [35, 128],
+        out: Dense(100) -> [35, 100],
+    }
+}
+
+/// Steps and classes of the `lstm` row.
+const LM_STEPS: usize = 35;
+const LM_VOCAB: usize = 100;
+
+/// Times the `lstm` row: one training step as torch_baseline's (forward,
+/// cross-entropy over every step, backward, Adam, zeroed gradients) and the
+/// inference forward, on one fixed random batch of token ids.
+fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = Rng(0);
+    let b = 32;
+    let mut model = BenchLstm::<f32, Cpu>::build(&dev);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 1e-3,
+        ..Default::default()
+    })?;
+    let ids = rng.labels(b * LM_STEPS, LM_VOCAB);
+    let next = rng.labels(b * LM_STEPS, LM_VOCAB);
+    let x: Tensor<(usize, Const<LM_STEPS>), usize, Cpu> = dev.tensor_from_vec(ids, (b, Const));
+    let mut grads = Some(model.try_alloc_grads().dev()?);
+    let (_, train_s) = time_loop(
+        || {
+            let g = match grads.take() {
+                Some(g) => g,
+                None => model.try_alloc_grads().dev()?,
+            };
+            let y = model.try_forward_mut(x.clone().traced(g))?;
+            let y = y.try_reshape_like(&(b * LM_STEPS, LM_VOCAB)).dev()?;
+            let l = SparseCrossEntropy.try_loss(y, &Target::Classes(&next))?;
+            std::hint::black_box(scalar(&l));
+            let mut g = l.try_backward().dev()?;
+            opt.step(&mut model, &g)?;
+            model.try_zero_grads(&mut g).dev()?;
+            grads = Some(g);
+            Ok(())
+        },
+        o,
+    )?;
+    let infer = Opts {
+        repeats: if o.train_only { 1 } else { o.repeats },
+        seconds: if o.train_only { 0.0 } else { o.seconds },
+        warmup: if o.train_only { 0 } else { o.warmup },
+        models: Vec::new(),
+        ..*o
+    };
+    let (_, infer_s) = time_loop(
+        || {
+            std::hint::black_box(model.try_forward(x.clone())?);
+            Ok(())
+        },
+        &infer,
+    )?;
+    Ok(BenchResult {
+        model: "lstm",
+        batch: b,
+        params: <BenchLstm as ModelInfo>::PARAM_COUNT,
+        train_ms: train_s,
+        infer_ms: infer_s,
+    })
 }
 
 /// Command-line settings (same names and defaults as torch_baseline.py).
@@ -112,7 +187,7 @@ impl Opts {
             }
         }
         if o.models.is_empty() {
-            o.models = vec!["mlp".into(), "cnn".into(), "dae".into()];
+            o.models = vec!["mlp".into(), "cnn".into(), "dae".into(), "lstm".into()];
         }
         if o.repeats == 0 || o.threads == 0 {
             return Err("--repeats and --threads must be at least 1".into());
@@ -337,10 +412,11 @@ fn run(name: &str, o: &Opts) -> sxima::Result<BenchResult> {
             ),
             o,
         ),
+        "lstm" => bench_lm(o),
         other => Err(sxima::Error::config(
             "--model",
             other,
-            "unknown model (mlp, cnn, dae)",
+            "unknown model (mlp, cnn, dae, lstm)",
         )),
     }
 }

@@ -15,6 +15,8 @@ use quote::{format_ident, quote};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, Path, Token};
 
+use crate::expand::{input_elem, tensor_shape};
+use crate::layers::common::{dims_of, is_tokens, DYN};
 use crate::paths;
 
 /// Which of the derives the macro writes (`Debug`, `Clone`) the user already
@@ -76,22 +78,37 @@ fn respan(ts: TokenStream, at: Span) -> TokenStream {
         .collect()
 }
 
-/// `(batch, 1, 28, 28)`: how diagnostics write a batch of per-sample `dims`.
+/// `(batch, 1, 28, 28)`: how diagnostics write a batch of per-sample `dims`
+/// (`_` for a run-time dim, `token ids (batch, 35)` for tokens).
 fn batch_shape_text(dims: &[u64]) -> String {
-    let d: Vec<String> = dims.iter().map(|v| v.to_string()).collect();
-    format!("(batch, {})", d.join(", "))
+    let d: Vec<String> = dims_of(dims)
+        .iter()
+        .map(|&v| if v == DYN { "_".into() } else { v.to_string() })
+        .collect();
+    let what = if is_tokens(dims) { "token ids " } else { "" };
+    format!("{what}(batch, {})", d.join(", "))
+}
+
+/// `check_tokens::<V>(..)?` before a token model's forward (nothing for other models).
+fn token_check(vocab: Option<u64>) -> TokenStream {
+    let rt = paths::rt();
+    match vocab {
+        Some(v) => {
+            let v = proc_macro2::Literal::u64_unsuffixed(v);
+            quote!(#rt::layers::check_tokens::<#v>(&x.as_vec())?;)
+        }
+        None => quote!(),
+    }
 }
 
 /// `Forward` for the model's batch tensor, the per-model input trait and the
 /// inherent `forward`, `try_forward`, `forward_mut`, `try_forward_mut`.
-pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
+pub fn forward_api(name: &Ident, input: &[u64], output: &[u64], vocab: Option<u64>) -> TokenStream {
     let dfdx = paths::dfdx();
     let rt = paths::rt();
-    let dims = |v: &[u64]| {
-        let d = v.iter().map(|&x| proc_macro2::Literal::u64_unsuffixed(x));
-        quote!((B, #(#dfdx::shapes::Const<#d>,)*))
-    };
-    let (in_shape, out_shape) = (dims(input), dims(output));
+    let (in_shape, out_shape) = (tensor_shape(input), tensor_shape(output));
+    let in_elem = input_elem(input);
+    let check = token_check(vocab);
     let tensor = quote!(#dfdx::tensor::Tensor);
     let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
     // All of it is located at the model's name, so rustc's notes on these
@@ -100,11 +117,21 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
     let takes = format_ident!("{name}Input", span = at);
     let shape = batch_shape_text(input);
     let message = format!("`{name}` takes a batch of shape {shape}");
-    let consts: Vec<String> = input.iter().map(|d| format!("Const<{d}>")).collect();
+    let consts: Vec<String> = dims_of(input)
+        .iter()
+        .map(|&d| {
+            if d == DYN {
+                "usize".into()
+            } else {
+                format!("Const<{d}>")
+            }
+        })
+        .collect();
     // `{E}` / `{D}` are filled in by rustc with the model's element type and device.
-    let label = format!("expected a batch of shape {shape} of `{{E}}` on `{{D}}`");
+    let elem = if is_tokens(input) { "usize" } else { "{E}" };
+    let label = format!("expected a batch of shape {shape} of `{elem}` on `{{D}}`");
     let note = format!(
-        "the batch axis comes first: `Tensor<(B, {}), {{E}}, {{D}}>`, `B` a `Const<N>` or `usize`",
+        "the batch axis comes first: `Tensor<(B, {}), {elem}, {{D}}>`, `B` a `Const<N>` or `usize`",
         consts.join(", ")
     );
     let doc_in = format!("`x`: a batch of shape {shape} (any batch size, with or without a tape).");
@@ -118,7 +145,7 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
                 fn run_mut(net: &mut #name<E, D>, x: Self) -> #rt::Result<Self::Output>;
             }
 
-            impl<#bounds> #takes<E, D> for #tensor<#in_shape, E, D, T> {
+            impl<#bounds> #takes<E, D> for #tensor<#in_shape, #in_elem, D, T> {
                 type Output = #tensor<#out_shape, E, D, T>;
                 fn run(net: &#name<E, D>, x: Self) -> #rt::Result<Self::Output> {
                     <#name<E, D> as #rt::Forward<Self>>::try_forward(net, x)
@@ -171,18 +198,20 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
         at,
     );
     let forward_impl = quote! {
-        impl<#bounds> #rt::Forward<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+        impl<#bounds> #rt::Forward<#tensor<#in_shape, #in_elem, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
             fn try_forward(
                 &self,
-                x: #tensor<#in_shape, E, D, T>,
+                x: #tensor<#in_shape, #in_elem, D, T>,
             ) -> #rt::Result<Self::Output> {
+                #check
                 #rt::error::DeviceResultExt::dev(#dfdx::nn::Module::try_forward(self, x))
             }
             fn try_forward_mut(
                 &mut self,
-                x: #tensor<#in_shape, E, D, T>,
+                x: #tensor<#in_shape, #in_elem, D, T>,
             ) -> #rt::Result<Self::Output> {
+                #check
                 #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
             }
         }
@@ -195,22 +224,33 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64]) -> TokenStream {
 }
 
 /// The forwards of the `Model` impl (the bound generic code writes), over the
-/// model's own `Input<B>` / `Output<B>` shapes.
-pub fn model_forwards() -> TokenStream {
+/// model's own `Input<B>` / `Output<B>` shapes. A token model takes its ids
+/// there as whole numbers of `E` (as a `Dataset` holds them) and checks them
+/// ([`sxima_runtime::input::tokens_from_floats`]) before the lookup.
+pub fn model_forwards(vocab: Option<u64>) -> TokenStream {
     let dfdx = paths::dfdx();
     let rt = paths::rt();
     let tensor = quote!(#dfdx::tensor::Tensor);
+    let ids = match vocab {
+        Some(v) => {
+            let v = proc_macro2::Literal::u64_unsuffixed(v);
+            quote!(let x = #rt::input::tokens_from_floats::<#v, _, E, D, T>(x)?;)
+        }
+        None => quote!(),
+    };
     quote! {
         fn try_forward<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
             &self,
             x: #tensor<Self::Input<B>, E, D, T>,
         ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
+            #ids
             #rt::error::DeviceResultExt::dev(#dfdx::nn::Module::try_forward(self, x))
         }
         fn try_forward_mut<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
             &mut self,
             x: #tensor<Self::Input<B>, E, D, T>,
         ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
+            #ids
             #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
         }
     }
@@ -247,7 +287,7 @@ mod tests {
     #[test]
     fn input_diagnostic_names_the_shape() {
         let name: Ident = syn::parse_str("Net").expect("ident");
-        let code = forward_api(&name, &[1, 28, 28], &[10]).to_string();
+        let code = forward_api(&name, &[1, 28, 28], &[10], None).to_string();
         assert!(
             code.contains("`Net` takes a batch of shape (batch, 1, 28, 28)"),
             "{code}"

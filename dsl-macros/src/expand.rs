@@ -11,7 +11,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use crate::api;
-use crate::layers::common::fmt_shape;
+use crate::layers::common::{dims_of, fmt_shape, is_tokens, DYN};
 use crate::layers::parallel::Merge;
 use crate::parse::parse_file;
 use crate::paths;
@@ -79,14 +79,47 @@ fn n(v: u64) -> Literal {
     Literal::u64_unsuffixed(v)
 }
 
-fn tensor_shape(dims: &[u64]) -> TokenStream {
+/// `(B, Const<28>, ..)`: a run-time dim ([`DYN`]) is `usize`; the token
+/// marker is dropped (the element type says tokens, see [`input_elem`]).
+pub fn tensor_shape(dims: &[u64]) -> TokenStream {
     let dfdx = dfdx();
-    let d = dims.iter().map(|&v| n(v));
-    quote!((B, #(#dfdx::shapes::Const<#d>,)*))
+    let d = dims_of(dims).iter().map(|&v| {
+        if v == DYN {
+            quote!(usize)
+        } else {
+            let v = n(v);
+            quote!(#dfdx::shapes::Const<#v>)
+        }
+    });
+    quote!((B, #(#d,)*))
 }
 
+/// The value of [`tensor_shape`] for a batch `batch`: `Const` for fixed dims,
+/// `dynamic` for run-time ones.
+fn shape_value(dims: &[u64], batch: TokenStream, dynamic: &TokenStream) -> TokenStream {
+    let dfdx = dfdx();
+    let d = dims_of(dims).iter().map(|&v| {
+        if v == DYN {
+            dynamic.clone()
+        } else {
+            quote!(#dfdx::shapes::Const)
+        }
+    });
+    quote!((#batch, #(#d,)*))
+}
+
+/// The element type of a batch of `dims`: `usize` for token ids, else `E`.
+pub fn input_elem(dims: &[u64]) -> TokenStream {
+    if is_tokens(dims) {
+        quote!(usize)
+    } else {
+        quote!(E)
+    }
+}
+
+/// `&[28, 28]` (a run-time dim is written 0, the [`DYN`] marker).
 fn shape_lit(dims: &[u64]) -> TokenStream {
-    let d = dims.iter().map(|&v| n(v));
+    let d = dims_of(dims).iter().map(|&v| n(v));
     quote!(&[#(#d),*])
 }
 
@@ -293,6 +326,7 @@ fn scope_items(
     });
 
     let in_shape = tensor_shape(&scope.input);
+    let in_elem = input_elem(&scope.input);
     let out_shape = tensor_shape(&scope.output);
     let tensor = quote!(#dfdx::tensor::Tensor);
     let mut counter = 0;
@@ -318,24 +352,24 @@ fn scope_items(
             }
         }
 
-        impl<#bounds> #dfdx::nn::Module<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+        impl<#bounds> #dfdx::nn::Module<#tensor<#in_shape, #in_elem, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
             type Error = D::Err;
             fn try_forward(
                 &self,
-                x: #tensor<#in_shape, E, D, T>,
+                x: #tensor<#in_shape, #in_elem, D, T>,
             ) -> ::core::result::Result<Self::Output, D::Err> {
                 #steps
                 ::core::result::Result::Ok(x)
             }
         }
 
-        impl<#bounds> #dfdx::nn::ModuleMut<#tensor<#in_shape, E, D, T>> for #name<E, D> {
+        impl<#bounds> #dfdx::nn::ModuleMut<#tensor<#in_shape, #in_elem, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
             type Error = D::Err;
             fn try_forward_mut(
                 &mut self,
-                x: #tensor<#in_shape, E, D, T>,
+                x: #tensor<#in_shape, #in_elem, D, T>,
             ) -> ::core::result::Result<Self::Output, D::Err> {
                 #steps_mut
                 ::core::result::Result::Ok(x)
@@ -654,13 +688,14 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     let name_str = name.to_string();
     let input_lit = shape_lit(&plan.input);
     let output_lit = shape_lit(&plan.output);
-    let consts_in = plan.input.iter().map(|_| quote!(#dfdx::shapes::Const));
-    let consts_out = plan.output.iter().map(|_| quote!(#dfdx::shapes::Const));
+    let zero = quote!(0usize);
+    let input_value = shape_value(&plan.input, quote!(batch), &zero);
+    let output_value = shape_value(&plan.output, quote!(batch), &zero);
     let model_in = tensor_shape(&plan.input);
     let model_out = tensor_shape(&plan.output);
-
-    let forward_api = api::forward_api(name, &plan.input, &plan.output);
-    let model_forwards = api::model_forwards();
+    let vocab = plan.vocab;
+    let forward_api = api::forward_api(name, &plan.input, &plan.output, vocab);
+    let model_forwards = api::model_forwards(vocab);
 
     Ok(quote! {
         #main
@@ -694,10 +729,10 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
             type Input<B: #dfdx::shapes::Dim> = #model_in;
             type Output<B: #dfdx::shapes::Dim> = #model_out;
             fn input_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Input<B> {
-                (batch, #(#consts_in,)*)
+                #input_value
             }
             fn output_shape<B: #dfdx::shapes::Dim>(batch: B) -> Self::Output<B> {
-                (batch, #(#consts_out,)*)
+                #output_value
             }
             #model_forwards
         }

@@ -67,7 +67,7 @@ mod prop_tests;
 ///
 /// | layer | arguments (defaults) | shape |
 /// |---|---|---|
-/// | `Dense` | `units`, `bias = true` | `[I] -> [units]` |
+/// | `Dense` | `units`, `bias = true` | `[I] -> [units]`; per step on a sequence: `[T, I] -> [T, units]` |
 /// | `ReLU`, `Sigmoid`, `Tanh`, `Softmax`, `LogSoftmax`, `GELU`, `SiLU` | | any |
 /// | `LeakyReLU` | `alpha = 0.01` | any |
 /// | `Dropout` | `p` in `[0, 1)` | any |
@@ -82,6 +82,9 @@ mod prop_tests;
 /// | `ZeroPadding2d` | `padding`: `p`, `(ph, pw)` or `((t, b), (l, r))` | `[C, H, W] -> [C, H + t + b, W + l + r]` |
 /// | `UpSampling2d` | `scale`, `mode = nearest` (or `bilinear`), `align_corners = false` | `[C, H, W] -> [C, H * sh, W * sw]` |
 /// | `LocalResponseNorm` | `size`, `alpha = 1e-4`, `beta = 0.75`, `k = 1.0` | `[C, H, W]`, `[C, L]` or `[C]`, unchanged |
+/// | `SimpleRnn`, `Lstm`, `Gru` | `units`, `return_sequences = false`, `dropout = 0.0` (input connections), `reset_after = true` (`Gru`) | `[T, F] -> [units]`, or `[T, units]` with `return_sequences = true` |
+/// | `Bidirectional` | `layer` (`SimpleRnn`, `Lstm` or `Gru` call), `merge = concat` (or `sum`, `mean`) | `[T, F] -> [T, 2 * units]` (concat) or `[T, units]`; `[..]` without steps when the layer returns its last state |
+/// | `Embedding` | `vocab`, `dim` | `tokens[T] -> [T, dim]` (the input declared `tokens[..]`) |
 ///
 /// `padding = same` follows Keras/TensorFlow for every stride (output
 /// `ceil(in / stride)`, the odd padding row/column at the bottom/right).

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! input    := item*
-//! item     := attr* vis Name '(' 'input' ':' '[' dims ']' ')' '{' stmts '}'
+//! item     := attr* vis Name '(' 'input' ':' ['tokens'] '[' dims ']' ')' '{' stmts '}'
 //!           | attr* 'block' Name '(' idents ')' '{' stmts '}'
 //! stmts    := (stmt (',' | <after a '}'>))*
 //! stmt     := [field ':'] node ['->' '[' dims ']']
@@ -15,8 +15,12 @@
 //! arg      := [name '='] value
 //! value    := term (('+' | '-') term)*             arithmetic on block parameters
 //! term     := atom (('*' | '/') atom)*
-//! atom     := INT | FLOAT | '-' INT | '-' FLOAT | true | false | ident | '(' value, .. ')'
+//! atom     := INT | FLOAT | '-' INT | '-' FLOAT | true | false | ident
+//!           | Kind '(' args ')' | '(' value, .. ')'
+//! dims     := dim (',' dim)*    dim := INT | '_' | ident (a run-time size)
 //! ```
+//!
+//! `input: tokens[35]` declares integer token ids (`usize`), for `Embedding`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
@@ -157,6 +161,8 @@ pub enum Value {
         items: Vec<Value>,
         span: Span,
     },
+    /// `Kind(args)`: a layer as an argument (`Bidirectional(Lstm(64))`).
+    Call(LayerCall),
     /// `lhs op rhs` with `op` one of `+ - * /` (block parameters), spanned on the operator.
     Expr {
         op: char,
@@ -175,6 +181,7 @@ impl Value {
             | Value::Tuple { span, .. }
             | Value::Expr { span, .. } => *span,
             Value::Ident(i) => i.span(),
+            Value::Call(c) => c.kind.span(),
         }
     }
 
@@ -189,6 +196,7 @@ impl Value {
                 format!("({})", parts.join(", "))
             }
             Value::Expr { op, lhs, rhs, .. } => format!("{} {op} {}", lhs.text(), rhs.text()),
+            Value::Call(c) => crate::layers::args::kind_text(c),
         }
     }
 
@@ -201,6 +209,7 @@ impl Value {
             Value::Ident(_) => "a keyword",
             Value::Tuple { .. } => "a tuple",
             Value::Expr { .. } => "an expression",
+            Value::Call(_) => "a layer",
         }
     }
 }
@@ -210,6 +219,8 @@ impl Value {
 pub struct ShapeLit {
     pub span: Span,
     pub dims: Vec<DimLit>,
+    /// Written `tokens[..]`: integer token ids (input declarations only).
+    pub tokens: bool,
 }
 
 /// One dimension of a written shape.
@@ -219,7 +230,7 @@ pub enum DimLit {
         value: u64,
         span: Span,
     },
-    /// `_` or a name: a run-time size (not supported yet).
+    /// `_` or a name: a run-time size (a `usize` dim).
     Dynamic {
         span: Span,
     },
@@ -329,13 +340,18 @@ fn parse_input_decl(content: ParseStream, paren: Span, name: &Ident) -> syn::Res
     content
         .parse::<Token![:]>()
         .map_err(|e| syn::Error::new(e.span(), format!("malformed input shape: {hint}")))?;
+    let tokens = is_ident(content, "tokens") && content.peek2(syn::token::Bracket);
+    if tokens {
+        content.parse::<Ident>()?;
+    }
     if !content.peek(syn::token::Bracket) {
         return Err(syn::Error::new(
             content.span(),
-            format!("malformed input shape: {hint}"),
+            format!("malformed input shape: {hint} (or `tokens[..]` for token ids)"),
         ));
     }
-    let shape = parse_shape_lit(content)?;
+    let mut shape = parse_shape_lit(content)?;
+    shape.tokens = tokens;
     if !content.is_empty() {
         let _: Option<Token![,]> = content.parse()?;
         if !content.is_empty() {
@@ -381,7 +397,11 @@ pub fn parse_shape_lit(input: ParseStream) -> syn::Result<ShapeLit> {
             "a shape needs at least one dimension",
         ));
     }
-    Ok(ShapeLit { span, dims })
+    Ok(ShapeLit {
+        span,
+        dims,
+        tokens: false,
+    })
 }
 
 /// A `{ .. }` body from tokens (used for generated sub-layers such as a
@@ -669,7 +689,15 @@ fn parse_atom(input: ParseStream) -> syn::Result<Value> {
         });
     }
     if input.peek(Ident) {
-        return Ok(Value::Ident(input.parse()?));
+        let kind: Ident = input.parse()?;
+        if input.peek(syn::token::Paren) {
+            let args = parse_args(input)?;
+            return Ok(Value::Call(LayerCall {
+                kind,
+                args: Some(args),
+            }));
+        }
+        return Ok(Value::Ident(kind));
     }
     if input.peek(syn::token::Paren) {
         let content;

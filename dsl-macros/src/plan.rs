@@ -23,7 +23,7 @@ use quote::{format_ident, quote_spanned};
 use syn::Ident;
 
 use crate::layers::args::{bind, kind_text};
-use crate::layers::common::fmt_shape;
+use crate::layers::common::{fmt_shape, has_dyn, is_tokens, DYN, TOKENS};
 use crate::layers::names::{may_be_model, snake_case, unknown_layer};
 use crate::layers::parallel::{self as compose_par, Merge};
 use crate::layers::residual as compose;
@@ -105,6 +105,9 @@ pub struct ModelPlan<'a> {
     pub input: Vec<u64>,
     pub output: Vec<u64>,
     pub root: Scope,
+    /// For a token input: the vocabulary of the `Embedding` that reads it
+    /// (the generated forward checks every id against it).
+    pub vocab: Option<u64>,
 }
 
 /// Infers every model of a `model!` call; one result per model (block
@@ -126,7 +129,8 @@ pub fn infer_file(file: &File) -> Vec<syn::Result<ModelPlan<'_>>> {
         .collect()
 }
 
-/// Fixed, non-zero dims of a written shape.
+/// The dims of a written shape: sizes of at least 1, [`DYN`] for a run-time
+/// one (`_` or a name), and the [`TOKENS`] marker last for `tokens[..]`.
 pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
     if shape.dims.len() > 5 {
         return Err(syn::Error::new(
@@ -145,13 +149,44 @@ pub fn fixed_dims(shape: &ShapeLit, what: &str) -> syn::Result<Vec<u64>> {
                 *span,
                 format!("{what}: a dimension must be at least 1"),
             )),
-            DimLit::Fixed { value, .. } => Ok(*value),
-            DimLit::Dynamic { span } => Err(syn::Error::new(
+            DimLit::Fixed {
+                value: TOKENS,
+                span,
+            } => Err(syn::Error::new(
                 *span,
-                "dynamic dimensions are not supported yet; write a number",
+                format!("{what}: the dimension is too large"),
             )),
+            DimLit::Fixed { value, .. } => Ok(*value),
+            DimLit::Dynamic { .. } => Ok(DYN),
         })
+        .chain(shape.tokens.then_some(Ok(TOKENS)))
         .collect()
+}
+
+/// The error for a token-id or run-time-length input reaching a node that
+/// does not take it (`None` when the input fits).
+fn input_kind_error(node: &Node, input: &[u64], label: &str) -> Option<syn::Error> {
+    let kind = match node {
+        Node::Call(c) => lookup(&c.kind.to_string()),
+        _ => None,
+    };
+    let shown = fmt_shape(input);
+    let tokens = is_tokens(input);
+    let msg = match kind {
+        Some(k) if k.takes_tokens() && !tokens => format!(
+            "{label} takes integer token ids but gets float features {shown}; declare the input as `input: tokens[..]` and put it first"
+        ),
+        Some(k) if k.takes_tokens() => return None,
+        _ if tokens => format!(
+            "{label} takes float features but gets token ids {shown}; embed them first with `Embedding(vocab, dim)`"
+        ),
+        Some(k) if k.any_length() || !has_dyn(input) => return None,
+        None if !has_dyn(input) || matches!(node, Node::Group(_)) => return None,
+        _ => format!(
+            "{label} needs every size at compile time but gets {shown} (`_` is a run-time length); only Dense, activations, Dropout, recurrent layers and Embedding take one"
+        ),
+    };
+    Some(syn::Error::new(node.span(), msg))
 }
 
 /// Infers one model.
@@ -177,11 +212,22 @@ pub fn infer_model_with<'a>(
         &format!("model `{}`", def.name),
     );
     let (steps, output) = planner.seq(&mut root, &body.stmts, input.clone())?;
+    // Only a root `Embedding` takes tokens, so the first field reads them:
+    // its parameters are `vocab * dim`, its output `[T, dim]`.
+    let vocab = match root.fields.first() {
+        Some(PlannedLayer {
+            what: What::Layer(i),
+            output,
+            ..
+        }) if is_tokens(&input) => output.last().filter(|&&d| d > 0).map(|d| i.params / d),
+        _ => None,
+    };
     Ok(ModelPlan {
         def,
         input: input.clone(),
         output: output.clone(),
         root: root.finish(steps, input, output),
+        vocab,
     })
 }
 
@@ -373,6 +419,14 @@ impl Planner<'_, '_> {
         name: Option<FieldName>,
         assert: Option<&ShapeLit>,
     ) -> syn::Result<(Vec<Step>, Vec<u64>, Option<String>)> {
+        let what = match (node, &name) {
+            (Node::Call(c), Some((_, p))) => format!("{}{p}: {}", sb.prefix, c.kind),
+            (Node::Call(c), None) => format!("{}{}", sb.prefix, c.kind),
+            (other, _) => format!("{}{}", sb.prefix, node_text(other)),
+        };
+        if let Some(e) = input_kind_error(node, &input, &what) {
+            return Err(e);
+        }
         match node {
             Node::Call(call) => {
                 let kind_word = call.kind.to_string();
@@ -438,6 +492,12 @@ impl Planner<'_, '_> {
                         a => return Err(unknown_layer(call, &path, a.is_some())),
                     };
                     let output = fixed_dims(assert, &label)?;
+                    if has_dyn(&output) {
+                        return Err(syn::Error::new(
+                            assert.span,
+                            format!("{label}: write a nested model's output with fixed sizes"),
+                        ));
+                    }
                     let i = sb.push(PlannedLayer {
                         field,
                         path,
@@ -1004,5 +1064,37 @@ mod tests {
         assert!(m.contains("duplicate layer name `a`"), "{m}");
         let m = msg("block A(c) { Dense(c) } block A(d) { Dense(d) } pub N(input: [4]) { A(1) }");
         assert!(m.contains("declared twice"), "{m}");
+    }
+
+    #[test]
+    fn tokens_and_run_time_lengths_reach_only_the_layers_that_take_them() {
+        let f = fields(
+            "pub N(input: tokens[_]) { e: Embedding(10, 4), l: Lstm(3, return_sequences = true), d: Dense(2), ReLU }",
+        )
+        .unwrap();
+        assert_eq!(f[0].1, vec![DYN, 4]);
+        assert_eq!(f[3].1, vec![DYN, 2]);
+        let m = msg("pub N(input: tokens[5]) { g: { Embedding(10, 4) } }");
+        assert!(
+            m.contains("takes float features but gets token ids tokens[5]"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [5]) { Embedding(10, 4) }");
+        assert!(
+            m.contains("takes integer token ids but gets float features [5]"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [seq, 4]) { residual { Dense(4) } }");
+        assert!(
+            m.contains("needs every size at compile time but gets [_, 4]"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [seq, 4]) { e: Enc -> [8] }");
+        assert!(m.contains("e: Enc needs every size"), "{m}");
+        let m = msg("pub N(input: [3, 4]) { e: Enc -> [_, 8] }");
+        assert!(m.contains("with fixed sizes"), "{m}");
+        // A run-time length through a group and an assertion.
+        let f = fields("pub N(input: [seq, 4]) { g: { Dense(3), Tanh } -> [_, 3] }").unwrap();
+        assert_eq!(f[0].1, vec![DYN, 3]);
     }
 }

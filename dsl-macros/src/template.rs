@@ -210,6 +210,10 @@ pub fn subst_value(v: &Value, env: &Env) -> syn::Result<Value> {
                 .collect::<syn::Result<_>>()?,
             span: *span,
         },
+        Value::Call(c) => Value::Call(LayerCall {
+            kind: c.kind.clone(),
+            args: c.args.as_ref().map(|a| subst_args(a, env)).transpose()?,
+        }),
         Value::Expr { op, lhs, rhs, span } => {
             let a = int_operand(&subst_value(lhs, env)?, *op)?;
             let b = int_operand(&subst_value(rhs, env)?, *op)?;

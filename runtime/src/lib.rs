@@ -32,6 +32,7 @@ pub mod elem;
 pub mod error;
 pub mod forward;
 pub mod host_alloc;
+pub mod input;
 mod kernels;
 pub mod layers;
 pub mod loss;

@@ -39,7 +39,8 @@ pub struct LayerSummary {
 pub trait ModelInfo {
     /// The model's type name as declared.
     const NAME: &'static str;
-    /// Per-sample input shape (no batch dimension).
+    /// Per-sample input shape (no batch dimension); 0 marks a run-time
+    /// dimension (`input: [seq, 28]` is `[0, 28]`).
     const INPUT_SHAPE: &'static [usize];
     /// Per-sample output shape (no batch dimension).
     const OUTPUT_SHAPE: &'static [usize];
@@ -203,8 +204,12 @@ pub struct ModelSummary {
     pub macs: u64,
 }
 
+/// `(B, 28, 28)`; a run-time dim (0 in a generated shape) is `_`.
 fn fmt_shape(shape: &[usize]) -> String {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|&d| if d == 0 { "_".into() } else { d.to_string() })
+        .collect();
     format!("(B, {})", dims.join(", "))
 }
 

@@ -45,6 +45,9 @@ impl LayerKind for Activation {
     fn args(&self) -> &'static [ArgSpec] {
         &[]
     }
+    fn any_length(&self) -> bool {
+        true
+    }
     fn doc(&self) -> &'static str {
         DOC
     }

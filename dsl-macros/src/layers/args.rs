@@ -89,6 +89,12 @@ const ARG_ALIASES: &[(&str, &str)] = &[
     ("out_channels", "filters"),
     ("units", "filters"),
     ("out_features", "units"),
+    ("hidden_size", "units"),
+    ("merge_mode", "merge"),
+    ("num_embeddings", "vocab"),
+    ("input_dim", "vocab"),
+    ("embedding_dim", "dim"),
+    ("output_dim", "dim"),
     ("filters", "units"),
     ("use_bias", "bias"),
     ("rate", "p"),
@@ -99,6 +105,7 @@ const ARG_ALIASES: &[(&str, &str)] = &[
 const INFERRED_ARGS: &[&str] = &[
     "in_channels",
     "in_features",
+    "input_size",
     "num_features",
     "input_shape",
     "input_dim",
@@ -147,7 +154,10 @@ fn pytorch_order(
     let Value::Int { value, .. } = &first.value else {
         return None;
     };
-    if input.first().map(|&d| i128::from(d)) != Some(*value) || list.len() - 1 > args.len() {
+    // The features are the first dim ([C, H, W], [I]), or the last of a sequence [T, F].
+    let is_input = |d: Option<&u64>| d.map(|&d| i128::from(d)) == Some(*value);
+    let inferred = is_input(input.first()) || (input.len() == 2 && is_input(input.last()));
+    if !inferred || list.len() - 1 > args.len() {
         return None;
     }
     let rest: Vec<String> = list[1..]

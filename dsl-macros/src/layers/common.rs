@@ -1,5 +1,13 @@
 //! Small helpers every layer module shares: checked arithmetic that turns
-//! overflow into a spanned "too large" error, and shape formatting.
+//! overflow into a spanned "too large" error, shape formatting, and the two
+//! markers a per-sample shape (`&[u64]`) may carry.
+//!
+//! Shapes are plain `[u64]` lists. Two values are markers, never sizes (a
+//! written size is at least 1 and below `u64::MAX`): [`DYN`] is a dimension
+//! known only at run time (`[seq, 28]`, a `usize` dim), and a trailing
+//! [`TOKENS`] marks integer token ids (`tokens[35]` is `[35, TOKENS]`), which
+//! only `Embedding` consumes. [`crate::plan`] keeps both away from layers that
+//! do not accept them.
 
 use proc_macro2::Span;
 
@@ -13,10 +21,39 @@ pub fn too_large(span: Span, label: &str) -> syn::Error {
     err(span, format!("{label}: a size is too large to compute"))
 }
 
-/// Formats a shape as `[a, b, c]`.
+/// A dimension whose size is known only at run time (written `_` or a name).
+pub const DYN: u64 = 0;
+
+/// Trailing marker of a token-id shape: `tokens[T]` is `[T, TOKENS]`.
+pub const TOKENS: u64 = u64::MAX;
+
+/// Whether `shape` holds integer token ids.
+pub fn is_tokens(shape: &[u64]) -> bool {
+    shape.last() == Some(&TOKENS)
+}
+
+/// The dims of `shape` without the token marker.
+pub fn dims_of(shape: &[u64]) -> &[u64] {
+    if is_tokens(shape) {
+        &shape[..shape.len() - 1]
+    } else {
+        shape
+    }
+}
+
+/// Whether `shape` has a run-time dimension.
+pub fn has_dyn(shape: &[u64]) -> bool {
+    dims_of(shape).contains(&DYN)
+}
+
+/// Formats a shape as `[a, b, c]` (`_` for a run-time dim, `tokens[..]` for token ids).
 pub fn fmt_shape(shape: &[u64]) -> String {
-    let parts: Vec<String> = shape.iter().map(u64::to_string).collect();
-    format!("[{}]", parts.join(", "))
+    let parts: Vec<String> = dims_of(shape)
+        .iter()
+        .map(|&d| if d == DYN { "_".into() } else { d.to_string() })
+        .collect();
+    let head = if is_tokens(shape) { "tokens" } else { "" };
+    format!("{head}[{}]", parts.join(", "))
 }
 
 /// `a + b`, or a "too large" error.

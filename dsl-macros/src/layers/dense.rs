@@ -1,16 +1,18 @@
 //! `Dense(units, bias = true)`: a fully connected layer, `[I] -> [units]`
-//! (PyTorch `nn.Linear(I, units)`; the input features are inferred).
+//! (PyTorch `nn.Linear(I, units)`; the input features are inferred). On a
+//! sequence `[T, I]` it is applied at every step: `[T, units]`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::args::{ArgSpec, Bound, Sp};
-use super::common::{add, err, fmt_shape, lit, mul};
+use super::common::{add, err, fmt_shape, lit, mul, DYN};
 use super::{Cx, Emit, Inferred, LayerCode, LayerKind, Node};
 
 pub struct Dense;
 
-pub const DOC: &str = "| `Dense` | `units`, `bias = true` | `[I] -> [units]` |";
+pub const DOC: &str =
+    "| `Dense` | `units`, `bias = true` | `[I] -> [units]`; per step on a sequence: `[T, I] -> [T, units]` |";
 
 const ARGS: &[ArgSpec] = &[ArgSpec::required("units"), ArgSpec::named("bias", "true")];
 
@@ -26,6 +28,9 @@ impl LayerKind for Dense {
     }
     fn inferred_input(&self) -> Option<&'static str> {
         Some("input features")
+    }
+    fn any_length(&self) -> bool {
+        true
     }
     fn doc(&self) -> &'static str {
         DOC
@@ -47,19 +52,23 @@ struct DenseSpec {
 impl Node for DenseSpec {
     fn infer(&self, input: &[u64], cx: &Cx<'_>) -> syn::Result<Inferred> {
         let label = cx.label;
-        let [i] = input else {
-            let hint = if input.len() > 1 {
-                "; add Flatten before it"
-            } else {
-                ""
-            };
-            return Err(err(
-                cx.span,
-                format!(
-                    "{label} expects a flat [features] input but got {}{hint}",
-                    fmt_shape(input)
-                ),
-            ));
+        let (steps, i) = match input {
+            [i] => (None, i),
+            [t, i] if *i != DYN => (Some(*t), i),
+            _ => {
+                let hint = if input.len() > 1 {
+                    "; add Flatten before it"
+                } else {
+                    ""
+                };
+                return Err(err(
+                    cx.span,
+                    format!(
+                        "{label} expects [features] (or a sequence [steps, features]) but got {}{hint}",
+                        fmt_shape(input)
+                    ),
+                ));
+            }
         };
         let units = self.units;
         if units.v == 0 {
@@ -68,14 +77,19 @@ impl Node for DenseSpec {
                 format!("{label}: units must be at least 1"),
             ));
         }
-        let macs = mul(*i, units.v, units.span, label)?;
+        let weights = mul(*i, units.v, units.span, label)?;
         let params = if self.bias {
-            add(macs, units.v, units.span, label)?
+            add(weights, units.v, units.span, label)?
         } else {
-            macs
+            weights
         };
+        // Per sample; per step for a run-time length.
+        let macs = mul(weights, steps.unwrap_or(1).max(1), units.span, label)?;
         Ok(Inferred {
-            output: vec![units.v],
+            output: match steps {
+                Some(t) => vec![t, units.v],
+                None => vec![units.v],
+            },
             params,
             macs,
             explain: None,
@@ -133,7 +147,7 @@ mod tests {
     fn errors() {
         assert_eq!(
             msg("Dense(10)", &[64, 8, 8]),
-            "l: X expects a flat [features] input but got [64, 8, 8]; add Flatten before it"
+            "l: X expects [features] (or a sequence [steps, features]) but got [64, 8, 8]; add Flatten before it"
         );
         assert!(msg("Dense(0)", &[8]).contains("units must be at least 1"));
         assert!(msg("Dense(18446744073709551615)", &[18446744073709551615]).contains("too large"));

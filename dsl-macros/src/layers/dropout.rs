@@ -24,6 +24,9 @@ impl LayerKind for Dropout {
     fn args(&self) -> &'static [ArgSpec] {
         ARGS
     }
+    fn any_length(&self) -> bool {
+        true
+    }
     fn doc(&self) -> &'static str {
         DOC
     }

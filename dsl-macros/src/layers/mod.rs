@@ -25,6 +25,7 @@ pub mod args;
 pub mod common;
 pub mod names;
 pub mod parallel;
+pub mod recurrent;
 pub mod residual;
 pub mod window;
 
@@ -60,6 +61,11 @@ catalogue! {
     zero_padding: [ZeroPadding2d],
     up_sampling: [UpSampling2d],
     local_response_norm: [LocalResponseNorm],
+    simple_rnn: [SimpleRnn],
+    lstm: [Lstm],
+    gru: [Gru],
+    bidirectional: [Bidirectional],
+    embedding: [Embedding],
 }
 
 /// One layer kind of the catalogue.
@@ -74,6 +80,17 @@ pub trait LayerKind: Sync {
     /// input's first dim (`"input channels"`), to recognise PyTorch's order.
     fn inferred_input(&self) -> Option<&'static str> {
         None
+    }
+    /// Whether it consumes integer token ids (`Embedding`); every other
+    /// layer takes float features, and [`crate::plan`] enforces both.
+    fn takes_tokens(&self) -> bool {
+        false
+    }
+    /// Whether it accepts a run-time dimension ([`common::DYN`], `[seq, 28]`):
+    /// layers applied per element or per time step. The others get fixed
+    /// shapes only ([`crate::plan`] rejects the rest with a spanned error).
+    fn any_length(&self) -> bool {
+        false
     }
     /// The row of the docs table in `lib.rs` (shared by a family); a test
     /// keeps the table equal to these rows.

@@ -17,6 +17,11 @@ pub enum Targets {
     Values { width: usize, data: Vec<f32> },
     /// One class index per sample.
     Classes(Vec<usize>),
+    /// One class index per time step of each sample (a sequence model whose
+    /// output is `[steps, classes]`, e.g. a language model): `labels` holds
+    /// `steps` labels per sample, sample-major. The loss and accuracy run
+    /// over every step.
+    StepClasses { steps: usize, labels: Vec<usize> },
 }
 
 impl Targets {
@@ -31,6 +36,7 @@ impl Targets {
                 }
             }
             Targets::Classes(labels) => labels.len(),
+            Targets::StepClasses { steps, labels } => labels.len() / (*steps).max(1),
         }
     }
 
@@ -55,6 +61,13 @@ impl Targets {
             Targets::Classes(labels) => {
                 Targets::Classes(indices.iter().map(|&i| labels[i]).collect())
             }
+            Targets::StepClasses { steps, labels } => Targets::StepClasses {
+                steps: *steps,
+                labels: indices
+                    .iter()
+                    .flat_map(|&i| labels[i * steps..(i + 1) * steps].iter().copied())
+                    .collect(),
+            },
         }
     }
 
@@ -62,7 +75,7 @@ impl Targets {
     /// one-hot (one `1`, the rest `0`, width > 1): accuracy makes sense.
     pub fn is_categorical(&self) -> bool {
         match self {
-            Targets::Classes(_) => true,
+            Targets::Classes(_) | Targets::StepClasses { .. } => true,
             Targets::Values { width, data } => {
                 *width > 1
                     && !data.is_empty()
@@ -129,6 +142,15 @@ impl Dataset {
                     "targets",
                     format!("a multiple of the width {width} values"),
                     format!("{} values", data.len()),
+                ));
+            }
+        }
+        if let Targets::StepClasses { steps, labels } = &targets {
+            if *steps == 0 || !labels.len().is_multiple_of(*steps) {
+                return Err(Error::data(
+                    "step targets",
+                    format!("{steps} labels per sample (steps at least 1)"),
+                    format!("{} labels", labels.len()),
                 ));
             }
         }
@@ -229,7 +251,7 @@ impl Dataset {
     pub fn labels(&self) -> Option<&[usize]> {
         match &self.targets {
             Targets::Classes(l) => Some(l),
-            Targets::Values { .. } => None,
+            Targets::Values { .. } | Targets::StepClasses { .. } => None,
         }
     }
 
@@ -264,14 +286,16 @@ impl Dataset {
     pub fn target_width(&self) -> Option<usize> {
         match &self.targets {
             Targets::Values { width, .. } => Some(*width),
-            Targets::Classes(_) => None,
+            Targets::Classes(_) | Targets::StepClasses { .. } => None,
         }
     }
 
     /// `max(label) + 1` for class targets.
     pub fn num_classes(&self) -> Option<usize> {
         match &self.targets {
-            Targets::Classes(l) => l.iter().max().map(|m| m + 1),
+            Targets::Classes(l) | Targets::StepClasses { labels: l, .. } => {
+                l.iter().max().map(|m| m + 1)
+            }
             Targets::Values { .. } => None,
         }
     }
@@ -388,7 +412,15 @@ impl Dataset {
 
     /// Checks this dataset fits a model's per-sample input and output shapes.
     /// `model` names the model in the message.
+    ///
+    /// A `0` in `input` is a run-time dimension (`[seq, 28]`): it matches any
+    /// size, and the samples must then have the model's rank and every fixed
+    /// dimension (an error names the first one that differs).
     pub fn check_shapes(&self, model: &str, input: &[usize], output: &[usize]) -> Result<()> {
+        if input.contains(&0) {
+            self.check_run_time_shape(model, input)?;
+            return self.check_targets(model, output);
+        }
         // Equal element counts; and unless one side is flat (a `[784]`
         // dataset for a `[1, 28, 28]` model or the reverse), the same
         // dimensions up to size-1 axes: `[1, 14, 56]` images are not
@@ -406,6 +438,37 @@ impl Dataset {
                 got: self.sample_shape.clone(),
             });
         }
+        self.check_targets(model, output)
+    }
+
+    /// A model with run-time dims: same rank, every fixed dim equal.
+    fn check_run_time_shape(&self, model: &str, input: &[usize]) -> Result<()> {
+        let shape = &self.sample_shape;
+        let bad = if shape.len() != input.len() {
+            Some(format!("{} dimensions, not {}", input.len(), shape.len()))
+        } else {
+            input
+                .iter()
+                .zip(shape)
+                .position(|(&want, &got)| want != 0 && want != got)
+                .map(|i| format!("dimension {} of size {}, not {}", i + 1, input[i], shape[i]))
+        };
+        match bad {
+            None => Ok(()),
+            Some(why) => Err(Error::Shape {
+                what: format!(
+                    "dataset samples of {} for model {model} input {} (0 = any size): it needs {why}",
+                    fmt_shape(shape),
+                    fmt_shape(input)
+                ),
+                expected: input.to_vec(),
+                got: shape.clone(),
+            }),
+        }
+    }
+
+    /// The targets fit a model output of per-sample shape `output`.
+    fn check_targets(&self, model: &str, output: &[usize]) -> Result<()> {
         let out = shape_len(output);
         match &self.targets {
             Targets::Values { width, .. } if *width != out => Err(Error::Shape {
@@ -428,6 +491,30 @@ impl Dataset {
                     None => Ok(()),
                 }
             }
+            Targets::StepClasses { steps, labels } => {
+                // The output is [steps, classes].
+                let classes = match output {
+                    [t, c] if t == steps => *c,
+                    _ => {
+                        return Err(Error::Shape {
+                            what: format!(
+                                "targets of {steps} classes per sample (one per step) for model {model} output {}",
+                                fmt_shape(output)
+                            ),
+                            expected: vec![*steps, out / (*steps).max(1)],
+                            got: output.to_vec(),
+                        })
+                    }
+                };
+                match labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+                    Some((index, &label)) => Err(Error::LabelOutOfRange {
+                        index,
+                        label,
+                        classes,
+                    }),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -436,6 +523,36 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_classes_count_samples_gather_by_sample_and_check_the_output() {
+        let t = Targets::StepClasses {
+            steps: 2,
+            labels: vec![0, 1, 2, 3, 4, 0],
+        };
+        assert_eq!(t.len(), 3);
+        assert!(t.is_categorical());
+        assert_eq!(
+            t.gather(&[2, 0]),
+            Targets::StepClasses {
+                steps: 2,
+                labels: vec![4, 0, 0, 1],
+            }
+        );
+        let d = Dataset::new(vec![0.0; 6], &[2], t).expect("3 samples");
+        assert_eq!(d.num_classes(), Some(5));
+        assert!(d.check_shapes("Lm", &[2], &[2, 5]).is_ok());
+        assert!(matches!(
+            d.check_shapes("Lm", &[2], &[2, 4]),
+            Err(Error::LabelOutOfRange { label: 4, .. })
+        ));
+        assert!(d.check_shapes("Lm", &[2], &[3, 5]).is_err());
+        let odd = Targets::StepClasses {
+            steps: 4,
+            labels: vec![0; 6],
+        };
+        assert!(Dataset::new(vec![0.0; 2], &[1], odd).is_err());
+    }
 
     #[test]
     fn sizes_are_checked_with_numbers() {

@@ -49,7 +49,7 @@ fn check_rows(name: &str, pred: &[f32], width: usize, n: usize) -> Result<()> {
 /// regression targets of width 1 handled by the caller.
 fn target_class(targets: &Targets, i: usize) -> usize {
     match targets {
-        Targets::Classes(l) => l[i],
+        Targets::Classes(l) | Targets::StepClasses { labels: l, .. } => l[i],
         Targets::Values { width, data } => {
             let row = &data[i * width..(i + 1) * width];
             if *width == 1 {
@@ -58,6 +58,16 @@ fn target_class(targets: &Targets, i: usize) -> usize {
                 argmax(row)
             }
         }
+    }
+}
+
+/// The rows a classification metric scores, and their width: one per sample,
+/// or one per step for [`Targets::StepClasses`] (each sample's `width`
+/// predictions split into `steps` rows).
+fn rows(targets: &Targets, width: usize) -> (usize, usize) {
+    match targets {
+        Targets::StepClasses { steps, labels } => (labels.len(), width / (*steps).max(1)),
+        _ => (targets.len(), width),
     }
 }
 
@@ -74,7 +84,7 @@ impl Metric for Accuracy {
         "acc".into()
     }
     fn score(&self, pred: &[f32], width: usize, targets: &Targets) -> Result<(f64, usize)> {
-        let n = targets.len();
+        let (n, width) = rows(targets, width);
         check_rows("accuracy", pred, width, n)?;
         let mut hits = 0usize;
         for (i, row) in pred.chunks(width).enumerate() {
@@ -101,7 +111,7 @@ impl Metric for TopKAccuracy {
         format!("top{}_acc", self.0)
     }
     fn score(&self, pred: &[f32], width: usize, targets: &Targets) -> Result<(f64, usize)> {
-        let n = targets.len();
+        let (n, width) = rows(targets, width);
         check_rows("top-k accuracy", pred, width, n)?;
         if self.0 == 0 {
             return Err(Error::config(

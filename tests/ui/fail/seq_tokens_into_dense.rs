@@ -1,7 +1,7 @@
 use sxima::prelude::*;
 
 model! {
-    pub Net(input: [seq, 64]) {
+    pub Net(input: tokens[35]) {
         fc: Dense(64),
     }
 }
