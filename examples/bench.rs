@@ -1,5 +1,5 @@
-//! Training and inference throughput (samples/s) of the `mlp`, `cnn` and
-//! `dae` models of `../shared/bench/torch_baseline.py`, written with
+//! Training and inference throughput (samples/s) of the `mlp`, `cnn`, `dae`
+//! and `resnet` models of `../shared/bench/torch_baseline.py`, written with
 //! `model!`, timed the way that script times PyTorch: on random data, a
 //! warm-up, a calibration of steps per repeat (about `--seconds` each), then
 //! the median over `--repeats` repeats.
@@ -69,6 +69,33 @@ model! {
         dec2: Conv2d(1, kernel = 3, padding = 1),
         Sigmoid,
     }
+
+    /// ResNet basic block (torch_baseline `BasicBlock`): conv3x3-BN-ReLU-
+    /// conv3x3-BN plus the shortcut (identity, or 1x1 conv + BN when the
+    /// shape changes), then ReLU.
+    block BenchBasicBlock(channels, stride) {
+        residual(shortcut = auto) {
+            conv1: Conv2d(channels, kernel = 3, stride = stride, padding = 1, bias = false),
+            bn1: BatchNorm2d,
+            ReLU,
+            conv2: Conv2d(channels, kernel = 3, padding = 1, bias = false),
+            bn2: BatchNorm2d,
+        },
+        ReLU,
+    }
+
+    /// The small ResNet for 3x32x32 (torch_baseline `resnet`): stem conv 32,
+    /// two basic blocks at 32, a stride-2 block at 64, global average pool,
+    /// dense 10.
+    pub BenchResnet(input: [3, 32, 32]) {
+        conv1: Conv2d(32, kernel = 3, padding = 1, bias = false),
+        bn1: BatchNorm2d,
+        ReLU,
+        layer1: { BenchBasicBlock(32, 1), BenchBasicBlock(32, 1) } -> [32, 32, 32],
+        layer2: BenchBasicBlock(64, 2) -> [64, 16, 16],
+        GlobalAvgPool,
+        fc: Dense(10),
+    }
 }
 
 /// Command-line settings (same names and defaults as torch_baseline.py).
@@ -112,7 +139,7 @@ impl Opts {
             }
         }
         if o.models.is_empty() {
-            o.models = vec!["mlp".into(), "cnn".into(), "dae".into()];
+            o.models = vec!["mlp".into(), "cnn".into(), "dae".into(), "resnet".into()];
         }
         if o.repeats == 0 || o.threads == 0 {
             return Err("--repeats and --threads must be at least 1".into());
@@ -337,10 +364,25 @@ fn run(name: &str, o: &Opts) -> sxima::Result<BenchResult> {
             ),
             o,
         ),
+        "resnet" => bench(
+            "resnet",
+            BenchResnet::<f32, Cpu>::build(&dev),
+            Sgd::new(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                ..Default::default()
+            })?,
+            SparseCrossEntropy,
+            (
+                rng.uniform(32 * 3 * 32 * 32),
+                Targets::Classes(rng.labels(32, 10)),
+            ),
+            o,
+        ),
         other => Err(sxima::Error::config(
             "--model",
             other,
-            "unknown model (mlp, cnn, dae)",
+            "unknown model (mlp, cnn, dae, resnet)",
         )),
     }
 }

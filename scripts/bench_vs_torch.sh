@@ -4,13 +4,13 @@
 # and timing settings, and prints a table of training and inference samples/s
 # with the ratio ours / PyTorch.
 #
-#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae, 7 repeats of ~1 s
+#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae resnet, 7 repeats of ~1 s
 #   THREADS=1 ROUNDS=3 scripts/bench_vs_torch.sh
 #
 # Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
 # BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
 # ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
-# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in),
+# MODELS ("mlp cnn dae resnet"), KEEP (a folder to keep the raw JSON of every run in),
 # BENCH_BIN (a prebuilt bench binary to use instead of building this checkout's),
 # BEFORE_BIN (a second bench binary, e.g. built from an older commit, run in the
 # same rounds right after ours: its ratios are printed beside ours).
@@ -24,7 +24,7 @@ THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-7}
 SECONDS_PER=${SECONDS:-1.0}
 ROUNDS=${ROUNDS:-1}
-MODELS=${MODELS:-mlp cnn dae}
+MODELS=${MODELS:-mlp cnn dae resnet}
 model_args=()
 for m in $MODELS; do model_args+=(--model "$m"); done
 

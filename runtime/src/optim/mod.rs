@@ -67,8 +67,8 @@ pub use clip::{clip_grad_norm, clip_grad_value, grad_global_norm, grad_norms, Cl
 pub use nadam::{Nadam, NadamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{
-    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, PlateauMode, ReduceOnPlateau,
-    StepDecay,
+    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, OneCycle, PlateauMode,
+    ReduceOnPlateau, StepDecay,
 };
 pub use sgd::{MomentumForm, Sgd, SgdConfig};
 
