@@ -14,8 +14,8 @@
 
 use std::time::Instant;
 
-use sxima::prelude::*;
 use sxima::optim::OneCycle;
+use sxima::prelude::*;
 use sxima::train::callbacks::LrScheduler;
 use sxima::train::EpochLogs;
 

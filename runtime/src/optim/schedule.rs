@@ -303,7 +303,11 @@ impl OneCycle {
         let end = (self.total_steps - 1) as f64;
         let s = (step as f64).min(end);
         if s <= peak {
-            cos(initial, self.max_lr, if peak > 0.0 { s / peak } else { 1.0 })
+            cos(
+                initial,
+                self.max_lr,
+                if peak > 0.0 { s / peak } else { 1.0 },
+            )
         } else {
             cos(self.max_lr, last, (s - peak) / (end - peak))
         }
@@ -424,7 +428,10 @@ mod tests {
         let mut s = OneCycle::new(3e-3, 10).unwrap();
         for (e, want) in torch.iter().enumerate() {
             let got = s.lr(e, None);
-            assert!((got - want).abs() <= 1e-12 * want.max(1e-3), "{e}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1e-3),
+                "{e}: {got} vs {want}"
+            );
         }
         assert_eq!(s.lr(10, None), s.lr(9, None));
         assert!(OneCycle::new(0.0, 10).is_err());

@@ -777,8 +777,14 @@ fn step_and_zero_matches_step_on_fresh_gradients() {
                 let mut g = (pred - y.clone()).square().mean().backward();
                 ob.step_and_zero(&mut b, &mut g).unwrap();
                 let zero = |v: Vec<f64>| v.iter().all(|&e| e == 0.0);
-                assert!(zero(g.get(&b.0.weight).as_vec()), "{name}: gradient not zeroed");
-                assert!(zero(g.get(&b.2.bias).as_vec()), "{name}: gradient not zeroed");
+                assert!(
+                    zero(g.get(&b.0.weight).as_vec()),
+                    "{name}: gradient not zeroed"
+                );
+                assert!(
+                    zero(g.get(&b.2.bias).as_vec()),
+                    "{name}: gradient not zeroed"
+                );
                 kept = Some(g);
             }
             assert_ne!(params(&a), params(&start), "{name}: no progress");
