@@ -597,17 +597,6 @@ fn main() -> sxima::Result<()> {
         .num_threads(o.threads)
         .build_global()
         .map_err(|e| sxima::Error::config("--threads", o.threads, format!("rayon pool: {e}")))?;
-    if !o.json {
-        println!(
-            "sxima | threads {} | grad norms {}",
-            rayon::current_num_threads(),
-            if o.grad_norms { "on" } else { "off" }
-        );
-        println!(
-            "{:8} {:>5} {:>9} {:>13} {:>9} {:>13} {:>9}",
-            "model", "batch", "params", "train samp/s", "ms/step", "infer samp/s", "ms/batch"
-        );
-    }
     if o.rss_epoch {
         return rss_epoch(&o);
     }
@@ -634,6 +623,17 @@ fn main() -> sxima::Result<()> {
             }
         }
         return Ok(());
+    }
+    if !o.json {
+        println!(
+            "sxima | threads {} | grad norms {}",
+            rayon::current_num_threads(),
+            if o.grad_norms { "on" } else { "off" }
+        );
+        println!(
+            "{:8} {:>5} {:>9} {:>13} {:>9} {:>13} {:>9}",
+            "model", "batch", "params", "train samp/s", "ms/step", "infer samp/s", "ms/batch"
+        );
     }
     let mut results = Vec::new();
     for name in &o.models {

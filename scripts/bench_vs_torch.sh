@@ -50,8 +50,21 @@ for r in $(seq 1 "$ROUNDS"); do
     --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/ours_$r.json"
   if [ -n "$BEFORE_BIN" ]; then
     echo "round $r/$ROUNDS: sxima before ($BEFORE_BIN) ..." >&2
-    RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
-      --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/before_$r.json"
+    # One model at a time: an older binary may not know every model (its
+    # rows are then left out of the "before" table).
+    for m in $MODELS; do
+      RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
+        --repeats "$REPEATS" --seconds "$SECONDS_PER" --model "$m" > "$out/before_${r}_$m.json" \
+        || { echo "  (before binary: no $m)" >&2; rm -f "$out/before_${r}_$m.json"; }
+    done
+    python3 - "$out" "$r" <<'MERGE'
+import glob, json, sys
+out, r = sys.argv[1], sys.argv[2]
+runs = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/before_{r}_*.json"))]
+meta = runs[0]["meta"] if runs else {}
+json.dump({"meta": meta, "results": [x for run in runs for x in run["results"]]},
+          open(f"{out}/before_{r}.json", "w"))
+MERGE
   fi
 done
 
