@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release --example mnist_resnet              # full run
-//! cargo run --example mnist_resnet -- --quick             # CI smoke run: 1 epoch, 500 digits
+//! cargo run --example mnist_resnet -- --quick             # CI smoke run: 1 epoch, 256 digits
 //! cargo run --release --example mnist_resnet -- --seed 3  # another seed
 //! ```
 
@@ -59,7 +59,7 @@ fn main() -> sxima::Result<()> {
         .unwrap_or(1);
     let mnist = mnist::load(mnist::default_dir())?;
     let (train, test) = if quick {
-        (mnist.train.take(500), mnist.test.take(200))
+        (mnist.train.take(256), mnist.test.take(128))
     } else {
         (mnist.train, mnist.test)
     };
