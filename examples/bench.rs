@@ -1,5 +1,5 @@
-//! Training and inference throughput (samples/s) of the `mlp`, `cnn`, `dae`
-//! and `lstm` models of `../shared/bench/torch_baseline.py`, written with
+//! Training and inference throughput (samples/s) of the `mlp`, `cnn`, `dae`,
+//! `lstm` and `resnet` models of `../shared/bench/torch_baseline.py`, written with
 //! `model!`, timed the way that script times PyTorch: on random data, a
 //! warm-up, a calibration of steps per repeat (about `--seconds` each), then
 //! the median over `--repeats` repeats.
@@ -16,6 +16,25 @@
 //! over all `32 * 35` steps, backward, Adam's update, zeroed gradients; `fit`
 //! takes one target per sample, so its `train_step` does not apply.
 //!
+//! Other modes:
+//! * `--latency`: batch-1 inference of `mlp` and `cnn` through
+//!   [`Predictor::predict_into`] (`--calls` timed calls, 10,000 by default,
+//!   after 200 untimed), median and 99th percentile in microseconds, and the
+//!   heap allocations per call (counted by this program's global
+//!   allocator); beside it the free function `predict_one` (a fresh
+//!   tensor per call). Compare with `scripts/latency_torch.py`.
+//! * `--rss-epoch`: trains the lecture CNN for one epoch on the bundled
+//!   MNIST training split with `fit` (Adam, batch 64, no validation) and
+//!   prints the peak resident set size (`VmHWM`) before and after; see
+//!   `scripts/rss_vs_torch.sh`.
+//!
+//! For the CNN the table also gives the achieved GFLOP/s (2 x the
+//! multiply-accumulates of its layers per sample, times 3 for a training
+//! step: forward, input and weight gradients) against the machine's peak,
+//! estimated as cores used x FMA lanes (16 f32 with AVX-512, 8 with AVX2) x
+//! 2 flops x the clock `/proc/cpuinfo` reports (the base clock: turbo makes
+//! the true peak higher, so the fraction is an upper bound).
+//!
 //! Runs on 2 threads by default (rayon's global pool, which dfdx's gemm and
 //! the conv fast path share), like `torch_baseline.py --threads 2`.
 //!
@@ -26,6 +45,8 @@
 //! scripts/bench_vs_torch.sh                                # side by side with PyTorch
 //! ```
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sxima::prelude::*;
@@ -76,6 +97,33 @@ model! {
         Sigmoid,
     }
 
+    /// ResNet basic block (torch_baseline `BasicBlock`): conv3x3-BN-ReLU-
+    /// conv3x3-BN plus the shortcut (identity, or 1x1 conv + BN when the
+    /// shape changes), then ReLU.
+    block BenchBasicBlock(channels, stride) {
+        residual(shortcut = auto) {
+            conv1: Conv2d(channels, kernel = 3, stride = stride, padding = 1, bias = false),
+            bn1: BatchNorm2d,
+            ReLU,
+            conv2: Conv2d(channels, kernel = 3, padding = 1, bias = false),
+            bn2: BatchNorm2d,
+        },
+        ReLU,
+    }
+
+    /// The small ResNet for 3x32x32 (torch_baseline `resnet`): stem conv 32,
+    /// two basic blocks at 32, a stride-2 block at 64, global average pool,
+    /// dense 10.
+    pub BenchResnet(input: [3, 32, 32]) {
+        conv1: Conv2d(32, kernel = 3, padding = 1, bias = false),
+        bn1: BatchNorm2d,
+        ReLU,
+        layer1: { BenchBasicBlock(32, 1), BenchBasicBlock(32, 1) } -> [32, 32, 32],
+        layer2: BenchBasicBlock(64, 2) -> [64, 16, 16],
+        GlobalAvgPool,
+        fc: Dense(10),
+    }
+
     /// Character-level language model (torch_baseline `lstm`): 35 token ids
     /// in, a distribution over the 100 tokens at every step out.
     pub BenchLstm(input: tokens[35]) {
@@ -116,8 +164,7 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
             let l = SparseCrossEntropy.try_loss(y, &Target::Classes(&next))?;
             std::hint::black_box(scalar(&l));
             let mut g = l.try_backward().dev()?;
-            opt.step(&mut model, &g)?;
-            model.try_zero_grads(&mut g).dev()?;
+            opt.step_and_zero(&mut model, &mut g)?;
             grads = Some(g);
             Ok(())
         },
@@ -146,6 +193,37 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
     })
 }
 
+/// The system allocator, counting allocations (for `--latency`).
+struct CountingAlloc;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; the counter is atomic.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
 /// Command-line settings (same names and defaults as torch_baseline.py).
 struct Opts {
     models: Vec<String>,
@@ -157,6 +235,12 @@ struct Opts {
     grad_norms: bool,
     /// Time training only (for profiling).
     train_only: bool,
+    /// Batch-1 latency through `Predictor` instead of throughput.
+    latency: bool,
+    /// Timed calls per model in `--latency`.
+    calls: usize,
+    /// One epoch of the lecture CNN on MNIST, peak RSS.
+    rss_epoch: bool,
 }
 
 impl Opts {
@@ -170,6 +254,9 @@ impl Opts {
             json: false,
             grad_norms: true,
             train_only: false,
+            latency: false,
+            calls: 10_000,
+            rss_epoch: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -183,14 +270,27 @@ impl Opts {
                 "--json" => o.json = true,
                 "--no-grad-norms" => o.grad_norms = false,
                 "--train-only" => o.train_only = true,
+                "--latency" => o.latency = true,
+                "--calls" => o.calls = parse(&value("--calls")?)?,
+                "--rss-epoch" => o.rss_epoch = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
         if o.models.is_empty() {
-            o.models = vec!["mlp".into(), "cnn".into(), "dae".into(), "lstm".into()];
+            o.models = if o.latency {
+                vec!["mlp".into(), "cnn".into()]
+            } else {
+                vec![
+                    "mlp".into(),
+                    "cnn".into(),
+                    "dae".into(),
+                    "lstm".into(),
+                    "resnet".into(),
+                ]
+            };
         }
-        if o.repeats == 0 || o.threads == 0 {
-            return Err("--repeats and --threads must be at least 1".into());
+        if o.repeats == 0 || o.threads == 0 || o.calls == 0 {
+            return Err("--repeats, --threads and --calls must be at least 1".into());
         }
         Ok(o)
     }
@@ -413,12 +513,159 @@ fn run(name: &str, o: &Opts) -> sxima::Result<BenchResult> {
             o,
         ),
         "lstm" => bench_lm(o),
+        "resnet" => bench(
+            "resnet",
+            BenchResnet::<f32, Cpu>::build(&dev),
+            Sgd::new(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                ..Default::default()
+            })?,
+            SparseCrossEntropy,
+            (
+                rng.uniform(32 * 3 * 32 * 32),
+                Targets::Classes(rng.labels(32, 10)),
+            ),
+            o,
+        ),
         other => Err(sxima::Error::config(
             "--model",
             other,
-            "unknown model (mlp, cnn, dae, lstm)",
+            "unknown model (mlp, cnn, dae, lstm, resnet)",
         )),
     }
+}
+
+/// Forward flops per sample of the lecture CNN: 2 x the multiply-accumulates
+/// of conv1 (32 x 1 x 5 x 5 taps at 24 x 24), conv2 (64 x 32 x 5 x 5 at
+/// 8 x 8), fc3 (1024 x 128) and fc4 (128 x 10); pooling and ReLU not counted.
+const CNN_FORWARD_FLOPS: f64 =
+    2.0 * (32.0 * 25.0 * 576.0 + 64.0 * 32.0 * 25.0 * 64.0 + 1024.0 * 128.0 + 128.0 * 10.0);
+
+/// The machine's peak f32 GFLOP/s on `cores` cores, and how it was found:
+/// FMA lanes from the CPU flags, clock from `/proc/cpuinfo`.
+fn peak_gflops(cores: usize) -> Option<(f64, String)> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let flags = info.lines().find(|l| l.starts_with("flags"))?;
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    let (lanes, isa) = if has("avx512f") {
+        (16.0, "AVX-512")
+    } else if has("avx2") && has("fma") {
+        (8.0, "AVX2+FMA")
+    } else {
+        return None;
+    };
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let peak = cores as f64 * lanes * 2.0 * mhz / 1e3;
+    Some((
+        peak,
+        format!("{cores} cores x {lanes} f32 lanes ({isa} FMA) x 2 flops x {mhz:.0} MHz"),
+    ))
+}
+
+/// Median and 99th percentile of `v` (sorted in place).
+fn median_p99(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let p99 = v[((v.len() - 1) as f64 * 0.99).round() as usize];
+    (median(v), p99)
+}
+
+/// Batch-1 latency of `model` through `Predictor::predict_into` and
+/// through the free `predict_one`: prints median, p99 (microseconds) and
+/// heap allocations per call.
+fn latency<M: Model<f32, Cpu>>(name: &str, model: M, o: &Opts) -> sxima::Result<()> {
+    let mut rng = Rng(7);
+    let x = rng.uniform(M::INPUT_SHAPE.iter().product());
+    let mut out = vec![0.0f32; M::OUTPUT_SHAPE.iter().product()];
+    let mut run = |label: &str, f: &mut dyn FnMut(&mut [f32]) -> sxima::Result<()>| {
+        for _ in 0..200 {
+            f(&mut out)?;
+        }
+        let mut times = Vec::with_capacity(o.calls);
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..o.calls {
+            let t0 = Instant::now();
+            f(&mut out)?;
+            times.push(t0.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(&out);
+        }
+        // `times` was allocated before the count started.
+        let allocs = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / o.calls as f64;
+        let (med, p99) = median_p99(&mut times);
+        if o.json {
+            println!(
+                "{{\"model\": \"{name}\", \"path\": \"{label}\", \"calls\": {}, \
+                 \"median_us\": {med:.2}, \"p99_us\": {p99:.2}, \"allocs_per_call\": {allocs:.1}}}",
+                o.calls
+            );
+        } else {
+            println!("{name:6} {label:24} {med:10.1} {p99:10.1} {allocs:14.1}");
+        }
+        Ok::<(), sxima::Error>(())
+    };
+    let predictor = Predictor::borrowing(&model);
+    run("Predictor::predict_into", &mut |out| {
+        predictor.predict_into(&x, out)
+    })?;
+    run("predict_one", &mut |out| {
+        let y = sxima::train::predict_one(&model, &x)?;
+        out.copy_from_slice(&y);
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Peak resident set size of this process so far (`VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// One epoch of the lecture CNN on the bundled MNIST training split (Adam,
+/// batch 64, shuffled, no validation), with the peak RSS before and after.
+fn rss_epoch(o: &Opts) -> sxima::Result<()> {
+    let mnist = mnist::load_default()?;
+    let dev = Cpu::seed_from_u64(0);
+    let mut model = BenchCnn::<f32, Cpu>::build(&dev);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 1e-3,
+        ..Default::default()
+    })?;
+    let before = peak_rss_mib().unwrap_or(f64::NAN);
+    let t0 = Instant::now();
+    fit(
+        &mut model,
+        &mut opt,
+        &SparseCrossEntropy,
+        &mnist.train,
+        FitConfig::new().epochs(1).batch_size(64).seed(0).silent(),
+        &mut [],
+    )?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let after = peak_rss_mib().unwrap_or(f64::NAN);
+    if o.json {
+        println!(
+            "{{\"library\": \"sxima\", \"samples\": {}, \"seconds\": {seconds:.2}, \
+             \"peak_rss_before_mib\": {before:.1}, \"peak_rss_mib\": {after:.1}}}",
+            mnist.train.len()
+        );
+    } else {
+        println!(
+            "sxima: lecture CNN, 1 epoch of {} digits in {seconds:.1} s; peak RSS {before:.1} MiB \
+             after loading the data, {after:.1} MiB after the epoch",
+            mnist.train.len()
+        );
+    }
+    Ok(())
 }
 
 fn main() -> sxima::Result<()> {
@@ -431,6 +678,33 @@ fn main() -> sxima::Result<()> {
         .num_threads(o.threads)
         .build_global()
         .map_err(|e| sxima::Error::config("--threads", o.threads, format!("rayon pool: {e}")))?;
+    if o.rss_epoch {
+        return rss_epoch(&o);
+    }
+    if o.latency {
+        if !o.json {
+            println!("batch-1 latency, {} calls (microseconds)", o.calls);
+            println!(
+                "{:6} {:24} {:>10} {:>10} {:>14}",
+                "model", "path", "median", "p99", "allocs/call"
+            );
+        }
+        let dev = Cpu::seed_from_u64(0);
+        for name in &o.models {
+            match name.as_str() {
+                "mlp" => latency("mlp", BenchMlp::<f32, Cpu>::build(&dev), &o)?,
+                "cnn" => latency("cnn", BenchCnn::<f32, Cpu>::build(&dev), &o)?,
+                other => {
+                    return Err(sxima::Error::config(
+                        "--model",
+                        other,
+                        "--latency runs mlp and cnn",
+                    ))
+                }
+            }
+        }
+        return Ok(());
+    }
     if !o.json {
         println!(
             "sxima | threads {} | grad norms {}",
@@ -458,6 +732,30 @@ fn main() -> sxima::Result<()> {
             );
         }
         results.push(r);
+    }
+    if let Some(cnn) = results.iter().find(|r| r.model == "cnn") {
+        let train = 3.0 * CNN_FORWARD_FLOPS * cnn.train_sps() / 1e9;
+        let infer = CNN_FORWARD_FLOPS * cnn.infer_sps() / 1e9;
+        let peak = peak_gflops(o.threads);
+        let of_peak = |g: f64| match &peak {
+            Some((p, _)) => format!(" ({:.0}% of peak)", 100.0 * g / p),
+            None => String::new(),
+        };
+        let line = format!(
+            "cnn achieved: train {train:.1} GFLOP/s{}, inference {infer:.1} GFLOP/s{}; peak {}",
+            of_peak(train),
+            of_peak(infer),
+            match &peak {
+                Some((p, how)) => format!("{p:.0} GFLOP/s = {how}"),
+                None => "unknown (no AVX2/AVX-512 flags or clock in /proc/cpuinfo)".into(),
+            }
+        );
+        // On stderr in JSON mode, so the JSON stays parseable.
+        if o.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
     if o.json {
         let rs: Vec<String> = results.iter().map(|r| r.json()).collect();

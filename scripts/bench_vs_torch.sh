@@ -4,13 +4,13 @@
 # and timing settings, and prints a table of training and inference samples/s
 # with the ratio ours / PyTorch.
 #
-#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae, 7 repeats of ~1 s
+#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae resnet, 7 repeats of ~1 s
 #   THREADS=1 ROUNDS=3 scripts/bench_vs_torch.sh
 #
 # Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
 # BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
 # ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
-# MODELS ("mlp cnn dae"), KEEP (a folder to keep the raw JSON of every run in),
+# MODELS ("mlp cnn dae resnet"), KEEP (a folder to keep the raw JSON of every run in),
 # BENCH_BIN (a prebuilt bench binary to use instead of building this checkout's),
 # BEFORE_BIN (a second bench binary, e.g. built from an older commit, run in the
 # same rounds right after ours: its ratios are printed beside ours).
@@ -24,7 +24,7 @@ THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-7}
 SECONDS_PER=${SECONDS:-1.0}
 ROUNDS=${ROUNDS:-1}
-MODELS=${MODELS:-mlp cnn dae}
+MODELS=${MODELS:-mlp cnn dae resnet}
 model_args=()
 for m in $MODELS; do model_args+=(--model "$m"); done
 
@@ -50,8 +50,21 @@ for r in $(seq 1 "$ROUNDS"); do
     --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/ours_$r.json"
   if [ -n "$BEFORE_BIN" ]; then
     echo "round $r/$ROUNDS: sxima before ($BEFORE_BIN) ..." >&2
-    RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
-      --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/before_$r.json"
+    # One model at a time: an older binary may not know every model (its
+    # rows are then left out of the "before" table).
+    for m in $MODELS; do
+      RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
+        --repeats "$REPEATS" --seconds "$SECONDS_PER" --model "$m" > "$out/before_${r}_$m.json" \
+        || { echo "  (before binary: no $m)" >&2; rm -f "$out/before_${r}_$m.json"; }
+    done
+    python3 - "$out" "$r" <<'MERGE'
+import glob, json, sys
+out, r = sys.argv[1], sys.argv[2]
+runs = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/before_{r}_*.json"))]
+meta = runs[0]["meta"] if runs else {}
+json.dump({"meta": meta, "results": [x for run in runs for x in run["results"]]},
+          open(f"{out}/before_{r}.json", "w"))
+MERGE
   fi
 done
 

@@ -11,6 +11,7 @@
 use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
+use crate::kernels::scratch::Scratch;
 use crate::kernels::{conv_cpu, grad_norm_cpu, window_cpu};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
@@ -63,6 +64,20 @@ pub trait Backend<E: Elem>: Device<E> {
         window_sum_generic(x, plan, out_shape)
     }
 
+    /// Runs `f(parameter, gradient)` on host slices of `p` and of its
+    /// gradient in `grads` (allocated when missing), then writes the
+    /// parameter back in place (it keeps its id); `f` may change both.
+    /// Returns `false`, having done nothing, on a device whose tensors do not
+    /// live in host memory (the default); `Cpu` hands `f` the gradient buffer
+    /// itself and a pooled copy of the parameter.
+    fn host_update<S: Shape>(
+        _grads: &mut Gradients<E, Self>,
+        _p: &mut Tensor<S, E, Self>,
+        _f: &mut dyn FnMut(&mut [E], &mut [E]),
+    ) -> Result<bool, Self::Err> {
+        Ok(false)
+    }
+
     /// The squared L2 norm of `t`'s gradient in `grads` (a zero gradient is
     /// allocated first when the tape never reached `t`), as `f64`.
     fn grad_sq_norm<S: Shape>(
@@ -111,6 +126,18 @@ macro_rules! cpu_backend {
                 t: &Tensor<S, $e, Self>,
             ) -> Result<f64, Self::Err> {
                 Ok(grad_norm_cpu::sq_norm(&grads.get_or_alloc_mut(t)?[..]))
+            }
+
+            fn host_update<S: Shape>(
+                grads: &mut Gradients<$e, Self>,
+                p: &mut Tensor<S, $e, Self>,
+                f: &mut dyn FnMut(&mut [$e], &mut [$e]),
+            ) -> Result<bool, Self::Err> {
+                let mut ph = Scratch::uninit(p.shape().num_elements(), 0.0);
+                p.copy_into(&mut ph);
+                f(&mut ph, &mut grads.get_or_alloc_mut(p)?[..]);
+                p.copy_from(&ph);
+                Ok(true)
             }
         }
     };

@@ -291,3 +291,29 @@ fn idx_images_of_other_dims_with_the_same_byte_count_are_refused() {
     .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn predict_into_fills_the_callers_buffer_and_checks_its_length() {
+    let m = net(4);
+    let p = Predictor::borrowing(&m);
+    let xs = [[0.7f32, -0.2], [0.1, 0.4], [-1.0, 2.0]];
+    let batch = predict(&m, xs.as_flattened(), 3).unwrap();
+    let mut out = [0.0f32; 2];
+    // Repeated calls (buffers from the device cache after the first) agree
+    // with the batched path and with each other.
+    for _ in 0..3 {
+        for (x, want) in xs.iter().zip(&batch) {
+            p.predict_into(x, &mut out).unwrap();
+            assert_eq!(&out[..], &want[..]);
+            assert_eq!(p.predict_one(x).unwrap(), *want);
+        }
+    }
+    let e = p.predict_into(&xs[0], &mut [0.0; 3]).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("output buffer has 3 values") && msg.contains("gives 2"),
+        "{msg}"
+    );
+    assert!(p.predict_into(&[0.0; 3], &mut out).is_err());
+    assert!(p.predict_into(&[f32::NAN, 0.0], &mut out).is_err());
+}

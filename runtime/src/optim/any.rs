@@ -120,6 +120,9 @@ impl<M: TensorCollection<E, D>, E: Elem, D: crate::backend::Backend<E>> Optimize
     fn step(&mut self, model: &mut M, grads: &Gradients<E, D>) -> Result<()> {
         each!(self, o => Optimizer::<M, E, D>::step(o, model, grads))
     }
+    fn step_and_zero(&mut self, model: &mut M, grads: &mut Gradients<E, D>) -> Result<()> {
+        each!(self, o => Optimizer::<M, E, D>::step_and_zero(o, model, grads))
+    }
     fn learning_rate(&self) -> f64 {
         each!(self, o => Optimizer::<M, E, D>::learning_rate(o))
     }

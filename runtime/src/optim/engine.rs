@@ -293,12 +293,59 @@ enum GradPrep {
     Clamp(f64),
 }
 
+/// The gradients a step reads.
+enum StepGrads<'a, E: Elem, D: Device<E>> {
+    /// Read-only ([`Optimizer::step`](super::Optimizer::step)): parameters
+    /// without a gradient are skipped (found with [`has_grad`]).
+    Shared(&'a Gradients<E, D>),
+    /// Exclusive ([`Optimizer::step_and_zero`](super::Optimizer::step_and_zero)):
+    /// every trainable parameter is updated (a missing gradient counts as
+    /// zero), its gradient is read (and prepared) in place and zeroed after.
+    Owned(&'a mut Gradients<E, D>),
+}
+
+impl<E: Elem, D: Device<E>> StepGrads<'_, E, D> {
+    /// A copy of `p`'s gradient, which must exist.
+    fn get<S: Shape>(&self, p: &Tensor<S, E, D>) -> Tensor<S, E, D> {
+        match self {
+            StepGrads::Shared(grads) => grads.get(p),
+            StepGrads::Owned(grads) => grads.get(p),
+        }
+    }
+}
+
 /// Visitor applying one optimizer step to every trainable tensor.
 struct StepVisitor<'a, R, E: Elem, D: Backend<E>> {
     rule: &'a R,
     prep: GradPrep,
-    grads: &'a Gradients<E, D>,
+    grads: StepGrads<'a, E, D>,
     states: &'a mut ParamStates<E, D>,
+    /// Set when a gradient was left for the caller to zero.
+    unzeroed: bool,
+}
+
+/// Clipping and L2 weight decay applied to a host gradient in place.
+fn prepare_host<E: Elem>(prep: GradPrep, wd: f64, g: &mut [E], p: &[E]) {
+    match prep {
+        GradPrep::None => {}
+        GradPrep::Scale(c) => {
+            let c = cast::<E>(c);
+            g.iter_mut().for_each(|g| *g *= c);
+        }
+        GradPrep::Clamp(c) => {
+            let (lo, hi) = (cast::<E>(-c), cast::<E>(c));
+            // NaN stays NaN (as in PyTorch), so clipping cannot hide it.
+            g.iter_mut()
+                .filter(|g| !g.is_nan())
+                .for_each(|g| *g = g.max(lo).min(hi));
+        }
+    }
+    if wd != 0.0 {
+        let wd = cast::<E>(wd);
+        for (g, &p) in g.iter_mut().zip(p) {
+            *g += wd * p;
+        }
+    }
 }
 
 impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVisitor<'_, R, E, D> {
@@ -312,8 +359,16 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVi
         opts: TensorOptions<S, E, D>,
         (p, name): (&mut Tensor<S, E, D>, String),
     ) -> Result<Option<Tensor<S, E, D>>> {
-        if !opts.do_gradient_update || !has_grad(opts, p, self.grads)? {
+        if !opts.do_gradient_update {
             return Ok(None);
+        }
+        match &mut self.grads {
+            StepGrads::Shared(grads) => {
+                if !has_grad(opts, p, grads)? {
+                    return Ok(None);
+                }
+            }
+            StepGrads::Owned(grads) => grads.try_alloc_for(&*p).dev()?,
         }
         let shape = *p.shape();
         let n = shape.num_elements();
@@ -322,43 +377,41 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVi
         let flat = p.clone().try_reshape_like(&(n,)).dev()?;
         let slots = self.states.slots_for(self.rule, &name, &flat, host)?;
         slots.step += 1;
+        drop(flat);
         if host {
-            // Cpu fast path: one fused loop over host copies; the parameter
+            let (rule, prep) = (self.rule, self.prep);
+            let mut update = |ph: &mut [E], gh: &mut [E]| {
+                prepare_host(prep, wd, gh, ph);
+                let host_slots = HostSlots {
+                    step: slots.step,
+                    tensors: &mut slots.host,
+                    scalars: &mut slots.scalars,
+                };
+                rule.update_host(host_slots, ph, gh);
+            };
+            if let StepGrads::Owned(grads) = &mut self.grads {
+                // Cpu fast path on the gradient buffer itself, zeroed after.
+                if D::host_update(grads, p, &mut |ph, gh| {
+                    update(ph, gh);
+                    gh.fill(E::zero());
+                })
+                .dev()?
+                {
+                    return Ok(None);
+                }
+            }
+            // Host copies of the parameter and its gradient; the parameter
             // is written back in place (so it keeps its id).
-            drop(flat);
             let mut ph = vec![E::zero(); n];
             p.copy_into(&mut ph);
             let mut gh = vec![E::zero(); n];
             self.grads.get(&*p).copy_into(&mut gh);
-            let wd_e = cast::<E>(wd);
-            match self.prep {
-                GradPrep::None => {}
-                GradPrep::Scale(c) => {
-                    let c = cast::<E>(c);
-                    gh.iter_mut().for_each(|g| *g *= c);
-                }
-                GradPrep::Clamp(c) => {
-                    let (lo, hi) = (cast::<E>(-c), cast::<E>(c));
-                    // NaN stays NaN (as in PyTorch), so clipping cannot hide it.
-                    gh.iter_mut()
-                        .filter(|g| !g.is_nan())
-                        .for_each(|g| *g = g.max(lo).min(hi));
-                }
-            }
-            if wd != 0.0 {
-                for (g, &p) in gh.iter_mut().zip(&ph) {
-                    *g += wd_e * p;
-                }
-            }
-            let host_slots = HostSlots {
-                step: slots.step,
-                tensors: &mut slots.host,
-                scalars: &mut slots.scalars,
-            };
-            self.rule.update_host(host_slots, &mut ph, &gh);
+            update(&mut ph, &mut gh);
             p.copy_from(&ph);
+            self.unzeroed = true;
             return Ok(None);
         }
+        let flat = p.clone().try_reshape_like(&(n,)).dev()?;
         let mut g = self.grads.get(&*p).try_reshape_like(&(n,)).dev()?;
         match self.prep {
             GradPrep::None => {}
@@ -375,23 +428,23 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVi
         // In place, so the parameter keeps its id (and its entry in
         // pre-allocated gradients): p = 0 * p + 1 * new.
         p.try_axpy(0.0, &new, 1.0).dev()?;
+        self.unzeroed = true;
         Ok(None)
     }
 }
 
-/// One optimizer step: clipping, L2 weight decay, the rule, for every
-/// trainable tensor of `model` that has a gradient.
-pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Backend<E>, R: UpdateRule<E, D>>(
-    rule: &R,
-    states: &mut ParamStates<E, D>,
-    model: &mut M,
-    grads: &Gradients<E, D>,
-) -> Result<()> {
-    let prep = match rule.clip() {
+/// The clipping to apply before the rule: for clipping by norm, the scale
+/// from the global norm of the gradients.
+fn grad_prep<M: TensorCollection<E, D>, E: Elem, D: Backend<E>>(
+    clip: Option<Clip>,
+    model: &M,
+    grads: GradsRef<'_, E, D>,
+) -> Result<GradPrep> {
+    Ok(match clip {
         None => GradPrep::None,
         Some(Clip::Value(c)) => GradPrep::Clamp(c),
         Some(Clip::Norm(max_norm)) => {
-            let total: f64 = sq_norms(model, GradsRef::Shared(grads))?
+            let total: f64 = sq_norms(model, grads)?
                 .iter()
                 .map(|(_, v)| v)
                 .sum::<f64>()
@@ -403,16 +456,65 @@ pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Backend<E>, R: UpdateR
                 GradPrep::None
             }
         }
-    };
+    })
+}
+
+/// One optimizer step: clipping, L2 weight decay, the rule, for every
+/// trainable tensor of `model` that has a gradient.
+pub(crate) fn step<M: TensorCollection<E, D>, E: Elem, D: Backend<E>, R: UpdateRule<E, D>>(
+    rule: &R,
+    states: &mut ParamStates<E, D>,
+    model: &mut M,
+    grads: &Gradients<E, D>,
+) -> Result<()> {
+    let prep = grad_prep(rule.clip(), model, GradsRef::Shared(grads))?;
     let mut v = StepVisitor {
         rule,
         prep,
-        grads,
+        grads: StepGrads::Shared(grads),
         states,
+        unzeroed: false,
     };
     M::iter_tensors(&mut RecursiveWalker {
         m: (model, String::new()),
         f: &mut v,
     })?;
+    Ok(())
+}
+
+/// [`step`] for gradients the caller owns, then every trainable parameter's
+/// gradient zeroed (dfdx's `zero_grads`: non-leaf gradients dropped): what a
+/// training loop does between two batches. Every trainable tensor is
+/// updated, a missing gradient counting as zero (as after `alloc_grads`);
+/// on `Cpu` the gradient buffers are read, prepared and zeroed in place, so
+/// the step allocates and copies nothing but the parameter itself.
+pub(crate) fn step_and_zero<
+    M: TensorCollection<E, D>,
+    E: Elem,
+    D: Backend<E>,
+    R: UpdateRule<E, D>,
+>(
+    rule: &R,
+    states: &mut ParamStates<E, D>,
+    model: &mut M,
+    grads: &mut Gradients<E, D>,
+) -> Result<()> {
+    let prep = grad_prep(rule.clip(), model, GradsRef::Exclusive(grads))?;
+    let mut v = StepVisitor {
+        rule,
+        prep,
+        grads: StepGrads::Owned(grads),
+        states,
+        unzeroed: false,
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (&mut *model, String::new()),
+        f: &mut v,
+    })?;
+    if v.unzeroed {
+        model.try_zero_grads(grads).dev()?;
+    } else {
+        grads.drop_non_leafs();
+    }
     Ok(())
 }

@@ -67,8 +67,8 @@ pub use clip::{clip_grad_norm, clip_grad_value, grad_global_norm, grad_norms, Cl
 pub use nadam::{Nadam, NadamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{
-    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, PlateauMode, ReduceOnPlateau,
-    StepDecay,
+    ConstantLr, CosineAnnealing, ExponentialDecay, LrSchedule, OneCycle, PlateauMode,
+    ReduceOnPlateau, StepDecay,
 };
 pub use sgd::{MomentumForm, Sgd, SgdConfig};
 
@@ -79,6 +79,21 @@ pub trait Optimizer<M: TensorCollection<E, D>, E: Elem, D: Device<E>> {
     /// tensors with `do_gradient_update == false` (batch-norm running
     /// statistics) are left alone.
     fn step(&mut self, model: &mut M, grads: &Gradients<E, D>) -> Result<()>;
+
+    /// What a training loop does between two batches: [`Optimizer::step`]
+    /// with gradients the caller owns, then every trainable tensor's
+    /// gradient zeroed (as dfdx's `zero_grads`), ready to accumulate the
+    /// next batch. Meant for gradients from `model.alloc_grads()`, where
+    /// every trainable tensor has one (sxima's optimizers count a missing
+    /// one as zero; the default, `step` then `zero_grads`, skips it). The
+    /// sxima optimizers work on the gradient buffers in place on `Cpu`: no
+    /// probe for which tensors have a gradient, no copy of it.
+    fn step_and_zero(&mut self, model: &mut M, grads: &mut Gradients<E, D>) -> Result<()> {
+        use crate::error::DeviceResultExt;
+        use dfdx::nn::ZeroGrads;
+        self.step(model, grads)?;
+        model.try_zero_grads(grads).dev()
+    }
     /// Current learning rate.
     fn learning_rate(&self) -> f64;
     /// Sets the learning rate (used by schedules and callbacks). Errors with
@@ -202,6 +217,13 @@ macro_rules! optimizer {
                 grads: &dfdx::tensor::Gradients<E, D>,
             ) -> $crate::error::Result<()> {
                 $crate::optim::engine::step(&self.cfg, &mut self.states, model, grads)
+            }
+            fn step_and_zero(
+                &mut self,
+                model: &mut M,
+                grads: &mut dfdx::tensor::Gradients<E, D>,
+            ) -> $crate::error::Result<()> {
+                $crate::optim::engine::step_and_zero(&self.cfg, &mut self.states, model, grads)
             }
             fn learning_rate(&self) -> f64 {
                 self.cfg.lr

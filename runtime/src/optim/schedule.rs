@@ -255,6 +255,71 @@ impl LrSchedule for ReduceOnPlateau {
     }
 }
 
+/// One-cycle policy (PyTorch `OneCycleLR` with `anneal_strategy = "cos"`,
+/// two phases, no momentum cycling), one step per call: the rate climbs from
+/// `max_lr / div_factor` to `max_lr` over the first `pct_start` of
+/// `total_steps`, then anneals to `max_lr / (div_factor * final_div_factor)`
+/// at the last step (cosine both ways). Called once per epoch by `fit`'s
+/// [`LrScheduler`](crate::train::callbacks::LrScheduler), a step is an epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OneCycle {
+    pub max_lr: f64,
+    pub total_steps: usize,
+    /// Fraction of the steps spent climbing (PyTorch's default 0.3).
+    pub pct_start: f64,
+    /// `initial = max_lr / div_factor` (default 25).
+    pub div_factor: f64,
+    /// `final = initial / final_div_factor` (default 1e4).
+    pub final_div_factor: f64,
+}
+
+impl OneCycle {
+    /// PyTorch's defaults (`pct_start` 0.3, `div_factor` 25,
+    /// `final_div_factor` 1e4); `max_lr` > 0 and `total_steps` >= 2, else
+    /// `Error::InvalidConfig`.
+    pub fn new(max_lr: f64, total_steps: usize) -> Result<Self> {
+        positive("max_lr", max_lr)?;
+        if total_steps < 2 {
+            return Err(Error::config("total_steps", total_steps, "must be >= 2"));
+        }
+        Ok(Self {
+            max_lr,
+            total_steps,
+            pct_start: 0.3,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+        })
+    }
+
+    /// The rate at `step` (0-based; steps past the end stay at the final rate).
+    pub fn at(&self, step: usize) -> f64 {
+        let initial = self.max_lr / self.div_factor;
+        let last = initial / self.final_div_factor;
+        let cos = |start: f64, end: f64, pct: f64| {
+            end + (start - end) / 2.0 * (1.0 + (std::f64::consts::PI * pct).cos())
+        };
+        // PyTorch's phase ends: `pct_start * total - 1`, then `total - 1`.
+        let peak = self.pct_start * self.total_steps as f64 - 1.0;
+        let end = (self.total_steps - 1) as f64;
+        let s = (step as f64).min(end);
+        if s <= peak {
+            cos(
+                initial,
+                self.max_lr,
+                if peak > 0.0 { s / peak } else { 1.0 },
+            )
+        } else {
+            cos(self.max_lr, last, (s - peak) / (end - peak))
+        }
+    }
+}
+
+impl LrSchedule for OneCycle {
+    fn lr(&mut self, epoch: usize, _metric: Option<f64>) -> f64 {
+        self.at(epoch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +407,35 @@ mod tests {
         assert_eq!(p.lr(0, Some(0.95)), 0.5);
         // 0.85 is 15% better: no reduction.
         assert_eq!(p.lr(0, Some(0.85)), 0.5);
+    }
+
+    #[test]
+    fn one_cycle_matches_pytorch() {
+        // torch 2.15: OneCycleLR(SGD(lr=1), max_lr=3e-3, total_steps=10,
+        // anneal_strategy="cos", cycle_momentum=False), lr before each step.
+        let torch = [
+            0.00011999999999999988,
+            0.00156,
+            0.003,
+            0.002851453896040421,
+            0.0024352369618492894,
+            0.0018337860658088677,
+            0.0011662259341911321,
+            0.0005647750381507109,
+            0.00014855810395957884,
+            1.2e-08,
+        ];
+        let mut s = OneCycle::new(3e-3, 10).unwrap();
+        for (e, want) in torch.iter().enumerate() {
+            let got = s.lr(e, None);
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1e-3),
+                "{e}: {got} vs {want}"
+            );
+        }
+        assert_eq!(s.lr(10, None), s.lr(9, None));
+        assert!(OneCycle::new(0.0, 10).is_err());
+        assert!(OneCycle::new(1e-3, 1).is_err());
     }
 
     #[test]

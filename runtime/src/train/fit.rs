@@ -375,8 +375,7 @@ where
     } else {
         None
     };
-    optimizer.step(model, &g)?;
-    model.try_zero_grads(&mut g).dev()?;
+    optimizer.step_and_zero(model, &mut g)?;
     *grads = Some(g);
     Ok(StepOutput {
         loss: value,

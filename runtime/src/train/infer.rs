@@ -10,6 +10,7 @@
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
+use dfdx::tensor::Cache;
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
 use crate::data::dataset::check_finite;
@@ -18,7 +19,7 @@ use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::Loss;
 use crate::model::{shape_len, Model};
-use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32};
+use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_elem, to_f32};
 use crate::train::metrics::{Accuracy, Metric};
 
 /// Loss and metrics of a model over a dataset.
@@ -223,6 +224,28 @@ pub fn probabilities(logits: &[f32]) -> Vec<f32> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
+/// `values` as `&[E]` when `E` is `f32` (no copy), else `None`.
+fn as_elems<E: Elem>(values: &[f32]) -> Option<&[E]> {
+    if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: `E` is `f32` (same type, so same size and alignment).
+        Some(unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<E>(), values.len()) })
+    } else {
+        None
+    }
+}
+
+/// `values` as `&mut [E]` when `E` is `f32`, else `None`.
+fn as_elems_mut<E: Elem>(values: &mut [f32]) -> Option<&mut [E]> {
+    if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: `E` is `f32` (same type, so same size and alignment).
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<E>(), values.len())
+        })
+    } else {
+        None
+    }
+}
+
 /// A trained model packaged for an application: checks input lengths and
 /// values, and answers outputs, class probabilities and the top classes.
 ///
@@ -234,16 +257,31 @@ pub fn probabilities(logits: &[f32]) -> Vec<f32> {
 /// Shapes: every `x` is one sample of `prod(INPUT_SHAPE)` values; outputs
 /// have `prod(OUTPUT_SHAPE)` values; probabilities one per class (2 for a
 /// single-output binary model).
+///
+/// Latency: creating a predictor turns on dfdx's buffer cache on the
+/// model's device (a device-wide setting: freed tensor buffers are kept
+/// for reuse instead of going back to the allocator), so after the first
+/// call a single-sample prediction takes its tensor buffers from the cache;
+/// [`Predictor::predict_into`] also writes the output into the caller's
+/// buffer. Single-sample work runs on the calling thread (the CPU kernels
+/// and dfdx's gemm split only work large enough to pay for a thread hop).
 pub struct Predictor<E: Elem, D: Device<E>, M, H = M> {
     model: H,
     dev: D,
     _m: core::marker::PhantomData<(E, fn() -> M)>,
 }
 
-impl<E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M, M> {
+/// Turns on `dev`'s buffer cache; a device that cannot keep one still
+/// predicts, only with fresh buffers, so a failure is not an error.
+fn enable_cache<D: Cache>(dev: &D) {
+    dev.try_enable_cache().ok();
+}
+
+impl<E: Elem, D: Device<E> + Cache, M: Model<E, D>> Predictor<E, D, M, M> {
     /// Wraps (and owns) a trained model.
     pub fn new(model: M) -> Self {
         let dev = model_device(&model);
+        enable_cache(&dev);
         Self {
             model,
             dev,
@@ -252,10 +290,11 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M, M> {
     }
 }
 
-impl<'a, E: Elem, D: Device<E>, M: Model<E, D>> Predictor<E, D, M, &'a M> {
+impl<'a, E: Elem, D: Device<E> + Cache, M: Model<E, D>> Predictor<E, D, M, &'a M> {
     /// Borrows a trained model (it stays usable by its owner).
     pub fn borrowing(model: &'a M) -> Self {
         let dev = model_device(model);
+        enable_cache(&dev);
         Self {
             model,
             dev,
@@ -272,7 +311,49 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>, H: Borrow<M>> Predictor<E, D, M, H> 
     /// Output for one sample (see [`predict_one`]); errors on a wrong
     /// length or a NaN/infinite value.
     pub fn predict_one(&self, x: &[f32]) -> Result<Vec<f32>> {
-        predict_one(self.model(), x)
+        let mut out = vec![0.0; shape_len(M::OUTPUT_SHAPE)];
+        self.predict_into(x, &mut out)?;
+        Ok(out)
+    }
+    /// [`Predictor::predict_one`] writing the `prod(OUTPUT_SHAPE)` outputs
+    /// into `out`, for a caller that keeps its buffers; errors (and leaves
+    /// `out` alone) on a wrong input or output length or a NaN/infinite
+    /// input.
+    pub fn predict_into(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        let (per, n) = (shape_len(M::INPUT_SHAPE), shape_len(M::OUTPUT_SHAPE));
+        if x.len() != per {
+            // The same error as `predict_one`.
+            return predict_one(self.model(), x).map(|_| ());
+        }
+        if out.len() != n {
+            return Err(Error::Shape {
+                what: format!(
+                    "predict_into: output buffer has {} values, model {} gives {n} = {}",
+                    out.len(),
+                    M::NAME,
+                    fmt_shape(M::OUTPUT_SHAPE)
+                ),
+                expected: M::OUTPUT_SHAPE.to_vec(),
+                got: vec![out.len()],
+            });
+        }
+        check_finite("predict input", x, per)?;
+        // The input buffer comes from the device's cache (see above).
+        let mut xt = self.dev.try_zeros_like(&M::input_shape(1)).dev()?;
+        match as_elems::<E>(x) {
+            Some(xe) => xt.copy_from(xe),
+            None => xt.copy_from(&x.iter().map(|&v| to_elem::<E>(v)).collect::<Vec<E>>()),
+        }
+        let y = self.model().try_forward(xt)?;
+        match as_elems_mut::<E>(out) {
+            Some(oe) => y.copy_into(oe),
+            None => {
+                for (o, v) in out.iter_mut().zip(y.as_vec()) {
+                    *o = to_f32(v);
+                }
+            }
+        }
+        Ok(())
     }
     /// Outputs for many samples given as flat features.
     pub fn predict(&self, features: &[f32], batch_size: usize) -> Result<Vec<Vec<f32>>> {
