@@ -84,8 +84,20 @@ fn size(rng: &mut Rng) -> String {
     }
 }
 
-fn layer(rng: &mut Rng) -> String {
-    let kind = *rng.pick(KINDS);
+/// The kinds that read sequences or token ids (`[T, F]`, `tokens[T]`).
+const SEQUENCE_KINDS: &[&str] = &["SimpleRnn", "Lstm", "Gru", "Bidirectional", "Embedding"];
+
+/// A layer of the model's flavour: mostly sequence kinds (and `Dense`) in a
+/// sequence model, mostly the others in an image or vector model, so that
+/// both reach expansion often; now and then any kind, to test the errors.
+fn layer(rng: &mut Rng, sequence: bool) -> String {
+    let kind = loop {
+        let kind = *rng.pick(KINDS);
+        let is_seq = SEQUENCE_KINDS.contains(&kind.name()) || kind.name() == "Dense";
+        if is_seq == sequence || rng.chance(10) {
+            break kind;
+        }
+    };
     let table = kind.args();
     let required = table.iter().take_while(|a| a.default.is_none()).count();
     let mut args = Vec::new();
@@ -147,6 +159,9 @@ fn layer(rng: &mut Rng) -> String {
 }
 
 fn model(rng: &mut Rng, idx: usize) -> String {
+    if rng.chance(25) {
+        return sequence_model(rng, idx);
+    }
     let rank = 1 + rng.below(4);
     let dims: Vec<String> = (0..rank).map(|_| size(rng)).collect();
     let mut layers: Vec<String> = Vec::new();
@@ -156,7 +171,7 @@ fn model(rng: &mut Rng, idx: usize) -> String {
         layers.push(format!("Dense({})", size(rng)));
     }
     for _ in 0..rng.below(6) {
-        layers.push(layer(rng));
+        layers.push(layer(rng, false));
     }
     if rng.chance(10) {
         layers.push(format!("enc: Encoder{idx} -> [{}]", size(rng)));
@@ -164,6 +179,30 @@ fn model(rng: &mut Rng, idx: usize) -> String {
     format!(
         "/// doc\n pub M{idx}(input: [{}]) {{ {} }}",
         dims.join(", "),
+        layers.join(", ")
+    )
+}
+
+/// A sequence model: `[T, F]` (T a number or a run-time name) or `tokens[T]`
+/// with an `Embedding` first, then recurrent and per-step layers.
+fn sequence_model(rng: &mut Rng, idx: usize) -> String {
+    let steps = if rng.chance(30) {
+        rng.pick(&["seq", "_"]).to_string()
+    } else {
+        size(rng)
+    };
+    let mut layers: Vec<String> = Vec::new();
+    let input = if rng.chance(40) {
+        layers.push(format!("Embedding({}, {})", size(rng), size(rng)));
+        format!("tokens[{steps}]")
+    } else {
+        format!("[{steps}, {}]", size(rng))
+    };
+    for _ in 0..rng.below(4) {
+        layers.push(layer(rng, true));
+    }
+    format!(
+        "/// doc\n pub M{idx}(input: {input}) {{ {} }}",
         layers.join(", ")
     )
 }
