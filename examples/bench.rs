@@ -170,13 +170,7 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
         },
         o,
     )?;
-    let infer = Opts {
-        repeats: if o.train_only { 1 } else { o.repeats },
-        seconds: if o.train_only { 0.0 } else { o.seconds },
-        warmup: if o.train_only { 0 } else { o.warmup },
-        models: Vec::new(),
-        ..*o
-    };
+    let infer = o.for_inference();
     let (_, infer_s) = time_loop(
         || {
             std::hint::black_box(model.try_forward(x.clone())?);
@@ -244,6 +238,18 @@ struct Opts {
 }
 
 impl Opts {
+    /// The settings of the inference timing: a single short repeat with
+    /// `--train-only` (profiling the training step), else as given.
+    fn for_inference(&self) -> Opts {
+        Opts {
+            repeats: if self.train_only { 1 } else { self.repeats },
+            seconds: if self.train_only { 0.0 } else { self.seconds },
+            warmup: if self.train_only { 0 } else { self.warmup },
+            models: Vec::new(),
+            ..*self
+        }
+    }
+
     fn parse() -> Result<Self, String> {
         let mut o = Opts {
             models: Vec::new(),
@@ -444,13 +450,7 @@ where
         o,
     )?;
     let xt = input_tensor::<f32, Cpu, M>(&dev, &x, batch)?;
-    let infer = Opts {
-        repeats: if o.train_only { 1 } else { o.repeats },
-        seconds: if o.train_only { 0.0 } else { o.seconds },
-        warmup: if o.train_only { 0 } else { o.warmup },
-        models: Vec::new(),
-        ..*o
-    };
+    let infer = o.for_inference();
     let (_, infer_s) = time_loop(
         || {
             let out = model.try_forward(xt.clone())?;
