@@ -5,6 +5,9 @@
 //! * [`model`]: the [`Model`](model::Model) trait every generated model implements.
 //! * [`forward`]: the [`Forward`] trait behind a generated model's `forward`.
 //! * [`loss`], [`optim`]: losses and optimizers behind one trait each.
+//! * [`penalty`]: penalty terms a model adds to its training loss
+//!   (activity L1, KL sparsity, contractive, the VAE's KL) and their collector.
+//! * [`outputs`]: [`MultiOutput`](outputs::MultiOutput), models with several typed outputs.
 //! * [`error`]: the run-time error type ([`Error`], `#[non_exhaustive]`, typed variants).
 //! * [`backend`]: [`Backend`], the device bound through which a device chooses
 //!   its kernels (generic dfdx compositions by default, CPU kernels on `Cpu`).
@@ -38,6 +41,8 @@ pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod outputs;
+pub mod penalty;
 pub mod train;
 
 pub use backend::Backend;

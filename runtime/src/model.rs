@@ -10,6 +10,7 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Result};
+use crate::penalty::Penalties;
 
 /// One row of a model summary: a layer or composite as the user declared it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,23 @@ pub trait Model<E: Elem, D: Device<E>>:
         &mut self,
         x: Tensor<Self::Input<B>, E, D, T>,
     ) -> Result<Tensor<Self::Output<B>, E, D, T>>;
+
+    /// Training forward that also collects the penalty terms the model
+    /// declares (activity regularisers, a VAE code's KL divergence; nested
+    /// models' terms with their field name as prefix) into `penalties`.
+    /// `fit` trains on the loss plus each term's `weight * value`.
+    ///
+    /// The default, for models without penalties, is
+    /// [`try_forward_mut`](Model::try_forward_mut).
+    #[allow(clippy::type_complexity)]
+    fn try_forward_mut_penalized<B: Dim, T: Tape<E, D>>(
+        &mut self,
+        x: Tensor<Self::Input<B>, E, D, T>,
+        penalties: &mut Penalties<E, D, T>,
+    ) -> Result<Tensor<Self::Output<B>, E, D, T>> {
+        let _ = penalties;
+        self.try_forward_mut(x)
+    }
 }
 
 /// Number of elements of a per-sample shape.
