@@ -46,11 +46,16 @@ fn a_partial_sample_is_a_data_error() -> sxima::Result<()> {
     let per_sample: usize = model.input_shape().iter().product();
     let x = dev.zeros_like(&(per_sample + 1,));
     match model.try_forward_flat(x) {
-        Err(Error::DataFormat { expected, found, .. }) => {
+        Err(Error::DataFormat {
+            expected, found, ..
+        }) => {
             assert!(expected.contains(&per_sample.to_string()), "{expected}");
             assert!(found.contains(&(per_sample + 1).to_string()), "{found}");
         }
-        other => panic!("expected a data error, got {:?}", other.map(|t| t.shape().0)),
+        other => panic!(
+            "expected a data error, got {:?}",
+            other.map(|t| t.shape().0)
+        ),
     }
     Ok(())
 }

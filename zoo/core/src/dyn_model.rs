@@ -11,9 +11,9 @@
 use std::path::Path;
 
 use dfdx::prelude::{Cpu, Device, HasShape, ReshapeTo, Shape, Tensor};
+use sxima_runtime::error::DeviceResultExt;
 use sxima_runtime::model::{shape_len, Model};
 use sxima_runtime::train::ModelFile;
-use sxima_runtime::error::DeviceResultExt;
 use sxima_runtime::{Elem, Error, Result};
 
 /// A model on device `D` with elements `E`, seen through flat tensors.
@@ -63,11 +63,16 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>> DynModel<E, D> for M {
         if per_sample == 0 || len % per_sample != 0 || len == 0 {
             return Err(Error::data(
                 format!("{} input", M::NAME),
-                format!("a positive multiple of {per_sample} values {:?}", M::INPUT_SHAPE),
+                format!(
+                    "a positive multiple of {per_sample} values {:?}",
+                    M::INPUT_SHAPE
+                ),
                 format!("{len} values"),
             ));
         }
-        let x = x.try_reshape_like(&M::input_shape(len / per_sample)).dev()?;
+        let x = x
+            .try_reshape_like(&M::input_shape(len / per_sample))
+            .dev()?;
         let y = self.try_forward(x)?;
         let n = y.shape().num_elements();
         y.try_reshape_like(&(n,)).dev()

@@ -12,8 +12,8 @@
 
 mod dyn_model;
 
-pub use dyn_model::{DynModel, ZooEntry};
 pub use dfdx::prelude::Cpu;
+pub use dyn_model::{DynModel, ZooEntry};
 
 /// `model!` for a crate that cannot depend on the facade `sxima` (the
 /// facade depends on it): the same proc-macro, with generated paths that
