@@ -66,14 +66,20 @@ pub fn parse_header_clause(input: ParseStream, clauses: &mut Clauses) -> syn::Re
         .map_err(|e| syn::Error::new(e.span(), format!("expected a model clause: {HEADER}")))?;
     if word == "reconstructs" {
         if clauses.reconstructs.is_some() {
-            return Err(syn::Error::new(word.span(), "`reconstructs` is written twice"));
+            return Err(syn::Error::new(
+                word.span(),
+                "`reconstructs` is written twice",
+            ));
         }
         clauses.reconstructs = Some(word);
         return Ok(());
     }
     if word == "outputs" && input.peek(syn::token::Paren) {
         if clauses.outputs.is_some() {
-            return Err(syn::Error::new(word.span(), "`outputs(..)` is written twice"));
+            return Err(syn::Error::new(
+                word.span(),
+                "`outputs(..)` is written twice",
+            ));
         }
         let content;
         parenthesized!(content in input);
@@ -154,7 +160,12 @@ pub fn number_args(
     let mut out: Vec<Option<(f64, Span)>> = vec![None; spec.len()];
     let names: Vec<&str> = spec.iter().map(|s| s.0).collect();
     let takes = format!("{what} takes {}", names.join(", "));
-    for (k, a) in args.map(|a| a.list.as_slice()).unwrap_or_default().iter().enumerate() {
+    for (k, a) in args
+        .map(|a| a.list.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let slot = match &a.name {
             Some(n) => names.iter().position(|s| n == s).ok_or_else(|| {
                 let mut m = format!("unknown argument `{n}` for {what}");
@@ -165,7 +176,12 @@ pub fn number_args(
                 syn::Error::new(n.span(), m)
             })?,
             None if k < spec.len() => k,
-            None => return Err(syn::Error::new(a.span(), format!("too many arguments: {takes}"))),
+            None => {
+                return Err(syn::Error::new(
+                    a.span(),
+                    format!("too many arguments: {takes}"),
+                ))
+            }
         };
         let value = match &a.value {
             Value::Int { value, .. } => *value as f64,
@@ -173,7 +189,12 @@ pub fn number_args(
             other => {
                 return Err(syn::Error::new(
                     other.span(),
-                    format!("{what}: `{}` is a number, found {} `{}`", names[slot], other.describe(), other.text()),
+                    format!(
+                        "{what}: `{}` is a number, found {} `{}`",
+                        names[slot],
+                        other.describe(),
+                        other.text()
+                    ),
                 ))
             }
         };
@@ -223,9 +244,13 @@ pub struct Penalty {
 #[derive(Debug)]
 pub enum PenaltyKind {
     ActivityL1,
-    SparsityKl { rho: f64 },
+    SparsityKl {
+        rho: f64,
+    },
     /// On a `Sigmoid` after the `Dense` field `dense`.
-    Contractive { dense: Ident },
+    Contractive {
+        dense: Ident,
+    },
 }
 
 /// A declared output: a top-level field's output or a Gaussian head.
@@ -302,7 +327,11 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
         .collect();
     let find = |id: &Ident, what: &str| -> syn::Result<usize> {
         let word = id.to_string();
-        let Some(i) = root.fields.iter().position(|f| f.path == word || f.field == *id) else {
+        let Some(i) = root
+            .fields
+            .iter()
+            .position(|f| f.path == word || f.field == *id)
+        else {
             let names = root.fields.iter().map(|f| f.path.as_str());
             let hint = match closest(&word, names) {
                 Some(n) => format!("; did you mean `{n}`?"),
@@ -336,7 +365,11 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
         let (after, weight, kind_code) = match kind.as_str() {
             "activity_l1" => {
                 let v = number_args(&what, at, args, &[("weight", Some(1.0))])?;
-                (i, check_weight(&what, "weight", v[0])?, PenaltyKind::ActivityL1)
+                (
+                    i,
+                    check_weight(&what, "weight", v[0])?,
+                    PenaltyKind::ActivityL1,
+                )
             }
             "sparsity_kl" => {
                 let v = number_args(&what, at, args, &[("rho", None), ("weight", Some(1.0))])?;
@@ -347,7 +380,11 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
                         format!("{what}: `rho` is the target mean activation, strictly between 0 and 1, found {rho}"),
                     ));
                 }
-                (i, check_weight(&what, "weight", v[1])?, PenaltyKind::SparsityKl { rho })
+                (
+                    i,
+                    check_weight(&what, "weight", v[1])?,
+                    PenaltyKind::SparsityKl { rho },
+                )
             }
             "contractive" => {
                 let v = number_args(&what, at, args, &[("weight", Some(1.0))])?;
@@ -366,7 +403,10 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
                     ));
                 }
                 let k = top.iter().position(|&t| t == i).unwrap_or(0);
-                let next = root.steps.iter().position(|s| matches!(s, Step::Field(t) if *t == i));
+                let next = root
+                    .steps
+                    .iter()
+                    .position(|s| matches!(s, Step::Field(t) if *t == i));
                 let after = next.and_then(|n| match root.steps.get(n + 1) {
                     Some(Step::Field(j)) => Some(*j),
                     _ => None,

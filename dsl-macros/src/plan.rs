@@ -24,8 +24,8 @@ use syn::Ident;
 
 use crate::layers::args::{bind, kind_text};
 use crate::layers::common::{fmt_shape, has_dyn, is_tokens, DYN, TOKENS};
-use crate::layers::names::{may_be_model, snake_case, unknown_layer};
 use crate::layers::gaussian;
+use crate::layers::names::{may_be_model, snake_case, unknown_layer};
 use crate::layers::parallel::{self as compose_par, Merge};
 use crate::layers::residual as compose;
 use crate::layers::{lookup, Cx, Inferred};

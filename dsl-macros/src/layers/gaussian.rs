@@ -21,24 +21,22 @@ pub fn kl_weight(kw: &Ident, args: &Args) -> syn::Result<f64> {
 }
 
 /// The `mu` and `logvar` branches, each written once, in either order.
-pub fn heads<'a>(
-    kw: &Ident,
-    branches: &'a [(Ident, Body)],
-) -> syn::Result<[&'a (Ident, Body); 2]> {
+pub fn heads<'a>(kw: &Ident, branches: &'a [(Ident, Body)]) -> syn::Result<[&'a (Ident, Body); 2]> {
     let usage = "write `gaussian { mu { .. } logvar { .. } }`";
     let mut mu = None;
     let mut logvar = None;
     for b in branches {
-        let slot = match b.0.to_string().as_str() {
-            "mu" => &mut mu,
-            "logvar" => &mut logvar,
-            other => {
-                return Err(syn::Error::new(
+        let slot =
+            match b.0.to_string().as_str() {
+                "mu" => &mut mu,
+                "logvar" => &mut logvar,
+                other => return Err(syn::Error::new(
                     b.0.span(),
-                    format!("a `gaussian` code has the heads `mu` and `logvar`, not `{other}`: {usage}"),
-                ))
-            }
-        };
+                    format!(
+                        "a `gaussian` code has the heads `mu` and `logvar`, not `{other}`: {usage}"
+                    ),
+                )),
+            };
         if slot.is_some() {
             return Err(syn::Error::new(
                 b.0.span(),
@@ -55,8 +53,14 @@ pub fn heads<'a>(
     }
     match (mu, logvar) {
         (Some(m), Some(l)) => Ok([m, l]),
-        (None, _) => Err(syn::Error::new(kw.span(), format!("this `gaussian` has no `mu` head: {usage}"))),
-        (_, None) => Err(syn::Error::new(kw.span(), format!("this `gaussian` has no `logvar` head: {usage}"))),
+        (None, _) => Err(syn::Error::new(
+            kw.span(),
+            format!("this `gaussian` has no `mu` head: {usage}"),
+        )),
+        (_, None) => Err(syn::Error::new(
+            kw.span(),
+            format!("this `gaussian` has no `logvar` head: {usage}"),
+        )),
     }
 }
 

@@ -11,8 +11,8 @@
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
-use super::{activity_l1, contractive_sigmoid_dense, gaussian_kl, reparameterize, sparsity_kl};
 use super::Penalties;
+use super::{activity_l1, contractive_sigmoid_dense, gaussian_kl, reparameterize, sparsity_kl};
 use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Result};
 
@@ -47,7 +47,14 @@ pub fn sparsity_kl_on<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
 /// [`contractive_sigmoid_dense`] of `h = sigmoid(dense(x))` `(batch, O)` and
 /// the dense layer's `weight` `[O, I]`. The weight's reshape is recorded on
 /// the penalty's tape, so its gradient reaches the parameter itself.
-pub fn contractive_on<B: Dim, const O: usize, const I: usize, E: Elem, D: Device<E>, T: Tape<E, D>>(
+pub fn contractive_on<
+    B: Dim,
+    const O: usize,
+    const I: usize,
+    E: Elem,
+    D: Device<E>,
+    T: Tape<E, D>,
+>(
     h: &Tensor<(B, Const<O>), E, D, T>,
     weight: &Tensor<(Const<O>, Const<I>), E, D>,
 ) -> Result<Tensor<Rank0, E, D, T>> {
@@ -119,10 +126,7 @@ pub fn gaussian_sample<S: Shape, E: Elem, D: Device<E>, T: Tape<E, D>>(
     let shape = *mu.shape();
     let (mu_out, logvar_out) = (mu.with_empty_tape(), logvar.with_empty_tape());
     if let Some((penalties, name, weight)) = kl {
-        let value = gaussian_kl(
-            flat(mu.with_empty_tape())?,
-            flat(logvar.with_empty_tape())?,
-        )?;
+        let value = gaussian_kl(flat(mu.with_empty_tape())?, flat(logvar.with_empty_tape())?)?;
         penalties.push(name, weight, value);
     }
     let dev = mu.device().clone();
