@@ -18,6 +18,7 @@
 //!   [`resume`]: training checkpoints (weights + epoch + history + optimizer state).
 //! * [`grad_norms`]: per-parameter gradient L2 norms.
 //! * [`progress`]: the progress bar / per-epoch line.
+//! * `terms`: a loss made of named terms (data loss + penalties), logged each.
 //! * [`forward`]: the traits `fit` needs from a model and tensor helpers.
 
 pub mod atomic_file;
@@ -35,6 +36,7 @@ pub mod model_file;
 pub mod plot;
 pub mod progress;
 pub mod resume;
+mod terms;
 
 pub use callbacks::{
     Callback, Control, CsvLogger, EarlyStopping, JsonLogger, LrSchedule, LrScheduler, Mode,
