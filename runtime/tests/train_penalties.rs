@@ -13,7 +13,7 @@ use sxima_runtime::data::{Dataset, Targets};
 use sxima_runtime::error::{DeviceResultExt, Result};
 use sxima_runtime::loss::{Loss, Mse, Target};
 use sxima_runtime::penalty::{contractive_sigmoid_dense, Penalties};
-use sxima_runtime::train::{fit, train_step, FitConfig, StepBatch, Verbosity};
+use sxima_runtime::train::{evaluate_terms, fit, train_step, FitConfig, StepBatch, Verbosity};
 use sxima_runtime::{layers, model::*, Backend, Elem, Error};
 use sxima_testkit::assert_gradient_matches;
 use train_support::{blobs, params, plain_sgd, Blob};
@@ -330,6 +330,28 @@ fn fit_logs_the_data_loss_and_each_penalty_and_trains_on_their_total() {
     h.plot(dir.join("history.svg")).unwrap();
     let svg = std::fs::read_to_string(dir.join("history.svg")).unwrap();
     assert!(svg.contains("loss terms"));
+}
+
+/// `evaluate_terms` over a dataset (batches of 7: the last one short) is the
+/// sample mean of the total and of each term, as the plain re-computation
+/// over all samples gives it, and leaves the model as it was.
+#[test]
+fn evaluate_terms_gives_the_training_terms_without_changing_the_model() {
+    let dev = Cpu::seed_from_u64(8);
+    let model = <Cae<false> as Model<f64, Cpu>>::build(&dev);
+    let data = cae_data();
+    let before = params(&model);
+    let e = evaluate_terms(&model, &Mse, &data, 7).unwrap();
+    assert_eq!(params(&model), before);
+    assert_eq!(e.samples, 24);
+    let x: Vec<f64> = data.features().iter().map(|&v| v as f64).collect();
+    assert!(
+        (e.loss - total_loss_plain(&before, &x)).abs() < 1e-12,
+        "{e:?}"
+    );
+    let total = e.terms["mse"] + LAMBDA * e.terms[TERM];
+    assert!((e.loss - total).abs() < 1e-12, "{e:?}");
+    assert!(evaluate_terms(&model, &Mse, &data, 0).is_err());
 }
 
 #[test]

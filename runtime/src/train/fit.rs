@@ -20,7 +20,7 @@
 //! inference forward only, as for any model: a penalty is a training-mode
 //! quantity (a VAE code is sampled only in training), so `val_loss` compares
 //! with the data-loss term, not with `loss`. For the penalties over a
-//! dataset, see [`crate::train::infer::evaluate_terms`].
+//! dataset, see [`evaluate_terms`](crate::train::evaluate_terms).
 
 use std::collections::BTreeMap;
 use std::time::Instant;

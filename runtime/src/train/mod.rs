@@ -5,6 +5,8 @@
 //! * [`fit`](fit::fit): the training loop; [`FitConfig`] its settings.
 //! * [`evaluate`](infer::evaluate), [`predict`](infer::predict),
 //!   [`predict_one`](infer::predict_one), [`Predictor`]: inference, no tape.
+//! * [`evaluate_terms`](eval_terms::evaluate_terms): the training loss term
+//!   by term (data loss, penalties) over a dataset, nothing updated.
 //! * [`metrics`]: the [`Metric`] trait, accuracy, top-k accuracy, MAE.
 //! * [`callbacks`]: the [`Callback`] trait, early stopping, best-model
 //!   checkpoints, CSV/JSON loggers, learning-rate schedules.
@@ -25,6 +27,7 @@ pub mod atomic_file;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod config;
+pub mod eval_terms;
 pub mod fit;
 pub mod forward;
 pub mod grad_norms;
@@ -44,6 +47,7 @@ pub use callbacks::{
 };
 pub use checkpoint::LoadOptions;
 pub use config::{FitConfig, Validation, Verbosity};
+pub use eval_terms::{evaluate_terms, TermEvaluation};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use history::{EpochLogs, History};
 pub use images::{image_grid, image_grid_size};
