@@ -47,6 +47,10 @@ pub(crate) fn check_total(value: f64, at: At) -> Result<()> {
     }
 }
 
+/// A step's loss to backpropagate, its value, and each term's unweighted
+/// value by name.
+pub(crate) type Totalled<E, D, T> = (Tensor<Rank0, E, D, T>, f64, Vec<(String, f64)>);
+
 /// `acc + weight * term` on the tape of both (`weight == 1` adds no multiply).
 pub(crate) fn add_weighted<E: Elem, D: Device<E>, T: Tape<E, D>>(
     acc: Tensor<Rank0, E, D, T>,
@@ -73,7 +77,7 @@ pub(crate) fn with_penalties<E: Elem, D: Device<E>, T: Tape<E, D>>(
     data_name: &str,
     penalties: Penalties<E, D, T>,
     at: At,
-) -> Result<(Tensor<Rank0, E, D, T>, f64, Vec<(String, f64)>)> {
+) -> Result<Totalled<E, D, T>> {
     let data_value = scalar(&data);
     check_total(data_value, at)?;
     let mut terms = vec![(data_name.to_string(), data_value)];
@@ -100,7 +104,7 @@ pub(crate) fn total_of_terms<E: Elem, D: Device<E>, T: Tape<E, D>>(
     terms: Penalties<E, D, T>,
     penalties: Penalties<E, D, T>,
     at: At,
-) -> Result<(Tensor<Rank0, E, D, T>, f64, Vec<(String, f64)>)> {
+) -> Result<Totalled<E, D, T>> {
     if terms.is_empty() {
         return Err(Error::config(
             "objective",
