@@ -44,7 +44,7 @@ pub use checkpoint::LoadOptions;
 pub use config::{FitConfig, Validation, Verbosity};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use history::{EpochLogs, History};
-pub use images::{image_grid, image_grid_size};
+pub use images::{image_grid, image_grid_size, image_tiles};
 pub use infer::{
     evaluate, evaluate_with, predict, predict_dataset, predict_one, probabilities, Evaluation,
     Predictor,
