@@ -3,13 +3,24 @@
 //! Per step: gather a mini-batch, build the input tensor on the model's
 //! device, run the training forward with a tape (gradients allocated once and
 //! zeroed after every step), flatten the output to `(batch, n)`, compute the
-//! loss, stop with [`Error::NonFiniteLoss`] on NaN/inf, backpropagate, record
+//! loss, add the penalty terms the model collected (weighted), stop with
+//! [`Error::NonFiniteLoss`] / [`Error::NonFiniteTerm`] on NaN/inf, backpropagate, record
 //! per-parameter gradient norms and let the optimizer update the model.
 //! That step is the public [`train_step`], so benchmarks (`examples/bench.rs`)
 //! time exactly what `fit` runs.
-//! Per epoch: mean loss and metrics, validation, learning rate, time and
-//! gradient norms go into the [`History`]; callbacks may stop the run or
-//! change the learning rate.
+//! Per epoch: mean loss (and, for a model with penalties, the mean of each
+//! term), metrics, validation, learning rate, time and gradient norms go
+//! into the [`History`]; callbacks may stop the run or change the learning rate.
+//!
+//! Penalties: a model whose training forward
+//! ([`Model::try_forward_mut_penalized`]) collects penalty terms trains on
+//! `loss + sum weight * value`; the history's `loss` is that total, and its
+//! `terms` hold the data loss under the loss's name and each penalty under
+//! its own, unweighted. Validation (`val_loss`) is the data loss of the
+//! inference forward only, as for any model: a penalty is a training-mode
+//! quantity (a VAE code is sampled only in training), so `val_loss` compares
+//! with the data-loss term, not with `loss`. For the penalties over a
+//! dataset, see [`evaluate_terms`](crate::train::evaluate_terms).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -25,6 +36,7 @@ use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::Loss;
 use crate::model::{shape_len, Model};
 use crate::optim::Optimizer;
+use crate::penalty::Penalties;
 use crate::train::callbacks::{Callback, Control};
 use crate::train::config::{FitConfig, Validation};
 use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32};
@@ -33,6 +45,7 @@ use crate::train::history::{EpochLogs, History};
 use crate::train::infer::{default_metrics, evaluate_with};
 use crate::train::metrics::Metric;
 use crate::train::progress::Progress;
+use crate::train::terms::{check_total, with_penalties, At, TermSums};
 
 /// A learning rate set by a callback (a schedule) must be finite and >= 0
 /// (0 is allowed here, unlike in the constructors: cosine annealing ends at
@@ -193,6 +206,7 @@ where
         let mut seen = 0usize;
         let mut sums = vec![(0.0f64, 0usize); metrics.len()];
         let mut norms = NormAccumulator::default();
+        let mut terms = TermSums::default();
         for (bi, batch) in train.batches(config.batch_size, shuffle)?.enumerate() {
             let b = batch.len();
             let step = train_step(
@@ -215,7 +229,9 @@ where
                 Err(e) => {
                     if matches!(
                         e,
-                        Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }
+                        Error::NonFiniteLoss { .. }
+                            | Error::NonFiniteTerm { .. }
+                            | Error::NonFiniteGradient { .. }
                     ) {
                         progress.epoch_end_silent();
                     }
@@ -235,7 +251,8 @@ where
             let value = step.loss;
             loss_sum += value * b as f64;
             seen += b;
-            progress.batch_end(seen, loss_sum / seen as f64);
+            terms.add(&step.terms, b);
+            progress.batch_end(seen, loss_sum / seen as f64, &terms);
         }
 
         let (val_loss, val_metrics) = match val {
@@ -251,6 +268,7 @@ where
         let logs = EpochLogs {
             epoch,
             loss: loss_sum / seen as f64,
+            terms: terms.means(),
             metrics: metrics
                 .iter()
                 .zip(&sums)
@@ -307,8 +325,13 @@ pub struct StepBatch<'a> {
 /// What one [`train_step`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    /// The batch's mean loss (before the update).
+    /// The batch's mean loss (before the update): with penalties, the total
+    /// `data + sum weight * value` that was backpropagated.
     pub loss: f64,
+    /// Each named term of the loss, unweighted, when there is more than
+    /// one: the data loss under the loss's name, then each penalty the
+    /// model collected under its name. Empty for a model without penalties.
+    pub terms: Vec<(String, f64)>,
     /// The model's outputs `[b * n_out]` (before the update), when asked for.
     pub predictions: Option<Vec<f32>>,
     /// Per-parameter gradient L2 norms, when asked for.
@@ -317,11 +340,15 @@ pub struct StepOutput {
 
 /// One training step, exactly as [`fit`] runs it: build the input tensor,
 /// training forward with a tape (reusing the zeroed gradients in `grads`),
-/// loss, NaN/inf check, backward, optional gradient norms (with their NaN/inf
-/// check), optimizer update, zero the gradients and put them back in `grads`.
+/// loss plus the weighted penalties the model collected, NaN/inf check,
+/// backward, optional gradient norms (with their NaN/inf check), optimizer
+/// update, zero the gradients and put them back in `grads`. A model without
+/// penalties collects none, and the step is the plain loss's (an empty
+/// [`Penalties`] allocates nothing).
 /// (On `Cpu`, a program may call [`crate::tune_host_allocator`] once first.)
 ///
-/// Errors: [`Error::NonFiniteLoss`] (no update is made),
+/// Errors: [`Error::NonFiniteLoss`] (the data loss or the total; no update
+/// is made), [`Error::NonFiniteTerm`] (a penalty, named; no update is made),
 /// [`Error::NonFiniteGradient`] (only with `grad_norms`; no update is made),
 /// a device error, or the optimizer's error.
 #[allow(clippy::too_many_arguments)]
@@ -349,18 +376,22 @@ where
         Some(g) => g,
         None => model.try_alloc_grads().dev()?,
     };
-    let y = model.try_forward_mut(x.traced(g))?;
+    let mut penalties = Penalties::new();
+    let y = model.try_forward_mut_penalized(x.traced(g), &mut penalties)?;
     let pred = predictions.then(|| y.as_vec().into_iter().map(to_f32).collect::<Vec<f32>>());
     let y = y.try_reshape_like(&(b, n_out)).dev()?;
     let l = target_loss(loss, dev, y, batch.targets)?;
-    let value = scalar(&l);
-    if !value.is_finite() {
-        return Err(Error::NonFiniteLoss {
-            epoch: batch.epoch,
-            batch: batch.batch,
-            value,
-        });
-    }
+    let at = At {
+        epoch: batch.epoch,
+        batch: batch.batch,
+    };
+    let (l, value, terms) = if penalties.is_empty() {
+        let value = scalar(&l);
+        check_total(value, at)?;
+        (l, value, Vec::new())
+    } else {
+        with_penalties(l, loss.name(), penalties, at)?
+    };
     let mut g = l.try_backward().dev()?;
     let step_norms = if grad_norms {
         let step_norms = gradient_norms(model, &mut g)?;
@@ -379,6 +410,7 @@ where
     *grads = Some(g);
     Ok(StepOutput {
         loss: value,
+        terms,
         predictions: pred,
         grad_norms: step_norms,
     })
