@@ -21,8 +21,9 @@
 //! PCA), `out/autoencoders_reconstructions.png`, `out/autoencoders_samples.png`
 //! (VAE samples from the prior) and `out/autoencoders_interpolation.png`.
 //!
-//! The undercomplete, denoising and convolutional AEs train with `fit`
-//! (binary cross-entropy); the penalised variants and the VAE add their
+//! Decoders end in logits; every variant trains on binary cross-entropy
+//! with logits (a sigmoid on the output gives the pictures' pixels). The
+//! undercomplete, denoising and convolutional AEs train with `fit`; the penalised variants and the VAE add their
 //! penalty to the loss in a short loop here (`train_with`), with the
 //! penalty functions of `sxima::runtime::penalty`.
 //!
@@ -51,12 +52,11 @@ model! {
         code: Dense(2),
     }
 
-    /// Decoder from a 2-D code back to 784 pixel probabilities.
+    /// Decoder from a 2-D code back to 784 pixel logits.
     pub Decoder2(input: [2]) {
         fc1: Dense(256),
         ReLU,
         fc2: Dense(784),
-        Sigmoid,
     }
 
     /// The undercomplete autoencoder 784-256-2-256-784.
@@ -72,10 +72,9 @@ model! {
         Sigmoid,
     }
 
-    /// 64 activations back to 784 pixel probabilities.
+    /// 64 activations back to 784 pixel logits.
     pub SigmoidDecoder(input: [64]) {
         fc: Dense(784),
-        Sigmoid,
     }
 
     /// 784-64-784 with a sigmoid code: the plain, sparse, contractive and
@@ -95,7 +94,7 @@ model! {
         MaxPool2d(2),
     }
 
-    /// Convolutional decoder: `[8, 7, 7]` back to a digit.
+    /// Convolutional decoder: `[8, 7, 7]` back to a digit's 784 logits.
     pub ConvDecoder(input: [8, 7, 7]) {
         conv1: Conv2d(16, kernel = 3, padding = same),
         ReLU,
@@ -104,7 +103,6 @@ model! {
         ReLU,
         UpSampling2d(2),
         conv3: Conv2d(1, kernel = 3, padding = same),
-        Sigmoid,
         Flatten,
     }
 
@@ -252,12 +250,21 @@ where
     Ok(per_epoch)
 }
 
-/// Mean binary cross-entropy per pixel of `pred` against `t`, on the tape.
+/// Mean binary cross-entropy per pixel of `logits` against `t`, on the tape.
 fn bce(
-    pred: Taped<(usize, Const<PIXELS>)>,
+    logits: Taped<(usize, Const<PIXELS>)>,
     t: &Tensor<(usize, usize), f32, Cpu>,
 ) -> sxima::Result<Taped<Rank0>> {
-    Bce.try_loss(pred.realize::<(usize, usize)>(), &Target::Values(t))
+    BceWithLogits.try_loss(logits.realize::<(usize, usize)>(), &Target::Values(t))
+}
+
+/// Pixel probabilities of a decoder's logits (one `Vec` per digit), flat.
+fn pixels(logits: Vec<Vec<f32>>) -> Vec<f32> {
+    logits
+        .into_iter()
+        .flatten()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect()
 }
 
 /// Training loss of the sigmoid AE: reconstruction BCE plus `weight *`
@@ -322,7 +329,8 @@ fn vae_loss(
     let (kl, tape) = kl.split_tape();
     let z = z.put_tape(tape).reshape_like(&(b, Const::<2>));
     let y = m.1.try_forward_mut(z)?;
-    Ok(bce(y, &t)? * PIXELS as f32 + kl)
+    let y = y.realize::<(usize, usize)>();
+    Ok(BceWithLogits.summed().try_loss(y, &Target::Values(&t))? + kl)
 }
 
 /// The VAE's code (`mu`) of each digit, `[n, 2]` row-major.
@@ -425,8 +433,15 @@ fn main() -> sxima::Result<()> {
     // 1. Undercomplete AE with a 2-D code.
     let t0 = Instant::now();
     let mut ae = Autoencoder::<f32, Cpu>::build(&dev);
-    fit(&mut ae, &mut adam()?, &Bce, &ae_train, quiet(long), &mut [])?;
-    let recon = flat(predict(&ae, &xte, 256)?);
+    fit(
+        &mut ae,
+        &mut adam()?,
+        &BceWithLogits,
+        &ae_train,
+        quiet(long),
+        &mut [],
+    )?;
+    let recon = pixels(predict(&ae, &xte, 256)?);
     let (ae_tr, ae_te) = (
         flat(predict(&ae.encoder, &xtr, 256)?),
         flat(predict(&ae.encoder, &xte, 256)?),
@@ -456,7 +471,7 @@ fn main() -> sxima::Result<()> {
         let y = m.try_forward_mut(x)?;
         bce(y, &t)
     })?;
-    let plain_recon = flat(predict(&plain, &xte, 256)?);
+    let plain_recon = pixels(predict(&plain, &xte, 256)?);
     let plain_jac = jacobian_norm(&plain, &xte)?;
     let plain_act = mean_activation(&plain)?;
     rows.push(Row {
@@ -472,7 +487,7 @@ fn main() -> sxima::Result<()> {
     train_with(&mut sparse, &dev, &ae_train, mid, seed, |m, x, t| {
         sigmoid_ae_loss(m, x, t, SPARSITY_WEIGHT, |h, _| sparsity_kl(h, RHO))
     })?;
-    let sparse_recon = flat(predict(&sparse, &xte, 256)?);
+    let sparse_recon = pixels(predict(&sparse, &xte, 256)?);
     let sparse_act = mean_activation(&sparse)?;
     let sparse_kl = {
         let h = flat(predict(&sparse.encoder, &xte, 256)?);
@@ -492,7 +507,7 @@ fn main() -> sxima::Result<()> {
     train_with(&mut cae, &dev, &ae_train, mid, seed, |m, x, t| {
         sigmoid_ae_loss(m, x, t, CONTRACTIVE_WEIGHT, contractive_sigmoid_dense)
     })?;
-    let cae_recon = flat(predict(&cae, &xte, 256)?);
+    let cae_recon = pixels(predict(&cae, &xte, 256)?);
     let cae_jac = jacobian_norm(&cae, &xte)?;
     rows.push(Row {
         name: "contractive AE",
@@ -515,12 +530,12 @@ fn main() -> sxima::Result<()> {
     fit(
         &mut dae,
         &mut adam()?,
-        &Bce,
+        &BceWithLogits,
         &reconstruct(noisy_tr, xtr.clone())?,
         quiet(mid),
         &mut [],
     )?;
-    let denoised = flat(predict(&dae, &noisy_te, 256)?);
+    let denoised = pixels(predict(&dae, &noisy_te, 256)?);
     let noisy_mse = mse(&noisy_te, &xte);
     rows.push(Row {
         name: "denoising AE",
@@ -539,12 +554,12 @@ fn main() -> sxima::Result<()> {
     fit(
         &mut cnn,
         &mut adam()?,
-        &Bce,
+        &BceWithLogits,
         &ae_train,
         quiet(conv_epochs),
         &mut [],
     )?;
-    let conv_recon = flat(predict(&cnn, &xte, 256)?);
+    let conv_recon = pixels(predict(&cnn, &xte, 256)?);
     rows.push(Row {
         name: "convolutional AE",
         mse: mse(&conv_recon, &xte),
@@ -568,7 +583,7 @@ fn main() -> sxima::Result<()> {
     let (vae_tr, vae_te) = (vae_encode(&vae, &xtr)?, vae_encode(&vae, &xte)?);
     let vae_knn = knn_accuracy(&vae_tr, &train_labels, &vae_te, &test_labels, 2, K)?;
     let decode =
-        |codes: &[f32]| -> sxima::Result<Vec<f32>> { Ok(flat(predict(&vae.1, codes, 256)?)) };
+        |codes: &[f32]| -> sxima::Result<Vec<f32>> { Ok(pixels(predict(&vae.1, codes, 256)?)) };
     let vae_recon = decode(&vae_te)?;
     let vae_kl = {
         let out = flat(predict(&vae.0, &xte, 256)?);

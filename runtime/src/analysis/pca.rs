@@ -32,7 +32,7 @@ impl Pca {
     /// Fits the top `k` principal axes of `data`, `n` samples of `dim`
     /// values each, row-major (`data.len() == n * dim`).
     ///
-    /// Forms the `[dim, dim]` covariance once (a multithreaded matrix
+    /// Forms the `[dim, dim]` covariance once (a multithreaded `f32` matrix
     /// product, `n * dim²` multiply-adds), then iterates a block of
     /// `min(dim, k + 8)` vectors: `Z = C Q`, Rayleigh–Ritz on `Qᵀ Z`,
     /// re-orthonormalise, until each of the `k` Ritz pairs has residual
@@ -183,14 +183,15 @@ fn column_mean(data: &[f32], dim: usize) -> Vec<f64> {
 }
 
 /// Sample covariance `Xcᵀ Xc / (n - 1)`, `[dim, dim]` row-major, with `Xc`
-/// the centred data.
+/// the centred data. The product runs in `f32` (the data's precision; the
+/// centring removes the large common part first), the result is `f64`.
 fn covariance(data: &[f32], dim: usize, mean: &[f64]) -> Vec<f64> {
     let n = data.len() / dim;
-    let centred: Vec<f64> = data
+    let centred: Vec<f32> = data
         .chunks(dim)
-        .flat_map(|x| x.iter().zip(mean).map(|(&v, m)| v as f64 - m))
+        .flat_map(|x| x.iter().zip(mean).map(|(&v, m)| (v as f64 - m) as f32))
         .collect();
-    let mut cov = vec![0.0f64; dim * dim];
+    let mut cov = vec![0.0f32; dim * dim];
     // SAFETY: `cov` is `dim x dim` with row stride `dim` and column stride 1;
     // the left operand `Xcᵀ` is `dim x n` read from `centred` (`n x dim`,
     // row-major) with row stride 1 and column stride `dim`; the right operand
@@ -214,14 +215,21 @@ fn covariance(data: &[f32], dim: usize, mean: &[f64]) -> Vec<f64> {
             1,
             dim as isize,
             0.0,
-            1.0 / (n - 1) as f64,
+            1.0 / (n - 1) as f32,
             false,
             false,
             false,
             gemm::Parallelism::Rayon(0),
         )
     }
-    cov
+    // Symmetrise (the blocked product may round the two triangles apart).
+    let mut out = vec![0.0f64; dim * dim];
+    for i in 0..dim {
+        for j in 0..dim {
+            out[i * dim + j] = 0.5 * (cov[i * dim + j] as f64 + cov[j * dim + i] as f64);
+        }
+    }
+    out
 }
 
 /// The top `k` eigenpairs of the symmetric `[dim, dim]` matrix `c`:
