@@ -18,7 +18,9 @@
 use proc_macro::TokenStream;
 
 mod api;
+mod clauses;
 mod expand;
+mod hooks;
 mod layers;
 mod parse;
 mod paths;

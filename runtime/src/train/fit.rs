@@ -92,6 +92,117 @@ where
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
+    run(
+        model,
+        optimizer,
+        &LossTrainer(loss),
+        train,
+        config,
+        callbacks,
+    )
+}
+
+/// What differs between [`fit`] and
+/// [`fit_outputs`](crate::train::fit_outputs): the data check, one training
+/// step and the validation loss; [`run`] is the loop they share.
+pub(crate) trait Trainer<E: Elem, D: Backend<E>, M: Model<E, D>, O> {
+    /// The loss's name in the history (`History::loss_name`).
+    fn loss_name(&self) -> String;
+    /// Checks a dataset's samples and targets against the model.
+    fn check_data(&self, data: &Dataset) -> Result<()>;
+    /// Whether the steps can return the model's outputs for metrics.
+    fn has_predictions(&self) -> bool;
+    /// One training step (see [`train_step`]).
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        model: &mut M,
+        optimizer: &mut O,
+        dev: &D,
+        grads: &mut Option<Gradients<E, D>>,
+        batch: StepBatch<'_>,
+        predictions: bool,
+        grad_norms: bool,
+    ) -> Result<StepOutput>;
+    /// The validation loss and metrics of `model` on `val`.
+    fn validate(
+        &self,
+        model: &M,
+        val: &Dataset,
+        batch_size: usize,
+        metrics: &[Box<dyn Metric>],
+    ) -> Result<(f64, BTreeMap<String, f64>)>;
+}
+
+/// [`fit`]'s trainer: a [`Loss`] on the model's output plus its penalties.
+struct LossTrainer<'a, L>(&'a L);
+
+impl<E, D, M, O, L> Trainer<E, D, M, O> for LossTrainer<'_, L>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+    L: Loss<E, D>,
+{
+    fn loss_name(&self) -> String {
+        self.0.name().to_string()
+    }
+    fn check_data(&self, data: &Dataset) -> Result<()> {
+        data.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)
+    }
+    fn has_predictions(&self) -> bool {
+        true
+    }
+    fn step(
+        &self,
+        model: &mut M,
+        optimizer: &mut O,
+        dev: &D,
+        grads: &mut Option<Gradients<E, D>>,
+        batch: StepBatch<'_>,
+        predictions: bool,
+        grad_norms: bool,
+    ) -> Result<StepOutput> {
+        train_step(
+            model,
+            optimizer,
+            self.0,
+            dev,
+            grads,
+            batch,
+            predictions,
+            grad_norms,
+        )
+    }
+    fn validate(
+        &self,
+        model: &M,
+        val: &Dataset,
+        batch_size: usize,
+        metrics: &[Box<dyn Metric>],
+    ) -> Result<(f64, BTreeMap<String, f64>)> {
+        let e = evaluate_with(model, self.0, val, batch_size, metrics)?;
+        Ok((e.loss, e.metrics))
+    }
+}
+
+/// The training loop of [`fit`] with `trainer`'s steps and validation.
+pub(crate) fn run<E, D, M, O, Tr>(
+    model: &mut M,
+    optimizer: &mut O,
+    trainer: &Tr,
+    train: &Dataset,
+    config: FitConfig<'_>,
+    callbacks: &mut [&mut dyn Callback<E, D, M>],
+) -> Result<History>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+    Tr: Trainer<E, D, M, O>,
+{
     if config.epochs == 0 {
         return Err(Error::config("epochs", config.epochs, "must be at least 1"));
     }
@@ -130,7 +241,7 @@ where
             (&split.0, Some(&split.1))
         }
     };
-    train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    trainer.check_data(train)?;
     train.check_finite()?;
     if let Some(v) = val {
         if v.is_empty() {
@@ -140,7 +251,7 @@ where
                 "it is empty",
             ));
         }
-        v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+        trainer.check_data(v)?;
         v.check_finite().map_err(|e| match e {
             Error::NonFiniteData {
                 input,
@@ -158,7 +269,17 @@ where
     }
 
     let mut metrics: Vec<Box<dyn Metric>> = config.metrics;
-    if config.auto_accuracy && !metrics.iter().any(|m| m.name() == "acc") {
+    if !trainer.has_predictions() && !metrics.is_empty() {
+        return Err(Error::config(
+            "metrics",
+            metrics.len(),
+            "a multi-output objective gives no single output to score; pass no metrics",
+        ));
+    }
+    if trainer.has_predictions()
+        && config.auto_accuracy
+        && !metrics.iter().any(|m| m.name() == "acc")
+    {
         let mut auto = default_metrics(train.targets());
         auto.append(&mut metrics);
         metrics = auto;
@@ -169,7 +290,7 @@ where
     let n_out = shape_len(M::OUTPUT_SHAPE);
     let mut progress = Progress::new(config.verbosity, config.epochs);
     let mut history = History {
-        loss_name: loss.name().to_string(),
+        loss_name: trainer.loss_name(),
         epochs: Vec::new(),
         stopped_at: None,
     };
@@ -209,10 +330,9 @@ where
         let mut terms = TermSums::default();
         for (bi, batch) in train.batches(config.batch_size, shuffle)?.enumerate() {
             let b = batch.len();
-            let step = train_step(
+            let step = trainer.step(
                 model,
                 optimizer,
-                loss,
                 &dev,
                 &mut grads,
                 StepBatch {
@@ -259,8 +379,8 @@ where
             Some(v) => {
                 // Inference results do not depend on the batch size, so
                 // validation runs in batches of at least 128 even for SGD.
-                let e = evaluate_with(&*model, loss, v, config.batch_size.max(128), &metrics)?;
-                (Some(e.loss), e.metrics)
+                let (l, m) = trainer.validate(&*model, v, config.batch_size.max(128), &metrics)?;
+                (Some(l), m)
             }
             None => (None, BTreeMap::new()),
         };
@@ -392,13 +512,39 @@ where
     } else {
         with_penalties(l, loss.name(), penalties, at)?
     };
+    let step_norms = backward_and_update(model, optimizer, grads, l, at, grad_norms)?;
+    Ok(StepOutput {
+        loss: value,
+        terms,
+        predictions: pred,
+        grad_norms: step_norms,
+    })
+}
+
+/// The end of a training step: backward of `l`, optional gradient norms
+/// (with their NaN/inf check, [`Error::NonFiniteGradient`], no update made),
+/// optimizer update, zeroed gradients back into `grads`.
+pub(crate) fn backward_and_update<E, D, M, O>(
+    model: &mut M,
+    optimizer: &mut O,
+    grads: &mut Option<Gradients<E, D>>,
+    l: dfdx::tensor::Tensor<dfdx::shapes::Rank0, E, D, dfdx::tensor::OwnedTape<E, D>>,
+    at: At,
+    grad_norms: bool,
+) -> Result<Option<Vec<(String, f64)>>>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+{
     let mut g = l.try_backward().dev()?;
     let step_norms = if grad_norms {
         let step_norms = gradient_norms(model, &mut g)?;
         if let Some((name, _)) = step_norms.iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFiniteGradient {
-                epoch: batch.epoch,
-                batch: batch.batch,
+                epoch: at.epoch,
+                batch: at.batch,
                 parameter: name.clone(),
             });
         }
@@ -408,10 +554,5 @@ where
     };
     optimizer.step_and_zero(model, &mut g)?;
     *grads = Some(g);
-    Ok(StepOutput {
-        loss: value,
-        terms,
-        predictions: pred,
-        grad_norms: step_norms,
-    })
+    Ok(step_norms)
 }

@@ -3,6 +3,8 @@
 //! (CSV/JSON/plots) and checkpoints.
 //!
 //! * [`fit`](fit::fit): the training loop; [`FitConfig`] its settings.
+//! * [`fit_outputs`](fit_outputs::fit_outputs): the same loop for a model
+//!   with several typed outputs and an [`Objective`] over them.
 //! * [`evaluate`](infer::evaluate), [`predict`](infer::predict),
 //!   [`predict_one`](infer::predict_one), [`Predictor`]: inference, no tape.
 //! * [`evaluate_terms`](eval_terms::evaluate_terms): the training loss term
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod eval_terms;
 pub mod fit;
+pub mod fit_outputs;
 pub mod forward;
 pub mod grad_norms;
 pub mod history;
@@ -49,6 +52,7 @@ pub use checkpoint::LoadOptions;
 pub use config::{FitConfig, Validation, Verbosity};
 pub use eval_terms::{evaluate_terms, TermEvaluation};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
+pub use fit_outputs::{fit_outputs, train_outputs_step, Objective};
 pub use history::{EpochLogs, History};
 pub use images::{image_grid, image_grid_size, image_tiles};
 pub use infer::{

@@ -47,6 +47,10 @@ pub(crate) fn check_total(value: f64, at: At) -> Result<()> {
     }
 }
 
+/// A step's loss to backpropagate, its value, and each term's unweighted
+/// value by name.
+pub(crate) type Totalled<E, D, T> = (Tensor<Rank0, E, D, T>, f64, Vec<(String, f64)>);
+
 /// `acc + weight * term` on the tape of both (`weight == 1` adds no multiply).
 pub(crate) fn add_weighted<E: Elem, D: Device<E>, T: Tape<E, D>>(
     acc: Tensor<Rank0, E, D, T>,
@@ -73,7 +77,7 @@ pub(crate) fn with_penalties<E: Elem, D: Device<E>, T: Tape<E, D>>(
     data_name: &str,
     penalties: Penalties<E, D, T>,
     at: At,
-) -> Result<(Tensor<Rank0, E, D, T>, f64, Vec<(String, f64)>)> {
+) -> Result<Totalled<E, D, T>> {
     let data_value = scalar(&data);
     check_total(data_value, at)?;
     let mut terms = vec![(data_name.to_string(), data_value)];
@@ -87,6 +91,49 @@ pub(crate) fn with_penalties<E: Elem, D: Device<E>, T: Tape<E, D>>(
     let value = scalar(&total);
     check_total(value, at)?;
     Ok((total, value, terms))
+}
+
+/// The loss of a multi-output objective: `sum weight * value` over its
+/// `terms` and then the model's `penalties`, each logged unweighted under
+/// its name, in that order.
+///
+/// Errors: [`Error::InvalidConfig`] when the objective pushed no term,
+/// [`Error::NonFiniteTerm`] naming the first NaN/inf term,
+/// [`Error::NonFiniteLoss`] when the total is.
+pub(crate) fn total_of_terms<E: Elem, D: Device<E>, T: Tape<E, D>>(
+    terms: Penalties<E, D, T>,
+    penalties: Penalties<E, D, T>,
+    at: At,
+) -> Result<Totalled<E, D, T>> {
+    if terms.is_empty() {
+        return Err(Error::config(
+            "objective",
+            "no terms",
+            "an objective must push at least one loss term over the outputs",
+        ));
+    }
+    let mut total: Option<Tensor<Rank0, E, D, T>> = None;
+    let mut logged = Vec::new();
+    for t in terms.into_terms().into_iter().chain(penalties.into_terms()) {
+        let v = scalar(&t.value);
+        check_term(&t.name, v, at)?;
+        total = Some(match total {
+            None if t.weight == 1.0 => t.value,
+            None => t.value.try_mul(cast::<E>(t.weight)).dev()?,
+            Some(acc) => add_weighted(acc, t.weight, t.value)?,
+        });
+        logged.push((t.name, v));
+    }
+    let Some(total) = total else {
+        return Err(Error::config(
+            "objective",
+            "no terms",
+            "an objective must push at least one loss term",
+        ));
+    };
+    let value = scalar(&total);
+    check_total(value, at)?;
+    Ok((total, value, logged))
 }
 
 /// Sums of named per-batch term values weighted by batch size, for the
