@@ -2,30 +2,32 @@
 //! (first 8,000 train, last 2,000 test, pixels in [0, 1]):
 //!
 //! * **undercomplete** AE 784-256-2-256-784 (a 2-D code, compared with PCA),
-//! * **sigmoid AE** 784-64-784 with a sigmoid code, trained three ways:
-//!   plain, **sparse** (KL sparsity penalty, target rho = 0.05) and
-//!   **contractive** (squared Frobenius norm of the encoder's Jacobian),
-//! * **denoising** AE (the same 784-64-784 net, noisy input -> clean digit),
+//! * a 784-64-784 AE with a **sigmoid code**, three times: plain, **sparse**
+//!   (`regularize { code: sparsity_kl(rho = 0.05, ..) }`) and
+//!   **contractive** (`regularize { enc: contractive(..) }`, the squared
+//!   Frobenius norm of the encoder's Jacobian),
+//! * **denoising** AE (the plain 784-64-784 net, noisy input -> clean digit),
 //! * **convolutional** AE (`[1, 28, 28] -> [8, 7, 7] -> [1, 28, 28]`),
-//! * **VAE** 784-256-(mu, logvar: 2) and 2-256-784, BCE summed over pixels +
-//!   KL, Adam.
+//! * **VAE** 784-256-`gaussian { mu, logvar }` (2-D) and 2-256-784, BCE
+//!   summed over pixels + KL, Adam.
+//!
+//! Every model is a `model!` declaration (`reconstructs` checks at compile
+//! time that the output has the input's shape) and trains with `fit`, which
+//! adds the penalties the model declares (sparsity, contractive, the VAE's
+//! KL) to the loss. Decoders end in logits; the loss is binary cross-entropy
+//! with logits, and a sigmoid on the output gives the pictures' pixels.
 //!
 //! Prints one line per variant: the test reconstruction error (MSE per
 //! pixel, the same measure for all), the mean-digit baseline's, the code
-//! size, the penalty's value on the test digits, and the k-NN accuracy
-//! (k = 5, train codes as the reference) of 2-D codes beside PCA's. Then the
-//! sparse AE's mean code activation against rho (with and without the
-//! penalty), the mean squared Frobenius norm of the encoder Jacobian on test
-//! digits (contractive vs plain), and the VAE's ELBO per epoch. Writes
-//! `out/autoencoders_codes.{png,svg}` (2-D codes of the test digits: AE, VAE,
-//! PCA), `out/autoencoders_reconstructions.png`, `out/autoencoders_samples.png`
-//! (VAE samples from the prior) and `out/autoencoders_interpolation.png`.
-//!
-//! Decoders end in logits; every variant trains on binary cross-entropy
-//! with logits (a sigmoid on the output gives the pictures' pixels). The
-//! undercomplete, denoising and convolutional AEs train with `fit`; the penalised variants and the VAE add their
-//! penalty to the loss in a short loop here (`train_with`), with the
-//! penalty functions of `sxima::runtime::penalty`.
+//! size, the penalty's value on the test digits (`evaluate_terms`), and the
+//! k-NN accuracy (k = 5, train codes as the reference) of 2-D codes beside
+//! PCA's. Then the sparse AE's mean code activation against rho (with and
+//! without the penalty), the mean squared Frobenius norm of the encoder
+//! Jacobian on test digits (contractive vs plain), and the VAE's ELBO per
+//! epoch. Writes `out/autoencoders_codes.{png,svg}` (2-D codes of the test
+//! digits: AE, VAE, PCA), `out/autoencoders_reconstructions.png`,
+//! `out/autoencoders_samples.png` (VAE samples from the prior) and
+//! `out/autoencoders_interpolation.png`.
 //!
 //! ```text
 //! cargo run --release --example autoencoders             # full run
@@ -36,17 +38,12 @@
 use std::time::Instant;
 
 use sxima::analysis::{knn_accuracy, plot_codes, Pca};
-use sxima::loss::Target;
 use sxima::prelude::*;
-use sxima::runtime::penalty::{
-    contractive_sigmoid_dense, gaussian_kl, reparameterize, sparsity_kl,
-};
-use sxima::train::{image_grid, image_tiles};
+use sxima::train::{evaluate_terms, image_grid, image_tiles, History};
 
 model! {
     /// Undercomplete encoder: a digit to a 2-D code.
-    pub Encoder2(input: [1, 28, 28]) {
-        Flatten,
+    pub Encoder2(input: [784]) {
         fc1: Dense(256),
         ReLU,
         code: Dense(2),
@@ -60,16 +57,31 @@ model! {
     }
 
     /// The undercomplete autoencoder 784-256-2-256-784.
-    pub Autoencoder(input: [1, 28, 28]) {
+    pub Autoencoder(input: [784], reconstructs) {
         encoder: Encoder2 -> [2],
         decoder: Decoder2 -> [784],
     }
 
     /// A sigmoid dense encoder: a digit to 64 activations in (0, 1).
-    pub SigmoidEncoder(input: [1, 28, 28]) {
-        Flatten,
-        code: Dense(64),
-        Sigmoid,
+    pub SigmoidEncoder(input: [784]) {
+        enc: Dense(64),
+        code: Sigmoid,
+    }
+
+    /// The same encoder with the KL sparsity penalty on its code.
+    pub SparseEncoder(input: [784]) {
+        enc: Dense(64),
+        code: Sigmoid,
+    } regularize {
+        code: sparsity_kl(rho = 0.05, weight = 0.03),
+    }
+
+    /// The same encoder with the contractive penalty on its Jacobian.
+    pub ContractiveEncoder(input: [784]) {
+        enc: Dense(64),
+        code: Sigmoid,
+    } regularize {
+        enc: contractive(weight = 0.003),
     }
 
     /// 64 activations back to 784 pixel logits.
@@ -77,10 +89,21 @@ model! {
         fc: Dense(784),
     }
 
-    /// 784-64-784 with a sigmoid code: the plain, sparse, contractive and
-    /// denoising autoencoders.
-    pub SigmoidAutoencoder(input: [1, 28, 28]) {
+    /// 784-64-784, plain (and, trained on noisy inputs, the denoising AE).
+    pub SigmoidAutoencoder(input: [784], reconstructs) {
         encoder: SigmoidEncoder -> [64],
+        decoder: SigmoidDecoder -> [784],
+    }
+
+    /// 784-64-784 with the sparsity penalty.
+    pub SparseAutoencoder(input: [784], reconstructs) {
+        encoder: SparseEncoder -> [64],
+        decoder: SigmoidDecoder -> [784],
+    }
+
+    /// 784-64-784 with the contractive penalty.
+    pub ContractiveAutoencoder(input: [784], reconstructs) {
+        encoder: ContractiveEncoder -> [64],
         decoder: SigmoidDecoder -> [784],
     }
 
@@ -94,7 +117,7 @@ model! {
         MaxPool2d(2),
     }
 
-    /// Convolutional decoder: `[8, 7, 7]` back to a digit's 784 logits.
+    /// Convolutional decoder: `[8, 7, 7]` back to a digit's logits.
     pub ConvDecoder(input: [8, 7, 7]) {
         conv1: Conv2d(16, kernel = 3, padding = same),
         ReLU,
@@ -103,52 +126,42 @@ model! {
         ReLU,
         UpSampling2d(2),
         conv3: Conv2d(1, kernel = 3, padding = same),
-        Flatten,
     }
 
     /// The convolutional autoencoder.
-    pub ConvAutoencoder(input: [1, 28, 28]) {
+    pub ConvAutoencoder(input: [1, 28, 28], reconstructs) {
         encoder: ConvEncoder -> [8, 7, 7],
-        decoder: ConvDecoder -> [784],
+        decoder: ConvDecoder -> [1, 28, 28],
     }
 
-    /// The VAE's encoder: 784-256, then two heads side by side, `[mu (2),
-    /// logvar (2)]`.
-    pub VaeEncoder(input: [1, 28, 28]) {
-        Flatten,
+    /// The VAE's encoder: 784-256, then a Gaussian code of 2 units. The
+    /// training forward samples `z = mu + exp(logvar / 2) * eps` and adds
+    /// the KL divergence to N(0, I) to the loss; inference returns `mu`.
+    pub VaeEncoder(input: [784]) {
         fc1: Dense(256),
         ReLU,
-        heads: parallel(concat) {
-            mu { Dense(2) }
-            logvar { Dense(2) }
-        } -> [4],
+        z: gaussian { mu { Dense(2) } logvar { Dense(2) } },
+    }
+
+    /// The VAE: Gaussian encoder and the 2-256-784 decoder.
+    pub Vae(input: [784], reconstructs) {
+        encoder: VaeEncoder -> [2],
+        decoder: Decoder2 -> [784],
     }
 }
-
-/// The VAE: its encoder and its decoder, trained together (the decoder runs
-/// on codes sampled between the two, so they are not one sequential model;
-/// a pair of modules is one parameter collection for the optimizer).
-type Vae = (VaeEncoder<f32, Cpu>, Decoder2<f32, Cpu>);
 
 /// Pixels per digit.
 const PIXELS: usize = 28 * 28;
 /// Neighbours of the k-NN accuracy.
 const K: usize = 5;
-/// Target mean activation of the sparse code.
+/// Target mean activation of the sparse code (as in `SparseEncoder`).
 const RHO: f64 = 0.05;
-/// Weight of the KL sparsity penalty (the reconstruction is a per-pixel mean).
-const SPARSITY_WEIGHT: f64 = 0.01;
-/// Weight of the contractive penalty.
-const CONTRACTIVE_WEIGHT: f64 = 0.02;
 /// Standard deviation of the denoising AE's Gaussian noise.
 const NOISE: f32 = 0.5;
 /// Mini-batch size of every variant.
 const BATCH: usize = 64;
 /// Digits shown in the reconstructions grid.
 const SHOWN: usize = 10;
-
-type Taped<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
-type Digits<T> = Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu, T>;
 
 /// One line of the results table.
 struct Row {
@@ -172,9 +185,19 @@ fn flat(rows: Vec<Vec<f32>>) -> Vec<f32> {
     rows.into_iter().flatten().collect()
 }
 
-/// The autoencoder dataset of `features`: each digit is its own target.
-fn reconstruct(features: Vec<f32>, targets: Vec<f32>) -> sxima::Result<Dataset> {
-    Dataset::with_values(features, &[1, 28, 28], PIXELS, targets)
+/// Pixel probabilities of a decoder's logits (one `Vec` per digit), flat.
+fn pixels(logits: Vec<Vec<f32>>) -> Vec<f32> {
+    logits
+        .into_iter()
+        .flatten()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect()
+}
+
+/// An autoencoder dataset: `features` (samples of `shape`) and `targets`
+/// (784 pixels each).
+fn pairs(features: Vec<f32>, shape: &[usize], targets: Vec<f32>) -> sxima::Result<Dataset> {
+    Dataset::with_values(features, shape, PIXELS, targets)
 }
 
 /// `clip(x + NOISE * N(0, 1), 0, 1)` for every pixel, noise from `seed`.
@@ -195,157 +218,18 @@ fn adam() -> sxima::Result<Adam> {
     })
 }
 
-/// Trains `model` for `epochs` on `data` (value targets of 784 pixels) with
-/// Adam on the scalar `loss(model, input, target)` returns for each
-/// mini-batch: the training forward plus whatever penalty the variant adds.
-/// Returns the mean loss of each epoch.
-fn train_with<M>(
-    model: &mut M,
-    dev: &Cpu,
-    data: &Dataset,
-    epochs: usize,
-    seed: u64,
-    mut loss: impl FnMut(
-        &mut M,
-        Digits<OwnedTape<f32, Cpu>>,
-        Tensor<(usize, usize), f32, Cpu>,
-    ) -> sxima::Result<Taped<Rank0>>,
-) -> sxima::Result<Vec<f64>>
-where
-    M: TensorCollection<f32, Cpu>,
-    Adam: Optimizer<M, f32, Cpu>,
-{
-    let mut opt = adam()?;
-    let mut grads = model.alloc_grads();
-    let mut per_epoch = Vec::with_capacity(epochs);
-    for epoch in 0..epochs {
-        let (mut sum, mut n) = (0.0f64, 0usize);
-        for batch in data.batches(BATCH, Some((seed, epoch)))? {
-            let b = batch.len();
-            let Targets::Values { data: t, .. } = batch.targets else {
-                return Err(sxima::Error::data(
-                    "autoencoder data",
-                    "value targets",
-                    "classes",
-                ));
-            };
-            let x = dev.tensor_from_vec(batch.features, (b, Const, Const, Const));
-            let t = dev.tensor_from_vec(t, (b, PIXELS));
-            let l = loss(model, x.traced(grads), t)?;
-            let v = l.array() as f64;
-            if !v.is_finite() {
-                return Err(sxima::Error::data(
-                    format!("training loss, epoch {}", epoch + 1),
-                    "a finite value",
-                    format!("{v}"),
-                ));
-            }
-            sum += v * b as f64;
-            n += b;
-            grads = l.backward();
-            opt.step_and_zero(model, &mut grads)?;
-        }
-        per_epoch.push(sum / n as f64);
-    }
-    Ok(per_epoch)
+/// The one penalty term of an evaluation (the term that is not the loss).
+fn penalty_term(terms: &std::collections::BTreeMap<String, f64>, loss: &str) -> (String, f64) {
+    terms
+        .iter()
+        .find(|(name, _)| name.as_str() != loss)
+        .map_or(("-".into(), f64::NAN), |(n, v)| (n.clone(), *v))
 }
 
-/// Mean binary cross-entropy per pixel of `logits` against `t`, on the tape.
-fn bce(
-    logits: Taped<(usize, Const<PIXELS>)>,
-    t: &Tensor<(usize, usize), f32, Cpu>,
-) -> sxima::Result<Taped<Rank0>> {
-    BceWithLogits.try_loss(logits.realize::<(usize, usize)>(), &Target::Values(t))
-}
-
-/// Pixel probabilities of a decoder's logits (one `Vec` per digit), flat.
-fn pixels(logits: Vec<Vec<f32>>) -> Vec<f32> {
-    logits
-        .into_iter()
-        .flatten()
-        .map(|v| 1.0 / (1.0 + (-v).exp()))
-        .collect()
-}
-
-/// Training loss of the sigmoid AE: reconstruction BCE plus `weight *`
-/// the penalty `penalty(h, encoder weight)` computes on the code `h`.
-fn sigmoid_ae_loss(
-    m: &mut SigmoidAutoencoder<f32, Cpu>,
-    x: Digits<OwnedTape<f32, Cpu>>,
-    t: Tensor<(usize, usize), f32, Cpu>,
-    weight: f64,
-    penalty: impl Fn(
-        Taped<(usize, usize)>,
-        Tensor<(usize, usize), f32, Cpu>,
-    ) -> sxima::Result<Taped<Rank0>>,
-) -> sxima::Result<Taped<Rank0>> {
-    let h = m.encoder.try_forward_mut(x)?;
-    let (h, tape) = h.split_tape();
-    let y = m.decoder.try_forward_mut(h.clone().put_tape(tape))?;
-    let (y, tape) = y.split_tape();
-    let w = m.encoder.code.weight.clone().realize::<(usize, usize)>();
-    let p = penalty(h.put_tape(tape).realize(), w)? * weight as f32;
-    let (p, tape) = p.split_tape();
-    Ok(bce(y.put_tape(tape), &t)? + p)
-}
-
-/// Splits the VAE encoder's `[b, 4]` output into `mu` and `logvar`
-/// (`[b, 2]` each), both on the tape: a reshape to `[b, head, 2]` and one
-/// `select` per head (never two slices of one tensor, see the dfdx slice
-/// note in the design).
-fn heads(
-    dev: &Cpu,
-    out: Taped<(usize, Const<4>)>,
-) -> (Tensor<(usize, usize), f32, Cpu>, Taped<(usize, usize)>) {
-    let b = out.shape().0;
-    let out = out.reshape_like(&(b, Const::<2>, Const::<2>));
-    let (out, tape) = out.split_tape();
-    let mu = out
-        .clone()
-        .put_tape(tape)
-        .select(dev.tensor_from_vec(vec![0usize; b], (b,)));
-    let (mu, tape) = mu.split_tape();
-    let logvar = out
-        .put_tape(tape)
-        .select(dev.tensor_from_vec(vec![1usize; b], (b,)));
-    (mu.realize(), logvar.realize())
-}
-
-/// The negative ELBO of a batch: BCE summed over pixels plus KL(q(z|x) ||
-/// N(0, I)), averaged over the batch; `z` drawn with the device's RNG.
-fn vae_loss(
-    dev: &Cpu,
-    m: &mut Vae,
-    x: Digits<OwnedTape<f32, Cpu>>,
-    t: Tensor<(usize, usize), f32, Cpu>,
-) -> sxima::Result<Taped<Rank0>> {
-    let b = x.shape().0;
-    let (mu, logvar) = heads(dev, m.0.try_forward_mut(x)?);
-    let (logvar, tape) = logvar.split_tape();
-    let eps: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(b, 2));
-    let z = reparameterize(mu.clone().put_tape(tape), logvar.clone(), eps)?;
-    let (z, tape) = z.split_tape();
-    let kl = gaussian_kl(mu, logvar.put_tape(tape))?;
-    let (kl, tape) = kl.split_tape();
-    let z = z.put_tape(tape).reshape_like(&(b, Const::<2>));
-    let y = m.1.try_forward_mut(z)?;
-    let y = y.realize::<(usize, usize)>();
-    Ok(BceWithLogits.summed().try_loss(y, &Target::Values(&t))? + kl)
-}
-
-/// The VAE's code (`mu`) of each digit, `[n, 2]` row-major.
-fn vae_encode(m: &Vae, features: &[f32]) -> sxima::Result<Vec<f32>> {
-    Ok(predict(&m.0, features, 256)?
-        .into_iter()
-        .flat_map(|v| [v[0], v[1]])
-        .collect())
-}
-
-/// Mean squared Frobenius norm of `dh/dx` of the sigmoid encoder on
-/// `features`: `mean_b sum_j (h_bj (1 - h_bj))^2 |W_j|^2`.
-fn jacobian_norm(m: &SigmoidAutoencoder<f32, Cpu>, features: &[f32]) -> sxima::Result<f64> {
-    let h = predict(&m.encoder, features, 256)?;
-    let w = m.encoder.code.weight.as_vec();
+/// Mean squared Frobenius norm of `dh/dx` of a sigmoid dense encoder with
+/// weight `w` (`[64, 784]`, row-major) on codes `h` (one `Vec` of 64 per
+/// digit): `mean_b sum_j (h_bj (1 - h_bj))^2 |W_j|^2`.
+fn jacobian_norm(h: &[Vec<f32>], w: &[f32]) -> f64 {
     let row_sq: Vec<f64> = w
         .chunks(PIXELS)
         .map(|r| r.iter().map(|&v| (v as f64).powi(2)).sum())
@@ -359,7 +243,13 @@ fn jacobian_norm(m: &SigmoidAutoencoder<f32, Cpu>, features: &[f32]) -> sxima::R
                 .sum::<f64>()
         })
         .sum();
-    Ok(total / h.len() as f64)
+    total / h.len() as f64
+}
+
+/// Mean of every value of the codes.
+fn mean_of(h: &[Vec<f32>]) -> f64 {
+    let n: usize = h.iter().map(Vec::len).sum();
+    h.iter().flatten().map(|&v| v as f64).sum::<f64>() / n as f64
 }
 
 fn main() -> sxima::Result<()> {
@@ -378,7 +268,7 @@ fn main() -> sxima::Result<()> {
         (mnist.train, mnist.test)
     };
     // Epochs: (undercomplete and VAE, the 64-unit AEs, convolutional).
-    let (long, mid, conv_epochs) = if quick { (1, 1, 1) } else { (20, 10, 5) };
+    let (long, mid, conv_epochs) = if quick { (1, 1, 1) } else { (20, 30, 5) };
     let labels = |d: &Dataset| -> sxima::Result<Vec<usize>> {
         d.labels()
             .map(<[usize]>::to_vec)
@@ -386,7 +276,8 @@ fn main() -> sxima::Result<()> {
     };
     let (train_labels, test_labels) = (labels(&train)?, labels(&test)?);
     let (xtr, xte) = (train.features().to_vec(), test.features().to_vec());
-    let ae_train = reconstruct(xtr.clone(), xtr.clone())?;
+    let ae_train = pairs(xtr.clone(), &[PIXELS], xtr.clone())?;
+    let ae_test = pairs(xte.clone(), &[PIXELS], xte.clone())?;
     println!(
         "{} train / {} test digits; epochs: {long} (AE 2-D, VAE), {mid} (64-unit AEs), {conv_epochs} (conv AE)",
         train.len(),
@@ -461,19 +352,20 @@ fn main() -> sxima::Result<()> {
     );
 
     // 2. The 64-unit sigmoid AE: plain, sparse, contractive.
-    let mean_activation = |m: &SigmoidAutoencoder<f32, Cpu>| -> sxima::Result<f64> {
-        let h = flat(predict(&m.encoder, &xte, 256)?);
-        Ok(h.iter().map(|&v| v as f64).sum::<f64>() / h.len() as f64)
-    };
     let t0 = Instant::now();
     let mut plain = SigmoidAutoencoder::<f32, Cpu>::build(&dev);
-    train_with(&mut plain, &dev, &ae_train, mid, seed, |m, x, t| {
-        let y = m.try_forward_mut(x)?;
-        bce(y, &t)
-    })?;
+    fit(
+        &mut plain,
+        &mut adam()?,
+        &BceWithLogits,
+        &ae_train,
+        quiet(mid),
+        &mut [],
+    )?;
     let plain_recon = pixels(predict(&plain, &xte, 256)?);
-    let plain_jac = jacobian_norm(&plain, &xte)?;
-    let plain_act = mean_activation(&plain)?;
+    let plain_codes = predict(&plain.encoder, &xte, 256)?;
+    let plain_jac = jacobian_norm(&plain_codes, &plain.encoder.enc.weight.as_vec());
+    let plain_act = mean_of(&plain_codes);
     rows.push(Row {
         name: "sigmoid AE (plain)",
         mse: mse(&plain_recon, &xte),
@@ -483,37 +375,53 @@ fn main() -> sxima::Result<()> {
     });
     pictures.push(("sigmoid AE", plain_recon[..shown * PIXELS].to_vec()));
 
-    let mut sparse = SigmoidAutoencoder::<f32, Cpu>::build(&dev);
-    train_with(&mut sparse, &dev, &ae_train, mid, seed, |m, x, t| {
-        sigmoid_ae_loss(m, x, t, SPARSITY_WEIGHT, |h, _| sparsity_kl(h, RHO))
-    })?;
+    let mut sparse = SparseAutoencoder::<f32, Cpu>::build(&dev);
+    fit(
+        &mut sparse,
+        &mut adam()?,
+        &BceWithLogits,
+        &ae_train,
+        quiet(mid),
+        &mut [],
+    )?;
     let sparse_recon = pixels(predict(&sparse, &xte, 256)?);
-    let sparse_act = mean_activation(&sparse)?;
-    let sparse_kl = {
-        let h = flat(predict(&sparse.encoder, &xte, 256)?);
-        let h = dev.tensor_from_vec(h, (test.len(), 64usize));
-        sparsity_kl(h, RHO)?.array() as f64
-    };
+    let sparse_act = mean_of(&predict(&sparse.encoder, &xte, 256)?);
+    let (name, value) = penalty_term(
+        &evaluate_terms(&sparse, &BceWithLogits, &ae_test, 256)?.terms,
+        "bce_with_logits",
+    );
     rows.push(Row {
         name: "sparse AE",
         mse: mse(&sparse_recon, &xte),
         code: 64,
-        penalty: format!("KL sparsity {sparse_kl:.4}"),
+        penalty: format!("{name} {value:.4}"),
         knn: None,
     });
     pictures.push(("sparse AE", sparse_recon[..shown * PIXELS].to_vec()));
 
-    let mut cae = SigmoidAutoencoder::<f32, Cpu>::build(&dev);
-    train_with(&mut cae, &dev, &ae_train, mid, seed, |m, x, t| {
-        sigmoid_ae_loss(m, x, t, CONTRACTIVE_WEIGHT, contractive_sigmoid_dense)
-    })?;
+    let mut cae = ContractiveAutoencoder::<f32, Cpu>::build(&dev);
+    fit(
+        &mut cae,
+        &mut adam()?,
+        &BceWithLogits,
+        &ae_train,
+        quiet(mid),
+        &mut [],
+    )?;
     let cae_recon = pixels(predict(&cae, &xte, 256)?);
-    let cae_jac = jacobian_norm(&cae, &xte)?;
+    let cae_jac = jacobian_norm(
+        &predict(&cae.encoder, &xte, 256)?,
+        &cae.encoder.enc.weight.as_vec(),
+    );
+    let (name, value) = penalty_term(
+        &evaluate_terms(&cae, &BceWithLogits, &ae_test, 256)?.terms,
+        "bce_with_logits",
+    );
     rows.push(Row {
         name: "contractive AE",
         mse: mse(&cae_recon, &xte),
         code: 64,
-        penalty: format!("|J|_F^2 {cae_jac:.4}"),
+        penalty: format!("{name} {value:.4}"),
         knn: None,
     });
     pictures.push(("contractive AE", cae_recon[..shown * PIXELS].to_vec()));
@@ -531,7 +439,7 @@ fn main() -> sxima::Result<()> {
         &mut dae,
         &mut adam()?,
         &BceWithLogits,
-        &reconstruct(noisy_tr, xtr.clone())?,
+        &pairs(noisy_tr, &[PIXELS], xtr.clone())?,
         quiet(mid),
         &mut [],
     )?;
@@ -555,7 +463,7 @@ fn main() -> sxima::Result<()> {
         &mut cnn,
         &mut adam()?,
         &BceWithLogits,
-        &ae_train,
+        &pairs(xtr.clone(), &[1, 28, 28], xtr.clone())?,
         quiet(conv_epochs),
         &mut [],
     )?;
@@ -573,33 +481,34 @@ fn main() -> sxima::Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
-    // 5. VAE.
+    // 5. VAE: BCE summed over the pixels, plus the Gaussian code's KL term.
     let t0 = Instant::now();
-    let mut vae: Vae = (VaeEncoder::build(&dev), Decoder2::build(&dev));
-    let vae_dev = dev.clone();
-    let neg_elbo = train_with(&mut vae, &dev, &ae_train, long, seed, |m, x, t| {
-        vae_loss(&vae_dev, m, x, t)
-    })?;
-    let (vae_tr, vae_te) = (vae_encode(&vae, &xtr)?, vae_encode(&vae, &xte)?);
+    let mut vae = Vae::<f32, Cpu>::build(&dev);
+    let vae_loss = BceWithLogits.summed();
+    let vae_history: History = fit(
+        &mut vae,
+        &mut adam()?,
+        &vae_loss,
+        &ae_train,
+        quiet(long),
+        &mut [],
+    )?;
+    let (vae_tr, vae_te) = (
+        flat(predict(&vae.encoder, &xtr, 256)?),
+        flat(predict(&vae.encoder, &xte, 256)?),
+    );
     let vae_knn = knn_accuracy(&vae_tr, &train_labels, &vae_te, &test_labels, 2, K)?;
-    let decode =
-        |codes: &[f32]| -> sxima::Result<Vec<f32>> { Ok(pixels(predict(&vae.1, codes, 256)?)) };
-    let vae_recon = decode(&vae_te)?;
-    let vae_kl = {
-        let out = flat(predict(&vae.0, &xte, 256)?);
-        let (mu, lv): (Vec<f32>, Vec<f32>) = (
-            out.chunks(4).flat_map(|v| [v[0], v[1]]).collect(),
-            out.chunks(4).flat_map(|v| [v[2], v[3]]).collect(),
-        );
-        let mu = dev.tensor_from_vec(mu, (test.len(), 2usize));
-        let lv = dev.tensor_from_vec(lv, (test.len(), 2usize));
-        gaussian_kl::<f32, Cpu, NoneTape, NoneTape>(mu, lv)?.array() as f64
+    let decode = |codes: &[f32]| -> sxima::Result<Vec<f32>> {
+        Ok(pixels(predict(&vae.decoder, codes, 256)?))
     };
+    let vae_recon = decode(&vae_te)?;
+    let vae_eval = evaluate_terms(&vae, &vae_loss, &ae_test, 256)?;
+    let (name, value) = penalty_term(&vae_eval.terms, "bce_with_logits_sum");
     rows.push(Row {
         name: "VAE (mu)",
         mse: mse(&vae_recon, &xte),
         code: 2,
-        penalty: format!("KL {vae_kl:.3}"),
+        penalty: format!("{name} {value:.3}"),
         knn: Some(vae_knn),
     });
     pictures.push(("VAE (mu)", vae_recon[..shown * PIXELS].to_vec()));
@@ -630,10 +539,24 @@ fn main() -> sxima::Result<()> {
     println!(
         "encoder Jacobian, mean squared Frobenius norm on test digits: contractive {cae_jac:.4}, plain {plain_jac:.4}"
     );
-    let elbo: Vec<String> = neg_elbo.iter().map(|v| format!("{:.2}", -v)).collect();
+    let elbo: Vec<String> = vae_history
+        .epochs
+        .iter()
+        .map(|e| format!("{:.2}", -e.loss))
+        .collect();
     println!(
         "VAE ELBO per epoch (train, nats per digit): {}",
         elbo.join(" ")
+    );
+    println!(
+        "VAE test: ELBO {:.2} (BCE sum {:.2} + KL {:.3}, one sampled code per digit)",
+        -vae_eval.loss,
+        vae_eval
+            .terms
+            .get("bce_with_logits_sum")
+            .copied()
+            .unwrap_or(f64::NAN),
+        value
     );
 
     // Pictures.

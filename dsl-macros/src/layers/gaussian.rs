@@ -26,17 +26,18 @@ pub fn heads<'a>(kw: &Ident, branches: &'a [(Ident, Body)]) -> syn::Result<[&'a 
     let mut mu = None;
     let mut logvar = None;
     for b in branches {
-        let slot =
-            match b.0.to_string().as_str() {
-                "mu" => &mut mu,
-                "logvar" => &mut logvar,
-                other => return Err(syn::Error::new(
+        let slot = match b.0.to_string().as_str() {
+            "mu" => &mut mu,
+            "logvar" => &mut logvar,
+            other => {
+                return Err(syn::Error::new(
                     b.0.span(),
                     format!(
                         "a `gaussian` code has the heads `mu` and `logvar`, not `{other}`: {usage}"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if slot.is_some() {
             return Err(syn::Error::new(
                 b.0.span(),
