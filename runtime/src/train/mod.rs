@@ -54,7 +54,7 @@ pub use eval_terms::{evaluate_terms, TermEvaluation};
 pub use fit::{fit, train_step, StepBatch, StepOutput};
 pub use fit_outputs::{fit_outputs, train_outputs_step, Objective};
 pub use history::{EpochLogs, History};
-pub use images::{image_grid, image_grid_size};
+pub use images::{image_grid, image_grid_size, image_tiles};
 pub use infer::{
     evaluate, evaluate_with, predict, predict_dataset, predict_one, probabilities, Evaluation,
     Predictor,
