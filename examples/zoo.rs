@@ -87,10 +87,10 @@ fn run(entry: &ZooEntry, mode: &Mode) -> sxima::Result<()> {
     match mode {
         Mode::Table { runs } => {
             let model: Box<dyn DynModel<f32, Cpu>> = (entry.build)(&dev)?;
-            let len: usize = model.input_shape().iter().product();
+            let len: usize = model.sample_input_shape().iter().product();
             let x = dev.sample_normal_like(&(len,));
             let y = model.try_forward_flat(x.clone())?; // warm-up
-            let out = batch_shape(y.shape().0, model.output_shape());
+            let out = batch_shape(y.shape().0, model.sample_output_shape());
             let mut best = f64::INFINITY;
             for _ in 0..*runs {
                 let t = Instant::now();
@@ -124,7 +124,7 @@ fn run(entry: &ZooEntry, mode: &Mode) -> sxima::Result<()> {
             }
             let model = (entry.load_state_dict)(&weights, &dev)?;
             let (in_shape, input) = read_tensor(&io, "input")?;
-            let want_in = batch_shape(input.len(), model.input_shape());
+            let want_in = batch_shape(input.len(), model.sample_input_shape());
             if in_shape != want_in {
                 return Err(Error::data(
                     format!("{name} input"),
@@ -135,7 +135,7 @@ fn run(entry: &ZooEntry, mode: &Mode) -> sxima::Result<()> {
             let (out_shape, expected) = read_tensor(&io, "output")?;
             let len = input.len();
             let y = model.try_forward_flat(dev.tensor_from_vec(input, (len,)))?;
-            let got_shape = batch_shape(y.shape().0, model.output_shape());
+            let got_shape = batch_shape(y.shape().0, model.sample_output_shape());
             if got_shape != out_shape {
                 return Err(Error::data(
                     format!("{name} output"),

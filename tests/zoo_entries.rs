@@ -19,17 +19,23 @@ fn every_entry_is_found_by_its_name_once() {
 fn the_boxed_model_matches_the_typed_model() -> sxima::Result<()> {
     let entry = sxima::zoo::entry("lenet5").expect("lenet5 in ALL");
     // The same seed gives the same weights to both.
-    let typed = LeNet5::<f32, Cpu>::try_build(&Cpu::seed_from_u64(3))?;
+    let typed = <LeNet5 as Model<f32, Cpu>>::try_build(&Cpu::seed_from_u64(3))?;
     let boxed: Box<dyn DynModel<f32, Cpu>> = (entry.build)(&Cpu::seed_from_u64(3))?;
     assert_eq!(boxed.name(), <LeNet5 as ModelInfo>::NAME);
-    assert_eq!(boxed.input_shape(), <LeNet5 as ModelInfo>::INPUT_SHAPE);
-    assert_eq!(boxed.output_shape(), <LeNet5 as ModelInfo>::OUTPUT_SHAPE);
+    assert_eq!(
+        boxed.sample_input_shape(),
+        <LeNet5 as ModelInfo>::INPUT_SHAPE
+    );
+    assert_eq!(
+        boxed.sample_output_shape(),
+        <LeNet5 as ModelInfo>::OUTPUT_SHAPE
+    );
     assert_eq!(boxed.param_count(), <LeNet5 as ModelInfo>::PARAM_COUNT);
     assert_eq!(boxed.macs(), <LeNet5 as ModelInfo>::MACS);
 
     let dev = Cpu::seed_from_u64(7);
     let batch = 3;
-    let x = dev.sample_normal_like(&LeNet5::<f32, Cpu>::input_shape(batch));
+    let x = dev.sample_normal_like(&<LeNet5 as Model<f32, Cpu>>::input_shape(batch));
     let want = typed.try_forward(x.clone())?.as_vec();
     let flat = dev.tensor_from_vec(x.as_vec(), (x.shape().num_elements(),));
     let got = boxed.try_forward_flat(flat)?;
@@ -43,7 +49,7 @@ fn a_partial_sample_is_a_data_error() -> sxima::Result<()> {
     let entry = sxima::zoo::entry("lenet5").expect("lenet5 in ALL");
     let dev = Cpu::seed_from_u64(0);
     let model = (entry.build)(&dev)?;
-    let per_sample: usize = model.input_shape().iter().product();
+    let per_sample: usize = model.sample_input_shape().iter().product();
     let x = dev.zeros_like(&(per_sample + 1,));
     match model.try_forward_flat(x) {
         Err(Error::DataFormat {

@@ -33,7 +33,7 @@
 //! let dev = Cpu::default();
 //! for entry in sxima::zoo::ALL {
 //!     let model = (entry.build)(&dev)?;
-//!     let len: usize = model.input_shape().iter().product();
+//!     let len: usize = model.sample_input_shape().iter().product();
 //!     let logits = model.try_forward_flat(dev.zeros_like(&(len,)))?; // batch 1, flat
 //!     println!("{}: {} logits", entry.name, logits.shape().0);
 //! }

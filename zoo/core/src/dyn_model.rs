@@ -25,16 +25,16 @@ pub trait DynModel<E: Elem, D: Device<E>> {
     /// The model's type name (`ModelInfo::NAME`).
     fn name(&self) -> &'static str;
     /// Shape of one sample, without the batch (`ModelInfo::INPUT_SHAPE`).
-    fn input_shape(&self) -> &'static [usize];
+    fn sample_input_shape(&self) -> &'static [usize];
     /// Shape of one output, without the batch (`ModelInfo::OUTPUT_SHAPE`).
-    fn output_shape(&self) -> &'static [usize];
+    fn sample_output_shape(&self) -> &'static [usize];
     /// Number of parameters (`ModelInfo::PARAM_COUNT`).
     fn param_count(&self) -> usize;
     /// Multiply-accumulates per sample (`ModelInfo::MACS`).
     fn macs(&self) -> u64;
-    /// Inference forward of a batch given as its `B * len(input_shape)`
-    /// values, row-major `(B, ..input_shape)`; returns the
-    /// `B * len(output_shape)` outputs, row-major `(B, ..output_shape)`.
+    /// Inference forward of a batch given as its `B * len(sample_input_shape)`
+    /// values, row-major `(B, ..sample_input_shape)`; returns the
+    /// `B * len(sample_output_shape)` outputs, row-major `(B, ..sample_output_shape)`.
     ///
     /// Errors: a length that is not a whole number of samples (a data error
     /// naming both), or a device error.
@@ -45,10 +45,10 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>> DynModel<E, D> for M {
     fn name(&self) -> &'static str {
         M::NAME
     }
-    fn input_shape(&self) -> &'static [usize] {
+    fn sample_input_shape(&self) -> &'static [usize] {
         M::INPUT_SHAPE
     }
-    fn output_shape(&self) -> &'static [usize] {
+    fn sample_output_shape(&self) -> &'static [usize] {
         M::OUTPUT_SHAPE
     }
     fn param_count(&self) -> usize {
