@@ -60,7 +60,7 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>> DynModel<E, D> for M {
     fn try_forward_flat(&self, x: Tensor<(usize,), E, D>) -> Result<Tensor<(usize,), E, D>> {
         let per_sample = shape_len(M::INPUT_SHAPE);
         let len = x.shape().0;
-        if per_sample == 0 || len % per_sample != 0 || len == 0 {
+        if per_sample == 0 || len == 0 || !len.is_multiple_of(per_sample) {
             return Err(Error::data(
                 format!("{} input", M::NAME),
                 format!(
@@ -79,6 +79,9 @@ impl<E: Elem, D: Device<E>, M: Model<E, D>> DynModel<E, D> for M {
     }
 }
 
+/// A boxed `f32` / [`Cpu`] model, or the error that prevented it.
+pub type BoxedModel = Result<Box<dyn DynModel<f32, Cpu>>>;
+
 /// One zoo architecture, compiled for `f32` on [`Cpu`] in its own crate:
 /// its torchvision name and non-generic constructors.
 #[derive(Clone, Copy, Debug)]
@@ -88,10 +91,10 @@ pub struct ZooEntry {
     pub name: &'static str,
     /// Builds the model with fresh parameters (seed the device for
     /// reproducible weights).
-    pub build: fn(&Cpu) -> Result<Box<dyn DynModel<f32, Cpu>>>,
+    pub build: fn(&Cpu) -> BoxedModel,
     /// Loads a torchvision state dict saved as safetensors, by name
     /// ([`ModelFile::load_state_dict`]).
-    pub load_state_dict: fn(&Path, &Cpu) -> Result<Box<dyn DynModel<f32, Cpu>>>,
+    pub load_state_dict: fn(&Path, &Cpu) -> BoxedModel,
 }
 
 impl ZooEntry {
@@ -106,13 +109,10 @@ impl ZooEntry {
     }
 }
 
-fn build<M: Model<f32, Cpu> + 'static>(dev: &Cpu) -> Result<Box<dyn DynModel<f32, Cpu>>> {
+fn build<M: Model<f32, Cpu> + 'static>(dev: &Cpu) -> BoxedModel {
     Ok(Box::new(M::try_build(dev)?))
 }
 
-fn load_state_dict<M: Model<f32, Cpu> + 'static>(
-    path: &Path,
-    dev: &Cpu,
-) -> Result<Box<dyn DynModel<f32, Cpu>>> {
+fn load_state_dict<M: Model<f32, Cpu> + 'static>(path: &Path, dev: &Cpu) -> BoxedModel {
     Ok(Box::new(M::load_state_dict(path, dev)?))
 }

@@ -13,7 +13,7 @@
 mod dyn_model;
 
 pub use dfdx::prelude::Cpu;
-pub use dyn_model::{DynModel, ZooEntry};
+pub use dyn_model::{BoxedModel, DynModel, ZooEntry};
 
 /// `model!` for a crate that cannot depend on the facade `sxima` (the
 /// facade depends on it): the same proc-macro, with generated paths that
