@@ -52,6 +52,8 @@ pub struct OutputDecl {
 #[derive(Debug, Clone)]
 pub struct RegDecl {
     pub target: Ident,
+    /// A second path segment (`g.fc`): rejected with a message.
+    pub inner: Option<Ident>,
     pub kind: Ident,
     pub args: Option<Args>,
 }
@@ -133,6 +135,12 @@ pub fn parse_trailing(input: ParseStream, clauses: &mut Clauses) -> syn::Result<
     braced!(content in input);
     while !content.is_empty() {
         let target: Ident = content.parse()?;
+        let inner = if content.peek(Token![.]) {
+            content.parse::<Token![.]>()?;
+            Some(content.parse::<Ident>()?)
+        } else {
+            None
+        };
         content.parse::<Token![:]>()?;
         let kind: Ident = content.parse()?;
         let args = if content.peek(syn::token::Paren) {
@@ -140,7 +148,12 @@ pub fn parse_trailing(input: ParseStream, clauses: &mut Clauses) -> syn::Result<
         } else {
             None
         };
-        clauses.regularize.push(RegDecl { target, kind, args });
+        clauses.regularize.push(RegDecl {
+            target,
+            inner,
+            kind,
+            args,
+        });
         if content.is_empty() {
             break;
         }
@@ -359,6 +372,12 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
         let kind = r.kind.to_string();
         let what = format!("regularizer `{kind}` on `{}`", r.target);
         let i = find(&r.target, "regularize")?;
+        if let Some(inner) = &r.inner {
+            return Err(syn::Error::new(
+                inner.span(),
+                format!("regularizers attach to the model's own layers; `{}.{inner}` is inside `{}`: declare it as a model of its own and regularize it there, or regularize `{}`", r.target, r.target, r.target),
+            ));
+        }
         let path = &root.fields[i].path;
         let at = r.kind.span();
         let args = r.args.as_ref();
@@ -610,6 +629,8 @@ mod tests {
             m.contains("has no layer `dense_1`; its layers are g"),
             "{m}"
         );
+        let m = msg("pub N(input: [4]) { g: { fc: Dense(2) } } regularize { g.fc: activity_l1 }");
+        assert!(m.contains("`g.fc` is inside `g`"), "{m}");
         let m = msg("pub N(input: [4], outputs(x = g.fc)) { g: { fc: Dense(2) } }");
         assert!(m.contains("`g.fc` is inside `g`"), "{m}");
         let m = msg("pub N(input: [4], outputs(x = z.mu.weight)) { z: gaussian { mu { Dense(2) } logvar { Dense(2) } } }");
