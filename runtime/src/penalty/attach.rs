@@ -110,8 +110,8 @@ pub struct GaussianSample<S: Shape, E: Elem, D: Device<E>, T> {
     pub logvar: Tensor<S, E, D, T>,
 }
 
-/// The training forward of a VAE's Gaussian code: `z = mu + exp(logvar / 2)
-/// * eps` with `eps` standard normal from `mu`'s device
+/// The training forward of a VAE's Gaussian code:
+/// `z = mu + exp(logvar / 2) * eps` with `eps` standard normal from `mu`'s device
 /// ([`standard_normal_like`]), and, when `kl` is given, the term
 /// [`gaussian_kl`]`(mu, logvar)` pushed into the collector under its name
 /// with its weight.
