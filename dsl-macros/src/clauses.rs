@@ -402,22 +402,22 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
                         ),
                     ));
                 }
-                let k = top.iter().position(|&t| t == i).unwrap_or(0);
-                let next = root
+                let n = root
                     .steps
                     .iter()
                     .position(|s| matches!(s, Step::Field(t) if *t == i));
-                let after = next.and_then(|n| match root.steps.get(n + 1) {
+                let next = n.and_then(|n| root.steps.get(n + 1));
+                let after = match next {
                     Some(Step::Field(j)) => Some(*j),
                     _ => None,
-                });
+                };
                 match after {
                     Some(j) if kind_word(&root.fields[j].kind_text) == "Sigmoid" => {}
                     other => {
-                        let found = match other {
-                            Some(j) => format!("`{}`", root.fields[j].kind_text),
-                            None if k + 1 == top.len() => "nothing (it is the last layer)".into(),
-                            None => "a composite".into(),
+                        let found = match (other, next) {
+                            (Some(j), _) => format!("`{}`", root.fields[j].kind_text),
+                            (None, None) => "nothing (it is the last layer)".into(),
+                            (None, Some(_)) => "a composite".into(),
                         };
                         return Err(syn::Error::new(
                             r.target.span(),
@@ -512,4 +512,178 @@ pub fn resolve(plan: &ModelPlan<'_>) -> syn::Result<Resolved> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_file;
+    use crate::plan::infer_file;
+
+    /// Resolves the first model of `src`; the error's message on failure.
+    fn resolved(src: &str) -> Result<Resolved, String> {
+        let file = parse_file(syn::parse_str(src).expect("lexes")).map_err(|e| e.to_string())?;
+        let plan = infer_file(&file).into_iter().next().expect("a model");
+        plan.and_then(|p| resolve(&p)).map_err(|e| e.to_string())
+    }
+
+    fn msg(src: &str) -> String {
+        resolved(src).map(|_| ()).unwrap_err()
+    }
+
+    const AE: &str = "pub Ae(input: [6]) { enc: Dense(3), code: Sigmoid, dec: Dense(6) }";
+
+    fn with_reg(reg: &str) -> String {
+        format!("{AE} regularize {{ {reg} }}")
+    }
+
+    #[test]
+    fn regularizers_resolve_to_pushes_after_their_layers() {
+        let r = resolved(&with_reg(
+            "code: sparsity_kl(0.05, 3), enc: contractive(weight = 1e-4), dec: activity_l1",
+        ))
+        .unwrap();
+        let got: Vec<(usize, &str, f64)> = r
+            .penalties
+            .iter()
+            .map(|(i, p)| (*i, p.name.as_str(), p.weight))
+            .collect();
+        // The contractive penalty is pushed after the sigmoid (field 1).
+        assert_eq!(
+            got,
+            [
+                (1, "code.sparsity_kl", 3.0),
+                (1, "enc.contractive", 1e-4),
+                (2, "dec.activity_l1", 1.0)
+            ]
+        );
+        assert!(matches!(r.penalties[0].1.kind, PenaltyKind::SparsityKl { rho } if rho == 0.05));
+    }
+
+    #[test]
+    fn regularizer_argument_errors() {
+        let m = msg(&with_reg("code: sparsity_kl(weight = 3.0)"));
+        assert!(m.contains("needs `rho`"), "{m}");
+        let m = msg(&with_reg("code: sparsity_kl(rho = 0, weight = 3.0)"));
+        assert!(m.contains("strictly between 0 and 1, found 0"), "{m}");
+        let m = msg(&with_reg("code: sparsity_kl(rho = 0.1, wieght = 3.0)"));
+        assert!(
+            m.contains("unknown argument `wieght`") && m.contains("`weight`"),
+            "{m}"
+        );
+        let m = msg(&with_reg("code: activity_l1(1.0, 2.0)"));
+        assert!(m.contains("too many arguments"), "{m}");
+        let m = msg(&with_reg("code: activity_l1(1.0, weight = 2.0)"));
+        assert!(m.contains("given twice"), "{m}");
+        let m = msg(&with_reg("code: activity_l1(weight = -1.0)"));
+        assert!(m.contains("must be at least 0"), "{m}");
+        let m = msg(&with_reg("code: activity_l1(weight = big)"));
+        assert!(m.contains("is a number, found a keyword `big`"), "{m}");
+        let m = msg(&with_reg("code: activity_l1, code: activity_l1(2)"));
+        assert!(m.contains("attached to `code` twice"), "{m}");
+    }
+
+    #[test]
+    fn contractive_needs_a_dense_then_a_sigmoid() {
+        let m = msg(&with_reg("code: contractive"));
+        assert!(m.contains("but `code` is `Sigmoid` on [3]"), "{m}");
+        let m = msg(&with_reg("dec: contractive"));
+        assert!(m.contains("found nothing (it is the last layer)"), "{m}");
+        let m = msg("pub N(input: [2, 4, 4]) { c: Conv2d(2, kernel = 1), Sigmoid } regularize { c: contractive }");
+        assert!(
+            m.contains("`c` is `Conv2d(2, kernel = 1)` on [2, 4, 4]"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [4]) { d: Dense(4), parallel(add) { a { ReLU } b { Sigmoid } } } regularize { d: contractive }");
+        assert!(m.contains("found a composite"), "{m}");
+    }
+
+    #[test]
+    fn names_must_be_top_level_layers() {
+        let m = msg("pub N(input: [4]) { parallel(add) { a { ReLU } b { Sigmoid } } } regularize { a: activity_l1 }");
+        assert!(
+            m.contains("inside an unnamed `residual` or `parallel`"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [4]) { g: { Dense(2) } } regularize { dense_1: activity_l1 }");
+        assert!(
+            m.contains("has no layer `dense_1`; its layers are g"),
+            "{m}"
+        );
+        let m = msg("pub N(input: [4], outputs(x = g.fc)) { g: { fc: Dense(2) } }");
+        assert!(m.contains("`g.fc` is inside `g`"), "{m}");
+        let m = msg("pub N(input: [4], outputs(x = z.mu.weight)) { z: gaussian { mu { Dense(2) } logvar { Dense(2) } } }");
+        assert!(m.contains("not `z.mu.weight`"), "{m}");
+    }
+
+    #[test]
+    fn outputs_resolve_to_fields_and_heads() {
+        let r = resolved(
+            "pub V(input: [4], reconstructs, outputs(mu = z.mu, lv = z.logvar, z, out)) {
+                 z: gaussian(kl_weight = 0.5) { mu { Dense(2) } logvar { Dense(2) } },
+                 out: Dense(4),
+             }",
+        )
+        .unwrap();
+        let got: Vec<(String, usize, Option<Head>, Vec<u64>)> = r
+            .outputs
+            .iter()
+            .map(|o| (o.name.to_string(), o.field, o.head, o.shape.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mu".into(), 0, Some(Head::Mu), vec![2]),
+                ("lv".into(), 0, Some(Head::LogVar), vec![2]),
+                ("z".into(), 0, None, vec![2]),
+                ("out".into(), 1, None, vec![4]),
+            ]
+        );
+    }
+
+    #[test]
+    fn header_clause_errors() {
+        let m = msg("pub N(input: [4], reconstruct) { Dense(4) }");
+        assert!(m.contains("unknown model clause `reconstruct`"), "{m}");
+        let m = msg("pub N(input: [4], reconstructs, reconstructs) { Dense(4) }");
+        assert!(m.contains("written twice"), "{m}");
+        let m = msg("pub N(input: [4], outputs()) { Dense(4) }");
+        assert!(m.contains("`outputs()` is empty"), "{m}");
+        let m = msg("pub N(input: tokens[4], reconstructs) { Embedding(10, 2) }");
+        assert!(m.contains("reads token ids"), "{m}");
+        assert!(resolved("pub N(input: [4], reconstructs,) { Dense(4) }").is_ok());
+    }
+
+    #[test]
+    fn gaussian_heads_are_fields_and_errors_name_them() {
+        let file = parse_file(
+            syn::parse_str(
+                "pub V(input: [4]) { gaussian { logvar { Dense(3), Dense(2) } mu { Dense(2) } } }",
+            )
+            .expect("lexes"),
+        )
+        .unwrap();
+        let plan = infer_file(&file).into_iter().next().unwrap().unwrap();
+        let g = &plan.root.fields[0];
+        assert_eq!((g.path.as_str(), g.output.clone()), ("gaussian_1", vec![2]));
+        let What::Scope(s) = &g.what else { panic!() };
+        assert!(is_gaussian(s));
+        let names: Vec<&str> = s.fields.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, ["mu", "logvar"]);
+        assert_eq!(s.prefix, "gaussian_1.");
+        let m = msg("pub V(input: [4]) { z: gaussian { mu { Dense(2) } } }");
+        assert!(m.contains("has no `logvar` head"), "{m}");
+        let m = msg("pub V(input: [4]) { z: gaussian { mu { Dense(2) } mu { Dense(2) } logvar { Dense(2) } } }");
+        assert!(m.contains("`mu` is written twice"), "{m}");
+        let m = msg("pub V(input: [4]) { z: gaussian { mu { Dense(2) } sigma { Dense(2) } } }");
+        assert!(m.contains("not `sigma`"), "{m}");
+        let m = msg("pub V(input: [4]) { z: gaussian { mu { } logvar { Dense(2) } } }");
+        assert!(m.contains("`mu` needs at least one layer"), "{m}");
+        let m = msg("pub V(input: [4]) { z: gaussian(kl_weight = -1) { mu { Dense(2) } logvar { Dense(2) } } }");
+        assert!(m.contains("`kl_weight` must be at least 0"), "{m}");
+        let m = msg(
+            "pub V(input: [4]) { z: gaussian(beta = 1) { mu { Dense(2) } logvar { Dense(2) } } }",
+        );
+        assert!(m.contains("unknown argument `beta`"), "{m}");
+    }
 }

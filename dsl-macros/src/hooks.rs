@@ -193,7 +193,7 @@ pub fn multi_output(plan: &ModelPlan<'_>, resolved: &Resolved, ids: &TokenStream
                 ::core::result::Result::Ok(#outputs { #(#names: #vars,)* })
             }
 
-            #[allow(unused_mut, clippy::type_complexity)]
+            #[allow(unused_mut, unused_variables, clippy::type_complexity)]
             fn try_forward_outputs_mut<#bounds>(
                 &mut self,
                 x: #tensor<<Self as #rt::model::Model<E, D>>::Input<B>, E, D, T>,

@@ -111,8 +111,8 @@ pub struct GaussianSample<S: Shape, E: Elem, D: Device<E>, T> {
 }
 
 /// The training forward of a VAE's Gaussian code:
-/// `z = mu + exp(logvar / 2) * eps` with `eps` standard normal from `mu`'s device
-/// ([`standard_normal_like`]), and, when `kl` is given, the term
+/// `z = mu + exp(logvar / 2) * eps` with `eps` standard normal from `mu`'s
+/// device ([`standard_normal_like`]), and, when `kl` is given, the term
 /// [`gaussian_kl`]`(mu, logvar)` pushed into the collector under its name
 /// with its weight.
 ///
