@@ -8,6 +8,11 @@
 //! cargo run --example zoo -- --quick                # CI: LeNet-5 only, one forward
 //! ```
 //!
+//! Each model is compiled in its own crate (`zoo/<name>/`) and reached here
+//! through `sxima::zoo::ALL`, its non-generic constructors: this program
+//! instantiates no model type, so editing one architecture recompiles that
+//! architecture alone (`docs/compile_time.md`).
+//!
 //! `--check DIR` loads `DIR/<name>.safetensors` (a torchvision state dict)
 //! into the typed model by name, runs `DIR/<name>_io.safetensors`'s `input`
 //! and compares the logits with its `output`, printing the max relative
@@ -19,10 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sxima::prelude::*;
-use sxima::zoo::{
-    AlexNet, DenseNet121, EfficientNetB0, GoogLeNet, LeNet5, ResNeXt50_32x4d, ResNet18, ResNet50,
-    Vgg16, ZfNet,
-};
+use sxima::zoo::{DynModel, ZooEntry};
 
 /// What to do with each architecture.
 #[derive(Clone)]
@@ -31,23 +33,6 @@ enum Mode {
     Table { runs: usize },
     /// Compare with the torchvision files in the folder.
     Check(PathBuf),
-}
-
-/// The `(batch 1)` input of `M` from `values`, or an error naming the length.
-fn input_of<M: Model<f32, Cpu>>(
-    dev: &Cpu,
-    values: Vec<f32>,
-) -> sxima::Result<Tensor<M::Input<usize>, f32, Cpu>> {
-    let shape = M::input_shape(1usize);
-    let want = shape.num_elements();
-    if values.len() != want {
-        return Err(Error::data(
-            "input",
-            format!("{want} values ({:?})", M::INPUT_SHAPE),
-            values.len().to_string(),
-        ));
-    }
-    Ok(dev.tensor_from_vec(values, shape))
 }
 
 /// The f32 tensor `key` of a safetensors file, with its shape.
@@ -87,22 +72,32 @@ fn max_rel_diff(ours: &[f32], reference: &[f32]) -> (f64, f64) {
     (abs / scale.max(f64::MIN_POSITIVE), abs)
 }
 
+/// `(batch, ..shape)` for a flat output of `len` values.
+fn batch_shape(len: usize, shape: &[usize]) -> Vec<usize> {
+    let per_sample: usize = shape.iter().product();
+    let mut out = vec![len / per_sample.max(1)];
+    out.extend_from_slice(shape);
+    out
+}
+
 /// One architecture: its table line, or its comparison with torchvision.
-fn run<M: Model<f32, Cpu>>(name: &str, mode: &Mode) -> sxima::Result<()> {
+fn run(entry: &ZooEntry, mode: &Mode) -> sxima::Result<()> {
+    let name = entry.name;
     let dev = Cpu::seed_from_u64(0);
     match mode {
         Mode::Table { runs } => {
-            let model = M::try_build(&dev)?;
-            let x = dev.sample_normal_like(&M::input_shape(1usize));
-            let y = model.try_forward(x.clone())?; // warm-up
-            let out: Vec<usize> = y.shape().concrete().into_iter().collect();
+            let model: Box<dyn DynModel<f32, Cpu>> = (entry.build)(&dev)?;
+            let len: usize = model.sample_input_shape().iter().product();
+            let x = dev.sample_normal_like(&(len,));
+            let y = model.try_forward_flat(x.clone())?; // warm-up
+            let out = batch_shape(y.shape().0, model.sample_output_shape());
             let mut best = f64::INFINITY;
             for _ in 0..*runs {
                 let t = Instant::now();
-                let _ = model.try_forward(x.clone())?;
+                let _ = model.try_forward_flat(x.clone())?;
                 best = best.min(t.elapsed().as_secs_f64() * 1e3);
             }
-            let gmacs = M::MACS as f64 / 1e9;
+            let gmacs = model.macs() as f64 / 1e9;
             let gmacs = if gmacs < 0.1 {
                 format!("{gmacs:.4}")
             } else {
@@ -110,7 +105,7 @@ fn run<M: Model<f32, Cpu>>(name: &str, mode: &Mode) -> sxima::Result<()> {
             };
             println!(
                 "{name:<16} {:>13} {gmacs:>7} {:>12} {:>10.1}",
-                sxima::runtime::model::thousands(M::PARAM_COUNT),
+                sxima::runtime::model::thousands(model.param_count()),
                 format!("{out:?}"),
                 best
             );
@@ -127,11 +122,20 @@ fn run<M: Model<f32, Cpu>>(name: &str, mode: &Mode) -> sxima::Result<()> {
                 );
                 return Ok(());
             }
-            let model = M::load_state_dict(&weights, &dev)?;
-            let (_, input) = read_tensor(&io, "input")?;
+            let model = (entry.load_state_dict)(&weights, &dev)?;
+            let (in_shape, input) = read_tensor(&io, "input")?;
+            let want_in = batch_shape(input.len(), model.sample_input_shape());
+            if in_shape != want_in {
+                return Err(Error::data(
+                    format!("{name} input"),
+                    format!("{want_in:?}"),
+                    format!("{in_shape:?}"),
+                ));
+            }
             let (out_shape, expected) = read_tensor(&io, "output")?;
-            let y = model.try_forward(input_of::<M>(&dev, input)?)?;
-            let got_shape: Vec<usize> = y.shape().concrete().into_iter().collect();
+            let len = input.len();
+            let y = model.try_forward_flat(dev.tensor_from_vec(input, (len,)))?;
+            let got_shape = batch_shape(y.shape().0, model.sample_output_shape());
             if got_shape != out_shape {
                 return Err(Error::data(
                     format!("{name} output"),
@@ -170,22 +174,18 @@ fn main() -> sxima::Result<()> {
             "model", "parameters", "GMACs", "output", "ms (b=1)"
         );
     }
-    run::<LeNet5>("lenet5", &mode)?;
-    if quick {
-        return Ok(());
-    }
-    run::<AlexNet>("alexnet", &mode)?;
-    if let Mode::Check(_) = mode {
-        println!("{:<16} no reference (not in torchvision)", "zfnet");
+    // `--quick` (CI): LeNet-5 only, the first entry.
+    let entries = if quick {
+        &sxima::zoo::ALL[..1]
     } else {
-        run::<ZfNet>("zfnet", &mode)?;
+        &sxima::zoo::ALL[..]
+    };
+    for entry in entries {
+        if entry.name == "zfnet" && matches!(mode, Mode::Check(_)) {
+            println!("{:<16} no reference (not in torchvision)", "zfnet");
+            continue;
+        }
+        run(entry, &mode)?;
     }
-    run::<Vgg16>("vgg16", &mode)?;
-    run::<ResNet18>("resnet18", &mode)?;
-    run::<ResNet50>("resnet50", &mode)?;
-    run::<ResNeXt50_32x4d>("resnext50_32x4d", &mode)?;
-    run::<GoogLeNet>("googlenet", &mode)?;
-    run::<DenseNet121>("densenet121", &mode)?;
-    run::<EfficientNetB0>("efficientnet_b0", &mode)?;
     Ok(())
 }

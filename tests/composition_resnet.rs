@@ -1,6 +1,6 @@
 //! ResNet-18 written with `model!` (block template, `residual` with the
 //! automatic projection shortcut, `repeat`, groups; the zoo's definition,
-//! `src/zoo/resnet18.rs`): torchvision's parameter count as the compile-time
+//! `zoo/resnet18/src/lib.rs`): torchvision's parameter count as the compile-time
 //! constant, torchvision's parameter names from the dfdx visitor, and a
 //! batch-1 forward at 224x224.
 

@@ -2,7 +2,7 @@
 //! (`vgg16()`, `torchvision/models/vgg.py`: no batch norm, an adaptive
 //! average pool to 7x7, dropout 0.5 in the classifier).
 
-crate::model! {
+sxima_zoo_core::model! {
     /// torchvision's `vgg16()`: `[3, 224, 224]` -> 1000 logits;
     /// 138,357,544 parameters, 15.47 GMACs. `features.N` numbers every
     /// module of the `Sequential` (convs at 0, 2, 5, 7, 10, ..., 28).
@@ -40,3 +40,8 @@ crate::model! {
         },
     }
 }
+
+/// [`Vgg16`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<Vgg16<f32, sxima_zoo_core::Cpu>>("vgg16");

@@ -5,7 +5,7 @@
 //! up (`ceil_mode = true`), and, as torchvision's (and its weights), the
 //! "5x5" branch uses a 3x3 convolution.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// torchvision's `BasicConv2d`: `conv` (no bias), `bn` (`eps = 0.001`), ReLU.
     block BasicConv2d(c, k, s, p) {
         conv: Conv2d(c, kernel = k, stride = s, padding = p, bias = false),
@@ -53,3 +53,8 @@ crate::model! {
         fc: Dense(1000),
     }
 }
+
+/// [`GoogLeNet`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<GoogLeNet<f32, sxima_zoo_core::Cpu>>("googlenet");

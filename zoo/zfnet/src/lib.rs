@@ -2,7 +2,7 @@
 //! Networks", figure 3): AlexNet with a 7x7/2 first layer and a 5x5/2 second.
 //! torchvision has no ZFNet, so there is no reference file to check against.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// ZFNet: `[3, 224, 224]` -> 1000 logits; 62,357,608 parameters.
     ///
     /// The paper fixes the kernels, strides and widths (7x7/2 96, 5x5/2 256,
@@ -46,3 +46,8 @@ crate::model! {
         },
     }
 }
+
+/// [`ZfNet`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<ZfNet<f32, sxima_zoo_core::Cpu>>("zfnet");

@@ -2,7 +2,7 @@
 //! `torchvision/models/resnet.py`): basic blocks of two 3x3 convolutions,
 //! projection shortcuts (`downsample`) where the shape changes.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// ResNet basic block: two 3x3 convolutions and a skip connection.
     block BasicBlock(channels, stride) {
         residual(shortcut = auto) {
@@ -30,3 +30,8 @@ crate::model! {
         fc: Dense(1000),
     }
 }
+
+/// [`ResNet18`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<ResNet18<f32, sxima_zoo_core::Cpu>>("resnet18");

@@ -3,7 +3,7 @@
 //! bottlenecks with a grouped 3x3 of 32 groups of 4 channels per 64 planes
 //! (width `planes / 64 * 4 * 32 = planes * 2`).
 
-crate::model! {
+sxima_zoo_core::model! {
     /// ResNeXt bottleneck for `planes`: 1x1 to `planes * 2`, grouped 3x3
     /// (32 groups, with the stride), 1x1 to `planes * 4`, skip connection.
     block XBottleneck(planes, stride) {
@@ -40,3 +40,8 @@ crate::model! {
         fc: Dense(1000),
     }
 }
+
+/// [`ResNeXt50_32x4d`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<ResNeXt50_32x4d<f32, sxima_zoo_core::Cpu>>("resnext50_32x4d");

@@ -2,7 +2,7 @@
 //! `torchvision/models/alexnet.py`): the one-GPU variant with 64-192-384-256-256
 //! channels and an adaptive average pool to 6x6.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// torchvision's `alexnet()`: `[3, 224, 224]` -> 1000 logits;
     /// 61,100,840 parameters, 0.71 GMACs.
     pub AlexNet(input: [3, 224, 224]) {
@@ -34,3 +34,8 @@ crate::model! {
         },
     }
 }
+
+/// [`AlexNet`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<AlexNet<f32, sxima_zoo_core::Cpu>>("alexnet");

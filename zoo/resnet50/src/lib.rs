@@ -2,7 +2,7 @@
 //! `torchvision/models/resnet.py`): bottleneck blocks 1x1-3x3-1x1 with the
 //! stride on the 3x3 ("ResNet v1.5"), 3-4-6-3 blocks per stage.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// ResNet bottleneck: 1x1 to `width`, 3x3 (with the stride), 1x1 to
     /// `width * 4`, and a skip connection (a projection where the shape changes).
     block Bottleneck(width, stride) {
@@ -39,3 +39,8 @@ crate::model! {
         fc: Dense(1000),
     }
 }
+
+/// [`ResNet50`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<ResNet50<f32, sxima_zoo_core::Cpu>>("resnet50");

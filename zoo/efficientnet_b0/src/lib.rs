@@ -9,7 +9,7 @@
 //! with torchvision's probability `0.2 * block index / 16`, and the input
 //! is added back.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// torchvision's `SqueezeExcitation(c, squeeze)`: average pool, `fc1`,
     /// SiLU, `fc2`, sigmoid, a per-channel gate multiplied onto the input.
     block SqueezeExcitation(c, squeeze) {
@@ -92,3 +92,8 @@ crate::model! {
         classifier: { Dropout(0.2), Dense(1000) },
     }
 }
+
+/// [`EfficientNetB0`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<EfficientNetB0<f32, sxima_zoo_core::Cpu>>("efficientnet_b0");

@@ -8,7 +8,7 @@
 //! field), so the parameters are named as torchvision's
 //! (`features.denseblock1.denselayer1.conv1.weight`).
 
-crate::model! {
+sxima_zoo_core::model! {
     /// torchvision's `_DenseLayer`: BN-ReLU-1x1 conv to `bottleneck`,
     /// BN-ReLU-3x3 conv to `growth` channels.
     block DenseLayer(growth, bottleneck) {
@@ -128,3 +128,8 @@ crate::model! {
         classifier: Dense(1000),
     }
 }
+
+/// [`DenseNet121`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<DenseNet121<f32, sxima_zoo_core::Cpu>>("densenet121");

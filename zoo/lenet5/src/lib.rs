@@ -2,7 +2,7 @@
 //! with 6 and 16 channels, each followed by ReLU and 2x2 average pooling,
 //! then dense 120-84-10, on a 32x32 grey image.
 
-crate::model! {
+sxima_zoo_core::model! {
     /// LeNet-5: `[1, 32, 32]` -> 10 logits; 61,706 parameters.
     ///
     /// torchvision has no LeNet; the reference is the `nn.Sequential` of
@@ -24,3 +24,8 @@ crate::model! {
         11: Dense(10),
     }
 }
+
+/// [`LeNet5`] for `f32` on `Cpu` behind [`DynModel`](sxima_zoo_core::DynModel),
+/// compiled here once: programs that call it do not compile the model again.
+pub static CPU_F32: sxima_zoo_core::ZooEntry =
+    sxima_zoo_core::ZooEntry::of::<LeNet5<f32, sxima_zoo_core::Cpu>>("lenet5");
