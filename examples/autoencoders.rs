@@ -6,7 +6,8 @@
 //!   (`regularize { code: sparsity_kl(rho = 0.05, ..) }`) and
 //!   **contractive** (`regularize { enc: contractive(..) }`, the squared
 //!   Frobenius norm of the encoder's Jacobian),
-//! * **denoising** AE (the plain 784-64-784 net, noisy input -> clean digit),
+//! * **denoising** AE (the convolutional AE below, noisy input
+//!   `clip(x + 0.5 N(0, 1), 0, 1)` -> clean digit),
 //! * **convolutional** AE (`[1, 28, 28] -> [8, 7, 7] -> [1, 28, 28]`),
 //! * **VAE** 784-256-`gaussian { mu, logvar }` (2-D) and 2-256-784, BCE
 //!   summed over pixels + KL, Adam.
@@ -89,7 +90,7 @@ model! {
         fc: Dense(784),
     }
 
-    /// 784-64-784, plain (and, trained on noisy inputs, the denoising AE).
+    /// 784-64-784, plain.
     pub SigmoidAutoencoder(input: [784], reconstructs) {
         encoder: SigmoidEncoder -> [64],
         decoder: SigmoidDecoder -> [784],
@@ -267,7 +268,7 @@ fn main() -> sxima::Result<()> {
     } else {
         (mnist.train, mnist.test)
     };
-    // Epochs: (undercomplete and VAE, the 64-unit AEs, convolutional).
+    // Epochs: (undercomplete and VAE, the 64-unit AEs, convolutional and denoising).
     let (long, mid, conv_epochs) = if quick { (1, 1, 1) } else { (20, 30, 5) };
     let labels = |d: &Dataset| -> sxima::Result<Vec<usize>> {
         d.labels()
@@ -279,7 +280,7 @@ fn main() -> sxima::Result<()> {
     let ae_train = pairs(xtr.clone(), &[PIXELS], xtr.clone())?;
     let ae_test = pairs(xte.clone(), &[PIXELS], xte.clone())?;
     println!(
-        "{} train / {} test digits; epochs: {long} (AE 2-D, VAE), {mid} (64-unit AEs), {conv_epochs} (conv AE)",
+        "{} train / {} test digits; epochs: {long} (AE 2-D, VAE), {mid} (64-unit AEs), {conv_epochs} (conv and denoising AEs)",
         train.len(),
         test.len()
     );
@@ -430,25 +431,27 @@ fn main() -> sxima::Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
-    // 3. Denoising: the same net, noisy input -> clean target.
+    // 3. Denoising: the convolutional AE, noisy input -> clean target. (The
+    // 784-64-784 sigmoid net learnt little more than the mean digit here:
+    // test MSE 0.0640 against the baseline's 0.0676 after 30 epochs.)
     let t0 = Instant::now();
     let noisy_tr = add_noise(&xtr, seed.wrapping_mul(2));
     let noisy_te = add_noise(&xte, seed.wrapping_mul(2).wrapping_add(1));
-    let mut dae = SigmoidAutoencoder::<f32, Cpu>::build(&dev);
+    let mut dae = ConvAutoencoder::<f32, Cpu>::build(&dev);
     fit(
         &mut dae,
         &mut adam()?,
         &BceWithLogits,
-        &pairs(noisy_tr, &[PIXELS], xtr.clone())?,
-        quiet(mid),
+        &pairs(noisy_tr, &[1, 28, 28], xtr.clone())?,
+        quiet(conv_epochs),
         &mut [],
     )?;
     let denoised = pixels(predict(&dae, &noisy_te, 256)?);
     let noisy_mse = mse(&noisy_te, &xte);
     rows.push(Row {
-        name: "denoising AE",
+        name: "denoising AE (conv)",
         mse: mse(&denoised, &xte),
-        code: 64,
+        code: 8 * 7 * 7,
         penalty: format!("noisy input MSE {noisy_mse:.4}"),
         knn: None,
     });

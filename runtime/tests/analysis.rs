@@ -291,3 +291,52 @@ fn knn_bad_inputs_are_errors() {
         Err(Error::DataFormat { .. })
     ));
 }
+
+#[test]
+fn pca_matches_numpy_svd() {
+    // runtime/tests/data/pca_svd_small.json: made by gen_pca_svd.py beside
+    // it (numpy.linalg.svd of the centred 40 x 7 matrix it stores).
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/pca_svd_small.json"
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dim = v["dim"].as_u64().unwrap() as usize;
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    let axes: Vec<Vec<f64>> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let variances: Vec<f64> = v["variances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    for k in [1, 4, dim] {
+        let pca = Pca::fit(&data, dim, k).unwrap();
+        for j in 0..k {
+            let (got, want) = (pca.variances()[j], variances[j]);
+            assert!(
+                (got - want).abs() <= 1e-5 * want,
+                "k {k}: variance {j} is {got}, numpy says {want}"
+            );
+            let cos = dot(&pca.components()[j * dim..][..dim], &axes[j]).abs();
+            assert!((cos - 1.0).abs() < 1e-6, "k {k}: axis {j} |cos| {cos}");
+        }
+    }
+}

@@ -92,7 +92,7 @@ pub fn knn_accuracy(
 }
 
 fn check_rows(input: &str, values: &[f32], dim: usize) -> Result<()> {
-    if values.len() % dim != 0 {
+    if !values.len().is_multiple_of(dim) {
         return Err(Error::data(
             input,
             format!("a multiple of dim = {dim} values"),

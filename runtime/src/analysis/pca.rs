@@ -46,7 +46,7 @@ impl Pca {
         if dim == 0 {
             return Err(Error::config("PCA dim", dim, "must be positive"));
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::data(
                 "PCA data",
                 format!("a multiple of dim = {dim} values"),
@@ -117,7 +117,7 @@ impl Pca {
     ///
     /// Errors when `data.len()` is not a multiple of `dim`.
     pub fn transform(&self, data: &[f32]) -> Result<Vec<f32>> {
-        if data.len() % self.dim != 0 {
+        if !data.len().is_multiple_of(self.dim) {
             return Err(Error::data(
                 "PCA transform input",
                 format!("a multiple of dim = {} values", self.dim),
@@ -144,7 +144,7 @@ impl Pca {
     /// Errors when `codes.len()` is not a multiple of `k`.
     pub fn inverse_transform(&self, codes: &[f32]) -> Result<Vec<f32>> {
         let k = self.k();
-        if codes.len() % k != 0 {
+        if !codes.len().is_multiple_of(k) {
             return Err(Error::data(
                 "PCA inverse_transform input",
                 format!("a multiple of k = {k} values"),
@@ -237,7 +237,7 @@ fn covariance(data: &[f32], dim: usize, mean: &[f64]) -> Vec<f64> {
 fn top_eigenpairs(c: &[f64], dim: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
     let p = (k + OVERSAMPLE).min(dim);
     // Block of p column vectors stored as p rows of `dim` values.
-    let mut rng = SplitMix(0x5eed_0f_9ca);
+    let mut rng = SplitMix(0x0005_eed0_f9ca);
     let mut q: Vec<f64> = (0..p * dim).map(|_| rng.uniform() - 0.5).collect();
     orthonormalize(&mut q, dim);
     let scale = c
