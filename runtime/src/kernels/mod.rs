@@ -7,6 +7,8 @@
 //! users reach them only through the layers.
 
 pub(crate) mod conv_cpu;
+pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
+pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;
 pub(crate) mod window_cpu;
