@@ -29,6 +29,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::elem::Elem;
+use crate::kernels::act_cpu::KernelFloat;
 use crate::kernels::gemm_cpu::{matmul, matmul_par};
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
@@ -62,7 +63,7 @@ where
     B: Dim,
     T: Dim,
     K: CellKind,
-    E: Elem,
+    E: KernelFloat,
     Tp: Tape<E, Cpu>,
 {
     let (b, t, _) = *x.shape();
@@ -320,13 +321,13 @@ fn split_rows<E>(
     out
 }
 
-fn sigmoid<E: Elem>(v: E) -> E {
-    E::one() / (E::one() + (-v).exp())
+fn sigmoid<E: KernelFloat>(v: E) -> E {
+    v.sigmoid_k()
 }
 
 /// The forward recurrence over one run of rows; `h0`, `c0` are its rows of
 /// the initial state (`[rows, H]`), `y` its rows of the output.
-fn forward_run<E: Elem>(
+fn forward_run<E: KernelFloat>(
     geo: &Geo,
     w: &Weights<E>,
     bufs: RunBufs<'_, E>,
@@ -384,7 +385,7 @@ fn forward_run<E: Elem>(
             match math {
                 CellMath::Tanh => {
                     for (v, o) in zr.iter_mut().zip(yr.iter_mut()) {
-                        *v = v.tanh();
+                        *v = v.tanh_k();
                         *o = *v;
                     }
                 }
@@ -392,7 +393,7 @@ fn forward_run<E: Elem>(
                     for j in 0..h {
                         let i = sigmoid(zr[j]);
                         let f = sigmoid(zr[h + j]);
-                        let g = zr[2 * h + j].tanh();
+                        let g = zr[2 * h + j].tanh_k();
                         let o = sigmoid(zr[3 * h + j]);
                         let c_prev = match prev {
                             Some(pt) => side[(r * steps + pt) * h + j],
@@ -400,7 +401,7 @@ fn forward_run<E: Elem>(
                         };
                         let c = f * c_prev + i * g;
                         side[at + j] = c;
-                        yr[j] = o * c.tanh();
+                        yr[j] = o * c.tanh_k();
                         zr[j] = i;
                         zr[h + j] = f;
                         zr[2 * h + j] = g;
@@ -413,7 +414,7 @@ fn forward_run<E: Elem>(
                     for j in 0..h {
                         let rg = sigmoid(zr[j] + hxr[j]);
                         let u = sigmoid(zr[h + j] + hxr[h + j]);
-                        let nv = (zr[2 * h + j] + rg * hxr[2 * h + j]).tanh();
+                        let nv = (zr[2 * h + j] + rg * hxr[2 * h + j]).tanh_k();
                         yr[j] = nv + u * (hpr[j] - nv);
                         side[at + j] = hxr[2 * h + j];
                         zr[j] = rg;
@@ -435,7 +436,7 @@ fn forward_run<E: Elem>(
 /// and the final-state gradients `dh`, `dc` (`[rows, H]`, updated in place
 /// to the initial state's gradients).
 #[allow(clippy::too_many_arguments)]
-fn backward_run<E: Elem>(
+fn backward_run<E: KernelFloat>(
     geo: &Geo,
     w_hh: &[E],
     bufs: RunBufs<'_, E>,
@@ -475,7 +476,7 @@ fn backward_run<E: Elem>(
                             Some(pt) => side[(r * steps + pt) * h + j],
                             None => c0[r * h + j],
                         };
-                        let tc = c.tanh();
+                        let tc = c.tanh_k();
                         let dcv = dcr[j] + d * o * (E::one() - tc * tc);
                         let di = dcv * g;
                         let df = dcv * c_prev;
@@ -596,7 +597,7 @@ impl<E: Elem> Backprop<E> {
 /// Back-propagation through time, runs of rows in parallel: `go [N, T, H]`
 /// is the output's gradient, `dh`, `dc` (`[N, H]`) the final state's, turned
 /// in place into the initial state's.
-fn bptt<E: Elem>(
+fn bptt<E: KernelFloat>(
     geo: Geo,
     runs: &[(usize, usize)],
     mut saved: Saved<E>,
