@@ -1,6 +1,7 @@
-//! Scalar activations for the CPU kernels: `tanh` without glibc's slow
-//! `tanhf` (which goes through `expm1f`; it was a third of the LSTM
-//! benchmark's time), and the logistic sigmoid.
+//! Scalar activations for the CPU kernels, written so loops over them
+//! vectorize: `tanh` without glibc's `tanhf` (which goes through `expm1f`; it
+//! was a third of the LSTM benchmark's time), the logistic sigmoid, and the
+//! `f32` `exp` under both.
 
 use crate::elem::Elem;
 
@@ -27,12 +28,15 @@ impl KernelFloat for f64 {
 
 impl KernelFloat for f32 {
     /// Below 1 in magnitude, the odd 13/6 rational minimax approximation
-    /// Eigen uses for `float` (`generic_fast_tanh_float`); `x` itself below
-    /// `4e-4` (`tanh x = x - x^3/3`, `x^3/3 < 2^-24 x`); above 1, `expf`.
+    /// Eigen uses for `float` (`generic_fast_tanh_float`), `x` itself below
+    /// `4e-4` (`tanh x = x - x^3/3`, `x^3/3 < 2^-24 x`); above 1,
+    /// `1 - 2 / (exp(2|x|) + 1)` with [`exp_f32`]. Both are computed and one
+    /// selected, so loops over it vectorize.
     #[inline]
     fn tanh_k(self) -> f32 {
         const TINY: f32 = 0.0004;
-        let x = self;
+        let a = self.abs();
+        let x = self.clamp(-1.0, 1.0);
         let x2 = x * x;
         let mut p = -2.760_768_5e-16_f32;
         p = p * x2 + 2.000_187_9e-13;
@@ -45,17 +49,50 @@ impl KernelFloat for f32 {
         q = q * x2 + 1.185_347_1e-4;
         q = q * x2 + 2.268_434_6e-3;
         q = q * x2 + 4.893_525e-3;
-        let a = self.abs();
-        if a < TINY || self.is_nan() {
+        let near = x * p / q;
+        // Far from 0 the rational form drifts to ~7 ulp; this one has no
+        // cancellation there (the result is above 0.76).
+        let far = (1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0)).copysign(self);
+        if a < TINY {
             self
         } else if a < 1.0 {
-            x * p / q
+            near
         } else {
-            // Far from 0 the rational form drifts to ~7 ulp; this form has
-            // no cancellation there (the result is above 0.76).
-            (1.0 - 2.0 / ((2.0 * a).exp() + 1.0)).copysign(self)
+            far
         }
     }
+
+    #[inline]
+    fn sigmoid_k(self) -> f32 {
+        1.0 / (1.0 + exp_f32(-self))
+    }
+}
+
+/// `exp(x)` for `f32` without a libm call (so loops over it vectorize):
+/// `2^n * e^r` with `n = round(x / ln 2)`, `|r| <= ln2 / 2` and a degree-7
+/// Taylor polynomial for `e^r` (truncation below 1e-8 relative). The input is
+/// clamped to `[-87, 88]`, so results stay normal and finite (`exp(-87)` is
+/// 1.6e-38 where the true value underflows further; `exp(88)` = 1.65e38 where
+/// it would overflow to infinity above 88.72).
+#[inline]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split in a part exact in few bits and the rest (Cody-Waite).
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut e = 1.0 / 5040.0;
+    e = e * r + 1.0 / 720.0;
+    e = e * r + 1.0 / 120.0;
+    e = e * r + 1.0 / 24.0;
+    e = e * r + 1.0 / 6.0;
+    e = e * r + 0.5;
+    e = e * r + 1.0;
+    e = e * r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    e * scale
 }
 
 #[cfg(test)]
@@ -108,11 +145,23 @@ mod tests {
     }
 
     #[test]
+    fn f32_exp_is_within_2_ulp() {
+        for i in -87_000..88_000 {
+            let x = i as f32 * 1e-3 + 3.3e-4;
+            let e = ulps(exp_f32(x), (x as f64).exp());
+            assert!(e <= 2.0, "exp({x}): {e} ulp");
+        }
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert!(exp_f32(-1000.0) > 0.0 && exp_f32(-1000.0) < 2e-38);
+        assert!(exp_f32(1000.0).is_finite());
+    }
+
+    #[test]
     fn sigmoid_matches_its_formula() {
         for x in [-30.0f64, -2.5, 0.0, 0.7, 40.0] {
             let want = 1.0 / (1.0 + (-x).exp());
             assert_eq!(x.sigmoid_k(), want);
-            assert!(((x as f32).sigmoid_k() as f64 - want).abs() < 1e-7);
+            assert!(((x as f32).sigmoid_k() as f64 - want).abs() <= 1e-7 * want);
         }
     }
 }

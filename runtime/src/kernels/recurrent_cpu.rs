@@ -390,22 +390,27 @@ fn forward_run<E: KernelFloat>(
                     }
                 }
                 CellMath::Lstm => {
+                    // Activations in place, one gate block at a time (loops
+                    // that vectorize), then the state update.
+                    let (zifg, zo) = zr.split_at_mut(3 * h);
+                    let (zif, zg) = zifg.split_at_mut(2 * h);
+                    zif.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    zg.iter_mut().for_each(|v| *v = v.tanh_k());
+                    zo.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    let (zi, zf) = zif.split_at(h);
+                    let c_prev = match prev {
+                        Some(pt) => (r * steps + pt) * h,
+                        None => usize::MAX,
+                    };
                     for j in 0..h {
-                        let i = sigmoid(zr[j]);
-                        let f = sigmoid(zr[h + j]);
-                        let g = zr[2 * h + j].tanh_k();
-                        let o = sigmoid(zr[3 * h + j]);
-                        let c_prev = match prev {
-                            Some(pt) => side[(r * steps + pt) * h + j],
-                            None => c0[r * h + j],
+                        let cp = if c_prev == usize::MAX {
+                            c0[r * h + j]
+                        } else {
+                            side[c_prev + j]
                         };
-                        let c = f * c_prev + i * g;
+                        let c = zf[j] * cp + zi[j] * zg[j];
                         side[at + j] = c;
-                        yr[j] = o * c.tanh_k();
-                        zr[j] = i;
-                        zr[h + j] = f;
-                        zr[2 * h + j] = g;
-                        zr[3 * h + j] = o;
+                        yr[j] = zo[j] * c.tanh_k();
                     }
                 }
                 CellMath::GruResetAfter => {
