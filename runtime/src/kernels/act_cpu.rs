@@ -81,7 +81,10 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + 0.5).floor();
+    // Round to nearest by adding and removing 1.5 * 2^23 (`floor` is a
+    // libm call on the baseline x86-64 target, which stops vectorization).
+    const ROUND: f32 = 12_582_912.0;
+    let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut e = 1.0 / 5040.0;
     e = e * r + 1.0 / 720.0;
