@@ -239,3 +239,43 @@ fn strided_input_is_handled() {
         .collect();
     assert!(first_mismatch(&g.get(&perm).as_vec(), &want, 1e-12).is_none());
 }
+
+/// A `c0` given to a cell without a cell state still hands its tape on: here
+/// it carries the op that produced `h0`, whose gradient must reach `p`.
+#[test]
+fn unused_c0_keeps_its_tape() {
+    let dev = Cpu::seed_from_u64(11);
+    let m = <Gru<2, 3, f64, Cpu> as BuildModule<Cpu, f64>>::build(&dev);
+    let x: Tensor<(usize, usize, Const<2>), f64, Cpu> = dev.sample_like(&(2, 4, Const), u());
+    let p: Tensor<(usize, Const<3>), f64, Cpu> = dev.sample_like(&(2, Const), u());
+    let grad_p = |fast: bool| {
+        let (h0, tape) = p.leaky_trace().square().split_tape();
+        let state = InitialState {
+            h0: h0.put_tape(OwnedTape::default()),
+            c0: Some(dev.zeros_like(&(2, Const::<3>)).put_tape(tape)),
+        };
+        let out = if fast {
+            m.try_run(
+                x.clone().put_tape(OwnedTape::default()),
+                Some(state),
+                false,
+                false,
+            )
+        } else {
+            recurrent_run_generic(
+                m.params(),
+                x.clone().put_tape(OwnedTape::default()),
+                Some(state),
+                false,
+            )
+        }
+        .unwrap();
+        out.output.sum::<Rank0, _>().backward().get(&p).as_vec()
+    };
+    let (fast, generic) = (grad_p(true), grad_p(false));
+    assert!(fast.iter().any(|v| *v != 0.0), "gradient of p lost");
+    assert!(
+        first_mismatch(&fast, &generic, 1e-11).is_none(),
+        "{fast:?} vs {generic:?}"
+    );
+}

@@ -77,12 +77,14 @@ where
             let (h0, th) = s.h0.try_reshape_like(&(b, Const::<H>))?.split_tape();
             tape = tape.merge(th);
             let c0 = match s.c0 {
-                Some(c0) if math == CellMath::Lstm => {
+                Some(c0) => {
+                    // Its tape joins even when the cell has no cell state:
+                    // it may carry the ops that produced `h0` or `x`.
                     let (c0, tc) = c0.try_reshape_like(&(b, Const::<H>))?.split_tape();
                     tape = tape.merge(tc);
-                    Some(c0)
+                    (math == CellMath::Lstm).then_some(c0)
                 }
-                _ => None,
+                None => None,
             };
             (Some(h0), c0)
         }
