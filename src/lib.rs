@@ -219,7 +219,7 @@ macro_rules! model {
 
 pub use sxima_runtime as runtime;
 pub use sxima_runtime::dfdx;
-pub use sxima_runtime::{data, layers, loss, optim, train, Error, Result};
+pub use sxima_runtime::{analysis, data, layers, loss, optim, train, Error, Result};
 
 #[cfg(feature = "zoo")]
 pub mod zoo;

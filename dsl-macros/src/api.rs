@@ -212,7 +212,7 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64], vocab: Option<u6
                 x: #tensor<#in_shape, #in_elem, D, T>,
             ) -> #rt::Result<Self::Output> {
                 #check
-                #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
+                self.__sxima_train(x, ::core::option::Option::None)
             }
         }
     };
@@ -220,6 +220,20 @@ pub fn forward_api(name: &Ident, input: &[u64], output: &[u64], vocab: Option<u6
     quote! {
         #forward_impl
         const _: () = { #located };
+    }
+}
+
+/// For a token model, the conversion of the `Model` forwards' float ids to
+/// checked token ids ([`sxima_runtime::input::tokens_from_floats`]); nothing
+/// for other models.
+pub fn token_ids(vocab: Option<u64>) -> TokenStream {
+    let rt = paths::rt();
+    match vocab {
+        Some(v) => {
+            let v = proc_macro2::Literal::u64_unsuffixed(v);
+            quote!(let x = #rt::input::tokens_from_floats::<#v, _, E, D, T>(x)?;)
+        }
+        None => quote!(),
     }
 }
 
@@ -231,13 +245,7 @@ pub fn model_forwards(vocab: Option<u64>) -> TokenStream {
     let dfdx = paths::dfdx();
     let rt = paths::rt();
     let tensor = quote!(#dfdx::tensor::Tensor);
-    let ids = match vocab {
-        Some(v) => {
-            let v = proc_macro2::Literal::u64_unsuffixed(v);
-            quote!(let x = #rt::input::tokens_from_floats::<#v, _, E, D, T>(x)?;)
-        }
-        None => quote!(),
-    };
+    let ids = token_ids(vocab);
     quote! {
         fn try_forward<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
             &self,
@@ -251,7 +259,15 @@ pub fn model_forwards(vocab: Option<u64>) -> TokenStream {
             x: #tensor<Self::Input<B>, E, D, T>,
         ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
             #ids
-            #rt::error::DeviceResultExt::dev(#dfdx::nn::ModuleMut::try_forward_mut(self, x))
+            self.__sxima_train(x, ::core::option::Option::None)
+        }
+        fn try_forward_mut_penalized<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
+            &mut self,
+            x: #tensor<Self::Input<B>, E, D, T>,
+            penalties: &mut #rt::penalty::Penalties<E, D, T>,
+        ) -> #rt::Result<#tensor<Self::Output<B>, E, D, T>> {
+            #ids
+            self.__sxima_train(x, ::core::option::Option::Some(penalties))
         }
     }
 }

@@ -11,6 +11,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use crate::api;
+use crate::clauses;
+use crate::hooks;
 use crate::layers::common::{dims_of, fmt_shape, is_tokens, DYN};
 use crate::layers::parallel::Merge;
 use crate::parse::parse_file;
@@ -264,6 +266,7 @@ fn scope_items(
     model: &Ident,
     head: TokenStream,
     vis: &syn::Visibility,
+    hook: Option<&Hook<'_>>,
 ) -> syn::Result<TokenStream> {
     let dfdx = dfdx();
     let rt = rt();
@@ -330,8 +333,10 @@ fn scope_items(
     let out_shape = tensor_shape(&scope.output);
     let tensor = quote!(#dfdx::tensor::Tensor);
     let mut counter = 0;
-    let steps = steps_code(scope, &scope.steps, false, &mut counter);
-    let steps_mut = steps_code(scope, &scope.steps, true, &mut counter);
+    let steps = steps_code(scope, &scope.steps, Fwd::INFER, &mut counter, None);
+    let steps_mut = steps_code(scope, &scope.steps, Fwd::TRAIN, &mut counter, hook);
+    let gaussian = gaussian_method(scope, &mut counter);
+    let pen_ty = quote!(#rt::penalty::Penalties<E, D, T>);
     let bounds = quote!(B: #dfdx::shapes::Dim, E: #rt::Elem, D: #rt::Backend<E>, T: #dfdx::tensor::Tape<E, D>);
     Ok(quote! {
         #head
@@ -364,33 +369,138 @@ fn scope_items(
             }
         }
 
+        impl<E: #rt::Elem, D: #rt::Backend<E>> #name<E, D> {
+            /// The training forward, collecting penalty terms into `__pen`
+            /// when given (generated; `ModuleMut` and `Model` call it).
+            #[doc(hidden)]
+            #[allow(unused_mut, unused_variables, clippy::type_complexity)]
+            pub fn __sxima_train<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
+                &mut self,
+                x: #tensor<#in_shape, #in_elem, D, T>,
+                mut __pen: ::core::option::Option<&mut #pen_ty>,
+            ) -> #rt::Result<#tensor<#out_shape, E, D, T>> {
+                #steps_mut
+                ::core::result::Result::Ok(x)
+            }
+            #gaussian
+        }
+
         impl<#bounds> #dfdx::nn::ModuleMut<#tensor<#in_shape, #in_elem, D, T>> for #name<E, D> {
             type Output = #tensor<#out_shape, E, D, T>;
-            type Error = D::Err;
+            type Error = #rt::Error;
             fn try_forward_mut(
                 &mut self,
                 x: #tensor<#in_shape, #in_elem, D, T>,
-            ) -> ::core::result::Result<Self::Output, D::Err> {
-                #steps_mut
-                ::core::result::Result::Ok(x)
+            ) -> #rt::Result<Self::Output> {
+                self.__sxima_train(x, ::core::option::Option::None)
             }
         }
     })
 }
 
-/// `Module::try_forward(&self.f, arg)` or its `ModuleMut` form.
-fn call_field(f: &Ident, arg: TokenStream, mutable: bool) -> TokenStream {
+/// Which forward is being generated.
+#[derive(Clone, Copy)]
+pub struct Fwd {
+    /// Training (`&mut self`, penalties collected into `__pen`) or inference.
+    pub mutable: bool,
+    /// Whether the function returns sxima's `Result` (device errors
+    /// converted with `dev`) rather than the device's error.
+    pub rt: bool,
+}
+
+impl Fwd {
+    /// dfdx's `Module` forward.
+    pub const INFER: Fwd = Fwd {
+        mutable: false,
+        rt: false,
+    };
+    /// The training forward (`__sxima_train`).
+    pub const TRAIN: Fwd = Fwd {
+        mutable: true,
+        rt: true,
+    };
+    /// `e?` for an expression returning the device's error.
+    pub fn q(self, e: TokenStream) -> TokenStream {
+        if self.rt {
+            let rt = rt();
+            quote!(#rt::error::DeviceResultExt::dev(#e)?)
+        } else {
+            quote!(#e?)
+        }
+    }
+}
+
+/// Code for the model's own top-level fields, given a field's index, its
+/// step's code and the forward: returns the code to emit instead (the step
+/// plus penalty pushes and captured outputs).
+pub type Hook<'a> = dyn Fn(usize, TokenStream, Fwd) -> TokenStream + 'a;
+
+/// The value of field `l` applied to `arg` (errors propagated with `?`).
+fn call_field(l: &PlannedLayer, arg: TokenStream, fwd: Fwd) -> TokenStream {
     let dfdx = dfdx();
-    if mutable {
-        quote!(#dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, #arg))
-    } else {
-        quote!(#dfdx::nn::Module::try_forward(&self.#f, #arg))
+    let f = &l.field;
+    match (&l.what, fwd.mutable) {
+        (What::Scope(_), true) => {
+            quote!(self.#f.__sxima_train(#arg, __pen.as_deref_mut())?)
+        }
+        (_, true) => fwd.q(quote!(#dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, #arg))),
+        (_, false) => fwd.q(quote!(#dfdx::nn::Module::try_forward(&self.#f, #arg))),
+    }
+}
+
+/// For a `gaussian` code's struct: `__sxima_gaussian`, its training forward
+/// returning the sample and both heads (nothing for other structs).
+fn gaussian_method(scope: &Scope, counter: &mut usize) -> TokenStream {
+    let [Step::Gaussian {
+        mu,
+        logvar,
+        kl_weight,
+    }] = scope.steps.as_slice()
+    else {
+        return TokenStream::new();
+    };
+    let dfdx = dfdx();
+    let rt = rt();
+    let in_shape = tensor_shape(&scope.input);
+    let out_shape = tensor_shape(&scope.output);
+    let mu_code = steps_code(scope, mu, Fwd::TRAIN, counter, None);
+    let lv_code = steps_code(scope, logvar, Fwd::TRAIN, counter, None);
+    let term = format!("{}kl", scope.prefix);
+    quote! {
+        /// The code's training forward: the sample `mu + exp(logvar / 2) * eps`
+        /// and both heads; pushes the KL term into `__pen` when given.
+        #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
+        pub fn __sxima_gaussian<B: #dfdx::shapes::Dim, T: #dfdx::tensor::Tape<E, D>>(
+            &mut self,
+            x: #dfdx::tensor::Tensor<#in_shape, E, D, T>,
+            mut __pen: ::core::option::Option<&mut #rt::penalty::Penalties<E, D, T>>,
+        ) -> #rt::Result<#rt::penalty::attach::GaussianSample<#out_shape, E, D, T>> {
+            let __logvar_in = #rt::layers::merge::fork(&x);
+            #mu_code
+            let __mu = x;
+            let x = __logvar_in;
+            #lv_code
+            #rt::penalty::attach::gaussian_sample(
+                __mu,
+                x,
+                __pen.map(|p| (p, #term, #kl_weight)),
+            )
+        }
     }
 }
 
 /// The forward code of `steps` over `scope`'s fields: one `let x` per step;
 /// composite steps fork `x` and join the results ([`sxima_runtime::layers::merge`]).
-fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize) -> TokenStream {
+/// `hook` rewrites the steps of the fields directly in `steps` (the model's
+/// top level), not those inside composites.
+pub fn steps_code(
+    scope: &Scope,
+    steps: &[Step],
+    fwd: Fwd,
+    counter: &mut usize,
+    hook: Option<&Hook<'_>>,
+) -> TokenStream {
     let dfdx = dfdx();
     let rt = rt();
     let tensor = quote!(#dfdx::tensor::Tensor);
@@ -400,27 +510,41 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
         *counter += 1;
         let k = *counter;
         match step {
-            Step::Field(i) => out.extend(field_step(&scope.fields[*i], mutable)),
+            Step::Field(i) => {
+                let code = field_step(scope, &scope.fields[*i], fwd);
+                out.extend(match hook {
+                    Some(h) => h(*i, code, fwd),
+                    None => code,
+                })
+            }
+            Step::Gaussian { mu, .. } if !fwd.mutable => {
+                out.extend(steps_code(scope, mu, fwd, counter, None));
+            }
+            Step::Gaussian { .. } => {
+                let shape = tensor_shape(&scope.output);
+                out.extend(quote! {
+                    let x: #tensor<#shape, E, D, T> =
+                        self.__sxima_gaussian(x, __pen.as_deref_mut())?.z;
+                });
+            }
             Step::Residual {
                 body,
                 shortcut,
                 output,
             } => {
                 let skip = format_ident!("__skip_{}", k);
-                let body_code = steps_code(scope, body, mutable, counter);
+                let add_skip = fwd.q(quote!(#merge::add(x, #skip)));
+                let body_code = steps_code(scope, body, fwd, counter, None);
                 let shape = tensor_shape(output);
                 let short = match shortcut {
-                    Some(i) => {
-                        let call = call_field(&scope.fields[*i].field, quote!(#skip), mutable);
-                        quote!(#call?)
-                    }
+                    Some(i) => call_field(&scope.fields[*i], quote!(#skip), fwd),
                     None => quote!(#skip),
                 };
                 out.extend(quote! {
                     let #skip = #merge::fork(&x);
                     #body_code
                     let #skip: #tensor<#shape, E, D, T> = #short;
-                    let x: #tensor<#shape, E, D, T> = #merge::add(x, #skip)?;
+                    let x: #tensor<#shape, E, D, T> = #add_skip;
                 });
             }
             Step::Parallel {
@@ -437,7 +561,7 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                     } else {
                         quote!(#merge::fork(&x))
                     };
-                    let body = steps_code(scope, &b.steps, mutable, counter);
+                    let body = steps_code(scope, &b.steps, fwd, counter, None);
                     let shape = tensor_shape(&b.output);
                     out.extend(
                         quote!(let #o: #tensor<#shape, E, D, T> = { let x = #arg; #body x };),
@@ -465,15 +589,16 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                             .zip(&outs)
                             .map(|(b, o)| {
                                 let c = Literal::usize_suffixed(b.output[0] as usize);
-                                quote!(#rt::model::cross_boundary(#o, (#batch, #c, #rest))?)
+                                fwd.q(quote!(#rt::model::cross_boundary(#o, (#batch, #c, #rest))))
                             })
                             .collect();
                         let head = &dynamic[0];
-                        let tail = &dynamic[1..];
+                        let joins = dynamic[1..].iter().map(|t| fwd.q(quote!(#join(x, #t))));
+                        let last = fwd.q(quote!(#rt::model::cross_boundary(x, (#batch, #all))));
                         out.extend(quote! {
                             let x = #head;
-                            #(let x = #join(x, #tail)?;)*
-                            let x: #tensor<#shape, E, D, T> = #rt::model::cross_boundary(x, (#batch, #all))?;
+                            #(let x = #joins;)*
+                            let x: #tensor<#shape, E, D, T> = #last;
                         });
                     }
                     Merge::Add | Merge::Mul => {
@@ -490,17 +615,18 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
                                 if s == output {
                                     quote!(#o)
                                 } else if s.len() == 1 {
-                                    quote!(#merge::gate_like(#o, (#batch, #all))?)
+                                    fwd.q(quote!(#merge::gate_like(#o, (#batch, #all))))
                                 } else {
-                                    quote!(#merge::gate_like(#merge::squeeze_gate(#o)?, (#batch, #all))?)
+                                    let gate = fwd.q(quote!(#merge::squeeze_gate(#o)));
+                                    fwd.q(quote!(#merge::gate_like(#gate, (#batch, #all))))
                                 }
                             })
                             .collect();
                         let head = &full[0];
-                        let tail = &full[1..];
+                        let joins = full[1..].iter().map(|t| fwd.q(quote!(#join(x, #t))));
                         out.extend(quote! {
                             let x: #tensor<#shape, E, D, T> = #head;
-                            #(let x: #tensor<#shape, E, D, T> = #join(x, #tail)?;)*
+                            #(let x: #tensor<#shape, E, D, T> = #joins;)*
                         });
                     }
                 }
@@ -510,8 +636,9 @@ fn steps_code(scope: &Scope, steps: &[Step], mutable: bool, counter: &mut usize)
     out
 }
 
-/// `let x = self.f(x)`; a nested model's step is located on its use.
-fn field_step(l: &PlannedLayer, mutable: bool) -> TokenStream {
+/// `let x = self.f(x)`; a nested model's step is located on its use, and
+/// in training collects its penalty terms under the field's path.
+fn field_step(scope: &Scope, l: &PlannedLayer, fwd: Fwd) -> TokenStream {
     let dfdx = dfdx();
     let rt = rt();
     let tensor = quote!(#dfdx::tensor::Tensor);
@@ -526,26 +653,40 @@ fn field_step(l: &PlannedLayer, mutable: bool) -> TokenStream {
         // locals (`x`, `self`) must share the hygiene of the fn.
         What::Nested { ty } => {
             let at = proc_macro2::Span::call_site().located_at(ty.span());
-            let call = if mutable {
-                quote_spanned!(at=> #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#f, x))
+            let model = quote_spanned!(at=> <#ty<E, D> as #rt::model::Model<E, D>>);
+            let call = if fwd.mutable {
+                let path = format!("{}{}", scope.prefix, l.path);
+                quote_spanned! {at=>
+                    match __pen.as_deref_mut() {
+                        ::core::option::Option::Some(__p) => {
+                            let mut __inner = #rt::penalty::Penalties::new();
+                            let y = #model::try_forward_mut_penalized(&mut self.#f, x, &mut __inner)?;
+                            __p.extend_prefixed(#path, __inner);
+                            y
+                        }
+                        ::core::option::Option::None => #model::try_forward_mut(&mut self.#f, x)?,
+                    }
+                }
             } else {
-                quote_spanned!(at=> #dfdx::nn::Module::try_forward(&self.#f, x))
+                fwd.q(quote_spanned!(at=> #dfdx::nn::Module::try_forward(&self.#f, x)))
             };
             let consts = l.output.iter().map(|_| quote!(#dfdx::shapes::Const));
+            let into = fwd.q(quote_spanned! {at=>
+                #rt::model::cross_boundary(x, #model::input_shape(batch))
+            });
+            let out = fwd.q(quote_spanned! {at=>
+                #rt::model::cross_boundary(x, (batch, #(#consts,)*))
+            });
             quote_spanned! {at=>
                 let batch = #dfdx::shapes::HasShape::shape(&x).0;
-                let x = #rt::model::cross_boundary(
-                    x,
-                    <#ty<E, D> as #rt::model::Model<E, D>>::input_shape(batch),
-                )?;
-                let x = #call?;
-                let x: #tensor<#shape, E, D, T> =
-                    #rt::model::cross_boundary(x, (batch, #(#consts,)*))?;
+                let x = #into;
+                let x = #call;
+                let x: #tensor<#shape, E, D, T> = #out;
             }
         }
         What::Layer(_) | What::Scope(_) => {
-            let call = call_field(f, quote!(x), mutable);
-            quote!(let x: #tensor<#shape, E, D, T> = #call?;)
+            let call = call_field(l, quote!(x), fwd);
+            quote!(let x: #tensor<#shape, E, D, T> = #call;)
         }
     }
 }
@@ -608,7 +749,7 @@ fn helper_structs(
                 #[allow(non_camel_case_types)]
                 #[derive(::core::fmt::Debug, ::core::clone::Clone)]
             };
-            out.extend(scope_items(s, model, head, vis)?);
+            out.extend(scope_items(s, model, head, vis, None)?);
         }
     }
     Ok(())
@@ -675,7 +816,13 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
     };
     let derives = api::derives(attrs);
     let head = quote!(#(#attrs)* #struct_doc #derives);
-    let main = scope_items(root, name, head, vis)?;
+    let resolved = clauses::resolve(plan)?;
+    let penalties = |i: usize, mut code: TokenStream, fwd: Fwd| {
+        code.extend(hooks::penalty_code(&resolved, i, fwd));
+        code
+    };
+    let main = scope_items(root, name, head, vis, Some(&penalties))?;
+    let multi = hooks::multi_output(plan, &resolved, &api::token_ids(plan.vocab));
     let mut helpers = TokenStream::new();
     helper_structs(root, name, vis, &mut helpers)?;
     let mut checks = Vec::new();
@@ -738,6 +885,8 @@ pub fn expand_model(plan: &ModelPlan<'_>) -> syn::Result<TokenStream> {
         }
 
         #forward_api
+
+        #multi
     })
 }
 
@@ -910,11 +1059,17 @@ mod tests {
         // In through the inner model's own input shape, out to the declared one:
         // a mismatch is left to the const assertions alone.
         assert!(
-            c.contains("cross_boundary(x,<Encoder<E,D>as::sxima::__private::sxima_runtime::model::Model<E,D>>::input_shape(batch),)?"),
+            c.contains("cross_boundary(x,<Encoder<E,D>as::sxima::__private::sxima_runtime::model::Model<E,D>>::input_shape(batch))?"),
             "{c}"
         );
         assert!(
             c.contains("cross_boundary(x,(batch,::sxima::__private::dfdx::shapes::Const,))?"),
+            "{c}"
+        );
+        // Training: the inner model's penalty terms join the outer ones
+        // under the field's name.
+        assert!(
+            c.contains("::try_forward_mut_penalized(&mutself.enc,x,&mut__inner)?;__p.extend_prefixed(\"enc\",__inner);"),
             "{c}"
         );
     }

@@ -18,7 +18,9 @@
 use proc_macro::TokenStream;
 
 mod api;
+mod clauses;
 mod expand;
+mod hooks;
 mod layers;
 mod parse;
 mod paths;
@@ -129,6 +131,66 @@ mod prop_tests;
 /// * An unnamed `residual` / `parallel` is transparent: its layers, its
 ///   `downsample` and its branches are fields of the enclosing struct (the
 ///   block, as in torchvision's `BasicBlock`); named, it is a field of its own.
+///
+/// Autoencoders and VAEs (the terms reach `fit` through
+/// `Model::try_forward_mut_penalized`; see `sxima_runtime::penalty`):
+///
+/// ```ignore
+/// model! {
+///     /// A sparse autoencoder that also returns its code.
+///     pub SparseAe(input: [784], reconstructs, outputs(code, recon)) {
+///         enc: Dense(64),
+///         code: Sigmoid,
+///         dec: Dense(784),
+///         recon: Sigmoid,
+///     } regularize {
+///         code: sparsity_kl(rho = 0.05, weight = 3.0),   // term `code.sparsity_kl`
+///         enc: contractive(weight = 1e-4),              // term `enc.contractive`
+///         dec: activity_l1(1e-5),                       // term `dec.activity_l1`
+///     }
+///
+///     pub VaeEncoder(input: [784]) {
+///         fc: Dense(256), ReLU,
+///         z: gaussian(kl_weight = 1.0) { mu { Dense(2) } logvar { Dense(2) } },
+///     }
+///     pub VaeDecoder(input: [2]) { fc: Dense(256), ReLU, out: Dense(784), Sigmoid }
+///     pub Vae(input: [784], reconstructs) {
+///         encoder: VaeEncoder -> [2],                   // term `encoder.z.kl`
+///         decoder: VaeDecoder -> [784],
+///     }
+/// }
+/// ```
+///
+/// * `regularize { layer: kind(args), .. }` after the body attaches a
+///   penalty to a layer of the model's top level (not inside an unnamed
+///   `residual` / `parallel`): `activity_l1(weight = 1)` (the output
+///   flattened to `[batch, n]`), `sparsity_kl(rho, weight = 1)` (`rho`
+///   strictly between 0 and 1; for a sigmoid code), `contractive(weight = 1)`
+///   (on a `Dense` over `[features]` directly followed by `Sigmoid`: the
+///   closed form with the sigmoid's output and the dense weight). Arguments
+///   may be positional in that order. The training forward pushes each as
+///   the term `<layer>.<kind>`; an unknown layer or kind, a wrong `rho`, a
+///   contractive penalty elsewhere are compile errors on the token.
+/// * `gaussian(kl_weight = 1) { mu { .. } logvar { .. } }` is a VAE's code:
+///   both heads read the node's input and must give one shape (else an
+///   error on `logvar`). Inference returns `mu`; training returns `mu +
+///   exp(logvar / 2) * eps` (`eps` standard normal from the input's seeded
+///   device) and pushes the KL divergence to `N(0, I)` as `<name>.kl`. The
+///   heads are the fields `mu` and `logvar` (`z.mu.weight` for a one-layer
+///   head, `z.logvar.0.weight` for a list); both count in the summary,
+///   parameters and MACs.
+/// * `reconstructs` in the header: the output shape must equal the input
+///   shape (an error on the last layer; through a nested model, its `-> [..]`
+///   is checked against the model by a const assertion).
+/// * `outputs(name [= layer | code.mu | code.logvar], ..)` in the header:
+///   generates `pub struct <Model>Outputs<B, E, D, T>`, one tensor field per
+///   output with its shape, and implements `MultiOutput` (inference, and
+///   training with the penalties). Layers are top-level ones; `name` alone
+///   is the layer of that name. In the training form the forward's tape
+///   rides on the model's final output when it is declared, else on the
+///   first output. The model's own output stays its last layer's.
+/// * Nested models' terms are collected with the field's path as prefix
+///   (`encoder.z.kl`), inside composites too.
 ///
 /// Not supported yet (rejected with a spanned error): dynamic dimensions
 /// (`_` or a name).

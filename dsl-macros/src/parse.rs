@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! input    := item*
-//! item     := attr* vis Name '(' 'input' ':' ['tokens'] '[' dims ']' ')' '{' stmts '}'
+//! item     := attr* vis Name '(' 'input' ':' ['tokens'] '[' dims ']' (',' clause)* ')'
+//!               '{' stmts '}' ['regularize' '{' .. '}']     (see `clauses`)
 //!           | attr* 'block' Name '(' idents ')' '{' stmts '}'
 //! stmts    := (stmt (',' | <after a '}'>))*
 //! stmt     := [field ':'] node ['->' '[' dims ']']
@@ -10,6 +11,7 @@
 //!           | 'repeat' INT '{' stmts '}'
 //!           | 'residual' ['(' args ')'] '{' stmts '}'
 //!           | 'parallel' ['(' args ')'] '{' (branch '{' stmts '}' [','])* '}'
+//!           | 'gaussian' ['(' args ')'] '{' 'mu' '{' stmts '}' 'logvar' '{' stmts '}' '}'
 //!           | Kind ['(' args ')']                    layer call or nested model
 //! args     := (arg (',' arg)*)? [',']
 //! arg      := [name '='] value
@@ -25,6 +27,8 @@
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{braced, bracketed, parenthesized, Attribute, Ident, Token, Visibility};
+
+use crate::clauses::{self, Clauses};
 
 /// Everything inside one `model! { .. }` call.
 #[derive(Debug, Clone)]
@@ -47,6 +51,8 @@ pub struct ModelDef {
     pub name: Ident,
     pub input: ShapeLit,
     pub body: Body,
+    /// `reconstructs`, `outputs(..)`, `regularize { .. }`.
+    pub clauses: Clauses,
 }
 
 /// `block Name(params) { .. }`: a template, expanded where it is used.
@@ -92,6 +98,12 @@ pub enum Node {
         args: Args,
         branches: Vec<(Ident, Body)>,
     },
+    /// `gaussian(args) { mu { .. } logvar { .. } }`: a VAE's code.
+    Gaussian {
+        kw: Ident,
+        args: Args,
+        branches: Vec<(Ident, Body)>,
+    },
 }
 
 impl Node {
@@ -100,9 +112,10 @@ impl Node {
         match self {
             Node::Call(c) => c.kind.span(),
             Node::Group(b) => b.span,
-            Node::Repeat { kw, .. } | Node::Residual { kw, .. } | Node::Parallel { kw, .. } => {
-                kw.span()
-            }
+            Node::Repeat { kw, .. }
+            | Node::Residual { kw, .. }
+            | Node::Parallel { kw, .. }
+            | Node::Gaussian { kw, .. } => kw.span(),
         }
     }
 }
@@ -307,19 +320,27 @@ impl Parse for Item {
         }
         let content;
         let paren = parenthesized!(content in input);
-        let input_shape = parse_input_decl(&content, paren.span.join(), &name)?;
+        let mut clauses = Clauses::default();
+        let input_shape = parse_input_decl(&content, paren.span.join(), &name, &mut clauses)?;
         let body = parse_body(input)?;
+        clauses::parse_trailing(input, &mut clauses)?;
         Ok(Item::Model(ModelDef {
             attrs,
             vis,
             name,
             input: input_shape,
             body,
+            clauses,
         }))
     }
 }
 
-fn parse_input_decl(content: ParseStream, paren: Span, name: &Ident) -> syn::Result<ShapeLit> {
+fn parse_input_decl(
+    content: ParseStream,
+    paren: Span,
+    name: &Ident,
+    clauses: &mut Clauses,
+) -> syn::Result<ShapeLit> {
     let hint =
         format!("write the input shape as `{name}(input: [..])`, e.g. `(input: [1, 28, 28])`");
     if content.is_empty() {
@@ -352,11 +373,17 @@ fn parse_input_decl(content: ParseStream, paren: Span, name: &Ident) -> syn::Res
     }
     let mut shape = parse_shape_lit(content)?;
     shape.tokens = tokens;
-    if !content.is_empty() {
-        let _: Option<Token![,]> = content.parse()?;
-        if !content.is_empty() {
-            return Err(content.error(format!("unexpected tokens after the input shape; {hint}")));
+    while !content.is_empty() {
+        content.parse::<Token![,]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("unexpected tokens after the input shape; {hint}"),
+            )
+        })?;
+        if content.is_empty() {
+            break;
         }
+        clauses::parse_header_clause(content, clauses)?;
     }
     Ok(shape)
 }
@@ -434,6 +461,7 @@ fn parse_stmts(input: ParseStream) -> syn::Result<Vec<Stmt>> {
                     | Node::Repeat { .. }
                     | Node::Residual { .. }
                     | Node::Parallel { .. }
+                    | Node::Gaussian { .. }
             );
         stmts.push(stmt);
         if input.is_empty() {
@@ -508,7 +536,7 @@ fn parse_node(input: ParseStream) -> syn::Result<Node> {
             body,
         });
     }
-    if (kind == "residual" || kind == "parallel")
+    if (kind == "residual" || kind == "parallel" || kind == "gaussian")
         && (input.peek(syn::token::Brace)
             || (input.peek(syn::token::Paren) && input.peek2(syn::token::Brace)))
     {
@@ -545,6 +573,13 @@ fn parse_node(input: ParseStream) -> syn::Result<Node> {
                 content.parse::<Token![,]>()?;
             }
         }
+        if kind == "gaussian" {
+            return Ok(Node::Gaussian {
+                kw: kind,
+                args,
+                branches,
+            });
+        }
         return Ok(Node::Parallel {
             kw: kind,
             args,
@@ -559,7 +594,7 @@ fn parse_node(input: ParseStream) -> syn::Result<Node> {
     Ok(Node::Call(LayerCall { kind, args }))
 }
 
-fn parse_args(input: ParseStream) -> syn::Result<Args> {
+pub(crate) fn parse_args(input: ParseStream) -> syn::Result<Args> {
     let content;
     let paren = parenthesized!(content in input);
     let mut list = Vec::new();

@@ -24,6 +24,7 @@ use syn::Ident;
 
 use crate::layers::args::{bind, kind_text};
 use crate::layers::common::{fmt_shape, has_dyn, is_tokens, DYN, TOKENS};
+use crate::layers::gaussian;
 use crate::layers::names::{may_be_model, snake_case, unknown_layer};
 use crate::layers::parallel::{self as compose_par, Merge};
 use crate::layers::residual as compose;
@@ -69,6 +70,9 @@ pub struct Scope {
     pub steps: Vec<Step>,
     pub input: Vec<u64>,
     pub output: Vec<u64>,
+    /// Dotted path of this struct in the model (`layer1.0.`, empty for the
+    /// root): the prefix of the penalty terms it pushes.
+    pub prefix: String,
 }
 
 /// One step of a forward pass.
@@ -87,6 +91,14 @@ pub enum Step {
         branches: Vec<Branch>,
         merge: Merge,
         output: Vec<u64>,
+    },
+    /// A VAE's code over the heads' fields: `mu` in inference, `mu +
+    /// exp(logvar / 2) * eps` and the KL term in training
+    /// ([`crate::layers::gaussian`]).
+    Gaussian {
+        mu: Vec<Step>,
+        logvar: Vec<Step>,
+        kl_weight: f64,
     },
 }
 
@@ -307,6 +319,7 @@ impl ScopeBuilder {
             steps,
             input,
             output,
+            prefix: self.prefix,
         }
     }
 }
@@ -651,6 +664,10 @@ impl Planner<'_, '_> {
                 });
                 Ok((vec![Step::Field(i)], out, None))
             }
+            Node::Gaussian { kw, args, branches } => {
+                let (step, out) = self.gaussian(sb, kw, args, branches, input, name)?;
+                Ok((vec![step], out, None))
+            }
             Node::Parallel { kw, args, branches } => {
                 let Some((field, path)) = name else {
                     let (step, out) = self.parallel(sb, kw, args, branches, input)?;
@@ -806,6 +823,60 @@ impl Planner<'_, '_> {
         ))
     }
 
+    /// `gaussian(kl_weight = ..) { mu { .. } logvar { .. } }`: a field of
+    /// its own (named, or `gaussian_<n>`) with the heads `mu` and `logvar`;
+    /// a head of one unnamed statement is that layer (`z.mu.weight`).
+    fn gaussian(
+        &mut self,
+        sb: &mut ScopeBuilder,
+        kw: &Ident,
+        args: &Args,
+        branches: &[(Ident, Body)],
+        input: Vec<u64>,
+        name: Option<FieldName>,
+    ) -> syn::Result<(Step, Vec<u64>)> {
+        let kl_weight = gaussian::kl_weight(kw, args)?;
+        let heads = gaussian::heads(kw, branches)?;
+        let (field, path) = name.unwrap_or_else(|| {
+            let f = sb.generate("gaussian", kw.span());
+            let p = f.to_string();
+            (f, p)
+        });
+        let mut child = sb.child(&path, kw.span());
+        let mut planned = Vec::new();
+        for (n, body) in heads {
+            child.taken.insert(n.to_string());
+            let named = Some((n.clone(), n.to_string()));
+            let (steps, out) = match body.stmts.as_slice() {
+                [one] if one.name.is_none() => self.stmt(&mut child, one, input.clone(), named)?,
+                _ => {
+                    let group = Node::Group(body.clone());
+                    let (st, out, _) = self.node(&mut child, &group, input.clone(), named, None)?;
+                    (st, out)
+                }
+            };
+            planned.push((steps, out));
+        }
+        let (lv_steps, lv_out) = planned.pop().unwrap_or_default();
+        let (mu_steps, mu_out) = planned.pop().unwrap_or_default();
+        gaussian::check_heads(&heads[1].0, &mu_out, &lv_out)?;
+        let step = Step::Gaussian {
+            mu: mu_steps,
+            logvar: lv_steps,
+            kl_weight,
+        };
+        let scope = child.finish(vec![step], input.clone(), mu_out.clone());
+        let i = sb.push(PlannedLayer {
+            field,
+            path,
+            kind_text: format!("gaussian(kl_weight = {kl_weight})"),
+            input,
+            output: mu_out.clone(),
+            what: What::Scope(Box::new(scope)),
+        });
+        Ok((Step::Field(i), mu_out))
+    }
+
     /// The one statement of a branch body when it is an unnamed block use
     /// or group without `-> [..]`: the branch is then that node itself.
     fn whole_branch<'b>(&self, body: &'b Body) -> Option<&'b Stmt> {
@@ -864,6 +935,7 @@ fn node_text(node: &Node) -> String {
         Node::Repeat { count, .. } => format!("repeat {}", count.text()),
         Node::Residual { .. } => "residual".into(),
         Node::Parallel { .. } => "parallel".into(),
+        Node::Gaussian { .. } => "gaussian".into(),
     }
 }
 

@@ -187,12 +187,21 @@ fn subst_node(node: &Node, env: &Env) -> syn::Result<Node> {
         Node::Parallel { kw, args, branches } => Node::Parallel {
             kw: kw.clone(),
             args: subst_args(args, env)?,
-            branches: branches
-                .iter()
-                .map(|(n, b)| Ok((n.clone(), subst_body(b, env)?)))
-                .collect::<syn::Result<_>>()?,
+            branches: subst_branches(branches, env)?,
+        },
+        Node::Gaussian { kw, args, branches } => Node::Gaussian {
+            kw: kw.clone(),
+            args: subst_args(args, env)?,
+            branches: subst_branches(branches, env)?,
         },
     })
+}
+
+fn subst_branches(branches: &[(Ident, Body)], env: &Env) -> syn::Result<Vec<(Ident, Body)>> {
+    branches
+        .iter()
+        .map(|(n, b)| Ok((n.clone(), subst_body(b, env)?)))
+        .collect()
 }
 
 /// A value with parameters replaced (keeping the use's span) and arithmetic

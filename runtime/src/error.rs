@@ -105,6 +105,17 @@ pub enum Error {
         batch: usize,
         value: f64,
     },
+    /// A named term of the training loss became NaN or infinite: a penalty
+    /// the model declares (`term` as logged, e.g. `code.sparsity_kl`) or a
+    /// term of a multi-output objective. The data loss and the total keep
+    /// [`NonFiniteLoss`](Error::NonFiniteLoss).
+    #[error("non-finite loss term {term} ({value}) at epoch {epoch}, batch {batch}")]
+    NonFiniteTerm {
+        term: String,
+        epoch: usize,
+        batch: usize,
+        value: f64,
+    },
     /// A gradient became NaN or infinite (the loss may still be finite, e.g.
     /// when a ReLU maps NaN activations to 0); `parameter` is its path.
     #[error("non-finite gradient of {parameter} at epoch {epoch}, batch {batch}")]

@@ -1,5 +1,6 @@
 //! `sxima-runtime`: everything that runs behind a `model!` declaration.
 //!
+//! * [`analysis`]: PCA and k-NN accuracy of codes (autoencoder baselines).
 //! * [`layers`]: the layers dfdx 0.13 lacks on stable Rust (or whose semantics
 //!   we need to differ), each generic over the dfdx device.
 //! * [`model`]: the [`Model`](model::Model) trait every generated model implements.
@@ -29,6 +30,7 @@ macro_rules! internal_mod {
 }
 pub(crate) use internal_mod;
 
+pub mod analysis;
 pub mod backend;
 pub mod data;
 pub mod elem;

@@ -3,7 +3,8 @@
 //! `fit` flattens a model's output to `(batch, n)` before the loss, so every
 //! loss takes a `Tensor<(usize, usize), E, D, T>` prediction and a [`Target`].
 //! Every loss reduces by the mean (PyTorch's `reduction='mean'`; see each
-//! loss for what the mean is taken over), is written with dfdx tensor ops
+//! loss for what the mean is taken over; [`Summed`] sums a per-element loss
+//! over the features and averages over the batch instead), is written with dfdx tensor ops
 //! (so autodiff gives its gradient on `Cpu` and `Cuda`), and reports a
 //! target of the wrong kind or shape as an [`Error`], never a panic.
 //!
@@ -425,6 +426,75 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
     }
 }
 
+/// A loss whose mean is taken over every element of the `(N, D)` batch
+/// (MSE, MAE, Huber, BCE, BCE with logits): [`Summed`] turns it into the sum
+/// over each sample's `D` features, averaged over the `N` samples.
+pub trait PerElement {
+    /// The history name of the summed form (`"bce_sum"`).
+    const SUMMED_NAME: &'static str;
+}
+
+/// A per-element loss `L` summed over each sample's features and averaged
+/// over the batch: `sum_{n,d} l(pred, target) / N`, which is `D` times `L`'s
+/// mean (and so is its gradient). The VAE's ELBO uses it for the
+/// reconstruction term (BCE or MSE summed over the pixels), so that the KL
+/// term, also summed over the latent units, keeps its relative weight.
+/// Built with `Bce.summed()`, `Mse.summed()`, ...; named `bce_sum`, `mse_sum`, ...
+///
+/// ```
+/// use sxima_runtime::dfdx::prelude::*;
+/// use sxima_runtime::loss::{Loss, Mse, Target};
+///
+/// let dev = Cpu::default();
+/// let pred = dev.tensor_from_vec(vec![1.0f64, 2.0, 3.0, 4.0], (2, 2));
+/// let target = dev.tensor_from_vec(vec![1.0f64, 0.0, 3.0, 2.0], (2, 2));
+/// let loss = Mse.summed().try_loss(pred.leaky_trace(), &Target::Values(&target)).unwrap();
+/// assert_eq!(loss.array(), 4.0); // (0 + 4 + 0 + 4) / 2 samples
+/// assert_eq!(Loss::<f64, Cpu>::name(&Mse.summed()), "mse_sum");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summed<L>(pub L);
+
+impl<E: Elem, D: Device<E>, L: Loss<E, D> + PerElement> Loss<E, D> for Summed<L> {
+    fn name(&self) -> &'static str {
+        L::SUMMED_NAME
+    }
+    fn try_loss<T: Tape<E, D>>(
+        &self,
+        pred: Tensor<(usize, usize), E, D, T>,
+        target: &Target<'_, E, D>,
+    ) -> Result<Tensor<Rank0, E, D, T>> {
+        let features = pred.shape().1;
+        self.0
+            .try_loss(pred, target)?
+            .try_mul(cast::<E>(features as f64))
+            .dev()
+    }
+}
+
+macro_rules! per_element {
+    ($($loss:ident => $name:literal),* $(,)?) => {$(
+        impl PerElement for $loss {
+            const SUMMED_NAME: &'static str = $name;
+        }
+        impl $loss {
+            /// This loss summed over each sample's features and averaged
+            /// over the batch ([`Summed`]).
+            pub const fn summed(self) -> Summed<Self> {
+                Summed(self)
+            }
+        }
+    )*};
+}
+
+per_element!(
+    Mse => "mse_sum",
+    Mae => "mae_sum",
+    Huber => "huber_sum",
+    Bce => "bce_sum",
+    BceWithLogits => "bce_with_logits_sum",
+);
+
 /// Any of the losses above, chosen at run time (e.g. from a training
 /// configuration); it delegates to the named loss.
 ///
@@ -557,6 +627,74 @@ mod tests {
             .unwrap()
             .array();
         assert!(l.abs() < 1e-12, "{l}");
+    }
+
+    /// `Summed(L)` is the per-sample sum over features averaged over the
+    /// batch: `D` times `L`'s mean, in value and gradient, computed directly.
+    #[test]
+    fn summed_losses_are_feature_sums_averaged_over_the_batch() {
+        let dev = Cpu::default();
+        let (n, d) = (3, 4);
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| 0.05 + 0.9 * ((i * 7) % 11) as f64 / 11.0)
+            .collect();
+        let t: Vec<f64> = (0..n * d).map(|i| ((i * 5) % 3) as f64 / 2.0).collect();
+        let target = m(&dev, n, d, &t);
+        let target = Target::Values(&target);
+        let p = m(&dev, n, d, &x);
+        fn value_grad<L: Loss<f64, Cpu>>(
+            l: &L,
+            p: &Tensor<(usize, usize), f64, Cpu>,
+            t: &Target<'_, f64, Cpu>,
+        ) -> (f64, Vec<f64>) {
+            let v = l.try_loss(p.leaky_trace(), t).unwrap();
+            let value = v.array();
+            (value, v.backward().get(p).as_vec())
+        }
+        let check = |name: &str, mean: (f64, Vec<f64>), sum: (f64, Vec<f64>), direct: f64| {
+            assert!((sum.0 - d as f64 * mean.0).abs() < 1e-12, "{name}");
+            assert!(
+                (sum.0 - direct).abs() < 1e-12,
+                "{name}: {} vs {direct}",
+                sum.0
+            );
+            for (a, b) in sum.1.iter().zip(&mean.1) {
+                assert!((a - d as f64 * b).abs() < 1e-12, "{name} gradient");
+            }
+        };
+        let per_sample = |f: &dyn Fn(f64, f64) -> f64| {
+            x.iter().zip(&t).map(|(&p, &t)| f(p, t)).sum::<f64>() / n as f64
+        };
+        check(
+            "mse",
+            value_grad(&Mse, &p, &target),
+            value_grad(&Mse.summed(), &p, &target),
+            per_sample(&|p, t| (p - t) * (p - t)),
+        );
+        check(
+            "bce",
+            value_grad(&Bce, &p, &target),
+            value_grad(&Bce.summed(), &p, &target),
+            per_sample(&|p, t| -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())),
+        );
+        check(
+            "mae",
+            value_grad(&Mae, &p, &target),
+            value_grad(&Mae.summed(), &p, &target),
+            per_sample(&|p, t| (p - t).abs()),
+        );
+        assert_eq!(Loss::<f64, Cpu>::name(&Bce.summed()), "bce_sum");
+        assert_eq!(Loss::<f64, Cpu>::name(&Mse.summed()), "mse_sum");
+        assert_eq!(
+            Loss::<f64, Cpu>::name(&BceWithLogits.summed()),
+            "bce_with_logits_sum"
+        );
+        // The wrapped loss's errors pass through.
+        let wrong = m(&dev, 1, 1, &[0.0]);
+        assert!(Bce
+            .summed()
+            .try_loss(p.clone(), &Target::Values(&wrong))
+            .is_err());
     }
 
     #[test]

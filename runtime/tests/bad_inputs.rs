@@ -17,6 +17,8 @@
 //! | inconsistent dataset (feature count, target width) | `DataFormat` | `inconsistent_datasets` |
 //! | `epochs` 0 or <= `initial_epoch`, validation split outside (0, 1) | `InvalidConfig` | train_fit.rs `configuration_errors_are_values` |
 //! | NaN/inf loss or gradient during training | `NonFiniteLoss` / `NonFiniteGradient` | train_fit.rs `non_finite_loss_stops_with_epoch_and_batch` |
+//! | NaN/inf penalty term (or objective term) during training | `NonFiniteTerm` naming the term, no update | train_penalties.rs `a_non_finite_penalty_stops_fit_naming_the_term` |
+//! | metrics or an objective with no term in `fit_outputs` | `InvalidConfig` | train_outputs.rs `fit_outputs_rejects_metrics_and_an_empty_objective` |
 
 #[path = "train_support/mod.rs"]
 mod support;

@@ -525,6 +525,7 @@ fn epoch_line_format() {
     let logs = EpochLogs {
         epoch: 3,
         loss: 0.12345,
+        terms: Default::default(),
         metrics: [("acc".to_string(), 0.961)].into(),
         val_loss: Some(0.2),
         val_metrics: [("acc".to_string(), 0.95)].into(),
@@ -536,6 +537,16 @@ fn epoch_line_format() {
     assert_eq!(
         line,
         "epoch 3/10  loss 0.1235  acc 96.1%  val_loss 0.2000  val_acc 95.0%  12.3s"
+    );
+    // A loss made of named terms shows each (unweighted) after the total.
+    let logs = EpochLogs {
+        terms: [("mse".to_string(), 0.1), ("code.kl".to_string(), 0.5)].into(),
+        ..logs
+    };
+    let line = progress::epoch_line(&logs, 10, &[]);
+    assert_eq!(
+        line,
+        "epoch 3/10  loss 0.1235 (code.kl 0.5000, mse 0.1000)  val_loss 0.2000  12.3s"
     );
 }
 

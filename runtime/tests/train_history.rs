@@ -13,6 +13,7 @@ fn history() -> History {
     let mk = |epoch: usize, loss: f64, acc: f64, val: Option<(f64, f64)>| EpochLogs {
         epoch,
         loss,
+        terms: BTreeMap::new(),
         metrics: BTreeMap::from([("acc".to_string(), acc)]),
         val_loss: val.map(|v| v.0),
         val_metrics: val

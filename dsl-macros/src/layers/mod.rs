@@ -23,6 +23,7 @@ use proc_macro2::{Span, TokenStream};
 
 pub mod args;
 pub mod common;
+pub mod gaussian;
 pub mod names;
 pub mod parallel;
 pub mod recurrent;

@@ -46,21 +46,27 @@ pub fn sparsity_kl<E: Elem, D: Device<E>, T: Tape<E, D>>(
     } else {
         0.0
     };
-    let log_hat = rho_hat.clone().put_tape(tape).try_ln().dev()?;
+    // Each term is computed on the tape (an op on a tensor whose tape was
+    // split off is not recorded), then the tape moves to the next.
+    let log_hat = rho_hat
+        .clone()
+        .put_tape(tape)
+        .try_ln()
+        .dev()?
+        .try_mul(cast::<E>(-rho))
+        .dev()?;
     let (log_hat, tape) = log_hat.split_tape();
-    let log_one_minus = rho_hat
+    let terms = rho_hat
         .put_tape(tape)
         .try_negate()
         .dev()?
         .try_add(cast::<E>(1.0))
         .dev()?
         .try_ln()
-        .dev()?;
-    // The tape rides on the right-hand term; the left one joins it by id.
-    let terms = log_one_minus
+        .dev()?
         .try_mul(cast::<E>(rho - 1.0))
         .dev()?
-        .try_add(log_hat.try_mul(cast::<E>(-rho)).dev()?)
+        .try_add(log_hat)
         .dev()?;
     terms
         .try_sum::<Rank0, _>()

@@ -13,13 +13,13 @@ use crate::error::{DeviceResultExt, Result};
 /// (the caller draws it from the seeded device, `dev.sample_normal_like`).
 /// The tape rides on `mu`; `logvar` joins it (pass it with its own tape
 /// split off onto `mu`, or with `NoneTape` if it needs no gradient).
-pub fn reparameterize<E: Elem, D: Device<E>, T: Tape<E, D>, T2: Tape<E, D>>(
+pub fn reparameterize<E: Elem, D: Device<E>, T, T2: Tape<E, D>>(
     mu: Tensor<(usize, usize), E, D, T>,
     logvar: Tensor<(usize, usize), E, D, T2>,
     eps: Tensor<(usize, usize), E, D>,
 ) -> Result<Tensor<(usize, usize), E, D, T>>
 where
-    T: Merge<T2>,
+    T: Tape<E, D> + Merge<T2>,
 {
     let std = logvar
         .try_mul(cast::<E>(0.5))
@@ -36,12 +36,12 @@ where
 /// latent units and averaged over the batch (the ELBO's regulariser).
 ///
 /// `mu`, `logvar`: `(batch, latent)`; the tape rides on `logvar`, `mu` joins it.
-pub fn gaussian_kl<E: Elem, D: Device<E>, T: Tape<E, D>, T2: Tape<E, D>>(
+pub fn gaussian_kl<E: Elem, D: Device<E>, T, T2: Tape<E, D>>(
     mu: Tensor<(usize, usize), E, D, T2>,
     logvar: Tensor<(usize, usize), E, D, T>,
 ) -> Result<Tensor<Rank0, E, D, T>>
 where
-    T: Merge<T2>,
+    T: Tape<E, D> + Merge<T2>,
 {
     let (lv, tape) = logvar.split_tape();
     let exp = lv.clone().put_tape(tape).try_exp().dev()?;

@@ -12,10 +12,12 @@
 //! All functions take a batch flattened to `(batch, features)`.
 
 mod activity;
+pub mod attach;
 mod contractive;
 mod gaussian;
 
 pub use activity::{activity_l1, sparsity_kl};
+pub use attach::standard_normal_like;
 pub use contractive::contractive_sigmoid_dense;
 pub use gaussian::{gaussian_kl, reparameterize};
 

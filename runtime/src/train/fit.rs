@@ -3,13 +3,24 @@
 //! Per step: gather a mini-batch, build the input tensor on the model's
 //! device, run the training forward with a tape (gradients allocated once and
 //! zeroed after every step), flatten the output to `(batch, n)`, compute the
-//! loss, stop with [`Error::NonFiniteLoss`] on NaN/inf, backpropagate, record
+//! loss, add the penalty terms the model collected (weighted), stop with
+//! [`Error::NonFiniteLoss`] / [`Error::NonFiniteTerm`] on NaN/inf, backpropagate, record
 //! per-parameter gradient norms and let the optimizer update the model.
 //! That step is the public [`train_step`], so benchmarks (`examples/bench.rs`)
 //! time exactly what `fit` runs.
-//! Per epoch: mean loss and metrics, validation, learning rate, time and
-//! gradient norms go into the [`History`]; callbacks may stop the run or
-//! change the learning rate.
+//! Per epoch: mean loss (and, for a model with penalties, the mean of each
+//! term), metrics, validation, learning rate, time and gradient norms go
+//! into the [`History`]; callbacks may stop the run or change the learning rate.
+//!
+//! Penalties: a model whose training forward
+//! ([`Model::try_forward_mut_penalized`]) collects penalty terms trains on
+//! `loss + sum weight * value`; the history's `loss` is that total, and its
+//! `terms` hold the data loss under the loss's name and each penalty under
+//! its own, unweighted. Validation (`val_loss`) is the data loss of the
+//! inference forward only, as for any model: a penalty is a training-mode
+//! quantity (a VAE code is sampled only in training), so `val_loss` compares
+//! with the data-loss term, not with `loss`. For the penalties over a
+//! dataset, see [`evaluate_terms`](crate::train::evaluate_terms).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -25,6 +36,7 @@ use crate::error::{DeviceResultExt, Error, Result};
 use crate::loss::Loss;
 use crate::model::{shape_len, Model};
 use crate::optim::Optimizer;
+use crate::penalty::Penalties;
 use crate::train::callbacks::{Callback, Control};
 use crate::train::config::{FitConfig, Validation};
 use crate::train::forward::{input_tensor, model_device, scalar, target_loss, to_f32};
@@ -33,6 +45,7 @@ use crate::train::history::{EpochLogs, History};
 use crate::train::infer::{default_metrics, evaluate_with};
 use crate::train::metrics::Metric;
 use crate::train::progress::Progress;
+use crate::train::terms::{check_total, with_penalties, At, TermSums};
 
 /// A learning rate set by a callback (a schedule) must be finite and >= 0
 /// (0 is allowed here, unlike in the constructors: cosine annealing ends at
@@ -79,6 +92,117 @@ where
     O: Optimizer<M, E, D>,
     L: Loss<E, D>,
 {
+    run(
+        model,
+        optimizer,
+        &LossTrainer(loss),
+        train,
+        config,
+        callbacks,
+    )
+}
+
+/// What differs between [`fit`] and
+/// [`fit_outputs`](crate::train::fit_outputs): the data check, one training
+/// step and the validation loss; [`run`] is the loop they share.
+pub(crate) trait Trainer<E: Elem, D: Backend<E>, M: Model<E, D>, O> {
+    /// The loss's name in the history (`History::loss_name`).
+    fn loss_name(&self) -> String;
+    /// Checks a dataset's samples and targets against the model.
+    fn check_data(&self, data: &Dataset) -> Result<()>;
+    /// Whether the steps can return the model's outputs for metrics.
+    fn has_predictions(&self) -> bool;
+    /// One training step (see [`train_step`]).
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        model: &mut M,
+        optimizer: &mut O,
+        dev: &D,
+        grads: &mut Option<Gradients<E, D>>,
+        batch: StepBatch<'_>,
+        predictions: bool,
+        grad_norms: bool,
+    ) -> Result<StepOutput>;
+    /// The validation loss and metrics of `model` on `val`.
+    fn validate(
+        &self,
+        model: &M,
+        val: &Dataset,
+        batch_size: usize,
+        metrics: &[Box<dyn Metric>],
+    ) -> Result<(f64, BTreeMap<String, f64>)>;
+}
+
+/// [`fit`]'s trainer: a [`Loss`] on the model's output plus its penalties.
+struct LossTrainer<'a, L>(&'a L);
+
+impl<E, D, M, O, L> Trainer<E, D, M, O> for LossTrainer<'_, L>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+    L: Loss<E, D>,
+{
+    fn loss_name(&self) -> String {
+        self.0.name().to_string()
+    }
+    fn check_data(&self, data: &Dataset) -> Result<()> {
+        data.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)
+    }
+    fn has_predictions(&self) -> bool {
+        true
+    }
+    fn step(
+        &self,
+        model: &mut M,
+        optimizer: &mut O,
+        dev: &D,
+        grads: &mut Option<Gradients<E, D>>,
+        batch: StepBatch<'_>,
+        predictions: bool,
+        grad_norms: bool,
+    ) -> Result<StepOutput> {
+        train_step(
+            model,
+            optimizer,
+            self.0,
+            dev,
+            grads,
+            batch,
+            predictions,
+            grad_norms,
+        )
+    }
+    fn validate(
+        &self,
+        model: &M,
+        val: &Dataset,
+        batch_size: usize,
+        metrics: &[Box<dyn Metric>],
+    ) -> Result<(f64, BTreeMap<String, f64>)> {
+        let e = evaluate_with(model, self.0, val, batch_size, metrics)?;
+        Ok((e.loss, e.metrics))
+    }
+}
+
+/// The training loop of [`fit`] with `trainer`'s steps and validation.
+pub(crate) fn run<E, D, M, O, Tr>(
+    model: &mut M,
+    optimizer: &mut O,
+    trainer: &Tr,
+    train: &Dataset,
+    config: FitConfig<'_>,
+    callbacks: &mut [&mut dyn Callback<E, D, M>],
+) -> Result<History>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+    Tr: Trainer<E, D, M, O>,
+{
     if config.epochs == 0 {
         return Err(Error::config("epochs", config.epochs, "must be at least 1"));
     }
@@ -117,7 +241,7 @@ where
             (&split.0, Some(&split.1))
         }
     };
-    train.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+    trainer.check_data(train)?;
     train.check_finite()?;
     if let Some(v) = val {
         if v.is_empty() {
@@ -127,7 +251,7 @@ where
                 "it is empty",
             ));
         }
-        v.check_shapes(M::NAME, M::INPUT_SHAPE, M::OUTPUT_SHAPE)?;
+        trainer.check_data(v)?;
         v.check_finite().map_err(|e| match e {
             Error::NonFiniteData {
                 input,
@@ -145,7 +269,17 @@ where
     }
 
     let mut metrics: Vec<Box<dyn Metric>> = config.metrics;
-    if config.auto_accuracy && !metrics.iter().any(|m| m.name() == "acc") {
+    if !trainer.has_predictions() && !metrics.is_empty() {
+        return Err(Error::config(
+            "metrics",
+            metrics.len(),
+            "a multi-output objective gives no single output to score; pass no metrics",
+        ));
+    }
+    if trainer.has_predictions()
+        && config.auto_accuracy
+        && !metrics.iter().any(|m| m.name() == "acc")
+    {
         let mut auto = default_metrics(train.targets());
         auto.append(&mut metrics);
         metrics = auto;
@@ -156,7 +290,7 @@ where
     let n_out = shape_len(M::OUTPUT_SHAPE);
     let mut progress = Progress::new(config.verbosity, config.epochs);
     let mut history = History {
-        loss_name: loss.name().to_string(),
+        loss_name: trainer.loss_name(),
         epochs: Vec::new(),
         stopped_at: None,
     };
@@ -193,12 +327,12 @@ where
         let mut seen = 0usize;
         let mut sums = vec![(0.0f64, 0usize); metrics.len()];
         let mut norms = NormAccumulator::default();
+        let mut terms = TermSums::default();
         for (bi, batch) in train.batches(config.batch_size, shuffle)?.enumerate() {
             let b = batch.len();
-            let step = train_step(
+            let step = trainer.step(
                 model,
                 optimizer,
-                loss,
                 &dev,
                 &mut grads,
                 StepBatch {
@@ -215,7 +349,9 @@ where
                 Err(e) => {
                     if matches!(
                         e,
-                        Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }
+                        Error::NonFiniteLoss { .. }
+                            | Error::NonFiniteTerm { .. }
+                            | Error::NonFiniteGradient { .. }
                     ) {
                         progress.epoch_end_silent();
                     }
@@ -235,15 +371,16 @@ where
             let value = step.loss;
             loss_sum += value * b as f64;
             seen += b;
-            progress.batch_end(seen, loss_sum / seen as f64);
+            terms.add(&step.terms, b);
+            progress.batch_end(seen, loss_sum / seen as f64, &terms);
         }
 
         let (val_loss, val_metrics) = match val {
             Some(v) => {
                 // Inference results do not depend on the batch size, so
                 // validation runs in batches of at least 128 even for SGD.
-                let e = evaluate_with(&*model, loss, v, config.batch_size.max(128), &metrics)?;
-                (Some(e.loss), e.metrics)
+                let (l, m) = trainer.validate(&*model, v, config.batch_size.max(128), &metrics)?;
+                (Some(l), m)
             }
             None => (None, BTreeMap::new()),
         };
@@ -251,6 +388,7 @@ where
         let logs = EpochLogs {
             epoch,
             loss: loss_sum / seen as f64,
+            terms: terms.means(),
             metrics: metrics
                 .iter()
                 .zip(&sums)
@@ -307,8 +445,13 @@ pub struct StepBatch<'a> {
 /// What one [`train_step`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    /// The batch's mean loss (before the update).
+    /// The batch's mean loss (before the update): with penalties, the total
+    /// `data + sum weight * value` that was backpropagated.
     pub loss: f64,
+    /// Each named term of the loss, unweighted, when there is more than
+    /// one: the data loss under the loss's name, then each penalty the
+    /// model collected under its name. Empty for a model without penalties.
+    pub terms: Vec<(String, f64)>,
     /// The model's outputs `[b * n_out]` (before the update), when asked for.
     pub predictions: Option<Vec<f32>>,
     /// Per-parameter gradient L2 norms, when asked for.
@@ -317,11 +460,15 @@ pub struct StepOutput {
 
 /// One training step, exactly as [`fit`] runs it: build the input tensor,
 /// training forward with a tape (reusing the zeroed gradients in `grads`),
-/// loss, NaN/inf check, backward, optional gradient norms (with their NaN/inf
-/// check), optimizer update, zero the gradients and put them back in `grads`.
+/// loss plus the weighted penalties the model collected, NaN/inf check,
+/// backward, optional gradient norms (with their NaN/inf check), optimizer
+/// update, zero the gradients and put them back in `grads`. A model without
+/// penalties collects none, and the step is the plain loss's (an empty
+/// [`Penalties`] allocates nothing).
 /// (On `Cpu`, a program may call [`crate::tune_host_allocator`] once first.)
 ///
-/// Errors: [`Error::NonFiniteLoss`] (no update is made),
+/// Errors: [`Error::NonFiniteLoss`] (the data loss or the total; no update
+/// is made), [`Error::NonFiniteTerm`] (a penalty, named; no update is made),
 /// [`Error::NonFiniteGradient`] (only with `grad_norms`; no update is made),
 /// a device error, or the optimizer's error.
 #[allow(clippy::too_many_arguments)]
@@ -349,25 +496,55 @@ where
         Some(g) => g,
         None => model.try_alloc_grads().dev()?,
     };
-    let y = model.try_forward_mut(x.traced(g))?;
+    let mut penalties = Penalties::new();
+    let y = model.try_forward_mut_penalized(x.traced(g), &mut penalties)?;
     let pred = predictions.then(|| y.as_vec().into_iter().map(to_f32).collect::<Vec<f32>>());
     let y = y.try_reshape_like(&(b, n_out)).dev()?;
     let l = target_loss(loss, dev, y, batch.targets)?;
-    let value = scalar(&l);
-    if !value.is_finite() {
-        return Err(Error::NonFiniteLoss {
-            epoch: batch.epoch,
-            batch: batch.batch,
-            value,
-        });
-    }
+    let at = At {
+        epoch: batch.epoch,
+        batch: batch.batch,
+    };
+    let (l, value, terms) = if penalties.is_empty() {
+        let value = scalar(&l);
+        check_total(value, at)?;
+        (l, value, Vec::new())
+    } else {
+        with_penalties(l, loss.name(), penalties, at)?
+    };
+    let step_norms = backward_and_update(model, optimizer, grads, l, at, grad_norms)?;
+    Ok(StepOutput {
+        loss: value,
+        terms,
+        predictions: pred,
+        grad_norms: step_norms,
+    })
+}
+
+/// The end of a training step: backward of `l`, optional gradient norms
+/// (with their NaN/inf check, [`Error::NonFiniteGradient`], no update made),
+/// optimizer update, zeroed gradients back into `grads`.
+pub(crate) fn backward_and_update<E, D, M, O>(
+    model: &mut M,
+    optimizer: &mut O,
+    grads: &mut Option<Gradients<E, D>>,
+    l: dfdx::tensor::Tensor<dfdx::shapes::Rank0, E, D, dfdx::tensor::OwnedTape<E, D>>,
+    at: At,
+    grad_norms: bool,
+) -> Result<Option<Vec<(String, f64)>>>
+where
+    E: Elem,
+    D: Backend<E>,
+    M: Model<E, D>,
+    O: Optimizer<M, E, D>,
+{
     let mut g = l.try_backward().dev()?;
     let step_norms = if grad_norms {
         let step_norms = gradient_norms(model, &mut g)?;
         if let Some((name, _)) = step_norms.iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFiniteGradient {
-                epoch: batch.epoch,
-                batch: batch.batch,
+                epoch: at.epoch,
+                batch: at.batch,
                 parameter: name.clone(),
             });
         }
@@ -377,9 +554,5 @@ where
     };
     optimizer.step_and_zero(model, &mut g)?;
     *grads = Some(g);
-    Ok(StepOutput {
-        loss: value,
-        predictions: pred,
-        grad_norms: step_norms,
-    })
+    Ok(step_norms)
 }

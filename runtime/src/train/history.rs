@@ -16,6 +16,14 @@ pub struct EpochLogs {
     pub epoch: usize,
     /// Mean training loss over the epoch's samples.
     pub loss: f64,
+    /// Mean of each named term of the training loss over the epoch's
+    /// samples, when the loss has more than one: the data loss under its
+    /// loss's name (`"mse"`, `"bce_sum"`) and each penalty the model declares
+    /// under its name (`"code.sparsity_kl"`, `"encoder.z.kl"`), unweighted;
+    /// or a multi-output objective's terms. `loss` is their weighted total.
+    /// Empty (and absent from JSON and CSV) for a plain loss.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub terms: BTreeMap<String, f64>,
     /// Training metrics by name (`"acc"`).
     pub metrics: BTreeMap<String, f64>,
     /// Mean validation loss, when there is validation data.
@@ -33,7 +41,8 @@ pub struct EpochLogs {
 
 impl EpochLogs {
     /// A logged value by Keras name: `loss`, `val_loss`, `lr`, `elapsed_s`,
-    /// a metric (`acc`) or a validation metric (`val_acc`).
+    /// a loss term (`mse`, `code.sparsity_kl`), a metric (`acc`) or a
+    /// validation metric (`val_acc`).
     pub fn get(&self, key: &str) -> Option<f64> {
         match key {
             "loss" => Some(self.loss),
@@ -42,6 +51,9 @@ impl EpochLogs {
             "elapsed_s" => Some(self.elapsed_s),
             "epoch" => Some(self.epoch as f64),
             _ => {
+                if let Some(v) = self.terms.get(key) {
+                    return Some(*v);
+                }
                 if let Some(v) = self.metrics.get(key) {
                     return Some(*v);
                 }
@@ -81,6 +93,18 @@ impl History {
         self.epochs.last()
     }
 
+    /// Loss term names present in any epoch ([`EpochLogs::terms`]), sorted.
+    pub fn term_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .epochs
+            .iter()
+            .flat_map(|e| e.terms.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Metric names present in any epoch (training side), sorted.
     pub fn metric_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -111,6 +135,7 @@ impl History {
         grads.sort();
         grads.dedup();
         let mut cols = vec!["epoch".to_string(), "loss".to_string()];
+        cols.extend(self.term_names());
         cols.extend(metrics);
         cols.push("val_loss".into());
         cols.extend(val.into_iter().map(|m| format!("val_{m}")));

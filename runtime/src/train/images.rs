@@ -150,3 +150,29 @@ fn draw(
     }
     root.present().map_err(|e| e.to_string())
 }
+
+/// Writes `images` (each `h * w` grey values in `[0, 1]`) as a PNG grid of
+/// `cols` images per row, in order, without labels (samples from a
+/// generative model, for example): [`image_grid`] with rows of `cols`
+/// images, so its size is [`image_grid_size`] of those rows.
+///
+/// Errors when `cols` is 0, and as [`image_grid`] (no image, an image of
+/// the wrong length, ...).
+pub fn image_tiles(
+    path: impl AsRef<Path>,
+    images: &[&[f32]],
+    cols: usize,
+    h: usize,
+    w: usize,
+    scale: usize,
+) -> Result<()> {
+    if cols == 0 {
+        return Err(Error::config(
+            "image tiles columns",
+            cols,
+            "must be positive",
+        ));
+    }
+    let rows: Vec<(&str, Vec<&[f32]>)> = images.chunks(cols).map(|r| ("", r.to_vec())).collect();
+    image_grid(path, &rows, h, w, scale)
+}

@@ -1,5 +1,6 @@
 //! Plots of training curves with `plotters`: [`plot_history`] draws loss
-//! (train and validation) and, when recorded, accuracy side by side;
+//! (train and validation), the loss's terms (data loss and penalties) when
+//! it has several, and, when recorded, accuracy side by side;
 //! [`plot_series`] draws any named series. The format follows the file
 //! extension: `.png` (bitmap) or `.svg`. Text uses DejaVu Sans embedded from
 //! the `dejavu` crate, so no system font configuration is needed.
@@ -170,8 +171,10 @@ pub fn plot_series(path: impl AsRef<Path>, title: &str, series: &[(&str, &[f64])
     render(path.as_ref(), &[chart])
 }
 
-/// Draws the loss curves (train, validation) and, when the history has an
-/// `acc` metric, the accuracy curves beside them.
+/// Draws the loss curves (train, validation), then, when the loss has named
+/// terms ([`EpochLogs::terms`](crate::train::EpochLogs::terms): data loss and
+/// penalties), one curve per term, and, when the history has an `acc`
+/// metric, the accuracy curves.
 pub fn plot_history(history: &History, path: impl AsRef<Path>) -> Result<()> {
     if history.epochs.is_empty() {
         return Err(Error::data(
@@ -207,6 +210,29 @@ pub fn plot_history(history: &History, path: impl AsRef<Path>) -> Result<()> {
         },
         legend: SeriesLabelPosition::UpperRight,
     }];
+    let term_names = history.term_names();
+    let term_series: Vec<Vec<f64>> = term_names
+        .iter()
+        .map(|t| {
+            history
+                .epochs
+                .iter()
+                .map(|e| e.terms.get(t).copied().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    if !term_names.is_empty() {
+        charts.push(Chart {
+            title: "loss terms (unweighted)",
+            y_label: "value",
+            series: term_names
+                .iter()
+                .cloned()
+                .zip(term_series.iter().map(|s| s.as_slice()))
+                .collect(),
+            legend: SeriesLabelPosition::UpperRight,
+        });
+    }
     if acc.len() == history.epochs.len() {
         let mut s = vec![("train".to_string(), acc.as_slice())];
         if has_val_acc {

@@ -1,6 +1,8 @@
 //! Progress output on stderr: an `indicatif` bar per epoch (loss so far,
 //! samples/s) when stderr is a terminal, and a plain line per epoch:
-//! `epoch 3/10  loss 0.1234  acc 96.1%  val_loss 0.1500  val_acc 95.2%  12.3s`.
+//! `epoch 3/10  loss 0.1234  acc 96.1%  val_loss 0.1500  val_acc 95.2%  12.3s`;
+//! a loss made of several terms shows each after the total:
+//! `loss 0.1534 (mse 0.1234, code.sparsity_kl 0.3000)`.
 
 use std::io::IsTerminal;
 
@@ -9,11 +11,26 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::train::config::Verbosity;
 use crate::train::history::EpochLogs;
 use crate::train::metrics::Metric;
+use crate::train::terms::TermSums;
+
+/// ` (mse 0.1234, code.kl 0.3000)` for named terms, empty without any.
+fn terms_text<'a>(terms: impl IntoIterator<Item = (&'a String, &'a f64)>) -> String {
+    let parts: Vec<String> = terms
+        .into_iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
 
 /// The per-epoch line, without trailing newline. `metrics` gives each
 /// metric's name and formatter in column order.
 pub fn epoch_line(logs: &EpochLogs, epochs: usize, metrics: &[&dyn Metric]) -> String {
     let mut s = format!("epoch {}/{}  loss {:.4}", logs.epoch, epochs, logs.loss);
+    s.push_str(&terms_text(&logs.terms));
     for m in metrics {
         if let Some(v) = logs.metrics.get(&m.name()) {
             s.push_str(&format!("  {} {}", m.name(), m.format(*v)));
@@ -70,12 +87,13 @@ impl Progress {
         }
     }
 
-    pub(crate) fn batch_end(&mut self, samples_done: usize, mean_loss: f64) {
+    pub(crate) fn batch_end(&mut self, samples_done: usize, mean_loss: f64, terms: &TermSums) {
         if let Some(bar) = &self.bar {
+            let terms = terms_text(&terms.means());
             bar.set_position(samples_done as u64);
             let secs = bar.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
-                "loss {mean_loss:.4}  {:.0} samples/s",
+                "loss {mean_loss:.4}{terms}  {:.0} samples/s",
                 samples_done as f64 / secs
             ));
         }
