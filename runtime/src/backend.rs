@@ -12,9 +12,11 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::scratch::Scratch;
-use crate::kernels::{conv_cpu, grad_norm_cpu, window_cpu};
+use crate::kernels::{conv_cpu, grad_norm_cpu, recurrent_cpu, window_cpu};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
+use crate::layers::recurrent::{CellKind, CellParams, InitialState, RecurrentOutput};
+use crate::layers::recurrent_generic::recurrent_run_generic;
 use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
 
 /// A dfdx device that sxima runs on (`Cpu`, and `Cuda` with the `cuda`
@@ -62,6 +64,24 @@ pub trait Backend<E: Elem>: Device<E> {
         out_shape: S2,
     ) -> Result<Tensor<S2, E, Self, T>, Self::Err> {
         window_sum_generic(x, plan, out_shape)
+    }
+
+    /// The recurrence of a recurrent layer with cell `K`: `x [B, T, I]`
+    /// (input dropout already applied), optional initial state, forwards or
+    /// (`reverse`) backwards in time; see
+    /// [`Recurrent::try_run`](crate::layers::Recurrent::try_run) and
+    /// [`RecurrentOutput`] (outputs `[B, T, H]`, `h_n`/`c_n` `[B, H]`).
+    fn recurrent_run<B: Dim, T: Dim, const I: usize, const H: usize, K, Tp>(
+        p: CellParams<'_, I, H, K, E, Self>,
+        x: Tensor<(B, T, Const<I>), E, Self, Tp>,
+        state: Option<InitialState<B, H, E, Self, Tp>>,
+        reverse: bool,
+    ) -> Result<RecurrentOutput<B, T, H, E, Self, Tp>, Self::Err>
+    where
+        K: CellKind,
+        Tp: Tape<E, Self>,
+    {
+        recurrent_run_generic(p, x, state, reverse)
     }
 
     /// Runs `f(parameter, gradient)` on host slices of `p` and of its
@@ -119,6 +139,24 @@ macro_rules! cpu_backend {
                 out_shape: S2,
             ) -> Result<Tensor<S2, $e, Self, T>, Self::Err> {
                 window_cpu::sum(x, plan, out_shape)
+            }
+
+            fn recurrent_run<B: Dim, T: Dim, const I: usize, const H: usize, K, Tp>(
+                p: CellParams<'_, I, H, K, $e, Self>,
+                x: Tensor<(B, T, Const<I>), $e, Self, Tp>,
+                state: Option<InitialState<B, H, $e, Self, Tp>>,
+                reverse: bool,
+            ) -> Result<RecurrentOutput<B, T, H, $e, Self, Tp>, Self::Err>
+            where
+                K: CellKind,
+                Tp: Tape<$e, Self>,
+            {
+                let (b, t, _) = *x.shape();
+                if let Some(math) = recurrent_cpu::handles::<K, H>(b.size(), t.size()) {
+                    recurrent_cpu::run(math, p, x, state, reverse)
+                } else {
+                    recurrent_run_generic(p, x, state, reverse)
+                }
             }
 
             fn grad_sq_norm<S: Shape>(

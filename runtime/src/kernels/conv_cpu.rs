@@ -15,7 +15,8 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::elem::Elem;
-use crate::kernels::scratch::Scratch;
+use crate::kernels::gemm_cpu::matmul;
+use crate::kernels::scratch::{host_copy, Scratch};
 use crate::layers::conv_generic::{check_operands, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
 
@@ -87,75 +88,12 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     Ok(y.put_tape(tape))
 }
 
-/// The (contiguous) data of `t` in a pooled host buffer.
-fn host_copy<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Scratch<E> {
-    let mut buf = Scratch::uninit(t.shape().num_elements(), E::zero());
-    t.copy_into(&mut buf);
-    buf
-}
-
 /// `dst += src`; both have the length of one gradient (by construction:
 /// `backward` returns buffers sized from the same `ConvGeom`).
 fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
     debug_assert_eq!(dst.len(), src.len(), "conv: gradient length");
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s;
-    }
-}
-
-/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]`, single-threaded,
-/// with explicit (row, column) strides; `accumulate` adds to `dst`.
-#[allow(clippy::too_many_arguments)]
-fn matmul<E: Elem>(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [E],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[E],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[E],
-    (rhs_rs, rhs_cs): (usize, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // Bounds: the last element each operand touches must be inside its slice.
-    assert!((m - 1) * dst_rs + n <= dst.len());
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                dst[r * dst_rs..r * dst_rs + n].fill(E::zero());
-            }
-        }
-        return;
-    }
-    assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
-    assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
-    // SAFETY: every index the kernel forms is `r * rs + c * cs` with `r`, `c`
-    // below the sizes given, which the asserts above keep inside the slices;
-    // `dst` is borrowed mutably and does not alias `lhs`/`rhs`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            E::one(),
-            E::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
     }
 }
 

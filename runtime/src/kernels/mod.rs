@@ -6,7 +6,10 @@
 //! (`Tape::add_backward_op`, `Gradients::get_or_alloc_mut`). Crate-private:
 //! users reach them only through the layers.
 
+pub(crate) mod act_cpu;
 pub(crate) mod conv_cpu;
+pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
+pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;
 pub(crate) mod window_cpu;

@@ -79,6 +79,17 @@ impl<T: Copy + Send + 'static> Drop for Scratch<T> {
     }
 }
 
+/// The physical data of `t` (its whole buffer, so `t` should be contiguous)
+/// in a pooled host buffer (`copy_into` is one memcpy; `as_vec` walks the
+/// tensor element by element).
+pub fn host_copy<S: dfdx::shapes::Shape, E: crate::elem::Elem>(
+    t: &dfdx::tensor::Tensor<S, E, dfdx::tensor::Cpu>,
+) -> Scratch<E> {
+    let mut buf = Scratch::uninit(dfdx::shapes::HasShape::shape(t).num_elements(), E::zero());
+    t.copy_into(&mut buf);
+    buf
+}
+
 /// The smallest pooled buffer of `T` with capacity for `len` (and at most
 /// twice that, so a small request does not pin a huge buffer), or a new one.
 fn take<T: Copy + Send + 'static>(len: usize) -> Vec<T> {

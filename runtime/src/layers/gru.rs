@@ -31,7 +31,9 @@
 
 use dfdx::prelude::*;
 
-use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Hidden, Recurrent};
+use super::recurrent::{
+    gate, hidden_projection, AllSteps, CellKind, CellMath, GateDim, Hidden, Recurrent,
+};
 use crate::backend::Backend;
 use crate::elem::Elem;
 
@@ -42,6 +44,11 @@ pub struct GruCell<const RESET_AFTER: bool = true>;
 impl<const RESET_AFTER: bool> CellKind for GruCell<RESET_AFTER> {
     const GATES: usize = 3;
     const HAS_CELL: bool = false;
+    const MATH: Option<CellMath> = if RESET_AFTER {
+        Some(CellMath::GruResetAfter)
+    } else {
+        None
+    };
 
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,

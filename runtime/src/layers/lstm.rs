@@ -26,7 +26,9 @@
 
 use dfdx::prelude::*;
 
-use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Hidden, Recurrent};
+use super::recurrent::{
+    gate, hidden_projection, AllSteps, CellKind, CellMath, GateDim, Hidden, Recurrent,
+};
 use crate::backend::Backend;
 use crate::elem::Elem;
 
@@ -37,6 +39,7 @@ pub struct LstmCell;
 impl CellKind for LstmCell {
     const GATES: usize = 4;
     const HAS_CELL: bool = true;
+    const MATH: Option<CellMath> = Some(CellMath::Lstm);
 
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,

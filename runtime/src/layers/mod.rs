@@ -43,6 +43,7 @@ pub mod zero_padding;
 crate::internal_mod!(conv_generic);
 crate::internal_mod!(conv_geom);
 crate::internal_mod!(im2col);
+crate::internal_mod!(recurrent_generic);
 crate::internal_mod!(window);
 crate::internal_mod!(window_generic);
 #[cfg(feature = "internals-for-tests")]
@@ -66,8 +67,8 @@ pub use local_response_norm::LocalResponseNorm;
 pub use lstm::{Lstm, LstmCell};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use recurrent::{
-    AllSteps, CellKind, GateDim, Hidden, InitialState, LastStep, Recurrent, RecurrentOutput,
-    ReturnMode,
+    AllSteps, CellKind, CellMath, CellParams, GateDim, Hidden, InitialState, LastStep, Recurrent,
+    RecurrentOutput, ReturnMode,
 };
 pub use simple_rnn::{SimpleRnn, TanhCell};
 pub use stochastic_depth::StochasticDepth;

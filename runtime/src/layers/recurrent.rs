@@ -14,9 +14,12 @@
 //! PyTorch. The stacked gate axis is the dimension [`GateDim<K, H>`] of size
 //! `G*H`, because stable Rust cannot write `Const<{G * H}>`.
 //!
-//! Everything is a composition of dfdx ops (matmul, select over time, slice,
-//! sigmoid, tanh, stack), so back-propagation through time and CUDA come from
-//! dfdx. The input projection `x W_ih^T + b_ih` is one matmul over all steps.
+//! The recurrence itself is the device's choice
+//! ([`Backend::recurrent_run`](crate::backend::Backend::recurrent_run)): by
+//! default a composition of dfdx ops (the input projection `x W_ih^T + b_ih`
+//! as one matmul over all steps, then the cell's [`CellKind::step`] per step),
+//! so back-propagation through time and CUDA come from dfdx; `Cpu` runs the
+//! built-in cells ([`CellKind::MATH`]) with a fused kernel.
 //!
 //! Input dropout (`DROPOUT_PPM`, the drop probability in millionths, e.g.
 //! `200_000` for 0.2) is active only in the training forward (`ModuleMut`):
@@ -136,6 +139,46 @@ impl<K: CellKind, const H: usize> ConstDim for GateDim<K, H> {
     const SIZE: usize = K::GATES * H;
 }
 
+/// The formulas of a built-in cell, for a device kernel that runs a whole
+/// layer in one pass instead of the cell's dfdx [`CellKind::step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellMath {
+    /// `h = tanh(z)` ([`TanhCell`](super::TanhCell)).
+    Tanh,
+    /// PyTorch's LSTM, gates `(i, f, g, o)` ([`LstmCell`](super::LstmCell)).
+    Lstm,
+    /// PyTorch's GRU, reset after the recurrent matmul
+    /// ([`GruCell<true>`](super::GruCell)).
+    GruResetAfter,
+}
+
+/// The four parameters of one direction of a recurrent layer, borrowed
+/// (shapes as the fields of [`Recurrent`]).
+#[derive(Debug)]
+pub struct CellParams<'a, const I: usize, const H: usize, K: CellKind, E: Dtype, D: Storage<E>> {
+    /// `weight_ih_l0 [G*H, I]`.
+    pub weight_ih: &'a Tensor<(GateDim<K, H>, Const<I>), E, D>,
+    /// `weight_hh_l0 [G*H, H]`.
+    pub weight_hh: &'a Tensor<(GateDim<K, H>, Const<H>), E, D>,
+    /// `bias_ih_l0 [G*H]`.
+    pub bias_ih: &'a Tensor<(GateDim<K, H>,), E, D>,
+    /// `bias_hh_l0 [G*H]`.
+    pub bias_hh: &'a Tensor<(GateDim<K, H>,), E, D>,
+}
+
+impl<const I: usize, const H: usize, K: CellKind, E: Dtype, D: Storage<E>> Clone
+    for CellParams<'_, I, H, K, E, D>
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const I: usize, const H: usize, K: CellKind, E: Dtype, D: Storage<E>> Copy
+    for CellParams<'_, I, H, K, E, D>
+{
+}
+
 /// One recurrent cell: its gate count and its step function.
 pub trait CellKind:
     Default + Clone + Copy + Debug + PartialEq + Eq + Send + Sync + 'static
@@ -144,6 +187,10 @@ pub trait CellKind:
     const GATES: usize;
     /// Whether the cell carries a cell state `c` besides `h` (LSTM).
     const HAS_CELL: bool;
+    /// The cell's formulas when they are one of the built-in ones a device
+    /// kernel knows (`Cpu` runs such layers with `kernels::recurrent_cpu`);
+    /// `None` (the default) runs [`step`](Self::step) per time step.
+    const MATH: Option<CellMath> = None;
 
     /// One step. `xw: [B, G*H]` is `x_t W_ih^T + b_ih` for this step; `h`
     /// (and `c` for an LSTM) is the previous state; `w_hh [G*H, H]` and
@@ -352,7 +399,7 @@ impl<
     ) -> Result<RecurrentOutput<B, T, H, E, D, Tp>, D::Err> {
         let dev = x.device().clone();
         let shape = *x.shape();
-        let (b, t, _) = shape;
+        let b = shape.0;
         let x = if training && P >= 1_000_000 {
             // p >= 1 drops every input (as `Dropout` does), with no 1/(1-p).
             x.try_mul(E::zero())?
@@ -365,85 +412,17 @@ impl<
         } else {
             x
         };
-        // The input projection of every step at once: [B, T, G*H].
-        let xw = x.try_matmul(
-            self.weight_ih
-                .retaped::<Tp>()
-                .try_permute::<_, Axes2<1, 0>>()?,
-        )?;
-        let xw_shape = *xw.shape();
-        let xw = xw.try_add(
-            self.bias_ih
-                .retaped::<Tp>()
-                .try_broadcast_like::<_, Axes2<0, 1>>(&xw_shape)?,
-        )?;
-        // All backward ops of the run gather in `tape`; the state between
-        // steps travels without one (ops are ordered by creation, so the
-        // merged tape runs backwards correctly).
-        let (xw, mut tape) = xw.split_tape();
-        let (mut h, mut c) = match state {
-            Some(s) => {
-                let (h0, th) = s.h0.split_tape();
-                tape = tape.merge(th);
-                let c0 = match s.c0 {
-                    Some(c0) => {
-                        let (c0, tc) = c0.split_tape();
-                        tape = tape.merge(tc);
-                        c0
-                    }
-                    None => dev.try_zeros_like(&(b, Const::<H>))?,
-                };
-                (h0, c0)
-            }
-            None => (
-                dev.try_zeros_like(&(b, Const::<H>))?,
-                dev.try_zeros_like(&(b, Const::<H>))?,
-            ),
-        };
-        let steps = t.size();
-        let mut hs: Vec<Option<Hidden<B, H, E, D>>> = vec![None; steps];
-        for s in 0..steps {
-            let ti = if reverse { steps - 1 - s } else { s };
-            let idx = dev.try_tensor_from_vec(vec![ti; b.size()], (b,))?;
-            let xt = xw.clone().put_tape(Tp::default()).try_select(idx)?;
-            let c_in = K::HAS_CELL.then(|| c.clone().put_tape(Tp::default()));
-            let (hn, cn) = K::step(
-                xt,
-                h.clone().put_tape(Tp::default()),
-                c_in,
-                &self.weight_hh,
-                &self.bias_hh,
-            )?;
-            let (hn, th) = hn.split_tape();
-            tape = tape.merge(th);
-            if let Some(cn) = cn {
-                let (cn, tc) = cn.split_tape();
-                tape = tape.merge(tc);
-                c = cn;
-            }
-            hs[ti] = Some(hn.clone());
-            h = hn;
+        D::recurrent_run(self.params(), x, state, reverse)
+    }
+
+    /// The four parameters, borrowed (what a device's recurrence kernel reads).
+    pub fn params(&self) -> CellParams<'_, I, H, K, E, D> {
+        CellParams {
+            weight_ih: &self.weight_ih,
+            weight_hh: &self.weight_hh,
+            bias_ih: &self.bias_ih,
+            bias_hh: &self.bias_hh,
         }
-        let output = if steps == 0 {
-            dev.try_zeros_like(&(b, t, Const::<H>))?.put_tape(tape)
-        } else {
-            let hs: Vec<Hidden<B, H, E, D, Tp>> = hs
-                .into_iter()
-                .flatten()
-                .map(|h| h.put_tape(Tp::default()))
-                .collect();
-            let (stacked, ts) = hs
-                .try_stack()?
-                .try_permute::<_, Axes3<1, 0, 2>>()?
-                .try_reshape_like(&(b, t, Const::<H>))?
-                .split_tape();
-            stacked.put_tape(tape.merge(ts))
-        };
-        Ok(RecurrentOutput {
-            output,
-            h_n: h,
-            c_n: K::HAS_CELL.then_some(c),
-        })
     }
 }
 

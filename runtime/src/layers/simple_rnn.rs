@@ -20,7 +20,9 @@
 
 use dfdx::prelude::*;
 
-use super::recurrent::{gate, hidden_projection, AllSteps, CellKind, GateDim, Hidden, Recurrent};
+use super::recurrent::{
+    gate, hidden_projection, AllSteps, CellKind, CellMath, GateDim, Hidden, Recurrent,
+};
 use crate::backend::Backend;
 use crate::elem::Elem;
 
@@ -31,6 +33,7 @@ pub struct TanhCell;
 impl CellKind for TanhCell {
     const GATES: usize = 1;
     const HAS_CELL: bool = false;
+    const MATH: Option<CellMath> = Some(CellMath::Tanh);
 
     fn step<B: Dim, const H: usize, E: Elem, D: Backend<E>, Tp: Tape<E, D>>(
         xw: Tensor<(B, GateDim<Self, H>), E, D, Tp>,

@@ -1,0 +1,93 @@
+//! Strided matrix products on host slices through the `gemm` crate, with the
+//! bounds checks that make its raw-pointer interface safe to call.
+
+use crate::elem::Elem;
+
+/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]`, with
+/// explicit (row, column) strides for `lhs` and `rhs`; `accumulate` adds to
+/// `dst`; `threaded` lets `gemm` split large products over rayon's pool
+/// (it keeps small ones on the calling thread).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_par<E: Elem>(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[E],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[E],
+    (rhs_rs, rhs_cs): (usize, usize),
+    threaded: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Bounds: the last element each operand touches must be inside its slice.
+    assert!((m - 1) * dst_rs + n <= dst.len());
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(E::zero());
+            }
+        }
+        return;
+    }
+    assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
+    assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
+    let parallelism = if threaded {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: every index the kernel forms is `r * rs + c * cs` with `r`, `c`
+    // below the sizes given, which the asserts above keep inside the slices;
+    // `dst` is borrowed mutably and does not alias `lhs`/`rhs`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            E::one(),
+            E::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// [`matmul_par`] on the calling thread only.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul<E: Elem>(
+    mnk: (usize, usize, usize),
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[E],
+    lhs_strides: (usize, usize),
+    rhs: &[E],
+    rhs_strides: (usize, usize),
+) {
+    matmul_par(
+        mnk,
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        false,
+    )
+}

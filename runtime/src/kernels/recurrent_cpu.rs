@@ -1,0 +1,708 @@
+//! CPU fast path of a whole recurrent layer with a built-in cell
+//! ([`CellMath`]): `Cpu`'s
+//! [`Backend::recurrent_run`](crate::backend::Backend::recurrent_run). Cells
+//! without a `MATH` run the device-generic path.
+//!
+//! Shapes: `N` batch rows, `T` steps, `G*H` stacked gates; every buffer is
+//! batch-first, row `r = b*T + t`.
+//! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T + bias` as one gemm for all
+//!   steps (bias `b_ih + b_hh` for LSTM and tanh; `b_ih` for the GRU, whose
+//!   `b_hh` sits inside the reset product). Then per step, in processing
+//!   order: one gemm with the recurrent weight (`z_t += h_{t-1} W_hh^T` in
+//!   place; GRU: `hx = h_{t-1} W_hh^T + b_hh` in a scratch) and one fused pass
+//!   that applies the gate nonlinearities, writes the activated gates back
+//!   over `z_t`, the cell state `c_t` (LSTM) or `hx_n` (GRU), `h_t` into the
+//!   output and into `hp [N*T, H]` (each step's previous hidden state).
+//! * Backward (BPTT), steps in reverse: one fused pass turns `dh_t` (and
+//!   `dc_t`) into the pre-activation gradient `dz_t`, written over `z_t`
+//!   (GRU: and `dzh_t`, the recurrent side's), then one gemm
+//!   `dh_{t-1} (+)= dzh_t W_hh`. The parameter and input gradients are then
+//!   gemms over all steps at once: `dW_hh += dzh^T hp`, `dW_ih += dz^T x`,
+//!   `dx += dz W_ih`, and the column sums of `dz`/`dzh` for the biases.
+//!
+//! Batch rows are independent in the recurrence, so both loops run in
+//! parallel over runs of rows (their number fixed by the batch size alone,
+//! not by the thread count, so results do not depend on it); the all-step
+//! gemms use `gemm`'s own threading.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use crate::elem::Elem;
+use crate::kernels::act_cpu::KernelFloat;
+use crate::kernels::gemm_cpu::{matmul, matmul_par};
+use crate::kernels::scratch::{host_copy, Scratch};
+use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
+
+/// Most batch rows one run of the recurrence takes (a run is one task).
+const MAX_ROWS_PER_RUN: usize = 16;
+
+/// The cell formulas [`run`] is to use for cell `K` with hidden size `H` on
+/// `[batch, steps, ..]`: `K::MATH` when there is no empty dimension, else
+/// `None` (the caller then runs the device-generic path).
+pub(crate) fn handles<K: CellKind, const H: usize>(batch: usize, steps: usize) -> Option<CellMath> {
+    let gates = |m: CellMath| match m {
+        CellMath::Tanh => 1,
+        CellMath::Lstm => 4,
+        CellMath::GruResetAfter => 3,
+    };
+    // A cell whose gate count does not fit its formulas runs generic code.
+    K::MATH.filter(|&m| gates(m) == K::GATES && batch > 0 && steps > 0 && H > 0)
+}
+
+/// The recurrence on the CPU (see module docs), with the formulas `math`
+/// that [`handles`] returned for this layer.
+pub(crate) fn run<B, T, const I: usize, const H: usize, K, E, Tp>(
+    math: CellMath,
+    p: CellParams<'_, I, H, K, E, Cpu>,
+    x: Tensor<(B, T, Const<I>), E, Cpu, Tp>,
+    state: Option<InitialState<B, H, E, Cpu, Tp>>,
+    reverse: bool,
+) -> Result<RecurrentOutput<B, T, H, E, Cpu, Tp>, CpuError>
+where
+    B: Dim,
+    T: Dim,
+    K: CellKind,
+    E: KernelFloat,
+    Tp: Tape<E, Cpu>,
+{
+    let (b, t, _) = *x.shape();
+    let (n, steps) = (b.size(), t.size());
+    let gh = K::GATES * H;
+    // Contiguous operands (a no-op for contiguous tensors; a copy, with its
+    // own backward, for strided ones).
+    let (x, mut tape) = x.try_reshape_like(&(b, t, Const::<I>))?.split_tape();
+    let (h0, c0) = match state {
+        Some(s) => {
+            let (h0, th) = s.h0.try_reshape_like(&(b, Const::<H>))?.split_tape();
+            tape = tape.merge(th);
+            let c0 = match s.c0 {
+                Some(c0) => {
+                    // Its tape joins even when the cell has no cell state:
+                    // it may carry the ops that produced `h0` or `x`.
+                    let (c0, tc) = c0.try_reshape_like(&(b, Const::<H>))?.split_tape();
+                    tape = tape.merge(tc);
+                    (math == CellMath::Lstm).then_some(c0)
+                }
+                None => None,
+            };
+            (Some(h0), c0)
+        }
+        None => (None, None),
+    };
+
+    let host = |v: Option<&Tensor<(B, Const<H>), E, Cpu>>| match v {
+        Some(v) => host_copy(v),
+        None => {
+            let mut z = Scratch::uninit(n * H, E::zero());
+            z.fill(E::zero());
+            z
+        }
+    };
+    let w = Weights {
+        w_ih: host_copy(p.weight_ih),
+        w_hh: host_copy(p.weight_hh),
+        b_hh: host_copy(p.bias_hh),
+    };
+    let x_h = host_copy(&x);
+    let h0_h = host(h0.as_ref());
+    let c0_h = host(c0.as_ref());
+
+    // z = x W_ih^T + bias, every step at once.
+    let mut z = Scratch::uninit(n * steps * gh, E::zero());
+    {
+        let b_ih = host_copy(p.bias_ih);
+        let fold_hh = math != CellMath::GruResetAfter;
+        let bias: Vec<E> = (0..gh)
+            .map(|g| {
+                if fold_hh {
+                    b_ih[g] + w.b_hh[g]
+                } else {
+                    b_ih[g]
+                }
+            })
+            .collect();
+        for row in z.chunks_mut(gh) {
+            row.copy_from_slice(&bias);
+        }
+        matmul_par(
+            (n * steps, gh, I),
+            &mut z,
+            gh,
+            true,
+            &x_h,
+            (I, 1),
+            &w.w_ih,
+            (1, I),
+            true,
+        );
+    }
+
+    let geo = Geo {
+        steps,
+        h: H,
+        gh,
+        reverse,
+        math,
+    };
+    let mut y = vec![E::zero(); n * steps * H];
+    let mut hp = Scratch::uninit(n * steps * H, E::zero());
+    let side = if math == CellMath::Tanh { 0 } else { 1 };
+    let mut side_buf = Scratch::uninit(side * n * steps * H, E::zero());
+    let runs = row_runs(n);
+    {
+        let rows = runs.iter().map(|&(lo, hi)| hi - lo);
+        let zs = split_rows(&mut z, steps * gh, rows.clone());
+        let ys = split_rows(&mut y, steps * H, rows.clone());
+        let hps = split_rows(&mut hp, steps * H, rows.clone());
+        let sides = split_rows(&mut side_buf, side * steps * H, rows);
+        zs.into_iter()
+            .zip(ys)
+            .zip(hps)
+            .zip(sides)
+            .zip(runs.clone())
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|((((z, y), hp), side), (lo, hi))| {
+                let rows = hi - lo;
+                forward_run_best(
+                    &geo,
+                    &w,
+                    RunBufs { rows, z, hp, side },
+                    y,
+                    &h0_h[lo * H..hi * H],
+                    &c0_h[lo * H..hi * H],
+                );
+            });
+    }
+
+    // The final state: the last step processed.
+    let last = if reverse { 0 } else { steps - 1 };
+    let mut h_n = Vec::with_capacity(n * H);
+    let mut c_n = Vec::with_capacity(n * H);
+    for r in 0..n {
+        let at = (r * steps + last) * H;
+        h_n.extend_from_slice(&y[at..at + H]);
+        if math == CellMath::Lstm {
+            c_n.extend_from_slice(&side_buf[at..at + H]);
+        }
+    }
+    let dev = x.device().clone();
+    let output = dev.try_tensor_from_vec(y, (b, t, Const::<H>))?;
+    let h_n = dev.try_tensor_from_vec(h_n, (b, Const::<H>))?;
+    let c_n = match math {
+        CellMath::Lstm => Some(dev.try_tensor_from_vec(c_n, (b, Const::<H>))?),
+        _ => None,
+    };
+
+    if Tp::OWNS_TAPE {
+        let (x_g, w_ih_g, w_hh_g) = (x.ghost(), p.weight_ih.ghost(), p.weight_hh.ghost());
+        let (b_ih_g, b_hh_g) = (p.bias_ih.ghost(), p.bias_hh.ghost());
+        let (h0_g, c0_g) = (h0.map(|t| t.ghost()), c0.map(|t| t.ghost()));
+        let (y_g, h_n_g) = (output.ghost(), h_n.ghost());
+        let c_n_g = c_n.as_ref().map(|t| t.ghost());
+        let saved = Saved {
+            w,
+            x: x_h,
+            c0: c0_h,
+            z,
+            hp,
+            side: side_buf,
+        };
+        tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
+            // Gradients of the final state (zeros unless a later op used it).
+            let mut dh = grads.get_or_alloc_mut(&h_n_g)?[..].to_vec();
+            let mut dc = match &c_n_g {
+                Some(g) => grads.get_or_alloc_mut(g)?[..].to_vec(),
+                None => vec![E::zero(); n * H],
+            };
+            // Borrow dY by moving its buffer out (and back in).
+            let mut go = Storage::<E>::try_alloc_len(&dev, 0)?;
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go);
+            let bp = bptt(geo, &runs, saved, &go[..], &mut dh, &mut dc);
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go);
+            bp.add_w_hh(&mut grads.get_or_alloc_mut(&w_hh_g)?[..]);
+            bp.add_w_ih(&mut grads.get_or_alloc_mut(&w_ih_g)?[..]);
+            bp.add_x(&mut grads.get_or_alloc_mut(&x_g)?[..]);
+            add_column_sums(&mut grads.get_or_alloc_mut(&b_ih_g)?[..], &bp.saved.z);
+            add_column_sums(&mut grads.get_or_alloc_mut(&b_hh_g)?[..], bp.dzh());
+            if let Some(g) = &h0_g {
+                add_into(&mut grads.get_or_alloc_mut(g)?[..], &dh);
+            }
+            if let Some(g) = &c0_g {
+                add_into(&mut grads.get_or_alloc_mut(g)?[..], &dc);
+            }
+            Ok(())
+        });
+    }
+    Ok(RecurrentOutput {
+        output: output.put_tape(tape),
+        h_n,
+        c_n,
+    })
+}
+
+/// Sizes and the cell, shared by the forward and backward runs.
+#[derive(Debug, Clone, Copy)]
+struct Geo {
+    steps: usize,
+    h: usize,
+    gh: usize,
+    reverse: bool,
+    math: CellMath,
+}
+
+impl Geo {
+    /// The step index processed at position `s`.
+    fn step(&self, s: usize) -> usize {
+        if self.reverse {
+            self.steps - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+/// Host copies of the parameters the recurrence reads.
+struct Weights<E: Elem> {
+    /// `[G*H, I]`.
+    w_ih: Scratch<E>,
+    /// `[G*H, H]`.
+    w_hh: Scratch<E>,
+    /// `[G*H]`.
+    b_hh: Scratch<E>,
+}
+
+/// One run's rows of the per-step buffers (`rows` batch rows, each
+/// `T * width` long).
+struct RunBufs<'a, E> {
+    rows: usize,
+    /// `[rows, T, G*H]`: pre-activations, then activated gates, then (in the
+    /// backward) the pre-activation gradients.
+    z: &'a mut [E],
+    /// `[rows, T, H]`: the hidden state each step started from.
+    hp: &'a mut [E],
+    /// `[rows, T, H]`: the cell state after each step (LSTM), `hx_n` (GRU),
+    /// empty (tanh).
+    side: &'a mut [E],
+}
+
+/// What the forward keeps for the backward.
+struct Saved<E: Elem> {
+    w: Weights<E>,
+    x: Scratch<E>,
+    c0: Scratch<E>,
+    z: Scratch<E>,
+    hp: Scratch<E>,
+    side: Scratch<E>,
+}
+
+/// Splits `n` batch rows into runs `(lo, hi)` of at most `MAX_ROWS_PER_RUN`
+/// rows, as even as possible.
+fn row_runs(n: usize) -> Vec<(usize, usize)> {
+    let parts = n.div_ceil(MAX_ROWS_PER_RUN).max(1);
+    let per = n.div_ceil(parts).max(1);
+    (0..n)
+        .step_by(per)
+        .map(|lo| (lo, (lo + per).min(n)))
+        .collect()
+}
+
+/// `buf` cut into consecutive pieces of `rows_i * row_len` elements.
+fn split_rows<E>(
+    mut buf: &mut [E],
+    row_len: usize,
+    rows: impl Iterator<Item = usize>,
+) -> Vec<&mut [E]> {
+    let mut out = Vec::new();
+    for r in rows {
+        let (a, rest) = std::mem::take(&mut buf).split_at_mut(r * row_len);
+        out.push(a);
+        buf = rest;
+    }
+    out
+}
+
+fn sigmoid<E: KernelFloat>(v: E) -> E {
+    v.sigmoid_k()
+}
+
+/// [`forward_run`] compiled for AVX2 and FMA where the CPU has them (the
+/// gate loops then run 8 lanes wide; Rust does not contract `a * b + c`
+/// into an FMA by itself, so the results are the same bits either way).
+fn forward_run_best<E: KernelFloat>(
+    geo: &Geo,
+    w: &Weights<E>,
+    bufs: RunBufs<'_, E>,
+    y: &mut [E],
+    h0: &[E],
+    c0: &[E],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { forward_run_avx2(geo, w, bufs, y, h0, c0) };
+        return;
+    }
+    forward_run(geo, w, bufs, y, h0, c0)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_run_avx2<E: KernelFloat>(
+    geo: &Geo,
+    w: &Weights<E>,
+    bufs: RunBufs<'_, E>,
+    y: &mut [E],
+    h0: &[E],
+    c0: &[E],
+) {
+    forward_run(geo, w, bufs, y, h0, c0)
+}
+
+/// The forward recurrence over one run of rows; `h0`, `c0` are its rows of
+/// the initial state (`[rows, H]`), `y` its rows of the output.
+#[inline(always)]
+fn forward_run<E: KernelFloat>(
+    geo: &Geo,
+    w: &Weights<E>,
+    bufs: RunBufs<'_, E>,
+    y: &mut [E],
+    h0: &[E],
+    c0: &[E],
+) {
+    let Geo {
+        steps, h, gh, math, ..
+    } = *geo;
+    let RunBufs { rows, z, hp, side } = bufs;
+    let mut hx = match math {
+        CellMath::GruResetAfter => vec![E::zero(); rows * gh],
+        _ => Vec::new(),
+    };
+    // The previous cell state of one row (LSTM).
+    let mut cp = vec![E::zero(); h];
+    let first = geo.step(0);
+    for r in 0..rows {
+        let at = (r * steps + first) * h;
+        hp[at..at + h].copy_from_slice(&h0[r * h..(r + 1) * h]);
+    }
+    for s in 0..steps {
+        let ti = geo.step(s);
+        let next = (s + 1 < steps).then(|| geo.step(s + 1));
+        let prev = (s > 0).then(|| geo.step(s - 1));
+        if math == CellMath::GruResetAfter {
+            for row in hx.chunks_mut(gh) {
+                row.copy_from_slice(&w.b_hh);
+            }
+            matmul(
+                (rows, gh, h),
+                &mut hx,
+                gh,
+                true,
+                &hp[ti * h..],
+                (steps * h, 1),
+                &w.w_hh,
+                (1, h),
+            );
+        } else {
+            matmul(
+                (rows, gh, h),
+                &mut z[ti * gh..],
+                steps * gh,
+                true,
+                &hp[ti * h..],
+                (steps * h, 1),
+                &w.w_hh,
+                (1, h),
+            );
+        }
+        for r in 0..rows {
+            let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
+            let at = (r * steps + ti) * h;
+            let yr = &mut y[at..at + h];
+            match math {
+                CellMath::Tanh => {
+                    for (v, o) in zr.iter_mut().zip(yr.iter_mut()) {
+                        *v = v.tanh_k();
+                        *o = *v;
+                    }
+                }
+                CellMath::Lstm => {
+                    // Activations in place, one gate block at a time (loops
+                    // that vectorize), then the state update.
+                    let (zifg, zo) = zr.split_at_mut(3 * h);
+                    let (zif, zg) = zifg.split_at_mut(2 * h);
+                    zif.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    zg.iter_mut().for_each(|v| *v = v.tanh_k());
+                    zo.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    let (zi, zf) = zif.split_at(h);
+                    match prev {
+                        Some(pt) => cp.copy_from_slice(&side[(r * steps + pt) * h..][..h]),
+                        None => cp.copy_from_slice(&c0[r * h..(r + 1) * h]),
+                    }
+                    let cs = &mut side[at..at + h];
+                    for (j, (c, o)) in cs.iter_mut().zip(yr.iter_mut()).enumerate() {
+                        *c = zf[j] * cp[j] + zi[j] * zg[j];
+                        *o = zo[j] * c.tanh_k();
+                    }
+                }
+                CellMath::GruResetAfter => {
+                    let hxr = &hx[r * gh..(r + 1) * gh];
+                    let hpr = &hp[at..at + h];
+                    for j in 0..h {
+                        let rg = sigmoid(zr[j] + hxr[j]);
+                        let u = sigmoid(zr[h + j] + hxr[h + j]);
+                        let nv = (zr[2 * h + j] + rg * hxr[2 * h + j]).tanh_k();
+                        yr[j] = nv + u * (hpr[j] - nv);
+                        side[at + j] = hxr[2 * h + j];
+                        zr[j] = rg;
+                        zr[h + j] = u;
+                        zr[2 * h + j] = nv;
+                    }
+                }
+            }
+            if let Some(nt) = next {
+                let to = (r * steps + nt) * h;
+                hp[to..to + h].copy_from_slice(&y[at..at + h]);
+            }
+        }
+    }
+}
+
+/// The backward recurrence over one run of rows: turns `z` into `dz` (and
+/// fills `dzh` for the GRU) from the output gradient `go` (`[rows, T, H]`)
+/// and the final-state gradients `dh`, `dc` (`[rows, H]`, updated in place
+/// to the initial state's gradients).
+#[allow(clippy::too_many_arguments)]
+fn backward_run<E: KernelFloat>(
+    geo: &Geo,
+    w_hh: &[E],
+    bufs: RunBufs<'_, E>,
+    dzh: &mut [E],
+    go: &[E],
+    c0: &[E],
+    dh: &mut [E],
+    dc: &mut [E],
+) {
+    let Geo {
+        steps, h, gh, math, ..
+    } = *geo;
+    let RunBufs { rows, z, hp, side } = bufs;
+    for s in (0..steps).rev() {
+        let ti = geo.step(s);
+        let prev = (s > 0).then(|| geo.step(s - 1));
+        for r in 0..rows {
+            let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
+            let at = (r * steps + ti) * h;
+            let gor = &go[at..at + h];
+            let dhr = &mut dh[r * h..(r + 1) * h];
+            match math {
+                CellMath::Tanh => {
+                    for j in 0..h {
+                        let d = dhr[j] + gor[j];
+                        let hv = zr[j];
+                        zr[j] = d * (E::one() - hv * hv);
+                    }
+                }
+                CellMath::Lstm => {
+                    let dcr = &mut dc[r * h..(r + 1) * h];
+                    for j in 0..h {
+                        let d = dhr[j] + gor[j];
+                        let (i, f, g, o) = (zr[j], zr[h + j], zr[2 * h + j], zr[3 * h + j]);
+                        let c = side[at + j];
+                        let c_prev = match prev {
+                            Some(pt) => side[(r * steps + pt) * h + j],
+                            None => c0[r * h + j],
+                        };
+                        let tc = c.tanh_k();
+                        let dcv = dcr[j] + d * o * (E::one() - tc * tc);
+                        let di = dcv * g;
+                        let df = dcv * c_prev;
+                        let dg = dcv * i;
+                        let dov = d * tc;
+                        dcr[j] = dcv * f;
+                        zr[j] = di * i * (E::one() - i);
+                        zr[h + j] = df * f * (E::one() - f);
+                        zr[2 * h + j] = dg * (E::one() - g * g);
+                        zr[3 * h + j] = dov * o * (E::one() - o);
+                    }
+                }
+                CellMath::GruResetAfter => {
+                    let dzr = &mut dzh[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
+                    let hpr = &hp[at..at + h];
+                    for j in 0..h {
+                        let d = dhr[j] + gor[j];
+                        let (rg, u, nv) = (zr[j], zr[h + j], zr[2 * h + j]);
+                        let hxn = side[at + j];
+                        let dn = d * (E::one() - u) * (E::one() - nv * nv);
+                        let du = d * (hpr[j] - nv) * u * (E::one() - u);
+                        let dr = dn * hxn * rg * (E::one() - rg);
+                        // The direct path h_{t-1} -> h_t; the gemm below adds
+                        // the one through W_hh.
+                        dhr[j] = d * u;
+                        zr[j] = dr;
+                        zr[h + j] = du;
+                        zr[2 * h + j] = dn;
+                        dzr[j] = dr;
+                        dzr[h + j] = du;
+                        dzr[2 * h + j] = dn * rg;
+                    }
+                }
+            }
+        }
+        // dh_{t-1} (+)= dzh_t W_hh: [rows, G*H] x [G*H, H].
+        let (src, acc) = match math {
+            CellMath::GruResetAfter => (&dzh[ti * gh..], true),
+            _ => (&z[ti * gh..], false),
+        };
+        matmul(
+            (rows, h, gh),
+            dh,
+            h,
+            acc,
+            src,
+            (steps * gh, 1),
+            w_hh,
+            (h, 1),
+        );
+    }
+}
+
+/// The pre-activation gradients of every step, after [`bptt`].
+struct Backprop<E: Elem> {
+    geo: Geo,
+    /// `z` holds `dz [N*T, G*H]` now.
+    saved: Saved<E>,
+    /// `dzh [N*T, G*H]` (GRU; empty otherwise: `dzh = dz`).
+    dzh: Scratch<E>,
+    /// `N * T`.
+    nt: usize,
+}
+
+impl<E: Elem> Backprop<E> {
+    /// The recurrent side's pre-activation gradient `[N*T, G*H]`.
+    fn dzh(&self) -> &[E] {
+        match self.geo.math {
+            CellMath::GruResetAfter => &self.dzh,
+            _ => &self.saved.z,
+        }
+    }
+
+    /// `dst [G*H, H] += dzh^T [G*H, N*T] x hp [N*T, H]`.
+    fn add_w_hh(&self, dst: &mut [E]) {
+        let Geo { h, gh, .. } = self.geo;
+        let hp = &self.saved.hp;
+        matmul_par(
+            (gh, h, self.nt),
+            dst,
+            h,
+            true,
+            self.dzh(),
+            (1, gh),
+            hp,
+            (h, 1),
+            true,
+        );
+    }
+
+    /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`.
+    fn add_w_ih(&self, dst: &mut [E]) {
+        let gh = self.geo.gh;
+        let (dz, x) = (&self.saved.z, &self.saved.x);
+        let i = x.len() / self.nt.max(1);
+        matmul_par((gh, i, self.nt), dst, i, true, dz, (1, gh), x, (i, 1), true);
+    }
+
+    /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
+    fn add_x(&self, dst: &mut [E]) {
+        let gh = self.geo.gh;
+        let (dz, w_ih) = (&self.saved.z, &self.saved.w.w_ih);
+        let i = w_ih.len() / gh.max(1);
+        matmul_par(
+            (self.nt, i, gh),
+            dst,
+            i,
+            true,
+            dz,
+            (gh, 1),
+            w_ih,
+            (i, 1),
+            true,
+        );
+    }
+}
+
+/// Back-propagation through time, runs of rows in parallel: `go [N, T, H]`
+/// is the output's gradient, `dh`, `dc` (`[N, H]`) the final state's, turned
+/// in place into the initial state's.
+fn bptt<E: KernelFloat>(
+    geo: Geo,
+    runs: &[(usize, usize)],
+    mut saved: Saved<E>,
+    go: &[E],
+    dh: &mut [E],
+    dc: &mut [E],
+) -> Backprop<E> {
+    let Geo {
+        steps, h, gh, math, ..
+    } = geo;
+    let n = runs.last().map_or(0, |r| r.1);
+    let gru = math == CellMath::GruResetAfter;
+    let mut dzh = Scratch::uninit(if gru { n * steps * gh } else { 0 }, E::zero());
+    {
+        let rows = runs.iter().map(|&(lo, hi)| hi - lo);
+        let side_len = if math == CellMath::Tanh { 0 } else { steps * h };
+        let Saved {
+            w, c0, z, hp, side, ..
+        } = &mut saved;
+        let zs = split_rows(z, steps * gh, rows.clone());
+        let hps = split_rows(hp, steps * h, rows.clone());
+        let sides = split_rows(side, side_len, rows.clone());
+        let dzhs = split_rows(&mut dzh, if gru { steps * gh } else { 0 }, rows.clone());
+        let dhs = split_rows(dh, h, rows.clone());
+        let dcs = split_rows(dc, h, rows);
+        let (w_hh, c0) = (&w.w_hh[..], &c0[..]);
+        zs.into_iter()
+            .zip(hps)
+            .zip(sides)
+            .zip(dzhs)
+            .zip(dhs.into_iter().zip(dcs))
+            .zip(runs.iter().copied())
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|(((((z, hp), side), dzh), (dh, dc)), (lo, hi))| {
+                let rows = hi - lo;
+                backward_run(
+                    &geo,
+                    w_hh,
+                    RunBufs { rows, z, hp, side },
+                    dzh,
+                    &go[lo * steps * h..hi * steps * h],
+                    &c0[lo * h..hi * h],
+                    dh,
+                    dc,
+                );
+            });
+    }
+    Backprop {
+        geo,
+        saved,
+        dzh,
+        nt: n * steps,
+    }
+}
+
+/// `dst[j] += sum over rows of m[row, j]` for `m` with rows of `dst.len()`.
+fn add_column_sums<E: Elem>(dst: &mut [E], m: &[E]) {
+    for row in m.chunks(dst.len().max(1)) {
+        add_into(dst, row);
+    }
+}
+
+/// `dst += src` (equal lengths by construction).
+fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
+    debug_assert_eq!(dst.len(), src.len(), "recurrent: gradient length");
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
