@@ -241,14 +241,15 @@ fn multi_output_fields_are_the_layer_outputs_and_the_tape_reaches_every_paramete
     assert_eq!(code.as_vec(), h.as_vec());
     assert_eq!(o.recon.as_vec(), m.forward(x.clone()).as_vec());
 
-    // Training form: a loss over both outputs (the tape rides on `recon`)
-    // reaches the decoder through `recon` and the encoder through both.
+    // Training form: the forward's tape is held by the collector, so a loss
+    // over both outputs reaches the decoder through `recon` and the encoder
+    // through both ...
     let mut p = Penalties::new();
     let o = m
         .try_forward_outputs_mut(x.clone().traced(m.alloc_grads()), &mut p)
         .unwrap();
     assert_eq!(p.terms().len(), 3);
-    let loss = (o.recon - x).square().mean() + o.code.sum();
+    let loss = p.attach_tape((o.recon - x.clone()).square().mean() + o.code.sum());
     let g = loss.backward();
     for (name, grad) in [
         ("enc.weight", g.get(&m.enc.weight).as_vec()),
@@ -256,6 +257,26 @@ fn multi_output_fields_are_the_layer_outputs_and_the_tape_reaches_every_paramete
     ] {
         assert!(grad.iter().any(|v| v.abs() > 1e-9), "{name}: {grad:?}");
     }
+    // ... and a loss over the code alone (not the model's last output)
+    // reaches the encoder, with the same gradient as the plain forward's.
+    let mut p = Penalties::new();
+    let o = m
+        .try_forward_outputs_mut(x.clone().traced(m.alloc_grads()), &mut p)
+        .unwrap();
+    let g = p.attach_tape(o.code.sum()).backward();
+    let direct = m
+        .enc
+        .forward(x.clone().traced(m.alloc_grads()))
+        .sigmoid()
+        .sum()
+        .backward();
+    let (a, b) = (
+        g.get(&m.enc.weight).as_vec(),
+        direct.get(&m.enc.weight).as_vec(),
+    );
+    assert!(a.iter().any(|v| v.abs() > 1e-9), "{a:?}");
+    assert!(all_close(&a, &b), "{a:?} vs {b:?}");
+    assert!(g.get(&m.fc.weight).as_vec().iter().all(|v| *v == 0.0));
 }
 
 #[test]

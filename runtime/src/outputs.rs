@@ -30,7 +30,10 @@ pub trait MultiOutput<E: Elem, D: Backend<E>>: Model<E, D> {
     ) -> Result<Self::Outputs<B, T>>;
 
     /// Training forward returning every declared output, collecting the
-    /// model's penalty terms into `penalties`.
+    /// model's penalty terms into `penalties`. Each output carries an empty
+    /// tape of its own; the forward's tape is held by `penalties`, so a loss
+    /// built from the outputs must pass through
+    /// [`Penalties::attach_tape`] before `backward` (`fit_outputs` does).
     #[allow(clippy::type_complexity)]
     fn try_forward_outputs_mut<B: Dim, T: Tape<E, D>>(
         &mut self,

@@ -22,7 +22,7 @@ pub use contractive::contractive_sigmoid_dense;
 pub use gaussian::{gaussian_kl, reparameterize};
 
 use dfdx::shapes::Rank0;
-use dfdx::tensor::{NoneTape, Tape, Tensor};
+use dfdx::tensor::{NoneTape, PutTape, SplitTape, Tape, Tensor};
 use dfdx::tensor_ops::Device;
 
 use crate::elem::Elem;
@@ -40,13 +40,23 @@ pub struct PenaltyTerm<E: Elem, D: Device<E>, T = NoneTape> {
 
 /// The penalty terms collected during one training forward, in the order
 /// the forward met them.
+///
+/// It also holds the tape of a multi-output forward
+/// ([`MultiOutput::try_forward_outputs_mut`](crate::outputs::MultiOutput::try_forward_outputs_mut)):
+/// there every output carries an empty tape of its own, so a loss over any
+/// subset of the outputs reaches every layer once [`attach_tape`](Penalties::attach_tape)
+/// (which `fit_outputs` calls) joins the forward's operations to it.
 pub struct Penalties<E: Elem, D: Device<E>, T = NoneTape> {
     terms: Vec<PenaltyTerm<E, D, T>>,
+    forward_tape: Option<T>,
 }
 
 impl<E: Elem, D: Device<E>, T: Tape<E, D>> Default for Penalties<E, D, T> {
     fn default() -> Self {
-        Self { terms: Vec::new() }
+        Self {
+            terms: Vec::new(),
+            forward_tape: None,
+        }
     }
 }
 
@@ -65,9 +75,35 @@ impl<E: Elem, D: Device<E>, T: Tape<E, D>> Penalties<E, D, T> {
         });
     }
 
+    /// Keeps the tape of a training forward whose outputs were handed out
+    /// with empty tapes (merged with any tape held already).
+    pub fn hold_tape(&mut self, tape: T) {
+        self.forward_tape = Some(match self.forward_tape.take() {
+            Some(held) => held.merge(tape),
+            None => tape,
+        });
+    }
+
+    /// `loss` with the held forward tape (if any) joined to its own, so its
+    /// backward reaches every layer of the forward; the collector keeps no
+    /// tape afterwards. A loss built from a multi-output forward's outputs
+    /// must pass through this before `backward`.
+    pub fn attach_tape(&mut self, loss: Tensor<Rank0, E, D, T>) -> Tensor<Rank0, E, D, T> {
+        match self.forward_tape.take() {
+            Some(held) => {
+                let (loss, tape) = loss.split_tape();
+                loss.put_tape(tape.merge(held))
+            }
+            None => loss,
+        }
+    }
+
     /// Moves the terms of `inner` (a nested model's) in, each name prefixed
     /// with `prefix.` (the nested model's field name).
     pub fn extend_prefixed(&mut self, prefix: &str, inner: Penalties<E, D, T>) {
+        if let Some(tape) = inner.forward_tape {
+            self.hold_tape(tape);
+        }
         for mut t in inner.terms {
             t.name = format!("{prefix}.{}", t.name);
             self.terms.push(t);
@@ -87,5 +123,10 @@ impl<E: Elem, D: Device<E>, T: Tape<E, D>> Penalties<E, D, T> {
     /// The collected terms, by value.
     pub fn into_terms(self) -> Vec<PenaltyTerm<E, D, T>> {
         self.terms
+    }
+
+    /// The terms and the held forward tape (the collector taken apart).
+    pub(crate) fn into_parts(self) -> (Vec<PenaltyTerm<E, D, T>>, Option<T>) {
+        (self.terms, self.forward_tape)
     }
 }

@@ -36,14 +36,11 @@ use crate::train::terms::{total_of_terms, At};
 /// objective serves the training step (outputs carrying the tape) and
 /// validation (no tape).
 ///
-/// In a training forward the operations before an output are recorded on
-/// one tape, which travels with one of the outputs (in `model!`'s outputs:
-/// the model's final output when it is declared, else the first declared
-/// one; the generated struct's doc names it); the others are forks of the
-/// same tensors with empty tapes. So the terms together must use that
-/// output: a term only on forks reaches the parameters only through ops
-/// recorded after the fork. The total is the sum of all terms, so one term
-/// using the carrier brings the whole forward's tape.
+/// In a training forward each output carries an empty tape of its own and
+/// the forward's operations are held by the model's [`Penalties`]
+/// collector ([`Penalties::attach_tape`]); the step joins them to the total
+/// of the terms, so terms over any subset of the outputs reach every layer
+/// before those outputs.
 ///
 /// ```ignore
 /// struct Elbo;

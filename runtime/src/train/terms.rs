@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use dfdx::shapes::Rank0;
-use dfdx::tensor::{Tape, Tensor};
+use dfdx::tensor::{PutTape, SplitTape, Tape, Tensor};
 use dfdx::tensor_ops::{Device, TryAdd, TryMul};
 
 use crate::elem::{cast, Elem};
@@ -82,11 +82,18 @@ pub(crate) fn with_penalties<E: Elem, D: Device<E>, T: Tape<E, D>>(
     check_total(data_value, at)?;
     let mut terms = vec![(data_name.to_string(), data_value)];
     let mut total = data;
-    for t in penalties.into_terms() {
+    let (list, held) = penalties.into_parts();
+    for t in list {
         let v = scalar(&t.value);
         check_term(&t.name, v, at)?;
         total = add_weighted(total, t.weight, t.value)?;
         terms.push((t.name, v));
+    }
+    // A forward that holds its tape in the collector (a multi-output one)
+    // joins it here, so the backward reaches every layer.
+    if let Some(tape) = held {
+        let (t, own) = total.split_tape();
+        total = t.put_tape(own.merge(tape));
     }
     let value = scalar(&total);
     check_total(value, at)?;
@@ -112,9 +119,11 @@ pub(crate) fn total_of_terms<E: Elem, D: Device<E>, T: Tape<E, D>>(
             "an objective must push at least one loss term over the outputs",
         ));
     }
+    let (terms, tape_a) = terms.into_parts();
+    let (penalties, tape_b) = penalties.into_parts();
     let mut total: Option<Tensor<Rank0, E, D, T>> = None;
     let mut logged = Vec::new();
-    for t in terms.into_terms().into_iter().chain(penalties.into_terms()) {
+    for t in terms.into_iter().chain(penalties) {
         let v = scalar(&t.value);
         check_term(&t.name, v, at)?;
         total = Some(match total {
@@ -131,6 +140,13 @@ pub(crate) fn total_of_terms<E: Elem, D: Device<E>, T: Tape<E, D>>(
             "an objective must push at least one loss term",
         ));
     };
+    // A multi-output forward leaves its tape in a collector: join it, so the
+    // backward reaches every layer whichever outputs the terms used.
+    let mut total = total;
+    for tape in [tape_a, tape_b].into_iter().flatten() {
+        let (t, own) = total.split_tape();
+        total = t.put_tape(own.merge(tape));
+    }
     let value = scalar(&total);
     check_total(value, at)?;
     Ok((total, value, logged))
