@@ -16,7 +16,7 @@ use crate::clauses::{Head, Penalty, PenaltyKind, Resolved};
 use crate::expand::{steps_code, tensor_shape, Fwd};
 use crate::layers::common::fmt_shape;
 use crate::paths;
-use crate::plan::{ModelPlan, Scope, Step};
+use crate::plan::{ModelPlan, Scope};
 
 /// The pushes after top-level field `i` (training forwards only).
 pub fn penalty_code(resolved: &Resolved, i: usize, fwd: Fwd) -> TokenStream {

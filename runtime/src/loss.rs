@@ -214,7 +214,9 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Huber {
 
 /// Binary cross-entropy on probabilities in `[0, 1]`:
 /// `mean(-(t*log(p) + (1-t)*log(1-p)))` over all elements, each log clamped
-/// at -100 like PyTorch's `binary_cross_entropy`. Prefer [`BceWithLogits`]
+/// at -100 like PyTorch's `binary_cross_entropy`, and PyTorch's gradient
+/// `(p - t) / max(p (1 - p), 1e-12)` over the element count (finite at a
+/// saturated `p` of exactly 0 or 1). Prefer [`BceWithLogits`]
 /// (numerically stable) when the model's last layer is linear.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bce;
@@ -229,16 +231,17 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Bce {
         target: &Target<'_, E, D>,
     ) -> Result<Tensor<Rank0, E, D, T>> {
         let t = values("bce", *pred.shape(), target)?;
+        let (n, m) = *pred.shape();
         let (p, tape) = pred.split_tape();
+        // The value, without a tape: each log clamped at -100.
         let log_p = p
             .clone()
-            .put_tape(tape)
             .try_ln()
             .dev()?
             .try_clamp(-100.0, f64::INFINITY)
             .dev()?;
         let log_1mp = p
-            .retaped::<T>()
+            .clone()
             .try_negate()
             .dev()?
             .try_add(E::one())
@@ -250,11 +253,41 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Bce {
         let one_minus_t = t.clone().try_negate().dev()?.try_add(E::one()).dev()?;
         let a = log_p.try_mul(t.clone()).dev()?;
         let b = log_1mp.try_mul(one_minus_t).dev()?;
-        a.try_add(b)
+        let value = a
+            .try_add(b)
             .dev()?
             .try_mean::<Rank0, _>()
             .dev()?
             .try_negate()
+            .dev()?;
+        // The gradient, PyTorch's closed form (p - t) / max(p (1 - p), 1e-12)
+        // over the element count: finite where a saturated p (exactly 0 or
+        // 1) would make the clamped log's own gradient 0 / 0. It rides on
+        // sum((p - p') * g) with p' a tape-less copy of p: the value is
+        // exactly 0, the gradient with respect to p is g.
+        let denom = p
+            .clone()
+            .try_mul(p.clone().try_negate().dev()?.try_add(E::one()).dev()?)
+            .dev()?
+            .try_clamp(1e-12, f64::INFINITY)
+            .dev()?;
+        let g = p
+            .clone()
+            .try_sub(t.clone())
+            .dev()?
+            .try_div(denom)
+            .dev()?
+            .try_mul(cast::<E>(1.0 / (n * m).max(1) as f64))
+            .dev()?;
+        let p_copy = p.clone().try_mul(E::one()).dev()?;
+        p.put_tape(tape)
+            .try_sub(p_copy)
+            .dev()?
+            .try_mul(g)
+            .dev()?
+            .try_sum::<Rank0, _>()
+            .dev()?
+            .try_add(value)
             .dev()
     }
 }
@@ -559,6 +592,49 @@ mod tests {
 
     fn m(dev: &Cpu, rows: usize, cols: usize, v: &[f64]) -> Tensor<(usize, usize), f64, Cpu> {
         dev.tensor_from_vec(v.to_vec(), (rows, cols))
+    }
+
+    #[test]
+    fn bce_gradient_is_pytorchs_closed_form_and_finite_at_saturated_probabilities() {
+        let dev = Cpu::default();
+        // Saturated, moderate and fractional-target cases, in f64 and f32.
+        let p: [f64; 6] = [0.0, 1.0, 0.3, 0.999, 1e-20, 0.5];
+        let t: [f64; 6] = [1.0, 0.0, 0.0, 0.25, 1.0, 0.5];
+        let count = p.len() as f64;
+        let want_value = -p
+            .iter()
+            .zip(&t)
+            .map(|(&p, &t)| t * p.ln().max(-100.0) + (1.0 - t) * (1.0 - p).ln().max(-100.0))
+            .sum::<f64>()
+            / count;
+        let want_grad: Vec<f64> = p
+            .iter()
+            .zip(&t)
+            .map(|(&p, &t)| (p - t) / (p * (1.0 - p)).max(1e-12) / count)
+            .collect();
+        let pred = m(&dev, 2, 3, &p);
+        let target = m(&dev, 2, 3, &t);
+        let l = Bce
+            .try_loss(pred.leaky_trace(), &Target::Values(&target))
+            .unwrap();
+        assert!((l.array() - want_value).abs() <= 1e-12 * want_value.abs());
+        let g = l.backward().get(&pred).as_vec();
+        for (got, want) in g.iter().zip(&want_grad) {
+            assert!(got.is_finite());
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1e-12),
+                "{got} vs {want}"
+            );
+        }
+        let pred32: Tensor<(usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(p.iter().map(|&v| v as f32).collect(), (2, 3));
+        let target32: Tensor<(usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(t.iter().map(|&v| v as f32).collect(), (2, 3));
+        let l = Bce
+            .try_loss(pred32.leaky_trace(), &Target::Values(&target32))
+            .unwrap();
+        let g = l.backward().get(&pred32).as_vec();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
     }
 
     #[test]

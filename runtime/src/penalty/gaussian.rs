@@ -11,8 +11,10 @@ use crate::error::{DeviceResultExt, Result};
 ///
 /// `mu`, `logvar`, `eps`: `(batch, latent)`; `eps` is standard normal noise
 /// (the caller draws it from the seeded device, `dev.sample_normal_like`).
-/// The tape rides on `mu`; `logvar` joins it (pass it with its own tape
-/// split off onto `mu`, or with `NoneTape` if it needs no gradient).
+/// Both `mu` and `logvar` must carry a tape for both to get a gradient:
+/// ops on a tape-less tensor are not recorded. From one forward tape, pass
+/// `mu` with it and `logvar.retaped()` (an empty tape of its own, merged
+/// here); `logvar` with `NoneTape` gets no gradient.
 pub fn reparameterize<E: Elem, D: Device<E>, T, T2: Tape<E, D>>(
     mu: Tensor<(usize, usize), E, D, T>,
     logvar: Tensor<(usize, usize), E, D, T2>,
@@ -35,7 +37,9 @@ where
 /// `-1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))`, summed over the
 /// latent units and averaged over the batch (the ELBO's regulariser).
 ///
-/// `mu`, `logvar`: `(batch, latent)`; the tape rides on `logvar`, `mu` joins it.
+/// `mu`, `logvar`: `(batch, latent)`; both need a tape to get a gradient
+/// (e.g. the forward's on `logvar`, `mu.retaped()`): a tape-less `mu` gets
+/// no gradient from the KL.
 pub fn gaussian_kl<E: Elem, D: Device<E>, T, T2: Tape<E, D>>(
     mu: Tensor<(usize, usize), E, D, T2>,
     logvar: Tensor<(usize, usize), E, D, T>,

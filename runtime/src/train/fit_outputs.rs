@@ -46,7 +46,7 @@ use crate::train::terms::{total_of_terms, At};
 /// struct Elbo;
 /// impl<E: Elem, D: Backend<E>> Objective<E, D, Vae<E, D>> for Elbo {
 ///     fn name(&self) -> String { "elbo".into() }
-///     fn terms<T: Tape<E, D>>(&self, out: VaeOutputs<usize, T, E, D>,
+///     fn terms<T: Tape<E, D>>(&self, out: VaeOutputs<usize, E, D, T>,
 ///         target: &Target<'_, E, D>, terms: &mut Penalties<E, D, T>) -> Result<()> {
 ///         let recon = out.recon.try_reshape_like(&(n, 784)).dev()?;
 ///         terms.push("bce_sum", 1.0, Bce.summed().try_loss(recon, target)?);
