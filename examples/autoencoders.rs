@@ -40,6 +40,7 @@ use std::time::Instant;
 
 use sxima::analysis::{knn_accuracy, plot_codes, Pca};
 use sxima::prelude::*;
+use sxima::runtime::penalty::contractive_sigmoid_dense;
 use sxima::train::{evaluate_terms, image_grid, image_tiles, History};
 
 model! {
@@ -228,23 +229,14 @@ fn penalty_term(terms: &std::collections::BTreeMap<String, f64>, loss: &str) -> 
 }
 
 /// Mean squared Frobenius norm of `dh/dx` of a sigmoid dense encoder with
-/// weight `w` (`[64, 784]`, row-major) on codes `h` (one `Vec` of 64 per
-/// digit): `mean_b sum_j (h_bj (1 - h_bj))^2 |W_j|^2`.
-fn jacobian_norm(h: &[Vec<f32>], w: &[f32]) -> f64 {
-    let row_sq: Vec<f64> = w
-        .chunks(PIXELS)
-        .map(|r| r.iter().map(|&v| (v as f64).powi(2)).sum())
-        .collect();
-    let total: f64 = h
-        .iter()
-        .map(|code| {
-            code.iter()
-                .zip(&row_sq)
-                .map(|(&a, s)| (a as f64 * (1.0 - a as f64)).powi(2) * s)
-                .sum::<f64>()
-        })
-        .sum();
-    total / h.len() as f64
+/// weight `w` (`[64, 784]`) on codes `h` (one `Vec` of 64 per digit): the
+/// contractive penalty itself ([`contractive_sigmoid_dense`]), evaluated
+/// without a tape.
+fn jacobian_norm(h: &[Vec<f32>], w: &Tensor<Rank2<64, PIXELS>, f32, Cpu>) -> sxima::Result<f64> {
+    let dev = w.device().clone();
+    let codes = dev.tensor_from_vec(flat(h.to_vec()), (h.len(), 64));
+    let weight = dev.tensor_from_vec(w.as_vec(), (64, PIXELS));
+    Ok(contractive_sigmoid_dense(codes, weight)?.array() as f64)
 }
 
 /// Mean of every value of the codes.
@@ -365,7 +357,7 @@ fn main() -> sxima::Result<()> {
     )?;
     let plain_recon = pixels(predict(&plain, &xte, 256)?);
     let plain_codes = predict(&plain.encoder, &xte, 256)?;
-    let plain_jac = jacobian_norm(&plain_codes, &plain.encoder.enc.weight.as_vec());
+    let plain_jac = jacobian_norm(&plain_codes, &plain.encoder.enc.weight)?;
     let plain_act = mean_of(&plain_codes);
     rows.push(Row {
         name: "sigmoid AE (plain)",
@@ -410,10 +402,7 @@ fn main() -> sxima::Result<()> {
         &mut [],
     )?;
     let cae_recon = pixels(predict(&cae, &xte, 256)?);
-    let cae_jac = jacobian_norm(
-        &predict(&cae.encoder, &xte, 256)?,
-        &cae.encoder.enc.weight.as_vec(),
-    );
+    let cae_jac = jacobian_norm(&predict(&cae.encoder, &xte, 256)?, &cae.encoder.enc.weight)?;
     let (name, value) = penalty_term(
         &evaluate_terms(&cae, &BceWithLogits, &ae_test, 256)?.terms,
         "bce_with_logits",

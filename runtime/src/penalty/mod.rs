@@ -89,13 +89,7 @@ impl<E: Elem, D: Device<E>, T: Tape<E, D>> Penalties<E, D, T> {
     /// tape afterwards. A loss built from a multi-output forward's outputs
     /// must pass through this before `backward`.
     pub fn attach_tape(&mut self, loss: Tensor<Rank0, E, D, T>) -> Tensor<Rank0, E, D, T> {
-        match self.forward_tape.take() {
-            Some(held) => {
-                let (loss, tape) = loss.split_tape();
-                loss.put_tape(tape.merge(held))
-            }
-            None => loss,
-        }
+        join_tape(loss, self.forward_tape.take())
     }
 
     /// Moves the terms of `inner` (a nested model's) in, each name prefixed
@@ -128,5 +122,19 @@ impl<E: Elem, D: Device<E>, T: Tape<E, D>> Penalties<E, D, T> {
     /// The terms and the held forward tape (the collector taken apart).
     pub(crate) fn into_parts(self) -> (Vec<PenaltyTerm<E, D, T>>, Option<T>) {
         (self.terms, self.forward_tape)
+    }
+}
+
+/// `loss` with `held` (a forward's tape, if any) merged into its own tape.
+pub(crate) fn join_tape<E: Elem, D: Device<E>, T: Tape<E, D>>(
+    loss: Tensor<Rank0, E, D, T>,
+    held: Option<T>,
+) -> Tensor<Rank0, E, D, T> {
+    match held {
+        Some(held) => {
+            let (loss, tape) = loss.split_tape();
+            loss.put_tape(tape.merge(held))
+        }
+        None => loss,
     }
 }

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use dfdx::shapes::Rank0;
-use dfdx::tensor::{PutTape, SplitTape, Tape, Tensor};
+use dfdx::tensor::{Tape, Tensor};
 use dfdx::tensor_ops::{Device, TryAdd, TryMul};
 
 use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
-use crate::penalty::Penalties;
+use crate::penalty::{join_tape, Penalties};
 use crate::train::forward::scalar;
 
 /// Where a step sits in the run (1-based epoch and batch), for errors.
@@ -91,10 +91,7 @@ pub(crate) fn with_penalties<E: Elem, D: Device<E>, T: Tape<E, D>>(
     }
     // A forward that holds its tape in the collector (a multi-output one)
     // joins it here, so the backward reaches every layer.
-    if let Some(tape) = held {
-        let (t, own) = total.split_tape();
-        total = t.put_tape(own.merge(tape));
-    }
+    let total = join_tape(total, held);
     let value = scalar(&total);
     check_total(value, at)?;
     Ok((total, value, terms))
@@ -142,11 +139,7 @@ pub(crate) fn total_of_terms<E: Elem, D: Device<E>, T: Tape<E, D>>(
     };
     // A multi-output forward leaves its tape in a collector: join it, so the
     // backward reaches every layer whichever outputs the terms used.
-    let mut total = total;
-    for tape in [tape_a, tape_b].into_iter().flatten() {
-        let (t, own) = total.split_tape();
-        total = t.put_tape(own.merge(tape));
-    }
+    let total = join_tape(join_tape(total, tape_a), tape_b);
     let value = scalar(&total);
     check_total(value, at)?;
     Ok((total, value, logged))
