@@ -12,9 +12,10 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::scratch::Scratch;
-use crate::kernels::{conv_cpu, grad_norm_cpu, recurrent_cpu, window_cpu};
+use crate::kernels::{conv_cpu, dense_cpu, grad_norm_cpu, recurrent_cpu, window_cpu};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
+use crate::layers::dense_generic::dense_forward_generic;
 use crate::layers::recurrent::{CellKind, CellParams, InitialState, RecurrentOutput};
 use crate::layers::recurrent_generic::recurrent_run_generic;
 use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
@@ -44,6 +45,18 @@ pub trait Backend<E: Elem>: Device<E> {
         geom: &ConvGeom,
     ) -> Result<Tensor<Dyn4, E, Self, T>, Self::Err> {
         conv_forward_generic(x, w, bias, geom)
+    }
+
+    /// The dense product `x [rows, I]`, `w [O, I]`, optional `bias [O]` →
+    /// `x w^T (+ bias)`, `[rows, O]` (the layers [`Dense`](crate::layers::Dense)
+    /// and [`DenseNoBias`](crate::layers::DenseNoBias) view their inputs as
+    /// rows). The sizes must agree, as the layers' types guarantee.
+    fn dense_forward<T: Tape<E, Self>>(
+        x: Tensor<(usize, usize), E, Self, T>,
+        w: Tensor<(usize, usize), E, Self, T>,
+        bias: Option<Tensor<(usize,), E, Self, T>>,
+    ) -> Result<Tensor<(usize, usize), E, Self, T>, Self::Err> {
+        dense_forward_generic(x, w, bias)
     }
 
     /// Window maximum over the last two axes (pooling); see
@@ -123,6 +136,14 @@ macro_rules! cpu_backend {
                 geom: &ConvGeom,
             ) -> Result<Tensor<Dyn4, $e, Self, T>, Self::Err> {
                 conv_cpu::conv_forward_cpu(x, w, bias, geom)
+            }
+
+            fn dense_forward<T: Tape<$e, Self>>(
+                x: Tensor<(usize, usize), $e, Self, T>,
+                w: Tensor<(usize, usize), $e, Self, T>,
+                bias: Option<Tensor<(usize,), $e, Self, T>>,
+            ) -> Result<Tensor<(usize, usize), $e, Self, T>, Self::Err> {
+                dense_cpu::dense_forward_cpu(x, w, bias)
             }
 
             fn window_max<S: Shape, S2: Shape, T: Tape<$e, Self>>(

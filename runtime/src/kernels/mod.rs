@@ -8,6 +8,7 @@
 
 pub(crate) mod act_cpu;
 pub(crate) mod conv_cpu;
+pub(crate) mod dense_cpu;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
 pub(crate) mod recurrent_cpu;

@@ -42,6 +42,7 @@ pub mod zero_padding;
 // docs) with the feature `internals-for-tests`, for the crate's own tests.
 crate::internal_mod!(conv_generic);
 crate::internal_mod!(conv_geom);
+crate::internal_mod!(dense_generic);
 crate::internal_mod!(im2col);
 crate::internal_mod!(recurrent_generic);
 crate::internal_mod!(window);

@@ -1,0 +1,131 @@
+//! CPU kernel of the dense product (`Cpu`'s
+//! [`Backend::dense_forward`](crate::backend::Backend::dense_forward)):
+//! `y [rows, O] = x [rows, I] W^T (+ b)` as one gemm into output rows that
+//! start as the bias, and a hand-written backward of two gemms and one pass,
+//! registered on the dfdx tape:
+//! * `dx [rows, I] += dy [rows, O] W [O, I]`;
+//! * `dW [O, I] += dy^T [O, rows] x [rows, I]`;
+//! * `db [O] += column sums of dy`.
+//!
+//! dfdx's `Linear` runs a matmul, then a broadcast add (a second pass and
+//! allocation), and several ops backwards. Large products are split over
+//! rayon's pool by the gemm, over output blocks only: every sum runs over
+//! its whole reduction in one order, so results do not depend on the
+//! number of threads.
+
+use dfdx::prelude::*;
+
+use crate::elem::Elem;
+use crate::kernels::gemm_cpu::matmul_par;
+use crate::kernels::scratch::host_copy;
+
+/// Products of at least this many multiply-adds may use several threads;
+/// smaller ones (a single sample through an MLP layer) stay on the calling
+/// thread, where a thread hop would cost more than it saves.
+const THREADED_MACS: usize = 1 << 20;
+
+/// See the module docs; the sizes must agree (`x [rows, I]`, `w [O, I]`,
+/// `bias [O]`), as the dense layers' types guarantee.
+pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
+    x: Tensor<(usize, usize), E, Cpu, T>,
+    w: Tensor<(usize, usize), E, Cpu, T>,
+    bias: Option<Tensor<(usize,), E, Cpu, T>>,
+) -> Result<Tensor<(usize, usize), E, Cpu, T>, CpuError> {
+    let (rows, i) = *x.shape();
+    let (o, wi) = *w.shape();
+    assert_eq!(i, wi, "dense: input features {i} vs weight [{o}, {wi}]");
+    if let Some(b) = &bias {
+        assert_eq!(b.shape().0, o, "dense: bias length vs weight [{o}, {wi}]");
+    }
+    let (x, tape_x) = x.split_tape();
+    let (w, tape_w) = w.split_tape();
+    let mut tape = tape_x.merge(tape_w);
+    let bias = match bias {
+        Some(b) => {
+            let (b, tape_b) = b.split_tape();
+            tape = tape.merge(tape_b);
+            Some(b)
+        }
+        None => None,
+    };
+    let threaded = rows * o * i >= THREADED_MACS;
+
+    // Host copies of x and W in pooled buffers (one memcpy each); the
+    // backward keeps them.
+    let x_data = host_copy(&x);
+    let w_data = host_copy(&w);
+    let mut out = match &bias {
+        Some(b) => {
+            let b = b.as_vec();
+            let mut out = Vec::with_capacity(rows * o);
+            for _ in 0..rows {
+                out.extend_from_slice(&b);
+            }
+            out
+        }
+        None => vec![E::zero(); rows * o],
+    };
+    // out [rows, O] += x [rows, I] (strides (I, 1)) x W^T [I, O] (strides (1, I)).
+    matmul_par(
+        (rows, o, i),
+        &mut out,
+        o,
+        true,
+        &x_data,
+        (i, 1),
+        &w_data,
+        (1, i),
+        threaded,
+    );
+    let dev = x.device().clone();
+    let y = dev.try_tensor_from_vec(out, (rows, o))?;
+
+    if T::OWNS_TAPE {
+        let (x_g, w_g, y_g) = (x.ghost(), w.ghost(), y.ghost());
+        let b_g = bias.map(|b| b.ghost());
+        tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
+            // Borrow dy by moving its buffer out (and back in at the end):
+            // dx, dW and db are other entries of the same map.
+            let mut gy = Storage::<E>::try_alloc_len(&dev, 0)?;
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut gy);
+            // dx [rows, I] += dy [rows, O] (strides (O, 1)) x W [O, I] (strides (I, 1)).
+            matmul_par(
+                (rows, i, o),
+                &mut grads.get_or_alloc_mut(&x_g)?[..],
+                i,
+                true,
+                &gy[..],
+                (o, 1),
+                &w_data,
+                (i, 1),
+                threaded,
+            );
+            // dW [O, I] += dy^T [O, rows] (strides (1, O)) x x [rows, I] (strides (I, 1)).
+            matmul_par(
+                (o, i, rows),
+                &mut grads.get_or_alloc_mut(&w_g)?[..],
+                i,
+                true,
+                &gy[..],
+                (1, o),
+                &x_data,
+                (i, 1),
+                threaded,
+            );
+            if let Some(b_g) = &b_g {
+                let mut sums = vec![E::zero(); o];
+                for row in gy.chunks_exact(o.max(1)) {
+                    for (s, &g) in sums.iter_mut().zip(row) {
+                        *s += g;
+                    }
+                }
+                for (d, s) in grads.get_or_alloc_mut(b_g)?.iter_mut().zip(sums) {
+                    *d += s;
+                }
+            }
+            std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut gy);
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
+}

@@ -1,0 +1,29 @@
+//! The device-generic dense product, `y = x W^T (+ b)` composed of dfdx ops
+//! (matmul and a broadcast add): [`Backend::dense_forward`]'s default, and
+//! what the `Cpu` kernel (`kernels::dense_cpu`) is tested against.
+//!
+//! [`Backend::dense_forward`]: crate::backend::Backend::dense_forward
+
+use dfdx::prelude::*;
+
+use crate::elem::Elem;
+
+/// `x [rows, I]`, `w [O, I]`, `bias [O]` → `x w^T (+ bias)`, `[rows, O]`.
+///
+/// The inner sizes must agree (`x.shape().1 == w.shape().1`, bias length
+/// `O`): the layers guarantee it by their types; a mismatch is a bug of the
+/// caller and panics in dfdx's matmul.
+pub fn dense_forward_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<(usize, usize), E, D, T>,
+    w: Tensor<(usize, usize), E, D, T>,
+    bias: Option<Tensor<(usize,), E, D, T>>,
+) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+    let y = x.try_matmul(w.try_permute::<_, Axes2<1, 0>>()?)?;
+    match bias {
+        Some(b) => {
+            let shape = *y.shape();
+            y.try_add(b.try_broadcast_like::<_, Axis<0>>(&shape)?)
+        }
+        None => Ok(y),
+    }
+}
