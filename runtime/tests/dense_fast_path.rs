@@ -105,9 +105,15 @@ fn kernel_matches_generic_path_f64() {
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let shape = SHAPES[SHAPES.len() - 1];
-    assert!(shape.0 * shape.1 * shape.2 >= 1 << 20, "not a threaded size");
+    assert!(
+        shape.0 * shape.1 * shape.2 >= 1 << 20,
+        "not a threaded size"
+    );
     let on = |threads: usize| {
-        let pool = ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| run::<f32>(&Cpu::seed_from_u64(3), shape, true, true))
     };
     assert_eq!(on(1), on(3));
@@ -132,7 +138,11 @@ fn layers_on_1d_2d_3d_inputs_match_generic_path() {
         let y = dense_forward_generic(xr, wr, br).unwrap();
         let v = y.as_vec();
         let g = y.square().sum().backward();
-        let gb = if bias { g.get(&fc.bias).as_vec() } else { vec![] };
+        let gb = if bias {
+            g.get(&fc.bias).as_vec()
+        } else {
+            vec![]
+        };
         (v, g.get(w).as_vec(), gb)
     };
     let close = |what: &str, a: &[f64], b: &[f64]| {
@@ -226,15 +236,16 @@ fn non_contiguous_input_is_handled() {
     let y1 = fc.forward(src.leaky_trace().broadcast::<Rank2<4, 5>, _>());
     let v1 = y1.as_vec();
     let g1 = y1.square().sum().backward();
-    let copy: Tensor<Rank2<4, 5>, f32, _> =
-        dev.tensor_from_vec(
+    let copy: Tensor<Rank2<4, 5>, f32, _> = dev.tensor_from_vec(
         src.clone().broadcast::<Rank2<4, 5>, _>().as_vec(),
         Default::default(),
     );
     let y2 = fc.forward(copy.leaky_trace());
     assert_eq!(v1, y2.as_vec());
     let g2 = y2.square().sum().backward().get(&copy).as_vec();
-    let summed: Vec<f32> = (0..5).map(|k| (0..4).map(|r| g2[r * 5 + k]).sum()).collect();
+    let summed: Vec<f32> = (0..5)
+        .map(|k| (0..4).map(|r| g2[r * 5 + k]).sum())
+        .collect();
     for (a, b) in g1.get(&src).as_vec().iter().zip(&summed) {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
     }
@@ -246,7 +257,10 @@ fn inference_forward_matches_traced_forward() {
     let dev = Cpu::seed_from_u64(12);
     let fc = Dense::<13, 7, f32, Cpu>::build(&dev);
     let x: Tensor<Rank2<5, 13>, f32, _> = dev.sample_normal();
-    assert_eq!(fc.forward(x.clone()).as_vec(), fc.forward(x.leaky_trace()).as_vec());
+    assert_eq!(
+        fc.forward(x.clone()).as_vec(),
+        fc.forward(x.leaky_trace()).as_vec()
+    );
 }
 
 #[test]
@@ -291,7 +305,11 @@ fn dense_no_bias_gradients_match_finite_differences() {
     let loss = |m: &DenseNoBias<5, 3, f64, Cpu>, x: Tensor<Rank2<4, 5>, f64, Cpu>| {
         m.forward(x).sin().sum::<Rank0, _>().array()
     };
-    let g = fc.forward(x.leaky_trace()).sin().sum::<Rank0, _>().backward();
+    let g = fc
+        .forward(x.leaky_trace())
+        .sin()
+        .sum::<Rank0, _>()
+        .backward();
     let (gx, gw) = (g.get(&x).as_vec(), g.get(&fc.weight).as_vec());
     assert_gradient_matches("dense no-bias input", &x.as_vec(), &gx, 1e-6, 1e-6, |v| {
         loss(&fc, dev.tensor_from_vec(v.to_vec(), Default::default()))
@@ -328,16 +346,23 @@ fn same_init_and_checkpoint_names_as_dfdx_linear() {
     let dev = Cpu::seed_from_u64(0);
     // Linear -> Dense.
     let trained = Linear::<7, 3, f32, Cpu>::build(&Cpu::seed_from_u64(30));
-    trained.save_safetensors(dir.join("linear.safetensors")).unwrap();
+    trained
+        .save_safetensors(dir.join("linear.safetensors"))
+        .unwrap();
     let mut loaded = Dense::<7, 3, f32, Cpu>::build(&dev);
     assert_ne!(loaded.weight.as_vec(), trained.weight.as_vec());
-    loaded.load_safetensors(dir.join("linear.safetensors")).unwrap();
+    loaded
+        .load_safetensors(dir.join("linear.safetensors"))
+        .unwrap();
     assert_eq!(loaded.weight.as_vec(), trained.weight.as_vec());
     assert_eq!(loaded.bias.as_vec(), trained.bias.as_vec());
     // DenseNoBias -> UnbiasedLinear.
-    new_nb.save_safetensors(dir.join("dense_nb.safetensors")).unwrap();
+    new_nb
+        .save_safetensors(dir.join("dense_nb.safetensors"))
+        .unwrap();
     let mut back = UnbiasedLinear::<7, 3, f64, Cpu>::build(&dev);
-    back.load_safetensors(dir.join("dense_nb.safetensors")).unwrap();
+    back.load_safetensors(dir.join("dense_nb.safetensors"))
+        .unwrap();
     assert_eq!(back.weight.as_vec(), new_nb.weight.as_vec());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -54,17 +54,14 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     // backward keeps them.
     let x_data = host_copy(&x);
     let w_data = host_copy(&w);
-    let mut out = match &bias {
-        Some(b) => {
-            let b = b.as_vec();
-            let mut out = Vec::with_capacity(rows * o);
-            for _ in 0..rows {
-                out.extend_from_slice(&b);
-            }
-            out
+    // Output rows start as the bias (copied once, then repeated), or zero.
+    let mut out = vec![E::zero(); rows * o];
+    if let (Some(b), true) = (&bias, rows > 0) {
+        b.copy_into(&mut out[..o]);
+        for r in 1..rows {
+            out.copy_within(..o, r * o);
         }
-        None => vec![E::zero(); rows * o],
-    };
+    }
     // out [rows, O] += x [rows, I] (strides (I, 1)) x W^T [I, O] (strides (1, I)).
     matmul_par(
         (rows, o, i),

@@ -143,10 +143,7 @@ macro_rules! dense_modules {
             type Error = D::Err;
 
             /// `[I] -> [O]`.
-            fn try_forward(
-                &self,
-                x: Tensor<(Const<I>,), E, D, T>,
-            ) -> Result<Self::Output, D::Err> {
+            fn try_forward(&self, x: Tensor<(Const<I>,), E, D, T>) -> Result<Self::Output, D::Err> {
                 let y = self.rows(x.try_reshape_like(&(1, I))?)?;
                 y.try_reshape_like(&(Const,))
             }
