@@ -15,7 +15,7 @@ use crate::kernels::scratch::Scratch;
 use crate::kernels::{conv_cpu, dense_cpu, grad_norm_cpu, recurrent_cpu, window_cpu};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
-use crate::layers::dense_generic::dense_forward_generic;
+use crate::layers::dense_generic::{dense_forward_generic, Rows};
 use crate::layers::recurrent::{CellKind, CellParams, InitialState, RecurrentOutput};
 use crate::layers::recurrent_generic::recurrent_run_generic;
 use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
@@ -52,10 +52,10 @@ pub trait Backend<E: Elem>: Device<E> {
     /// and [`DenseNoBias`](crate::layers::DenseNoBias) view their inputs as
     /// rows). The sizes must agree, as the layers' types guarantee.
     fn dense_forward<T: Tape<E, Self>>(
-        x: Tensor<(usize, usize), E, Self, T>,
-        w: Tensor<(usize, usize), E, Self, T>,
+        x: Rows<E, Self, T>,
+        w: Rows<E, Self, T>,
         bias: Option<Tensor<(usize,), E, Self, T>>,
-    ) -> Result<Tensor<(usize, usize), E, Self, T>, Self::Err> {
+    ) -> Result<Rows<E, Self, T>, Self::Err> {
         dense_forward_generic(x, w, bias)
     }
 
@@ -139,10 +139,10 @@ macro_rules! cpu_backend {
             }
 
             fn dense_forward<T: Tape<$e, Self>>(
-                x: Tensor<(usize, usize), $e, Self, T>,
-                w: Tensor<(usize, usize), $e, Self, T>,
+                x: Rows<$e, Self, T>,
+                w: Rows<$e, Self, T>,
                 bias: Option<Tensor<(usize,), $e, Self, T>>,
-            ) -> Result<Tensor<(usize, usize), $e, Self, T>, Self::Err> {
+            ) -> Result<Rows<$e, Self, T>, Self::Err> {
                 dense_cpu::dense_forward_cpu(x, w, bias)
             }
 

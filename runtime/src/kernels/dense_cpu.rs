@@ -18,6 +18,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::matmul_par;
 use crate::kernels::scratch::host_copy;
+use crate::layers::dense_generic::Rows;
 
 /// Products of at least this many multiply-adds may use several threads;
 /// smaller ones (a single sample through an MLP layer) stay on the calling
@@ -27,10 +28,10 @@ const THREADED_MACS: usize = 1 << 20;
 /// See the module docs; the sizes must agree (`x [rows, I]`, `w [O, I]`,
 /// `bias [O]`), as the dense layers' types guarantee.
 pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
-    x: Tensor<(usize, usize), E, Cpu, T>,
-    w: Tensor<(usize, usize), E, Cpu, T>,
+    x: Rows<E, Cpu, T>,
+    w: Rows<E, Cpu, T>,
     bias: Option<Tensor<(usize,), E, Cpu, T>>,
-) -> Result<Tensor<(usize, usize), E, Cpu, T>, CpuError> {
+) -> Result<Rows<E, Cpu, T>, CpuError> {
     let (rows, i) = *x.shape();
     let (o, wi) = *w.shape();
     assert_eq!(i, wi, "dense: input features {i} vs weight [{o}, {wi}]");

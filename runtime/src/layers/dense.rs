@@ -14,6 +14,7 @@ use dfdx::nn::{Module, ModuleVisitor, NonMutableModule, TensorCollection, Tensor
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
+use super::dense_generic::Rows;
 use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 
@@ -108,10 +109,7 @@ impl<const I: usize, const O: usize, E: Elem, D: Device<E>> TensorCollection<E, 
 
 impl<const I: usize, const O: usize, E: Elem, D: Backend<E>> Dense<I, O, E, D> {
     /// `x [rows, I]` → `[rows, O]`, through the device's dense kernel.
-    fn rows<T: Tape<E, D>>(
-        &self,
-        x: Tensor<(usize, usize), E, D, T>,
-    ) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+    fn rows<T: Tape<E, D>>(&self, x: Rows<E, D, T>) -> Result<Rows<E, D, T>, D::Err> {
         let w = self.weight.retaped::<T>().try_reshape_like(&(O, I))?;
         let b = self.bias.retaped::<T>().try_reshape_like(&(O,))?;
         D::dense_forward(x, w, Some(b))
@@ -120,10 +118,7 @@ impl<const I: usize, const O: usize, E: Elem, D: Backend<E>> Dense<I, O, E, D> {
 
 impl<const I: usize, const O: usize, E: Elem, D: Backend<E>> DenseNoBias<I, O, E, D> {
     /// `x [rows, I]` → `[rows, O]`, through the device's dense kernel.
-    fn rows<T: Tape<E, D>>(
-        &self,
-        x: Tensor<(usize, usize), E, D, T>,
-    ) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+    fn rows<T: Tape<E, D>>(&self, x: Rows<E, D, T>) -> Result<Rows<E, D, T>, D::Err> {
         let w = self.weight.retaped::<T>().try_reshape_like(&(O, I))?;
         D::dense_forward(x, w, None)
     }

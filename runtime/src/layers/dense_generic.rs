@@ -8,16 +8,20 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 
+/// A matrix of rows at run-time sizes, `[rows, features]`: the dense
+/// product's input and output (and its weight `[O, I]`).
+pub type Rows<E, D, T> = Tensor<(usize, usize), E, D, T>;
+
 /// `x [rows, I]`, `w [O, I]`, `bias [O]` → `x w^T (+ bias)`, `[rows, O]`.
 ///
 /// The inner sizes must agree (`x.shape().1 == w.shape().1`, bias length
 /// `O`): the layers guarantee it by their types; a mismatch is a bug of the
 /// caller and panics in dfdx's matmul.
 pub fn dense_forward_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<(usize, usize), E, D, T>,
-    w: Tensor<(usize, usize), E, D, T>,
+    x: Rows<E, D, T>,
+    w: Rows<E, D, T>,
     bias: Option<Tensor<(usize,), E, D, T>>,
-) -> Result<Tensor<(usize, usize), E, D, T>, D::Err> {
+) -> Result<Rows<E, D, T>, D::Err> {
     let y = x.try_matmul(w.try_permute::<_, Axes2<1, 0>>()?)?;
     match bias {
         Some(b) => {
