@@ -23,6 +23,8 @@
 //! [`Backend::batch_norm_train`]: crate::backend::Backend::batch_norm_train
 //! [`Backend::batch_norm_infer`]: crate::backend::Backend::batch_norm_infer
 
+use std::mem::MaybeUninit;
+
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
@@ -167,8 +169,32 @@ fn add_run_dot<F: BnFloat>(
     }
 }
 
+/// Declares `$name(args)`, which runs the `#[inline(always)]` function
+/// `$body(args)` compiled for AVX-512F (as `$wide`) where the CPU has it,
+/// as is elsewhere. Same results either way: the loops fix their order of
+/// operations (explicit lanes, no fused multiply-add).
+macro_rules! simd_dispatch {
+    ($name:ident, $wide:ident => $body:ident($($a:ident: $t:ty),* $(,)?) $(-> $r:ty)?) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn $wide<F: BnFloat>($($a: $t),*) $(-> $r)? {
+            $body($($a),*)
+        }
+
+        fn $name<F: BnFloat>($($a: $t),*) $(-> $r)? {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { $wide($($a),*) };
+            }
+            $body($($a),*)
+        }
+    };
+}
+
 /// Batch mean and biased variance of channel `ch` (two passes).
-fn moments<F: BnFloat>(x: &[F], g: Geo, ch: usize) -> (f64, f64) {
+#[inline(always)]
+fn moments_body<F: BnFloat>(x: &[F], g: Geo, ch: usize) -> (f64, f64) {
     let mut acc = [0.0; LANES];
     for o in g.runs(ch) {
         add_run(&mut acc, &x[o..o + g.l], |v| v.wide());
@@ -183,39 +209,46 @@ fn moments<F: BnFloat>(x: &[F], g: Geo, ch: usize) -> (f64, f64) {
     }
     (mean, total(&acc) / g.count())
 }
+simd_dispatch!(moments, moments_avx512 => moments_body(x: &[F], g: Geo, ch: usize) -> (f64, f64));
 
-/// `(sum(dy), sum(dy * (x - m[ch])))` of every channel.
+/// `(sum(dy), sum(dy * (x - m)))` over channel `ch`.
+#[inline(always)]
+fn dot_sums_body<F: BnFloat>(dy: &[F], x: &[F], m: F, g: Geo, ch: usize) -> (f64, f64) {
+    let (mut sum, mut dot) = ([0.0; LANES], [0.0; LANES]);
+    for o in g.runs(ch) {
+        let r = o..o + g.l;
+        add_run_dot(&mut sum, &mut dot, &dy[r.clone()], &x[r], m);
+    }
+    (total(&sum), total(&dot))
+}
+simd_dispatch!(dot_sums, dot_sums_avx512 => dot_sums_body(dy: &[F], x: &[F], m: F, g: Geo, ch: usize) -> (f64, f64));
+
+/// [`dot_sums`] of every channel, with `m[ch]`, channels in parallel.
 fn grad_sums<F: BnFloat>(dy: &[F], x: &[F], m: &[F], g: Geo) -> Vec<(f64, f64)> {
     (0..g.c)
         .into_par_iter()
         .with_min_len(g.channels_per_task())
-        .map(|ch| {
-            let (mut sum, mut dot) = ([0.0; LANES], [0.0; LANES]);
-            for o in g.runs(ch) {
-                let r = o..o + g.l;
-                add_run_dot(&mut sum, &mut dot, &dy[r.clone()], &x[r], m[ch]);
-            }
-            (total(&sum), total(&dot))
-        })
+        .map(|ch| dot_sums(dy, x, m[ch], g, ch))
         .collect()
 }
 
-/// Runs `f(channel, a_run, b_run)` over every run of `a` (written) and `b`,
-/// runs in parallel.
-fn each_run<F: BnFloat>(g: Geo, a: &mut [F], b: &[F], f: impl Fn(usize, &mut [F], &[F]) + Sync) {
+/// Runs `f(first_run, a_part, b_part)` on the parts of `a` (written) and
+/// `b` that hold whole runs, parts in parallel.
+fn each_task<A: Send, F: BnFloat>(
+    g: Geo,
+    a: &mut [A],
+    b: &[F],
+    f: impl Fn(usize, &mut [A], &[F]) + Sync,
+) {
     let (k, l) = (g.runs_per_task(), g.l.max(1));
     a.par_chunks_mut(k * l)
         .zip(b.par_chunks(k * l))
         .enumerate()
-        .for_each(|(t, (a, b))| {
-            for (j, (a, b)) in a.chunks_mut(l).zip(b.chunks(l)).enumerate() {
-                f((t * k + j) % g.c, a, b);
-            }
-        });
+        .for_each(|(t, (a, b))| f(t * k, a, b));
 }
 
-/// [`each_run`] with a second read-only buffer `c`.
-fn each_run2<F: BnFloat>(
+/// [`each_task`] with a second read-only buffer `c`.
+fn each_task2<F: BnFloat>(
     g: Geo,
     a: &mut [F],
     b: &[F],
@@ -227,29 +260,75 @@ fn each_run2<F: BnFloat>(
         .zip(b.par_chunks(k * l))
         .zip(c.par_chunks(k * l))
         .enumerate()
-        .for_each(|(t, ((a, b), c))| {
-            for (j, ((a, b), c)) in a
-                .chunks_mut(l)
-                .zip(b.chunks(l))
-                .zip(c.chunks(l))
-                .enumerate()
-            {
-                f((t * k + j) % g.c, a, b, c);
-            }
-        });
+        .for_each(|(t, ((a, b), c))| f(t * k, a, b, c));
 }
 
-/// `out = (x - m[ch]) * gain[ch] + shift[ch]`, element-wise.
-fn affine<F: BnFloat>(x: &[F], g: Geo, m: &[F], gain: &[F], shift: &[F]) -> Vec<F> {
-    let mut out = vec![F::zero(); x.len()];
-    each_run(g, &mut out, x, |ch, o, x| {
-        let (m, a, b) = (m[ch], gain[ch], shift[ch]);
+/// `out = (x - m) * a + b` with channel coefficients `co[ch] = [m, a, b]`,
+/// over whole runs from run `first`.
+#[inline(always)]
+fn affine_body<F: BnFloat>(
+    out: &mut [MaybeUninit<F>],
+    x: &[F],
+    first: usize,
+    g: Geo,
+    co: &[[F; 3]],
+) {
+    let l = g.l.max(1);
+    for (j, (o, x)) in out.chunks_mut(l).zip(x.chunks(l)).enumerate() {
+        let [m, a, b] = co[(first + j) % g.c];
         for (o, &v) in o.iter_mut().zip(x) {
-            *o = (v - m) * a + b;
+            o.write((v - m) * a + b);
         }
-    });
+    }
+}
+simd_dispatch!(affine_part, affine_avx512 => affine_body(out: &mut [MaybeUninit<F>], x: &[F], first: usize, g: Geo, co: &[[F; 3]]));
+
+/// The normalised output `(x - m) * a + b`, `co[ch] = [m, a, b]`.
+fn affine<F: BnFloat>(x: &[F], g: Geo, co: &[[F; 3]]) -> Vec<F> {
+    let mut out: Vec<F> = Vec::with_capacity(x.len());
+    each_task(
+        g,
+        &mut out.spare_capacity_mut()[..x.len()],
+        x,
+        |first, o, x| affine_part(o, x, first, g, co),
+    );
+    // SAFETY: `each_task` hands out every element of the first `x.len()` of
+    // the spare capacity, and `affine_body` writes each one it is handed.
+    unsafe { out.set_len(x.len()) };
     out
 }
+
+/// Training input gradient `gi += a dy - b - k (x - m)`, channel
+/// coefficients `co[ch] = [a, b, k, m]`, over whole runs from run `first`.
+#[inline(always)]
+fn dx_train_body<F: BnFloat>(gi: &mut [F], dy: &[F], x: &[F], first: usize, g: Geo, co: &[[F; 4]]) {
+    let l = g.l.max(1);
+    for (j, ((gi, dy), x)) in gi
+        .chunks_mut(l)
+        .zip(dy.chunks(l))
+        .zip(x.chunks(l))
+        .enumerate()
+    {
+        let [a, b, k, m] = co[(first + j) % g.c];
+        for ((gi, &d), &v) in gi.iter_mut().zip(dy).zip(x) {
+            *gi += a * d - b - k * (v - m);
+        }
+    }
+}
+simd_dispatch!(dx_train, dx_train_avx512 => dx_train_body(gi: &mut [F], dy: &[F], x: &[F], first: usize, g: Geo, co: &[[F; 4]]));
+
+/// Inference input gradient `gi += a[ch] dy` over whole runs from run `first`.
+#[inline(always)]
+fn dx_infer_body<F: BnFloat>(gi: &mut [F], dy: &[F], first: usize, g: Geo, a: &[F]) {
+    let l = g.l.max(1);
+    for (j, (gi, dy)) in gi.chunks_mut(l).zip(dy.chunks(l)).enumerate() {
+        let a = a[(first + j) % g.c];
+        for (gi, &d) in gi.iter_mut().zip(dy) {
+            *gi += a * d;
+        }
+    }
+}
+simd_dispatch!(dx_infer, dx_infer_avx512 => dx_infer_body(gi: &mut [F], dy: &[F], first: usize, g: Geo, a: &[F]));
 
 /// `scale` and `bias` as host vectors.
 fn params<const C: usize, F: BnFloat>(
@@ -311,7 +390,8 @@ pub(crate) fn train<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
         .zip(&inv_std)
         .map(|(&s, &r)| F::narrow(s.wide() * r))
         .collect();
-    let out = affine(&xs, g, &mean, &gain, &bi);
+    let co: Vec<[F; 3]> = (0..C).map(|ch| [mean[ch], gain[ch], bi[ch]]).collect();
+    let out = affine(&xs, g, &co);
 
     // Running statistics, as the generic path's `axpy` in `F`.
     let mom = running.momentum;
@@ -343,23 +423,21 @@ pub(crate) fn train<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
                 let sums = grad_sums(dy, &xs, &mean, g);
                 // dx = gain dy - gain sum(dy) / N' - (x - mean) gain inv_std sum(dy xhat) / N'
                 let n = g.count();
-                let (shift, slope): (Vec<F>, Vec<F>) = sums
-                    .iter()
-                    .zip(gain.iter().zip(&inv_std))
-                    .map(|(&(sum, dot), (&a, &r))| {
+                let co: Vec<[F; 4]> = (0..C)
+                    .map(|ch| {
+                        let ((sum, dot), a, r) = (sums[ch], gain[ch], inv_std[ch]);
                         let sum_xhat = dot * r;
-                        (
+                        [
+                            a,
                             F::narrow(a.wide() * sum / n),
                             F::narrow(a.wide() * r * sum_xhat / n),
-                        )
+                            mean[ch],
+                        ]
                     })
-                    .unzip();
+                    .collect();
                 let gi = &mut grads.get_or_alloc_mut(inp_g)?[..];
-                each_run2(g, gi, dy, &xs, |ch, gi, dy, x| {
-                    let (a, b, k, m) = (gain[ch], shift[ch], slope[ch], mean[ch]);
-                    for ((gi, &d), &v) in gi.iter_mut().zip(dy).zip(x) {
-                        *gi += a * d - b - k * (v - m);
-                    }
+                each_task2(g, gi, dy, &xs, |first, gi, dy, x| {
+                    dx_train(gi, dy, x, first, g, &co)
                 });
                 Ok((sums, inv_std.clone()))
             })
@@ -390,7 +468,8 @@ pub(crate) fn infer<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
         .map(|&v| (v + eps_f).sqrt())
         .collect();
     let gain: Vec<F> = sc.iter().zip(&std).map(|(&s, &d)| s / d).collect();
-    let out = affine(&xs, g, &mean, &gain, &bi);
+    let co: Vec<[F; 3]> = (0..C).map(|ch| [mean[ch], gain[ch], bi[ch]]).collect();
+    let out = affine(&xs, g, &co);
     let out = inp.device().try_tensor_from_vec(out, *inp.shape())?;
     if T::OWNS_TAPE {
         let ghosts = (out.ghost(), inp.ghost(), scale.ghost(), bias.ghost());
@@ -399,12 +478,7 @@ pub(crate) fn infer<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
             backward!(grads, out_g, scale_g, bias_g, |dy| {
                 let sums = grad_sums(dy, &xs, &mean, g);
                 let gi = &mut grads.get_or_alloc_mut(inp_g)?[..];
-                each_run(g, gi, dy, |ch, gi, dy| {
-                    let a = gain[ch];
-                    for (gi, &d) in gi.iter_mut().zip(dy) {
-                        *gi += a * d;
-                    }
-                });
+                each_task(g, gi, dy, |first, gi, dy| dx_infer(gi, dy, first, g, &gain));
                 let inv_std: Vec<f64> = std.iter().map(|&d| 1.0 / d.wide()).collect();
                 Ok((sums, inv_std.clone()))
             })
