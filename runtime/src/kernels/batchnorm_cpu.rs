@@ -135,13 +135,14 @@ fn total(a: &[f64; LANES]) -> f64 {
 /// Adds `f(v)` for every `v` of `run` into the lanes.
 #[inline(always)]
 fn add_run<F: BnFloat>(acc: &mut [f64; LANES], run: &[F], f: impl Fn(F) -> f64) {
-    let mut chunks = run.chunks_exact(LANES);
-    for ch in &mut chunks {
+    // Whole arrays of `LANES`, so the loop body is one vector operation.
+    let (chunks, rest) = run.as_chunks::<LANES>();
+    for ch in chunks {
         for k in 0..LANES {
             acc[k] += f(ch[k]);
         }
     }
-    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+    for (a, &v) in acc.iter_mut().zip(rest) {
         *a += f(v);
     }
 }
@@ -155,15 +156,16 @@ fn add_run_dot<F: BnFloat>(
     x: &[F],
     m: F,
 ) {
-    let mut cd = dy.chunks_exact(LANES);
-    let mut cx = x.chunks_exact(LANES);
-    for (d, v) in (&mut cd).zip(&mut cx) {
+    let (cd, rd) = dy.as_chunks::<LANES>();
+    let (cx, rx) = x.as_chunks::<LANES>();
+    for (d, v) in cd.iter().zip(cx) {
         for k in 0..LANES {
-            sum[k] += d[k].wide();
-            dot[k] += d[k].wide() * (v[k] - m).wide();
+            let d = d[k].wide();
+            sum[k] += d;
+            dot[k] += d * (v[k] - m).wide();
         }
     }
-    for (k, (&d, &v)) in cd.remainder().iter().zip(cx.remainder()).enumerate() {
+    for (k, (&d, &v)) in rd.iter().zip(rx).enumerate() {
         sum[k] += d.wide();
         dot[k] += d.wide() * (v - m).wide();
     }
