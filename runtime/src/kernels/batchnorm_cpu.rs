@@ -135,16 +135,20 @@ fn total(a: &[f64; LANES]) -> f64 {
 /// Adds `f(v)` for every `v` of `run` into the lanes.
 #[inline(always)]
 fn add_run<F: BnFloat>(acc: &mut [f64; LANES], run: &[F], f: impl Fn(F) -> f64) {
-    // Whole arrays of `LANES`, so the loop body is one vector operation.
+    // Whole arrays of `LANES` into local lanes, so the loop body is a few
+    // vector operations (through `&mut` lanes it stays scalar).
     let (chunks, rest) = run.as_chunks::<LANES>();
+    let mut a = *acc;
     for ch in chunks {
+        let w = ch.map(&f);
         for k in 0..LANES {
-            acc[k] += f(ch[k]);
+            a[k] += w[k];
         }
     }
-    for (a, &v) in acc.iter_mut().zip(rest) {
+    for (a, &v) in a.iter_mut().zip(rest) {
         *a += f(v);
     }
+    *acc = a;
 }
 
 /// Adds `dy` into `sum` and `dy * (x - m)` into `dot` over one run.
@@ -158,17 +162,20 @@ fn add_run_dot<F: BnFloat>(
 ) {
     let (cd, rd) = dy.as_chunks::<LANES>();
     let (cx, rx) = x.as_chunks::<LANES>();
+    let (mut s, mut t) = (*sum, *dot);
     for (d, v) in cd.iter().zip(cx) {
+        let d = d.map(|e| e.wide());
+        let c = v.map(|e| (e - m).wide());
         for k in 0..LANES {
-            let d = d[k].wide();
-            sum[k] += d;
-            dot[k] += d * (v[k] - m).wide();
+            s[k] += d[k];
+            t[k] += d[k] * c[k];
         }
     }
     for (k, (&d, &v)) in rd.iter().zip(rx).enumerate() {
-        sum[k] += d.wide();
-        dot[k] += d.wide() * (v - m).wide();
+        s[k] += d.wide();
+        t[k] += d.wide() * (v - m).wide();
     }
+    (*sum, *dot) = (s, t);
 }
 
 /// Declares `$name(args)`, which runs the `#[inline(always)]` function
