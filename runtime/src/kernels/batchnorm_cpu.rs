@@ -92,7 +92,7 @@ impl Geo {
         } else {
             1
         };
-        let l = if n * c == 0 { 0 } else { total / (n * c) };
+        let l = total.checked_div(n * c).unwrap_or(0);
         Geo { n, c, l }
     }
 
