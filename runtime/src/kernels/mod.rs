@@ -7,6 +7,7 @@
 //! users reach them only through the layers.
 
 pub(crate) mod act_cpu;
+pub(crate) mod batchnorm_cpu;
 pub(crate) mod conv_cpu;
 pub(crate) mod dense_cpu;
 pub(crate) mod gemm_cpu;
