@@ -1,0 +1,202 @@
+//! Our own f32 matrix product `C[m, n] (+)= A[m, k] x B[k, n]` for the CPU
+//! kernels: strided A and B, row-major C with a row stride.
+//!
+//! Structure (the classic one): A is packed into `MR x kc` row panels and B
+//! into `kc x NR` column panels ([`packed`]), `KC` deep blocks of k, `NC` wide
+//! blocks of n; an AVX-512 `MR x NR` microkernel ([`avx512`]) multiplies one
+//! A panel by one B panel into registers and adds them to C (masked at the
+//! edges). Products with at most [`SMALL_M`] rows (batch-1 inference, a few
+//! rows of a recurrence) skip packing: a direct kernel streams B's rows
+//! (unit column stride) or dots A's rows with B's columns (unit row stride).
+//!
+//! Threading splits the columns of C in `NR`-wide chunks over rayon, never
+//! k: every element of C is summed in the same order (fixed by k and `KC`)
+//! whatever the thread count, so results are bit-identical.
+//!
+//! Without AVX-512F (detected at run time) or on non-x86 targets the `gemm`
+//! crate does the product.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod packed;
+#[cfg(test)]
+mod tests;
+
+use crate::kernels::gemm_cpu;
+
+/// Rows of an A panel (and of the microkernel's tile).
+pub(crate) const MR: usize = 8;
+/// Columns of a B panel (two zmm registers).
+pub(crate) const NR: usize = 32;
+/// Depth of one block of k (an A panel of `MR x KC` is 8 KB: stays in L1).
+pub(crate) const KC: usize = 256;
+/// Width of one packed block of B (`KC x NC` = 512 KB: stays in L2).
+pub(crate) const NC: usize = 512;
+/// Products with at most this many rows take the direct (unpacked) kernels.
+pub(crate) const SMALL_M: usize = 4;
+/// Fewest multiply-adds one rayon task gets when a product is split.
+const MIN_FMAS_PER_TASK: usize = 1 << 19;
+
+/// Which implementation [`sgemm_with`] may use (tests force each one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// AVX-512 when the CPU has it (direct kernels for small m), else `gemm`.
+    Auto,
+    /// Always the packed AVX-512 kernel (when the CPU has it), even for small m.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Packed,
+    /// The `gemm` crate.
+    Fallback,
+}
+
+/// Knobs of [`sgemm_with`]; [`Opts::DEFAULT`] is what [`sgemm`] uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Opts {
+    pub path: Path,
+    /// Fewest multiply-adds per rayon task (tests lower it to split small products).
+    pub min_fmas_per_task: usize,
+}
+
+impl Opts {
+    pub const DEFAULT: Opts = Opts {
+        path: Path::Auto,
+        min_fmas_per_task: MIN_FMAS_PER_TASK,
+    };
+}
+
+/// Whether this CPU runs the AVX-512 kernels.
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]` with (row,
+/// column) strides for `lhs` and `rhs`; `accumulate` adds to `dst`;
+/// `threaded` splits large products over rayon's pool.
+///
+/// Panics if an operand's slice is too short for its sizes and strides.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threaded: bool,
+) {
+    sgemm_with(
+        Opts::DEFAULT,
+        mnk,
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        threaded,
+    )
+}
+
+/// [`sgemm`] with explicit [`Opts`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm_with(
+    opts: Opts,
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threaded: bool,
+) {
+    if opts.path == Path::Fallback || !has_avx512() {
+        return gemm_cpu::gemm_crate(
+            (m, n, k),
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threaded,
+        );
+    }
+    if !gemm_cpu::check_and_handle_empty(
+        (m, n, k),
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+    ) {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (lhs_rs, lhs_cs) = lhs_strides;
+        let (rhs_rs, rhs_cs) = rhs_strides;
+        if opts.path == Path::Auto && m <= SMALL_M {
+            if rhs_cs == 1 {
+                // SAFETY: AVX-512F was detected above; the bounds of every
+                // operand were checked by `check_and_handle_empty`.
+                unsafe {
+                    avx512::small_rows_axpy(
+                        (m, n, k),
+                        dst.as_mut_ptr(),
+                        dst_rs,
+                        accumulate,
+                        lhs.as_ptr(),
+                        lhs_strides,
+                        rhs.as_ptr(),
+                        rhs_rs,
+                    )
+                };
+                return;
+            }
+            if rhs_rs == 1 && lhs_cs == 1 {
+                // SAFETY: as above.
+                unsafe {
+                    avx512::small_rows_dot(
+                        (m, n, k),
+                        dst.as_mut_ptr(),
+                        dst_rs,
+                        accumulate,
+                        lhs.as_ptr(),
+                        lhs_rs,
+                        rhs.as_ptr(),
+                        rhs_cs,
+                    )
+                };
+                return;
+            }
+        }
+        packed::packed_product(
+            opts.min_fmas_per_task,
+            (m, n, k),
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threaded,
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! The packed path of [`sgemm`](super::sgemm): A and B copied into the
+//! panel layouts the microkernel reads, the blocking loops around it, and
+//! the split of C's columns over rayon.
+
+use std::cell::Cell;
+
+use rayon::prelude::*;
+
+use super::avx512::kernel_mr_nr;
+use super::{KC, MR, NC, NR};
+
+thread_local! {
+    /// Reused packing buffers of this thread (taken out while in use, so a
+    /// nested call on the same thread (rayon work stealing) gets a fresh one).
+    static A_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static B_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// This thread's buffer `slot` resized to `len` (contents unspecified).
+fn take_buf(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, len: usize) -> Vec<f32> {
+    let mut v = slot.with(Cell::take);
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    v
+}
+
+fn give_buf(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
+    slot.with(|c| c.set(v));
+}
+
+/// Packs `A[0..m, p0..p0 + kc]` into `dst` as `ceil(m / MR)` panels of
+/// `kc x MR` (panel `q`, depth `p`, row `i` at `(q * kc + p) * MR + i`),
+/// rows past `m` zero.
+fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: usize, kc: usize) {
+    for (q, panel) in dst.chunks_exact_mut(kc * MR).take(m.div_ceil(MR)).enumerate() {
+        let rows = MR.min(m - q * MR);
+        if rows < MR {
+            panel.fill(0.0);
+        }
+        for i in 0..rows {
+            let base = (q * MR + i) * rs + p0 * cs;
+            if cs == 1 {
+                for (p, &v) in a[base..base + kc].iter().enumerate() {
+                    panel[p * MR + i] = v;
+                }
+            } else {
+                for p in 0..kc {
+                    panel[p * MR + i] = a[base + p * cs];
+                }
+            }
+        }
+    }
+}
+
+/// Packs `B[p0..p0 + kc, j0..j0 + nc]` into `dst` as `ceil(nc / NR)` panels
+/// of `kc x NR` (panel `q`, depth `p`, column `j` at `(q * kc + p) * NR + j`),
+/// columns past `nc` zero.
+#[allow(clippy::too_many_arguments)]
+fn pack_b(
+    dst: &mut [f32],
+    b: &[f32],
+    (rs, cs): (usize, usize),
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+) {
+    for (q, panel) in dst.chunks_exact_mut(kc * NR).take(nc.div_ceil(NR)).enumerate() {
+        let cols = NR.min(nc - q * NR);
+        let jq = j0 + q * NR;
+        if cs == 1 {
+            for p in 0..kc {
+                let src = (p0 + p) * rs + jq;
+                let row = &mut panel[p * NR..p * NR + NR];
+                row[..cols].copy_from_slice(&b[src..src + cols]);
+                row[cols..].fill(0.0);
+            }
+        } else {
+            if cols < NR {
+                panel.fill(0.0);
+            }
+            for j in 0..cols {
+                let base = p0 * rs + (jq + j) * cs;
+                if rs == 1 {
+                    for (p, &v) in b[base..base + kc].iter().enumerate() {
+                        panel[p * NR + j] = v;
+                    }
+                } else {
+                    for p in 0..kc {
+                        panel[p * NR + j] = b[base + p * rs];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// C's data pointer, shared by tasks that write disjoint column ranges.
+#[derive(Clone, Copy)]
+struct DstPtr(*mut f32);
+// SAFETY: tasks given a `DstPtr` write disjoint column ranges of C (see
+// `packed_product`), and the slice it came from is borrowed mutably for the
+// whole product.
+unsafe impl Send for DstPtr {}
+unsafe impl Sync for DstPtr {}
+
+/// The packed product (sizes non-zero and bounds checked by the caller,
+/// AVX-512F detected).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn packed_product(
+    min_fmas_per_task: usize,
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threaded: bool,
+) {
+    let m_pad = m.div_ceil(MR) * MR;
+    // All of A, block of k after block of k: block `p0 / KC` starts at `p0 * m_pad`.
+    let mut a_pack = take_buf(&A_BUF, m_pad * k);
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        pack_a(&mut a_pack[p0 * m_pad..], lhs, lhs_strides, m, p0, kc);
+    }
+    let panels = n.div_ceil(NR);
+    let tasks = if threaded {
+        let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
+        rayon::current_num_threads().min(panels).min(by_work).max(1)
+    } else {
+        1
+    };
+    let c = DstPtr(dst.as_mut_ptr());
+    let run = |t: usize| {
+        let (q0, q1) = (panels * t / tasks, panels * (t + 1) / tasks);
+        let (j0, j1) = (q0 * NR, (q1 * NR).min(n));
+        // SAFETY: task `t` writes only columns `j0..j1` of C, disjoint from
+        // every other task's; the caller checked C's bounds.
+        unsafe {
+            columns(
+                (m, k),
+                (j0, j1),
+                c,
+                dst_rs,
+                accumulate,
+                &a_pack[..m_pad * k],
+                m_pad,
+                rhs,
+                rhs_strides,
+            )
+        };
+    };
+    if tasks == 1 {
+        run(0);
+    } else {
+        (0..tasks).into_par_iter().for_each(run);
+    }
+    give_buf(&A_BUF, a_pack);
+}
+
+/// Columns `j0..j1` of C from packed A (`m_pad` rows per block of k) and B.
+///
+/// # Safety
+/// AVX-512F must be available; C (at `c`, row stride `dst_rs`) must hold
+/// rows `0..m` and columns `j0..j1`, and no other thread may touch them.
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns(
+    (m, k): (usize, usize),
+    (j0, j1): (usize, usize),
+    c: DstPtr,
+    dst_rs: usize,
+    accumulate: bool,
+    a_pack: &[f32],
+    m_pad: usize,
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    let mut b_pack = take_buf(&B_BUF, KC.min(k) * NC);
+    for jc in (j0..j1).step_by(NC) {
+        let nc = NC.min(j1 - jc);
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            pack_b(&mut b_pack, rhs, rhs_strides, p0, kc, jc, nc);
+            let a_blk = &a_pack[p0 * m_pad..p0 * m_pad + m_pad * kc];
+            let load = accumulate || p0 > 0;
+            for ir in (0..m).step_by(MR) {
+                let mr = MR.min(m - ir);
+                let a_panel = &a_blk[ir * kc..ir * kc + kc * MR];
+                for jr in (0..nc).step_by(NR) {
+                    let nr = NR.min(nc - jr);
+                    let b_panel = &b_pack[jr * kc..jr * kc + kc * NR];
+                    // SAFETY: the panels hold `kc * MR` and `kc * NR` values;
+                    // the tile (rows `ir..ir + mr`, columns `jc + jr ..+ nr`)
+                    // is inside C and ours (function contract).
+                    unsafe {
+                        kernel_mr_nr(
+                            kc,
+                            a_panel.as_ptr(),
+                            b_panel.as_ptr(),
+                            c.0.add(ir * dst_rs + jc + jr),
+                            dst_rs,
+                            mr,
+                            nr,
+                            load,
+                        )
+                    };
+                }
+            }
+        }
+    }
+    give_buf(&B_BUF, b_pack);
+}
