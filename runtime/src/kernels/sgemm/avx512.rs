@@ -137,17 +137,23 @@ pub(super) unsafe fn small_rows_axpy(
     }
 }
 
-/// `C (+)= A x B` for `m <= SMALL_M` rows with A's rows and B's columns
-/// contiguous (`A[i, p]` at `i * a_rs + p`, `B[p, j]` at `p + j * b_cs`: the
-/// `x W^T` of a dense layer with `W` row-major): each element is a dot product.
+/// Rows and columns of C per tile of [`dot_tiles`].
+const DOT_T: usize = 4;
+
+/// Columns `j0..j1` of `C (+)= A x B` with A's rows and B's columns
+/// contiguous (`A[i, p]` at `a + i * a_rs + p`, `B[p, j]` at `b + j * b_cs + p`:
+/// the `x W^T` of a dense layer with `W` row-major, or `dY x cols^T`), each
+/// element a dot product. Tiles of 4 x 4 elements: for each 4 columns of C
+/// (4 rows of B^T, kept in L1) every 4 rows of A stream by.
 ///
 /// # Safety
-/// AVX-512F available; all operands in bounds for their sizes and strides;
-/// `1 <= m <= SMALL_M`, `k >= 1`.
+/// AVX-512F available; all operands in bounds for `m` rows, `k >= 1` depths
+/// and columns `j0..j1`; no other thread touches those columns of C.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn small_rows_dot(
-    (m, n, k): (usize, usize, usize),
+pub(super) unsafe fn dot_tiles(
+    (m, k): (usize, usize),
+    (j0, j1): (usize, usize),
     c: *mut f32,
     c_rs: usize,
     accumulate: bool,
@@ -156,41 +162,123 @@ pub(super) unsafe fn small_rows_dot(
     b: *const f32,
     b_cs: usize,
 ) {
-    /// Columns of C per step (their B columns are read together).
-    const JB: usize = 2;
-    let mut j0 = 0;
-    while j0 < n {
-        let jb = JB.min(n - j0);
-        let mut acc = [[_mm512_setzero_ps(); JB]; SMALL_M];
-        let mut p = 0;
-        while p < k {
-            let mask = lanes(k - p);
-            // SAFETY: depth `p..p + 16` masked to `< k`; columns `j0 + j < n`.
-            let bv: [__m512; JB] = core::array::from_fn(|j| {
-                let j = j.min(jb - 1);
-                unsafe { _mm512_maskz_loadu_ps(mask, b.add((j0 + j) * b_cs + p)) }
-            });
-            for (i, row) in acc.iter_mut().enumerate() {
-                if i < m {
-                    // SAFETY: row `i < m`, depth masked to `< k`.
-                    let av = unsafe { _mm512_maskz_loadu_ps(mask, a.add(i * a_rs + p)) };
-                    for j in 0..JB {
-                        row[j] = _mm512_fmadd_ps(av, bv[j], row[j]);
+    let mut jt = j0;
+    while jt < j1 {
+        let jb = DOT_T.min(j1 - jt);
+        let mut it = 0;
+        while it < m {
+            let ib = DOT_T.min(m - it);
+            let mut acc = [[_mm512_setzero_ps(); DOT_T]; DOT_T];
+            let mut p = 0;
+            while p < k {
+                let mask = lanes(k - p);
+                // SAFETY: depth `p..p + 16` masked to `< k`; column
+                // `jt + min(j, jb - 1) < j1` (a short tile repeats its last).
+                let bv: [__m512; DOT_T] = core::array::from_fn(|j| {
+                    let j = j.min(jb - 1);
+                    unsafe { _mm512_maskz_loadu_ps(mask, b.add((jt + j) * b_cs + p)) }
+                });
+                for (i, row) in acc.iter_mut().enumerate() {
+                    if i < ib {
+                        // SAFETY: row `it + i < m`, depth masked to `< k`.
+                        let av = unsafe { _mm512_maskz_loadu_ps(mask, a.add((it + i) * a_rs + p)) };
+                        for j in 0..DOT_T {
+                            row[j] = _mm512_fmadd_ps(av, bv[j], row[j]);
+                        }
+                    }
+                }
+                p += 16;
+            }
+            for (i, row) in acc.iter().enumerate().take(ib) {
+                for (j, &v) in row.iter().enumerate().take(jb) {
+                    let s = _mm512_reduce_add_ps(v);
+                    // SAFETY: row `it + i < m`, column `jt + j < j1`.
+                    unsafe {
+                        let p = c.add((it + i) * c_rs + jt + j);
+                        *p = if accumulate { *p + s } else { s };
                     }
                 }
             }
-            p += 16;
+            it += DOT_T;
         }
-        for (i, row) in acc.iter().enumerate().take(m) {
-            for (j, &v) in row.iter().enumerate().take(jb) {
-                let s = _mm512_reduce_add_ps(v);
-                // SAFETY: row `i < m`, column `j0 + j < n`.
-                unsafe {
-                    let p = c.add(i * c_rs + j0 + j);
-                    *p = if accumulate { *p + s } else { s };
-                }
-            }
+        jt += DOT_T;
+    }
+}
+
+/// Packs one A panel from row-major A (`A[i, p]` at `a + i * a_rs + p`):
+/// `panel[p * MR + i] = A[i, p]` for `p < kc`, rows `i >= rows` zero.
+/// Two depths per 16-lane gather.
+///
+/// # Safety
+/// AVX-512F available; `panel` holds `kc * MR` values; `A[i, p]` readable
+/// for `i < rows <= MR`, `p < kc`; `(MR - 1) * a_rs + 1 <= i32::MAX`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_a_rows(panel: &mut [f32], a: *const f32, a_rs: usize, kc: usize, rows: usize) {
+    const _: () = assert!(MR == 8);
+    debug_assert!(panel.len() >= kc * MR && rows <= MR);
+    let idx = _mm512_set_epi32(
+        (7 * a_rs + 1) as i32,
+        (6 * a_rs + 1) as i32,
+        (5 * a_rs + 1) as i32,
+        (4 * a_rs + 1) as i32,
+        (3 * a_rs + 1) as i32,
+        (2 * a_rs + 1) as i32,
+        (a_rs + 1) as i32,
+        1,
+        (7 * a_rs) as i32,
+        (6 * a_rs) as i32,
+        (5 * a_rs) as i32,
+        (4 * a_rs) as i32,
+        (3 * a_rs) as i32,
+        (2 * a_rs) as i32,
+        a_rs as i32,
+        0,
+    );
+    let row_bits = ((1u32 << rows) - 1) as __mmask16;
+    let both = row_bits | (row_bits << 8);
+    let out = panel.as_mut_ptr();
+    let mut p = 0;
+    while p < kc {
+        // The second depth only when there is one.
+        let (mask, store) = if p + 1 < kc { (both, 0xffff) } else { (row_bits, 0x00ff) };
+        // SAFETY: lanes in `mask` read `A[i, p + d]` with `i < rows`,
+        // `p + d < kc`; the store writes `panel[p * MR .. p * MR + 16]`
+        // (only the first 8 on the last odd depth).
+        unsafe {
+            let v = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, a.add(p).cast());
+            _mm512_mask_storeu_ps(out.add(p * MR), store, v);
         }
-        j0 += jb;
+        p += 2;
+    }
+}
+
+/// Packs one B panel from B with unit row stride (`B[p, j]` at `b + j * b_cs + p`):
+/// `panel[p * NR + j] = B[p, j]` for `p < kc`, columns `j >= cols` zero.
+///
+/// # Safety
+/// AVX-512F available; `panel` holds `kc * NR` values; `B[p, j]` readable for
+/// `p < kc`, `j < cols <= NR`; `(NR - 1) * b_cs <= i32::MAX`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_b_cols(panel: &mut [f32], b: *const f32, b_cs: usize, kc: usize, cols: usize) {
+    const _: () = assert!(NR == 32);
+    debug_assert!(panel.len() >= kc * NR && cols <= NR);
+    let step = _mm512_set1_epi32((16 * b_cs) as i32);
+    let idx0 = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(b_cs as i32),
+    );
+    let idx1 = _mm512_add_epi32(idx0, step);
+    let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    let out = panel.as_mut_ptr();
+    for p in 0..kc {
+        // SAFETY: lanes in the masks read `B[p, j]` with `j < cols`, `p < kc`;
+        // the stores write `panel[p * NR .. p * NR + 32]`.
+        unsafe {
+            let src = b.add(p).cast();
+            let v0 = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m0, idx0, src);
+            let v1 = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m1, idx1, src);
+            _mm512_storeu_ps(out.add(p * NR), v0);
+            _mm512_storeu_ps(out.add(p * NR + 16), v1);
+        }
     }
 }

@@ -35,6 +35,10 @@ pub(crate) const KC: usize = 256;
 pub(crate) const NC: usize = 512;
 /// Products with at most this many rows take the direct (unpacked) kernels.
 pub(crate) const SMALL_M: usize = 4;
+/// Depth from which products with A's rows and B's columns contiguous take
+/// the dot-product kernel instead of packing (packing B^T costs about as
+/// much as multiplying when A has few rows).
+pub(crate) const DOT_MIN_K: usize = 256;
 /// Fewest multiply-adds one rayon task gets when a product is split.
 const MIN_FMAS_PER_TASK: usize = 1 << 19;
 
@@ -43,9 +47,14 @@ const MIN_FMAS_PER_TASK: usize = 1 << 19;
 pub(crate) enum Path {
     /// AVX-512 when the CPU has it (direct kernels for small m), else `gemm`.
     Auto,
-    /// Always the packed AVX-512 kernel (when the CPU has it), even for small m.
+    /// Always the packed AVX-512 kernel (when the CPU has it), even for small m
+    /// and deep products.
     #[cfg_attr(not(test), allow(dead_code))]
     Packed,
+    /// The dot-product kernel when A's rows and B's columns are contiguous
+    /// (else as `Packed`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Dot,
     /// The `gemm` crate.
     Fallback,
 }
@@ -169,24 +178,36 @@ pub(crate) fn sgemm_with(
                 };
                 return;
             }
-            if rhs_rs == 1 && lhs_cs == 1 {
-                // SAFETY: as above.
-                unsafe {
-                    avx512::small_rows_dot(
-                        (m, n, k),
-                        dst.as_mut_ptr(),
-                        dst_rs,
-                        accumulate,
-                        lhs.as_ptr(),
-                        lhs_rs,
-                        rhs.as_ptr(),
-                        rhs_cs,
-                    )
-                };
+        }
+        if rhs_rs == 1 && lhs_cs == 1 && (opts.path == Path::Auto || opts.path == Path::Dot) {
+            if opts.path == Path::Dot || m <= SMALL_M || k >= DOT_MIN_K {
+                let tasks_min = opts.min_fmas_per_task;
+                let threaded = threaded && m > SMALL_M;
+                split_columns(threaded, tasks_min, (m, n, k), 4, dst, |c, cols| {
+                    // SAFETY: AVX-512F was detected above; the bounds of
+                    // every operand were checked; `split_columns` gives this
+                    // call its own columns of C.
+                    unsafe {
+                        avx512::dot_tiles(
+                            (m, k),
+                            cols,
+                            c.get(),
+                            dst_rs,
+                            accumulate,
+                            lhs.as_ptr(),
+                            lhs_rs,
+                            rhs.as_ptr(),
+                            rhs_cs,
+                        )
+                    }
+                });
                 return;
             }
         }
-        packed::packed_product(
+        // SAFETY: AVX-512F was detected above; the bounds of every operand
+        // were checked and the sizes are non-zero (`check_and_handle_empty`).
+        unsafe {
+            packed::packed_product(
             opts.min_fmas_per_task,
             (m, n, k),
             dst,
@@ -197,6 +218,54 @@ pub(crate) fn sgemm_with(
             rhs,
             rhs_strides,
             threaded,
-        );
+        )
+        };
+    }
+}
+
+/// C's data pointer, shared by tasks that write disjoint column ranges.
+#[derive(Clone, Copy)]
+pub(crate) struct DstPtr(*mut f32);
+// SAFETY: `split_columns` hands each task a `DstPtr` with its own disjoint
+// columns of C, and the slice it came from stays borrowed mutably meanwhile.
+unsafe impl Send for DstPtr {}
+unsafe impl Sync for DstPtr {}
+
+impl DstPtr {
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Calls `f(c, (j0, j1))` for column ranges that cover `0..n` (boundaries
+/// multiples of `unit`), on rayon's pool when `threaded` and the product
+/// (`m * n * k` multiply-adds) is worth at least two tasks, else once on
+/// the calling thread. Every element of C is computed by one call, so the
+/// results do not depend on the split.
+pub(crate) fn split_columns(
+    threaded: bool,
+    min_fmas_per_task: usize,
+    (m, n, k): (usize, usize, usize),
+    unit: usize,
+    dst: &mut [f32],
+    f: impl Fn(DstPtr, (usize, usize)) + Sync,
+) {
+    use rayon::prelude::*;
+    let units = n.div_ceil(unit);
+    let tasks = if threaded {
+        let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
+        rayon::current_num_threads().min(units).min(by_work).max(1)
+    } else {
+        1
+    };
+    let c = DstPtr(dst.as_mut_ptr());
+    let range = |t: usize| {
+        let (u0, u1) = (units * t / tasks, units * (t + 1) / tasks);
+        (u0 * unit, (u1 * unit).min(n))
+    };
+    if tasks == 1 {
+        f(c, (0, n));
+    } else {
+        (0..tasks).into_par_iter().for_each(|t| f(c, range(t)));
     }
 }

@@ -4,10 +4,8 @@
 
 use std::cell::Cell;
 
-use rayon::prelude::*;
-
-use super::avx512::kernel_mr_nr;
-use super::{KC, MR, NC, NR};
+use super::avx512::{kernel_mr_nr, pack_a_rows, pack_b_cols};
+use super::{split_columns, DstPtr, KC, MR, NC, NR};
 
 thread_local! {
     /// Reused packing buffers of this thread (taken out while in use, so a
@@ -32,9 +30,21 @@ fn give_buf(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
 /// Packs `A[0..m, p0..p0 + kc]` into `dst` as `ceil(m / MR)` panels of
 /// `kc x MR` (panel `q`, depth `p`, row `i` at `(q * kc + p) * MR + i`),
 /// rows past `m` zero.
-fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: usize, kc: usize) {
+///
+/// # Safety
+/// AVX-512F available (row-major A is packed with gathers).
+unsafe fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: usize, kc: usize) {
     for (q, panel) in dst.chunks_exact_mut(kc * MR).take(m.div_ceil(MR)).enumerate() {
         let rows = MR.min(m - q * MR);
+        if cs == 1 && (MR - 1) * rs < i32::MAX as usize {
+            let base = q * MR * rs + p0;
+            debug_assert!(base + (rows - 1) * rs + kc <= a.len());
+            // SAFETY: AVX-512F (contract); `A[i, p]` for `i < rows`, `p < kc`
+            // is `a[base + i * rs + p]`, inside `a` (the caller checked A's
+            // bounds for all `m` rows and `k` depths).
+            unsafe { pack_a_rows(panel, a.as_ptr().add(base), rs, kc, rows) };
+            continue;
+        }
         if rows < MR {
             panel.fill(0.0);
         }
@@ -56,8 +66,11 @@ fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: us
 /// Packs `B[p0..p0 + kc, j0..j0 + nc]` into `dst` as `ceil(nc / NR)` panels
 /// of `kc x NR` (panel `q`, depth `p`, column `j` at `(q * kc + p) * NR + j`),
 /// columns past `nc` zero.
+///
+/// # Safety
+/// AVX-512F available (B with unit row stride is packed with gathers).
 #[allow(clippy::too_many_arguments)]
-fn pack_b(
+unsafe fn pack_b(
     dst: &mut [f32],
     b: &[f32],
     (rs, cs): (usize, usize),
@@ -76,6 +89,15 @@ fn pack_b(
                 row[..cols].copy_from_slice(&b[src..src + cols]);
                 row[cols..].fill(0.0);
             }
+        } else if rs == 1 && cs % 1024 != 0 && (NR - 1) * cs <= i32::MAX as usize {
+            // (A column stride of a multiple of 4 KB would put all 32 lines
+            // a gather reads in one L1 set: the scalar loop below then.)
+            let base = jq * cs + p0;
+            debug_assert!(base + (cols - 1) * cs + kc <= b.len());
+            // SAFETY: AVX-512F (contract); `B[p, j]` for `p < kc`, `j < cols`
+            // is `b[base + j * cs + p]`, inside `b` (the caller checked B's
+            // bounds for all `k` depths and `n` columns).
+            unsafe { pack_b_cols(panel, b.as_ptr().add(base), cs, kc, cols) };
         } else {
             if cols < NR {
                 panel.fill(0.0);
@@ -96,19 +118,13 @@ fn pack_b(
     }
 }
 
-/// C's data pointer, shared by tasks that write disjoint column ranges.
-#[derive(Clone, Copy)]
-struct DstPtr(*mut f32);
-// SAFETY: tasks given a `DstPtr` write disjoint column ranges of C (see
-// `packed_product`), and the slice it came from is borrowed mutably for the
-// whole product.
-unsafe impl Send for DstPtr {}
-unsafe impl Sync for DstPtr {}
-
-/// The packed product (sizes non-zero and bounds checked by the caller,
-/// AVX-512F detected).
+/// The packed product.
+///
+/// # Safety
+/// AVX-512F available; sizes non-zero and every operand's bounds checked
+/// for its sizes and strides (`gemm_cpu::check_and_handle_empty`).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn packed_product(
+pub(super) unsafe fn packed_product(
     min_fmas_per_task: usize,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
@@ -125,21 +141,12 @@ pub(super) fn packed_product(
     let mut a_pack = take_buf(&A_BUF, m_pad * k);
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
-        pack_a(&mut a_pack[p0 * m_pad..], lhs, lhs_strides, m, p0, kc);
+        // SAFETY: AVX-512F (contract).
+        unsafe { pack_a(&mut a_pack[p0 * m_pad..], lhs, lhs_strides, m, p0, kc) };
     }
-    let panels = n.div_ceil(NR);
-    let tasks = if threaded {
-        let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
-        rayon::current_num_threads().min(panels).min(by_work).max(1)
-    } else {
-        1
-    };
-    let c = DstPtr(dst.as_mut_ptr());
-    let run = |t: usize| {
-        let (q0, q1) = (panels * t / tasks, panels * (t + 1) / tasks);
-        let (j0, j1) = (q0 * NR, (q1 * NR).min(n));
-        // SAFETY: task `t` writes only columns `j0..j1` of C, disjoint from
-        // every other task's; the caller checked C's bounds.
+    split_columns(threaded, min_fmas_per_task, (m, n, k), NR, dst, |c, (j0, j1)| {
+        // SAFETY: `split_columns` gives each call its own columns `j0..j1`
+        // of C; the caller checked C's bounds.
         unsafe {
             columns(
                 (m, k),
@@ -153,12 +160,7 @@ pub(super) fn packed_product(
                 rhs_strides,
             )
         };
-    };
-    if tasks == 1 {
-        run(0);
-    } else {
-        (0..tasks).into_par_iter().for_each(run);
-    }
+    });
     give_buf(&A_BUF, a_pack);
 }
 
@@ -184,7 +186,8 @@ unsafe fn columns(
         let nc = NC.min(j1 - jc);
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            pack_b(&mut b_pack, rhs, rhs_strides, p0, kc, jc, nc);
+            // SAFETY: AVX-512F (contract).
+            unsafe { pack_b(&mut b_pack, rhs, rhs_strides, p0, kc, jc, nc) };
             let a_blk = &a_pack[p0 * m_pad..p0 * m_pad + m_pad * kc];
             let load = accumulate || p0 > 0;
             for ir in (0..m).step_by(MR) {
@@ -201,7 +204,7 @@ unsafe fn columns(
                             kc,
                             a_panel.as_ptr(),
                             b_panel.as_ptr(),
-                            c.0.add(ir * dst_rs + jc + jr),
+                            c.get().add(ir * dst_rs + jc + jr),
                             dst_rs,
                             mr,
                             nr,

@@ -146,7 +146,7 @@ fn every_path_matches_a_naive_product() {
     for case in cases() {
         let ops = operands(case, &mut rng);
         for accumulate in [false, true] {
-            for path in [Path::Auto, Path::Packed, Path::Fallback] {
+            for path in [Path::Auto, Path::Packed, Path::Dot, Path::Fallback] {
                 let one = check(case, &ops, split(path), accumulate, false);
                 let many = pool.install(|| check(case, &ops, split(path), accumulate, true));
                 if path != Path::Fallback {
