@@ -205,80 +205,130 @@ pub(super) unsafe fn dot_tiles(
     }
 }
 
+/// The 8 x 8 transpose of `r` (row `i` becomes column `i`).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    // Register-only AVX operations (AVX-512F implies AVX).
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let s = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xee>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xee>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xee>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xee>(t[5], t[7]),
+    ];
+    [
+        _mm256_permute2f128_ps::<0x20>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x20>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x20>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x20>(s[3], s[7]),
+        _mm256_permute2f128_ps::<0x31>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x31>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x31>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x31>(s[3], s[7]),
+    ]
+}
+
+/// Transposes 8 lines of `src` into `dst`: line `i` (`< lines`; the others
+/// read as zero) holds 8 values at `src + i * stride + q`, and `dst + q * dst_stride`
+/// receives the 8 values of index `q` of lines 0..8, for `q < depth` (<= 8).
+///
+/// # Safety
+/// AVX-512F available; the reads and writes named above are in bounds.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose_block(
+    src: *const f32,
+    stride: usize,
+    lines: usize,
+    depth: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
+    if depth == 8 {
+        let r: [__m256; 8] = core::array::from_fn(|i| {
+            if i < lines {
+                // SAFETY: line `i < lines`, 8 values (contract).
+                unsafe { _mm256_loadu_ps(src.add(i * stride)) }
+            } else {
+                _mm256_setzero_ps()
+            }
+        });
+        for (q, v) in transpose8(r).into_iter().enumerate() {
+            // SAFETY: `q < 8 = depth` (contract).
+            unsafe { _mm256_storeu_ps(dst.add(q * dst_stride), v) };
+        }
+    } else {
+        for q in 0..depth {
+            for i in 0..8 {
+                // SAFETY: line `i < lines`, index `q < depth` (contract).
+                unsafe {
+                    *dst.add(q * dst_stride + i) = if i < lines { *src.add(i * stride + q) } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
 /// Packs one A panel from row-major A (`A[i, p]` at `a + i * a_rs + p`):
-/// `panel[p * MR + i] = A[i, p]` for `p < kc`, rows `i >= rows` zero.
-/// Two depths per 16-lane gather.
+/// `panel[p * MR + i] = A[i, p]` for `p < kc`, rows `i >= rows` zero
+/// (8 x 8 transposes in registers).
 ///
 /// # Safety
 /// AVX-512F available; `panel` holds `kc * MR` values; `A[i, p]` readable
-/// for `i < rows <= MR`, `p < kc`; `(MR - 1) * a_rs + 1 <= i32::MAX`.
+/// for `i < rows <= MR`, `p < kc`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn pack_a_rows(panel: &mut [f32], a: *const f32, a_rs: usize, kc: usize, rows: usize) {
     const _: () = assert!(MR == 8);
-    debug_assert!(panel.len() >= kc * MR && rows <= MR);
-    let idx = _mm512_set_epi32(
-        (7 * a_rs + 1) as i32,
-        (6 * a_rs + 1) as i32,
-        (5 * a_rs + 1) as i32,
-        (4 * a_rs + 1) as i32,
-        (3 * a_rs + 1) as i32,
-        (2 * a_rs + 1) as i32,
-        (a_rs + 1) as i32,
-        1,
-        (7 * a_rs) as i32,
-        (6 * a_rs) as i32,
-        (5 * a_rs) as i32,
-        (4 * a_rs) as i32,
-        (3 * a_rs) as i32,
-        (2 * a_rs) as i32,
-        a_rs as i32,
-        0,
-    );
-    let row_bits = ((1u32 << rows) - 1) as __mmask16;
-    let both = row_bits | (row_bits << 8);
+    assert!(panel.len() >= kc * MR && rows <= MR);
     let out = panel.as_mut_ptr();
-    let mut p = 0;
-    while p < kc {
-        // The second depth only when there is one.
-        let (mask, store) = if p + 1 < kc { (both, 0xffff) } else { (row_bits, 0x00ff) };
-        // SAFETY: lanes in `mask` read `A[i, p + d]` with `i < rows`,
-        // `p + d < kc`; the store writes `panel[p * MR .. p * MR + 16]`
-        // (only the first 8 on the last odd depth).
-        unsafe {
-            let v = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, a.add(p).cast());
-            _mm512_mask_storeu_ps(out.add(p * MR), store, v);
-        }
-        p += 2;
+    for p in (0..kc).step_by(8) {
+        // SAFETY: lines are rows `< rows`, indices depths `p..p + 8` clipped
+        // to `kc`; writes `panel[(p + q) * MR .. + 8]`, inside `panel`.
+        unsafe { transpose_block(a.add(p), a_rs, rows, 8.min(kc - p), out.add(p * MR), MR) };
     }
 }
 
 /// Packs one B panel from B with unit row stride (`B[p, j]` at `b + j * b_cs + p`):
-/// `panel[p * NR + j] = B[p, j]` for `p < kc`, columns `j >= cols` zero.
+/// `panel[p * NR + j] = B[p, j]` for `p < kc`, columns `j >= cols` zero
+/// (8 x 8 transposes in registers).
 ///
 /// # Safety
 /// AVX-512F available; `panel` holds `kc * NR` values; `B[p, j]` readable for
-/// `p < kc`, `j < cols <= NR`; `(NR - 1) * b_cs <= i32::MAX`.
+/// `p < kc`, `j < cols <= NR`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn pack_b_cols(panel: &mut [f32], b: *const f32, b_cs: usize, kc: usize, cols: usize) {
-    const _: () = assert!(NR == 32);
-    debug_assert!(panel.len() >= kc * NR && cols <= NR);
-    let step = _mm512_set1_epi32((16 * b_cs) as i32);
-    let idx0 = _mm512_mullo_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32(b_cs as i32),
-    );
-    let idx1 = _mm512_add_epi32(idx0, step);
-    let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    assert!(panel.len() >= kc * NR && cols <= NR);
     let out = panel.as_mut_ptr();
-    for p in 0..kc {
-        // SAFETY: lanes in the masks read `B[p, j]` with `j < cols`, `p < kc`;
-        // the stores write `panel[p * NR .. p * NR + 32]`.
-        unsafe {
-            let src = b.add(p).cast();
-            let v0 = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m0, idx0, src);
-            let v1 = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m1, idx1, src);
-            _mm512_storeu_ps(out.add(p * NR), v0);
-            _mm512_storeu_ps(out.add(p * NR + 16), v1);
+    for j0 in (0..NR).step_by(8) {
+        let lines = cols.saturating_sub(j0).min(8);
+        for p in (0..kc).step_by(8) {
+            // SAFETY: lines are columns `j0 + i < cols` (none read when
+            // `lines == 0`, hence `wrapping_add`), indices depths
+            // `p..p + 8` clipped to `kc`; writes `panel[(p + q) * NR + j0 .. + 8]`.
+            unsafe {
+                transpose_block(
+                    b.wrapping_add(j0 * b_cs + p),
+                    b_cs,
+                    lines,
+                    8.min(kc - p),
+                    out.add(p * NR + j0),
+                    NR,
+                )
+            };
         }
     }
 }

@@ -5,16 +5,26 @@
 //! into `kc x NR` column panels ([`packed`]), `KC` deep blocks of k, `NC` wide
 //! blocks of n; an AVX-512 `MR x NR` microkernel ([`avx512`]) multiplies one
 //! A panel by one B panel into registers and adds them to C (masked at the
-//! edges). Products with at most [`SMALL_M`] rows (batch-1 inference, a few
-//! rows of a recurrence) skip packing: a direct kernel streams B's rows
-//! (unit column stride) or dots A's rows with B's columns (unit row stride).
+//! edges). Row-major A and transposed B are packed with 8 x 8 transposes in
+//! registers.
 //!
-//! Threading splits the columns of C in `NR`-wide chunks over rayon, never
-//! k: every element of C is summed in the same order (fixed by k and `KC`)
-//! whatever the thread count, so results are bit-identical.
+//! Two shapes skip packing:
+//! * at most [`SMALL_M`] rows (batch-1 inference) with B's columns
+//!   contiguous: a direct kernel keeps C's rows in registers while B's rows
+//!   stream by;
+//! * A's rows and B's columns contiguous (`x W^T` with `W` row-major,
+//!   `dY x cols^T`) with at most [`SMALL_M`] rows or depth at least
+//!   [`DOT_MIN_K`]: 4 x 4 tiles of dot products (packing B^T would cost about
+//!   as much as the product).
+//!
+//! Threading splits the columns of C over rayon, never k: every element of
+//! C is summed by one task in an order fixed by k (and `KC`), whatever the
+//! thread count, so results are bit-identical.
 //!
 //! Without AVX-512F (detected at run time) or on non-x86 targets the `gemm`
 //! crate does the product.
+// Without x86-64 only the fallback runs.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -55,6 +65,10 @@ pub(crate) enum Path {
     /// (else as `Packed`).
     #[cfg_attr(not(test), allow(dead_code))]
     Dot,
+    /// The direct kernel when B's columns are contiguous, 4 rows at a time
+    /// (else as `Packed`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Axpy,
     /// The `gemm` crate.
     Fallback,
 }
@@ -160,24 +174,25 @@ pub(crate) fn sgemm_with(
     {
         let (lhs_rs, lhs_cs) = lhs_strides;
         let (rhs_rs, rhs_cs) = rhs_strides;
-        if opts.path == Path::Auto && m <= SMALL_M {
-            if rhs_cs == 1 {
+        if rhs_cs == 1 && (opts.path == Path::Axpy || (opts.path == Path::Auto && m <= SMALL_M)) {
+            for i0 in (0..m).step_by(SMALL_M) {
                 // SAFETY: AVX-512F was detected above; the bounds of every
-                // operand were checked by `check_and_handle_empty`.
+                // operand were checked by `check_and_handle_empty` (rows
+                // `i0..i0 + SMALL_M` clipped to `m`).
                 unsafe {
                     avx512::small_rows_axpy(
-                        (m, n, k),
-                        dst.as_mut_ptr(),
+                        (SMALL_M.min(m - i0), n, k),
+                        dst.as_mut_ptr().add(i0 * dst_rs),
                         dst_rs,
                         accumulate,
-                        lhs.as_ptr(),
+                        lhs.as_ptr().add(i0 * lhs_rs),
                         lhs_strides,
                         rhs.as_ptr(),
                         rhs_rs,
                     )
                 };
-                return;
             }
+            return;
         }
         if rhs_rs == 1 && lhs_cs == 1 && (opts.path == Path::Auto || opts.path == Path::Dot) {
             if opts.path == Path::Dot || m <= SMALL_M || k >= DOT_MIN_K {

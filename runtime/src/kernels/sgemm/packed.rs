@@ -32,11 +32,11 @@ fn give_buf(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
 /// rows past `m` zero.
 ///
 /// # Safety
-/// AVX-512F available (row-major A is packed with gathers).
+/// AVX-512F available (row-major A is packed with in-register transposes).
 unsafe fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: usize, kc: usize) {
     for (q, panel) in dst.chunks_exact_mut(kc * MR).take(m.div_ceil(MR)).enumerate() {
         let rows = MR.min(m - q * MR);
-        if cs == 1 && (MR - 1) * rs < i32::MAX as usize {
+        if cs == 1 {
             let base = q * MR * rs + p0;
             debug_assert!(base + (rows - 1) * rs + kc <= a.len());
             // SAFETY: AVX-512F (contract); `A[i, p]` for `i < rows`, `p < kc`
@@ -68,7 +68,8 @@ unsafe fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize,
 /// columns past `nc` zero.
 ///
 /// # Safety
-/// AVX-512F available (B with unit row stride is packed with gathers).
+/// AVX-512F available (B with unit row stride is packed with in-register
+/// transposes).
 #[allow(clippy::too_many_arguments)]
 unsafe fn pack_b(
     dst: &mut [f32],
@@ -89,9 +90,7 @@ unsafe fn pack_b(
                 row[..cols].copy_from_slice(&b[src..src + cols]);
                 row[cols..].fill(0.0);
             }
-        } else if rs == 1 && cs % 1024 != 0 && (NR - 1) * cs <= i32::MAX as usize {
-            // (A column stride of a multiple of 4 KB would put all 32 lines
-            // a gather reads in one L1 set: the scalar loop below then.)
+        } else if rs == 1 {
             let base = jq * cs + p0;
             debug_assert!(base + (cols - 1) * cs + kc <= b.len());
             // SAFETY: AVX-512F (contract); `B[p, j]` for `p < kc`, `j < cols`

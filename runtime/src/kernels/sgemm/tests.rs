@@ -146,7 +146,7 @@ fn every_path_matches_a_naive_product() {
     for case in cases() {
         let ops = operands(case, &mut rng);
         for accumulate in [false, true] {
-            for path in [Path::Auto, Path::Packed, Path::Dot, Path::Fallback] {
+            for path in [Path::Auto, Path::Packed, Path::Dot, Path::Axpy, Path::Fallback] {
                 let one = check(case, &ops, split(path), accumulate, false);
                 let many = pool.install(|| check(case, &ops, split(path), accumulate, true));
                 if path != Path::Fallback {
@@ -197,6 +197,7 @@ fn sgemm_vs_gemm_crate() {
         ("cnn conv dW      dY x cols^T", 64, 800, 64, false, true),
         ("cnn conv dcol    W^T x dY", 800, 64, 64, true, false),
         ("lstm step        h x W_hh^T", 16, 512, 128, false, true),
+        ("lstm step dh     dzh x W_hh", 16, 128, 512, false, false),
         ("lstm all steps   x x W_ih^T", 512, 512, 28, false, true),
         ("lstm dW_hh       dz^T x h", 512, 128, 512, true, false),
         ("mlp fc1 fwd      x W^T", 64, 256, 784, false, true),
@@ -225,6 +226,14 @@ fn sgemm_vs_gemm_crate() {
             2.0 * (m * n * k) as f64 * reps as f64 / t0.elapsed().as_secs_f64() / 1e9
         };
         let (ours, theirs) = (time(Path::Auto), time(Path::Fallback));
-        println!("{what:32} [{m:4} x {k:4}] x [{k:4} x {n:4}]  ours {ours:6.1}  gemm {theirs:6.1} GFLOP/s  ratio {:.2}", ours / theirs);
+        let (packed, direct) = match (a_t, b_t) {
+            (false, true) => (time(Path::Packed), format!("dot {:6.1}", time(Path::Dot))),
+            (_, false) => (time(Path::Packed), format!("axpy {:5.1}", time(Path::Axpy))),
+            _ => (time(Path::Packed), String::new()),
+        };
+        println!(
+            "{what:30} [{m:4} x {k:4}] x [{k:4} x {n:4}]  ours {ours:6.1}  gemm {theirs:6.1} GFLOP/s  ratio {:.2}  (packed {packed:6.1} {direct})",
+            ours / theirs
+        );
     }
 }
