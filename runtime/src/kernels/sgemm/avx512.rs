@@ -77,7 +77,7 @@ pub(super) unsafe fn kernel_mr_nr(
 }
 
 /// Columns per step of [`small_rows_axpy`] (four zmm registers per row).
-const AXPY_NB: usize = 64;
+pub(super) const AXPY_NB: usize = 64;
 
 /// `C (+)= A x B` for `m <= SMALL_M` rows with B's columns contiguous
 /// (`B[p, j]` at `p * rhs_rs + j`), without packing: for each block of 64

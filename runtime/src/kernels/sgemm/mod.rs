@@ -9,9 +9,9 @@
 //! registers.
 //!
 //! Two shapes skip packing:
-//! * at most [`SMALL_M`] rows (batch-1 inference) with B's columns
-//!   contiguous: a direct kernel keeps C's rows in registers while B's rows
-//!   stream by;
+//! * B's columns contiguous, with at most [`SMALL_M`] rows or depth at least
+//!   [`AXPY_MIN_K`]: a direct kernel keeps 4 rows x 64 columns of C in
+//!   registers while B's rows stream by (from cache);
 //! * A's rows and B's columns contiguous (`x W^T` with `W` row-major,
 //!   `dY x cols^T`) with at most [`SMALL_M`] rows or depth at least
 //!   [`DOT_MIN_K`]: 4 x 4 tiles of dot products (packing B^T would cost about
@@ -49,6 +49,11 @@ pub(crate) const SMALL_M: usize = 4;
 /// the dot-product kernel instead of packing (packing B^T costs about as
 /// much as multiplying when A has few rows).
 pub(crate) const DOT_MIN_K: usize = 256;
+/// Depth from which products with B's columns contiguous take the direct
+/// (unpacked) kernel, 4 rows of C at a time, whatever their number of rows:
+/// it streams B from cache and skips packing; on shorter products C's
+/// loads and stores dominate (micro-benchmark: `tests::sgemm_vs_gemm_crate`).
+pub(crate) const AXPY_MIN_K: usize = 64;
 /// Fewest multiply-adds one rayon task gets when a product is split.
 const MIN_FMAS_PER_TASK: usize = 1 << 19;
 
@@ -174,24 +179,35 @@ pub(crate) fn sgemm_with(
     {
         let (lhs_rs, lhs_cs) = lhs_strides;
         let (rhs_rs, rhs_cs) = rhs_strides;
-        if rhs_cs == 1 && (opts.path == Path::Axpy || (opts.path == Path::Auto && m <= SMALL_M)) {
-            for i0 in (0..m).step_by(SMALL_M) {
-                // SAFETY: AVX-512F was detected above; the bounds of every
-                // operand were checked by `check_and_handle_empty` (rows
-                // `i0..i0 + SMALL_M` clipped to `m`).
-                unsafe {
-                    avx512::small_rows_axpy(
-                        (SMALL_M.min(m - i0), n, k),
-                        dst.as_mut_ptr().add(i0 * dst_rs),
-                        dst_rs,
-                        accumulate,
-                        lhs.as_ptr().add(i0 * lhs_rs),
-                        lhs_strides,
-                        rhs.as_ptr(),
-                        rhs_rs,
-                    )
-                };
-            }
+        let axpy = match opts.path {
+            Path::Auto => m <= SMALL_M || k >= AXPY_MIN_K,
+            Path::Axpy => true,
+            _ => false,
+        };
+        if rhs_cs == 1 && axpy {
+            let tasks_min = opts.min_fmas_per_task;
+            let threaded = threaded && m > SMALL_M;
+            split_columns(threaded, tasks_min, (m, n, k), avx512::AXPY_NB, dst, |c, (j0, j1)| {
+                for i0 in (0..m).step_by(SMALL_M) {
+                    // SAFETY: AVX-512F was detected above; the bounds of
+                    // every operand were checked by `check_and_handle_empty`
+                    // (rows `i0..i0 + SMALL_M` clipped to `m`, columns
+                    // `j0..j1` inside `0..n`); `split_columns` gives this
+                    // call its own columns of C.
+                    unsafe {
+                        avx512::small_rows_axpy(
+                            (SMALL_M.min(m - i0), j1 - j0, k),
+                            c.get().add(i0 * dst_rs + j0),
+                            dst_rs,
+                            accumulate,
+                            lhs.as_ptr().add(i0 * lhs_rs),
+                            lhs_strides,
+                            rhs.as_ptr().add(j0),
+                            rhs_rs,
+                        )
+                    };
+                }
+            });
             return;
         }
         if rhs_rs == 1 && lhs_cs == 1 && (opts.path == Path::Auto || opts.path == Path::Dot) {
