@@ -327,38 +327,101 @@ fn sigmoid<E: KernelFloat>(v: E) -> E {
     v.sigmoid_k()
 }
 
-/// [`forward_run`] compiled for AVX2 and FMA where the CPU has them (the
-/// gate loops then run 8 lanes wide; Rust does not contract `a * b + c`
-/// into an FMA by itself, so the results are the same bits either way).
-fn forward_run_best<E: KernelFloat>(
-    geo: &Geo,
-    w: &Weights<E>,
-    bufs: RunBufs<'_, E>,
-    y: &mut [E],
-    h0: &[E],
-    c0: &[E],
-) {
+/// The widest vector extension the gate loops may be compiled for on this
+/// CPU (checked once per call; the check itself is a cached load).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum GateIsa {
+    /// The baseline target (SSE2 on x86-64; anything elsewhere).
+    Baseline,
+    /// AVX2 and FMA: 8 f32 lanes.
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        unsafe { forward_run_avx2(geo, w, bufs, y, h0, c0) };
-        return;
-    }
-    forward_run(geo, w, bufs, y, h0, c0)
+    Avx2,
+    /// AVX-512F on top: 16 f32 lanes, and mask registers for the selects.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn forward_run_avx2<E: KernelFloat>(
-    geo: &Geo,
-    w: &Weights<E>,
-    bufs: RunBufs<'_, E>,
-    y: &mut [E],
-    h0: &[E],
-    c0: &[E],
-) {
-    forward_run(geo, w, bufs, y, h0, c0)
+fn gate_isa() -> GateIsa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+            return GateIsa::Avx512;
+        }
+        if avx2 {
+            return GateIsa::Avx2;
+        }
+    }
+    GateIsa::Baseline
 }
+
+/// Defines `$best`, which runs `$body` (an `#[inline(always)]` fn) compiled
+/// for the widest [`GateIsa`] the CPU has. Rust does not contract `a * b + c`
+/// into an FMA by itself, so every variant gives the same bits.
+macro_rules! gate_dispatch {
+    ($best:ident, $body:ident, $avx2:ident, $avx512:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $best<E: KernelFloat>($($arg: $ty),*) {
+            match gate_isa() {
+                // SAFETY: `gate_isa` returned this variant only after
+                // detecting the features it is compiled for.
+                #[cfg(target_arch = "x86_64")]
+                GateIsa::Avx512 => unsafe { $avx512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                GateIsa::Avx2 => unsafe { $avx2($($arg),*) },
+                GateIsa::Baseline => $body($($arg),*),
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        fn $avx2<E: KernelFloat>($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        fn $avx512<E: KernelFloat>($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+
+gate_dispatch!(
+    forward_run_best,
+    forward_run,
+    forward_run_avx2,
+    forward_run_avx512,
+    (
+        geo: &Geo,
+        w: &Weights<E>,
+        bufs: RunBufs<'_, E>,
+        y: &mut [E],
+        h0: &[E],
+        c0: &[E]
+    )
+);
+
+gate_dispatch!(
+    backward_run_best,
+    backward_run,
+    backward_run_avx2,
+    backward_run_avx512,
+    (
+        geo: &Geo,
+        w_hh: &[E],
+        bufs: RunBufs<'_, E>,
+        dzh: &mut [E],
+        go: &[E],
+        c0: &[E],
+        dh: &mut [E],
+        dc: &mut [E]
+    )
+);
 
 /// The forward recurrence over one run of rows; `h0`, `c0` are its rows of
 /// the initial state (`[rows, H]`), `y` its rows of the output.
@@ -474,6 +537,7 @@ fn forward_run<E: KernelFloat>(
 /// and the final-state gradients `dh`, `dc` (`[rows, H]`, updated in place
 /// to the initial state's gradients).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn backward_run<E: KernelFloat>(
     geo: &Geo,
     w_hh: &[E],
@@ -672,7 +736,7 @@ fn bptt<E: KernelFloat>(
             .into_par_iter()
             .for_each(|(((((z, hp), side), dzh), (dh, dc)), (lo, hi))| {
                 let rows = hi - lo;
-                backward_run(
+                backward_run_best(
                     &geo,
                     w_hh,
                     RunBufs { rows, z, hp, side },
@@ -704,5 +768,134 @@ fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
     debug_assert_eq!(dst.len(), src.len(), "recurrent: gradient length");
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `[-2, 2)` (enough to reach both tanh regions).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    fn scratch(v: &[f32]) -> Scratch<f32> {
+        let mut s = Scratch::uninit(v.len(), 0.0);
+        s.copy_from_slice(v);
+        s
+    }
+
+    /// Every buffer one forward and one backward run writes, for a variant.
+    type Run = fn(&Geo, &Weights<f32>, &mut [Vec<f32>; 8]);
+
+    /// Buffers: z, hp, side, y, dzh, go, dh, dc.
+    fn buffers(geo: &Geo, rows: usize, seed: u64) -> [Vec<f32>; 8] {
+        let (t, h, gh) = (geo.steps, geo.h, geo.gh);
+        [
+            values(rows * t * gh, seed),
+            vec![0.0; rows * t * h],
+            vec![0.0; rows * t * h],
+            vec![0.0; rows * t * h],
+            vec![0.0; rows * t * gh],
+            values(rows * t * h, seed + 1),
+            values(rows * h, seed + 2),
+            values(rows * h, seed + 3),
+        ]
+    }
+
+    macro_rules! variant {
+        ($fwd:ident, $bwd:ident) => {
+            |geo: &Geo, w: &Weights<f32>, b: &mut [Vec<f32>; 8]| {
+                let rows = b[6].len() / geo.h;
+                let (h0, c0) = (values(rows * geo.h, 7), values(rows * geo.h, 8));
+                let [z, hp, side, y, dzh, go, dh, dc] = b;
+                #[allow(unused_unsafe)]
+                // SAFETY: called only for variants the CPU supports (below).
+                unsafe {
+                    $fwd(geo, w, RunBufs { rows, z, hp, side }, y, &h0, &c0);
+                    $bwd(
+                        geo,
+                        &w.w_hh,
+                        RunBufs { rows, z, hp, side },
+                        dzh,
+                        go,
+                        &c0,
+                        dh,
+                        dc,
+                    );
+                }
+            }
+        };
+    }
+
+    /// The gate loops compiled for AVX2 and AVX-512 give the same bits as
+    /// the baseline build (no FMA contraction), for every cell and both
+    /// directions, forwards and backwards.
+    #[test]
+    fn every_isa_variant_gives_the_same_bits() {
+        let (rows, steps, h) = (3, 4, 19);
+        for (math, g) in [
+            (CellMath::Tanh, 1),
+            (CellMath::Lstm, 4),
+            (CellMath::GruResetAfter, 3),
+        ] {
+            for reverse in [false, true] {
+                let geo = Geo {
+                    steps,
+                    h,
+                    gh: g * h,
+                    reverse,
+                    math,
+                };
+                let w = Weights {
+                    w_ih: scratch(&[]),
+                    w_hh: scratch(
+                        &values(g * h * h, 3)
+                            .iter()
+                            .map(|v| v * 0.3)
+                            .collect::<Vec<_>>(),
+                    ),
+                    b_hh: scratch(&values(g * h, 4)),
+                };
+                let mut want = buffers(&geo, rows, 11);
+                let baseline: Run = variant!(forward_run, backward_run);
+                baseline(&geo, &w, &mut want);
+                assert!(want.iter().flatten().all(|v| v.is_finite()));
+                #[allow(unused_mut)]
+                let mut variants: Vec<(&str, Run)> = Vec::new();
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma");
+                    if avx2 {
+                        variants.push(("avx2", variant!(forward_run_avx2, backward_run_avx2)));
+                    }
+                    if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+                        variants
+                            .push(("avx512", variant!(forward_run_avx512, backward_run_avx512)));
+                    }
+                }
+                for (name, f) in variants {
+                    let mut got = buffers(&geo, rows, 11);
+                    f(&geo, &w, &mut got);
+                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                        let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(
+                            same,
+                            "{name} {math:?} reverse={reverse}: buffer {i} differs"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
