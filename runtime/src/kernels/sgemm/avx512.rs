@@ -101,14 +101,14 @@ pub(super) unsafe fn small_rows_axpy(
     let mut j0 = 0;
     while j0 < n {
         let nb = AXPY_NB.min(n - j0);
-        let masks: [__mmask16; 4] =
-            core::array::from_fn(|h| lanes(nb.saturating_sub(16 * h)));
+        let masks: [__mmask16; 4] = core::array::from_fn(|h| lanes(nb.saturating_sub(16 * h)));
         let mut acc = [[_mm512_setzero_ps(); 4]; SMALL_M];
         for p in 0..k {
             // SAFETY: row `p < k` of B, columns `j0..j0 + nb` (masked).
             let bp = unsafe { b.add(p * b_rs + j0) };
-            let bv: [__m512; 4] =
-                core::array::from_fn(|h| unsafe { _mm512_maskz_loadu_ps(masks[h], bp.add(16 * h)) });
+            let bv: [__m512; 4] = core::array::from_fn(|h| unsafe {
+                _mm512_maskz_loadu_ps(masks[h], bp.add(16 * h))
+            });
             for (i, row) in acc.iter_mut().enumerate() {
                 if i < m {
                     // SAFETY: `i < m`, `p < k`.
@@ -276,7 +276,11 @@ unsafe fn transpose_block(
             for i in 0..8 {
                 // SAFETY: line `i < lines`, index `q < depth` (contract).
                 unsafe {
-                    *dst.add(q * dst_stride + i) = if i < lines { *src.add(i * stride + q) } else { 0.0 };
+                    *dst.add(q * dst_stride + i) = if i < lines {
+                        *src.add(i * stride + q)
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -291,7 +295,13 @@ unsafe fn transpose_block(
 /// AVX-512F available; `panel` holds `kc * MR` values; `A[i, p]` readable
 /// for `i < rows <= MR`, `p < kc`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn pack_a_rows(panel: &mut [f32], a: *const f32, a_rs: usize, kc: usize, rows: usize) {
+pub(super) unsafe fn pack_a_rows(
+    panel: &mut [f32],
+    a: *const f32,
+    a_rs: usize,
+    kc: usize,
+    rows: usize,
+) {
     const _: () = assert!(MR == 8);
     assert!(panel.len() >= kc * MR && rows <= MR);
     let out = panel.as_mut_ptr();
@@ -310,7 +320,13 @@ pub(super) unsafe fn pack_a_rows(panel: &mut [f32], a: *const f32, a_rs: usize, 
 /// AVX-512F available; `panel` holds `kc * NR` values; `B[p, j]` readable for
 /// `p < kc`, `j < cols <= NR`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn pack_b_cols(panel: &mut [f32], b: *const f32, b_cs: usize, kc: usize, cols: usize) {
+pub(super) unsafe fn pack_b_cols(
+    panel: &mut [f32],
+    b: *const f32,
+    b_cs: usize,
+    kc: usize,
+    cols: usize,
+) {
     assert!(panel.len() >= kc * NR && cols <= NR);
     let out = panel.as_mut_ptr();
     for j0 in (0..NR).step_by(8) {

@@ -187,27 +187,34 @@ pub(crate) fn sgemm_with(
         if rhs_cs == 1 && axpy {
             let tasks_min = opts.min_fmas_per_task;
             let threaded = threaded && m > SMALL_M;
-            split_columns(threaded, tasks_min, (m, n, k), avx512::AXPY_NB, dst, |c, (j0, j1)| {
-                for i0 in (0..m).step_by(SMALL_M) {
-                    // SAFETY: AVX-512F was detected above; the bounds of
-                    // every operand were checked by `check_and_handle_empty`
-                    // (rows `i0..i0 + SMALL_M` clipped to `m`, columns
-                    // `j0..j1` inside `0..n`); `split_columns` gives this
-                    // call its own columns of C.
-                    unsafe {
-                        avx512::small_rows_axpy(
-                            (SMALL_M.min(m - i0), j1 - j0, k),
-                            c.get().add(i0 * dst_rs + j0),
-                            dst_rs,
-                            accumulate,
-                            lhs.as_ptr().add(i0 * lhs_rs),
-                            lhs_strides,
-                            rhs.as_ptr().add(j0),
-                            rhs_rs,
-                        )
-                    };
-                }
-            });
+            split_columns(
+                threaded,
+                tasks_min,
+                (m, n, k),
+                avx512::AXPY_NB,
+                dst,
+                |c, (j0, j1)| {
+                    for i0 in (0..m).step_by(SMALL_M) {
+                        // SAFETY: AVX-512F was detected above; the bounds of
+                        // every operand were checked by `check_and_handle_empty`
+                        // (rows `i0..i0 + SMALL_M` clipped to `m`, columns
+                        // `j0..j1` inside `0..n`); `split_columns` gives this
+                        // call its own columns of C.
+                        unsafe {
+                            avx512::small_rows_axpy(
+                                (SMALL_M.min(m - i0), j1 - j0, k),
+                                c.get().add(i0 * dst_rs + j0),
+                                dst_rs,
+                                accumulate,
+                                lhs.as_ptr().add(i0 * lhs_rs),
+                                lhs_strides,
+                                rhs.as_ptr().add(j0),
+                                rhs_rs,
+                            )
+                        };
+                    }
+                },
+            );
             return;
         }
         if rhs_rs == 1 && lhs_cs == 1 && (opts.path == Path::Auto || opts.path == Path::Dot) {
@@ -239,17 +246,17 @@ pub(crate) fn sgemm_with(
         // were checked and the sizes are non-zero (`check_and_handle_empty`).
         unsafe {
             packed::packed_product(
-            opts.min_fmas_per_task,
-            (m, n, k),
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-            threaded,
-        )
+                opts.min_fmas_per_task,
+                (m, n, k),
+                dst,
+                dst_rs,
+                accumulate,
+                lhs,
+                lhs_strides,
+                rhs,
+                rhs_strides,
+                threaded,
+            )
         };
     }
 }

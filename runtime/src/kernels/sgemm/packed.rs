@@ -33,8 +33,19 @@ fn give_buf(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
 ///
 /// # Safety
 /// AVX-512F available (row-major A is packed with in-register transposes).
-unsafe fn pack_a(dst: &mut [f32], a: &[f32], (rs, cs): (usize, usize), m: usize, p0: usize, kc: usize) {
-    for (q, panel) in dst.chunks_exact_mut(kc * MR).take(m.div_ceil(MR)).enumerate() {
+unsafe fn pack_a(
+    dst: &mut [f32],
+    a: &[f32],
+    (rs, cs): (usize, usize),
+    m: usize,
+    p0: usize,
+    kc: usize,
+) {
+    for (q, panel) in dst
+        .chunks_exact_mut(kc * MR)
+        .take(m.div_ceil(MR))
+        .enumerate()
+    {
         let rows = MR.min(m - q * MR);
         if cs == 1 {
             let base = q * MR * rs + p0;
@@ -80,7 +91,11 @@ unsafe fn pack_b(
     j0: usize,
     nc: usize,
 ) {
-    for (q, panel) in dst.chunks_exact_mut(kc * NR).take(nc.div_ceil(NR)).enumerate() {
+    for (q, panel) in dst
+        .chunks_exact_mut(kc * NR)
+        .take(nc.div_ceil(NR))
+        .enumerate()
+    {
         let cols = NR.min(nc - q * NR);
         let jq = j0 + q * NR;
         if cs == 1 {
@@ -143,23 +158,30 @@ pub(super) unsafe fn packed_product(
         // SAFETY: AVX-512F (contract).
         unsafe { pack_a(&mut a_pack[p0 * m_pad..], lhs, lhs_strides, m, p0, kc) };
     }
-    split_columns(threaded, min_fmas_per_task, (m, n, k), NR, dst, |c, (j0, j1)| {
-        // SAFETY: `split_columns` gives each call its own columns `j0..j1`
-        // of C; the caller checked C's bounds.
-        unsafe {
-            columns(
-                (m, k),
-                (j0, j1),
-                c,
-                dst_rs,
-                accumulate,
-                &a_pack[..m_pad * k],
-                m_pad,
-                rhs,
-                rhs_strides,
-            )
-        };
-    });
+    split_columns(
+        threaded,
+        min_fmas_per_task,
+        (m, n, k),
+        NR,
+        dst,
+        |c, (j0, j1)| {
+            // SAFETY: `split_columns` gives each call its own columns `j0..j1`
+            // of C; the caller checked C's bounds.
+            unsafe {
+                columns(
+                    (m, k),
+                    (j0, j1),
+                    c,
+                    dst_rs,
+                    accumulate,
+                    &a_pack[..m_pad * k],
+                    m_pad,
+                    rhs,
+                    rhs_strides,
+                )
+            };
+        },
+    );
     give_buf(&A_BUF, a_pack);
 }
 

@@ -44,7 +44,14 @@ struct Operands {
 }
 
 fn operands(case: Case, rng: &mut Rng) -> Operands {
-    let Case { m, n, k, a_t, b_t, pad } = case;
+    let Case {
+        m,
+        n,
+        k,
+        a_t,
+        b_t,
+        pad,
+    } = case;
     let (a_rows, a_ld) = if a_t { (k, m + pad) } else { (m, k + pad) };
     let (b_rows, b_ld) = if b_t { (n, k + pad) } else { (k, n + pad) };
     let c_rs = n + pad;
@@ -82,11 +89,19 @@ fn check(case: Case, ops: &Operands, opts: Opts, accumulate: bool, threaded: boo
         for j in 0..ops.c_rs {
             let got = c[i * ops.c_rs + j];
             if j >= n {
-                assert_eq!(got, ops.c0[i * ops.c_rs + j], "{case:?} padding ({i}, {j}) changed");
+                assert_eq!(
+                    got,
+                    ops.c0[i * ops.c_rs + j],
+                    "{case:?} padding ({i}, {j}) changed"
+                );
                 continue;
             }
             let c0 = ops.c0[i * ops.c_rs + j] as f64;
-            let (mut want, mut mag) = if accumulate { (c0, c0.abs()) } else { (0.0, 0.0) };
+            let (mut want, mut mag) = if accumulate {
+                (c0, c0.abs())
+            } else {
+                (0.0, 0.0)
+            };
             for p in 0..k {
                 want += at(i, p) * bt(p, j);
                 mag += (at(i, p) * bt(p, j)).abs();
@@ -121,7 +136,14 @@ fn cases() -> Vec<Case> {
         (6, 9, 0),
     ];
     for (i, &(m, n, k)) in fixed.iter().enumerate() {
-        v.push(Case { m, n, k, a_t: i % 2 == 1, b_t: i % 3 == 1, pad: i % 4 });
+        v.push(Case {
+            m,
+            n,
+            k,
+            a_t: i % 2 == 1,
+            b_t: i % 3 == 1,
+            pad: i % 4,
+        });
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..30 {
@@ -140,18 +162,32 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_path_matches_a_naive_product() {
     let mut rng = Rng(12345);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     // Splits even small products over the pool's threads.
-    let split = |path| Opts { path, min_fmas_per_task: 1 };
+    let split = |path| Opts {
+        path,
+        min_fmas_per_task: 1,
+    };
     for case in cases() {
         let ops = operands(case, &mut rng);
         for accumulate in [false, true] {
-            for path in [Path::Auto, Path::Packed, Path::Dot, Path::Axpy, Path::Fallback] {
+            for path in [
+                Path::Auto,
+                Path::Packed,
+                Path::Dot,
+                Path::Axpy,
+                Path::Fallback,
+            ] {
                 let one = check(case, &ops, split(path), accumulate, false);
                 let many = pool.install(|| check(case, &ops, split(path), accumulate, true));
                 if path != Path::Fallback {
                     assert!(
-                        one.iter().zip(&many).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        one.iter()
+                            .zip(&many)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
                         "{case:?} {path:?}: threaded result differs from single-threaded"
                     );
                 }
@@ -164,10 +200,38 @@ fn every_path_matches_a_naive_product() {
 fn default_options_match_a_naive_product() {
     let mut rng = Rng(777);
     for case in [
-        Case { m: 1, n: 256, k: 784, a_t: false, b_t: true, pad: 0 },
-        Case { m: 3, n: 100, k: 64, a_t: true, b_t: false, pad: 1 },
-        Case { m: 32, n: 70, k: 288, a_t: false, b_t: false, pad: 2 },
-        Case { m: 20, n: 96, k: 128, a_t: false, b_t: true, pad: 0 },
+        Case {
+            m: 1,
+            n: 256,
+            k: 784,
+            a_t: false,
+            b_t: true,
+            pad: 0,
+        },
+        Case {
+            m: 3,
+            n: 100,
+            k: 64,
+            a_t: true,
+            b_t: false,
+            pad: 1,
+        },
+        Case {
+            m: 32,
+            n: 70,
+            k: 288,
+            a_t: false,
+            b_t: false,
+            pad: 2,
+        },
+        Case {
+            m: 20,
+            n: 96,
+            k: 128,
+            a_t: false,
+            b_t: true,
+            pad: 0,
+        },
     ] {
         let ops = operands(case, &mut rng);
         check(case, &ops, Opts::DEFAULT, true, true);
@@ -179,7 +243,17 @@ fn default_options_match_a_naive_product() {
 #[should_panic]
 fn short_operand_panics() {
     let mut c = vec![0.0f32; 4];
-    sgemm((2, 2, 3), &mut c, 2, false, &[1.0; 5], (3, 1), &[1.0; 6], (2, 1), false);
+    sgemm(
+        (2, 2, 3),
+        &mut c,
+        2,
+        false,
+        &[1.0; 5],
+        (3, 1),
+        &[1.0; 6],
+        (2, 1),
+        false,
+    );
 }
 
 /// GFLOP/s of our kernel vs the `gemm` crate on the products of the bench
@@ -209,13 +283,34 @@ fn sgemm_vs_gemm_crate() {
     ];
     let mut rng = Rng(42);
     for (what, m, n, k, a_t, b_t) in shapes {
-        let case = Case { m, n, k, a_t, b_t, pad: 0 };
+        let case = Case {
+            m,
+            n,
+            k,
+            a_t,
+            b_t,
+            pad: 0,
+        };
         let ops = operands(case, &mut rng);
         let mut c = ops.c0.clone();
         let mut time = |path| {
-            let opts = Opts { path, ..Opts::DEFAULT };
+            let opts = Opts {
+                path,
+                ..Opts::DEFAULT
+            };
             let run = |c: &mut [f32]| {
-                sgemm_with(opts, (m, n, k), c, ops.c_rs, false, &ops.a, ops.a_strides, &ops.b, ops.b_strides, false)
+                sgemm_with(
+                    opts,
+                    (m, n, k),
+                    c,
+                    ops.c_rs,
+                    false,
+                    &ops.a,
+                    ops.a_strides,
+                    &ops.b,
+                    ops.b_strides,
+                    false,
+                )
             };
             run(&mut c);
             let (mut reps, t0) = (0u32, std::time::Instant::now());
