@@ -217,30 +217,33 @@ pub(crate) fn sgemm_with(
             );
             return;
         }
-        if rhs_rs == 1 && lhs_cs == 1 && (opts.path == Path::Auto || opts.path == Path::Dot) {
-            if opts.path == Path::Dot || m <= SMALL_M || k >= DOT_MIN_K {
-                let tasks_min = opts.min_fmas_per_task;
-                let threaded = threaded && m > SMALL_M;
-                split_columns(threaded, tasks_min, (m, n, k), 4, dst, |c, cols| {
-                    // SAFETY: AVX-512F was detected above; the bounds of
-                    // every operand were checked; `split_columns` gives this
-                    // call its own columns of C.
-                    unsafe {
-                        avx512::dot_tiles(
-                            (m, k),
-                            cols,
-                            c.get(),
-                            dst_rs,
-                            accumulate,
-                            lhs.as_ptr(),
-                            lhs_rs,
-                            rhs.as_ptr(),
-                            rhs_cs,
-                        )
-                    }
-                });
-                return;
-            }
+        let dot = match opts.path {
+            Path::Auto => m <= SMALL_M || k >= DOT_MIN_K,
+            Path::Dot => true,
+            _ => false,
+        };
+        if rhs_rs == 1 && lhs_cs == 1 && dot {
+            let tasks_min = opts.min_fmas_per_task;
+            let threaded = threaded && m > SMALL_M;
+            split_columns(threaded, tasks_min, (m, n, k), 4, dst, |c, cols| {
+                // SAFETY: AVX-512F was detected above; the bounds of
+                // every operand were checked; `split_columns` gives this
+                // call its own columns of C.
+                unsafe {
+                    avx512::dot_tiles(
+                        (m, k),
+                        cols,
+                        c.get(),
+                        dst_rs,
+                        accumulate,
+                        lhs.as_ptr(),
+                        lhs_rs,
+                        rhs.as_ptr(),
+                        rhs_cs,
+                    )
+                }
+            });
+            return;
         }
         // SAFETY: AVX-512F was detected above; the bounds of every operand
         // were checked and the sizes are non-zero (`check_and_handle_empty`).
