@@ -12,7 +12,10 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::scratch::Scratch;
-use crate::kernels::{conv_cpu, dense_cpu, grad_norm_cpu, recurrent_cpu, window_cpu};
+use crate::kernels::{
+    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, recurrent_cpu, window_cpu,
+};
+use crate::layers::batchnorm_generic::{batch_norm_infer_generic, batch_norm_train_generic};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
 use crate::layers::dense_generic::{dense_forward_generic, Rows};
@@ -121,6 +124,52 @@ pub trait Backend<E: Elem>: Device<E> {
         let sq: Tensor<Rank0, E, Self> = grads.get(t).try_square()?.try_sum()?;
         Ok(to_f64(sq.as_vec()[0]))
     }
+
+    // --- batch norm (layers::batchnorm) ---
+
+    /// Batch norm, training: `x [N, C, ..]` (channels on axis 1, statistics
+    /// over `Ax`, every other axis) normalised with the batch mean and biased
+    /// variance, times `scale [C]` plus `bias [C]`; updates `running_mean`
+    /// and `running_var` (unbiased) with `momentum`. Gradients reach `x`,
+    /// `scale` and `bias` when `x` carries a tape. See
+    /// [`batchnorm`](crate::layers::batchnorm) for the conventions.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_train<const C: usize, S, Ax, T>(
+        x: Tensor<S, E, Self, T>,
+        scale: &Tensor<Rank1<C>, E, Self>,
+        bias: &Tensor<Rank1<C>, E, Self>,
+        running_mean: &mut Tensor<Rank1<C>, E, Self>,
+        running_var: &mut Tensor<Rank1<C>, E, Self>,
+        eps: f64,
+        momentum: f64,
+    ) -> Result<Tensor<S, E, Self, T>, Self::Err>
+    where
+        S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
+        Ax: Axes,
+        T: Tape<E, Self>,
+    {
+        batch_norm_train_generic(x, scale, bias, running_mean, running_var, eps, momentum)
+    }
+
+    /// Batch norm, inference: `(x - running_mean) * scale /
+    /// sqrt(running_var + eps) + bias` per channel (axis 1 of `x [N, C, ..]`);
+    /// gradients reach `x`, `scale` and `bias` when `x` carries a tape.
+    fn batch_norm_infer<const C: usize, S, Ax, T>(
+        x: Tensor<S, E, Self, T>,
+        scale: &Tensor<Rank1<C>, E, Self>,
+        bias: &Tensor<Rank1<C>, E, Self>,
+        running_mean: &Tensor<Rank1<C>, E, Self>,
+        running_var: &Tensor<Rank1<C>, E, Self>,
+        eps: f64,
+    ) -> Result<Tensor<S, E, Self, T>, Self::Err>
+    where
+        S: Shape,
+        Rank1<C>: BroadcastShapeTo<S, Ax>,
+        Ax: Axes,
+        T: Tape<E, Self>,
+    {
+        batch_norm_infer_generic(x, scale, bias, running_mean, running_var, eps)
+    }
 }
 
 /// `Cpu`: the hand-written kernels of `crate::kernels`.
@@ -197,6 +246,47 @@ macro_rules! cpu_backend {
                 f(&mut ph, &mut grads.get_or_alloc_mut(p)?[..]);
                 p.copy_from(&ph);
                 Ok(true)
+            }
+
+            // --- batch norm (kernels::batchnorm_cpu) ---
+
+            fn batch_norm_train<const C: usize, S, Ax, T>(
+                x: Tensor<S, $e, Self, T>,
+                scale: &Tensor<Rank1<C>, $e, Self>,
+                bias: &Tensor<Rank1<C>, $e, Self>,
+                running_mean: &mut Tensor<Rank1<C>, $e, Self>,
+                running_var: &mut Tensor<Rank1<C>, $e, Self>,
+                eps: f64,
+                momentum: f64,
+            ) -> Result<Tensor<S, $e, Self, T>, Self::Err>
+            where
+                S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
+                Ax: Axes,
+                T: Tape<$e, Self>,
+            {
+                let stats = batchnorm_cpu::Running {
+                    mean: running_mean,
+                    var: running_var,
+                    momentum,
+                };
+                batchnorm_cpu::train(x, scale, bias, stats, eps)
+            }
+
+            fn batch_norm_infer<const C: usize, S, Ax, T>(
+                x: Tensor<S, $e, Self, T>,
+                scale: &Tensor<Rank1<C>, $e, Self>,
+                bias: &Tensor<Rank1<C>, $e, Self>,
+                running_mean: &Tensor<Rank1<C>, $e, Self>,
+                running_var: &Tensor<Rank1<C>, $e, Self>,
+                eps: f64,
+            ) -> Result<Tensor<S, $e, Self, T>, Self::Err>
+            where
+                S: Shape,
+                Rank1<C>: BroadcastShapeTo<S, Ax>,
+                Ax: Axes,
+                T: Tape<$e, Self>,
+            {
+                batchnorm_cpu::infer(x, scale, bias, running_mean, running_var, eps)
             }
         }
     };

@@ -13,14 +13,75 @@ pub trait Elem:
     + rand_distr::uniform::SampleUniform
     + dfdx::tensor::safetensors::SafeDtype
 {
+    /// The host matrix product of the CPU kernels:
+    /// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]` with
+    /// (row, column) strides for `lhs` and `rhs` (our own kernel for `f32`,
+    /// the `gemm` crate for `f64`). Internal: panics if a slice is too short.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn host_gemm(
+        mnk: (usize, usize, usize),
+        dst: &mut [Self],
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: &[Self],
+        lhs_strides: (usize, usize),
+        rhs: &[Self],
+        rhs_strides: (usize, usize),
+        threaded: bool,
+    );
 }
 
-impl<E> Elem for E where
-    E: Dtype
-        + num_traits::Float
-        + rand_distr::uniform::SampleUniform
-        + dfdx::tensor::safetensors::SafeDtype
-{
+impl Elem for f32 {
+    fn host_gemm(
+        mnk: (usize, usize, usize),
+        dst: &mut [f32],
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: &[f32],
+        lhs_strides: (usize, usize),
+        rhs: &[f32],
+        rhs_strides: (usize, usize),
+        threaded: bool,
+    ) {
+        crate::kernels::sgemm::sgemm(
+            mnk,
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threaded,
+        )
+    }
+}
+
+impl Elem for f64 {
+    fn host_gemm(
+        mnk: (usize, usize, usize),
+        dst: &mut [f64],
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: &[f64],
+        lhs_strides: (usize, usize),
+        rhs: &[f64],
+        rhs_strides: (usize, usize),
+        threaded: bool,
+    ) {
+        crate::kernels::gemm_cpu::gemm_crate(
+            mnk,
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threaded,
+        )
+    }
 }
 
 /// `f64` → `E`, the one conversion every layer, loss and optimizer uses for

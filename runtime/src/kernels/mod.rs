@@ -7,10 +7,12 @@
 //! users reach them only through the layers.
 
 pub(crate) mod act_cpu;
+pub(crate) mod batchnorm_cpu;
 pub(crate) mod conv_cpu;
 pub(crate) mod dense_cpu;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
 pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;
+pub(crate) mod sgemm;
 pub(crate) mod window_cpu;

@@ -17,90 +17,22 @@
 //! `eps = 1e-5`, `momentum = 0.1` (PyTorch defaults; Keras's `momentum=0.99`
 //! is PyTorch's `0.01`). Both are public fields, set together by
 //! `with_eps_momentum` (what `model!` writes for `BatchNorm2d(eps = ..)`).
+//!
+//! The maths runs in the device's
+//! [`Backend::batch_norm_train`] / [`Backend::batch_norm_infer`] (the dfdx
+//! composition of `layers::batchnorm_generic` by default, one-pass kernels
+//! on `Cpu`).
 
 use dfdx::nn::{Module, ModuleMut, ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
 
 use crate::backend::Backend;
-use crate::elem::{cast, Elem};
+use crate::elem::Elem;
 
 /// PyTorch's default `eps`.
 pub const BATCH_NORM_EPS: f64 = 1e-5;
 /// PyTorch's default `momentum` (weight of the new batch statistic).
 pub const BATCH_NORM_MOMENTUM: f64 = 0.1;
-
-/// Training forward over the reduced axes `Ax` (every axis but the channel axis).
-#[allow(clippy::too_many_arguments)]
-fn train_forward<const C: usize, S, Ax, E, D, T>(
-    x: Tensor<S, E, D, T>,
-    scale: &Tensor<Rank1<C>, E, D>,
-    bias: &Tensor<Rank1<C>, E, D>,
-    running_mean: &mut Tensor<Rank1<C>, E, D>,
-    running_var: &mut Tensor<Rank1<C>, E, D>,
-    eps: f64,
-    momentum: f64,
-) -> Result<Tensor<S, E, D, T>, D::Err>
-where
-    S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
-    Ax: Axes,
-    E: Elem,
-    D: Backend<E>,
-    T: Tape<E, D>,
-{
-    let shape = *x.shape();
-    let n = <S as HasAxes<Ax>>::size(&shape) as f64;
-
-    let mean = x.retaped::<T>().try_mean::<Rank1<C>, Ax>()?;
-    running_mean.try_axpy(1.0 - momentum, &mean, momentum)?;
-    let centered = x.try_sub(mean.try_broadcast_like::<S, Ax>(&shape)?)?;
-
-    let var = centered
-        .retaped::<T>()
-        .try_square()?
-        .try_mean::<Rank1<C>, Ax>()?;
-    // Unbiased variance for the running estimate. With a single value per
-    // channel it is undefined (PyTorch refuses such a batch); we then feed
-    // the biased one (zero) instead of a NaN.
-    let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
-    running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
-
-    let inv_std = var.try_add(cast::<E>(eps))?.try_sqrt()?;
-    let gain = scale
-        .retaped::<T>()
-        .try_div(inv_std)?
-        .try_broadcast_like::<S, Ax>(&shape)?;
-    let shift = bias.retaped::<T>().try_broadcast_like::<S, Ax>(&shape)?;
-    centered.try_mul(gain)?.try_add(shift)
-}
-
-/// Inference forward with the running statistics (gradients reach `x`,
-/// `scale` and `bias` when `x` carries a tape).
-fn infer_forward<const C: usize, S, Ax, E, D, T>(
-    x: Tensor<S, E, D, T>,
-    scale: &Tensor<Rank1<C>, E, D>,
-    bias: &Tensor<Rank1<C>, E, D>,
-    running_mean: &Tensor<Rank1<C>, E, D>,
-    running_var: &Tensor<Rank1<C>, E, D>,
-    eps: f64,
-) -> Result<Tensor<S, E, D, T>, D::Err>
-where
-    S: Shape,
-    Rank1<C>: BroadcastShapeTo<S, Ax>,
-    Ax: Axes,
-    E: Elem,
-    D: Backend<E>,
-    T: Tape<E, D>,
-{
-    let shape = *x.shape();
-    let std = running_var.clone().try_add(cast::<E>(eps))?.try_sqrt()?;
-    let gain = scale
-        .retaped::<T>()
-        .try_div(std)?
-        .try_broadcast_like::<S, Ax>(&shape)?;
-    let shift = bias.retaped::<T>().try_broadcast_like::<S, Ax>(&shape)?;
-    let centered = x.try_sub(running_mean.clone().try_broadcast_like::<S, Ax>(&shape)?)?;
-    centered.try_mul(gain)?.try_add(shift)
-}
 
 macro_rules! batch_norm_struct {
     ($(#[$doc:meta])* $name:ident) => {
@@ -191,7 +123,7 @@ macro_rules! batch_norm_impl {
             type Error = D::Err;
 
             fn try_forward(&self, x: Tensor<$shape, E, D, T>) -> Result<Self::Output, D::Err> {
-                infer_forward::<C, $shape, $ax, E, D, T>(
+                D::batch_norm_infer::<C, $shape, $ax, T>(
                     x,
                     &self.scale,
                     &self.bias,
@@ -209,7 +141,7 @@ macro_rules! batch_norm_impl {
             type Error = D::Err;
 
             fn try_forward_mut(&mut self, x: Tensor<$shape, E, D, T>) -> Result<Self::Output, D::Err> {
-                train_forward::<C, $shape, $ax, E, D, T>(
+                D::batch_norm_train::<C, $shape, $ax, T>(
                     x,
                     &self.scale,
                     &self.bias,

@@ -40,6 +40,7 @@ pub mod zero_padding;
 // Internals: the run-time geometry, the window and convolution cores and
 // their device-generic paths. Crate-private; visible (and hidden from the
 // docs) with the feature `internals-for-tests`, for the crate's own tests.
+crate::internal_mod!(batchnorm_generic);
 crate::internal_mod!(conv_generic);
 crate::internal_mod!(conv_geom);
 crate::internal_mod!(dense_generic);

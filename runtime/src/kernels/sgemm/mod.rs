@@ -1,0 +1,312 @@
+//! Our own f32 matrix product `C[m, n] (+)= A[m, k] x B[k, n]` for the CPU
+//! kernels: strided A and B, row-major C with a row stride.
+//!
+//! Structure (the classic one): A is packed into `MR x kc` row panels and B
+//! into `kc x NR` column panels ([`packed`]), `KC` deep blocks of k, `NC` wide
+//! blocks of n; an AVX-512 `MR x NR` microkernel ([`avx512`]) multiplies one
+//! A panel by one B panel into registers and adds them to C (masked at the
+//! edges). Row-major A and transposed B are packed with 8 x 8 transposes in
+//! registers.
+//!
+//! Two shapes skip packing:
+//! * B's columns contiguous, with at most [`SMALL_M`] rows or depth at least
+//!   [`AXPY_MIN_K`]: a direct kernel keeps 4 rows x 64 columns of C in
+//!   registers while B's rows stream by (from cache);
+//! * A's rows and B's columns contiguous (`x W^T` with `W` row-major,
+//!   `dY x cols^T`) with at most [`SMALL_M`] rows or depth at least
+//!   [`DOT_MIN_K`]: 4 x 4 tiles of dot products (packing B^T would cost about
+//!   as much as the product).
+//!
+//! Threading splits the columns of C over rayon, never k: every element of
+//! C is summed by one task in an order fixed by k (and `KC`), whatever the
+//! thread count, so results are bit-identical.
+//!
+//! Without AVX-512F (detected at run time) or on non-x86 targets the `gemm`
+//! crate does the product.
+// Without x86-64 only the fallback runs.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod packed;
+#[cfg(test)]
+mod tests;
+
+use crate::kernels::gemm_cpu;
+
+/// Rows of an A panel (and of the microkernel's tile).
+pub(crate) const MR: usize = 8;
+/// Columns of a B panel (two zmm registers).
+pub(crate) const NR: usize = 32;
+/// Depth of one block of k (an A panel of `MR x KC` is 8 KB: stays in L1).
+pub(crate) const KC: usize = 256;
+/// Width of one packed block of B (`KC x NC` = 512 KB: stays in L2).
+pub(crate) const NC: usize = 512;
+/// Products with at most this many rows take the direct (unpacked) kernels.
+pub(crate) const SMALL_M: usize = 4;
+/// Depth from which products with A's rows and B's columns contiguous take
+/// the dot-product kernel instead of packing (packing B^T costs about as
+/// much as multiplying when A has few rows).
+pub(crate) const DOT_MIN_K: usize = 256;
+/// Depth from which products with B's columns contiguous take the direct
+/// (unpacked) kernel, 4 rows of C at a time, whatever their number of rows:
+/// it streams B from cache and skips packing; on shorter products C's
+/// loads and stores dominate (micro-benchmark: `tests::sgemm_vs_gemm_crate`).
+pub(crate) const AXPY_MIN_K: usize = 64;
+/// Fewest multiply-adds one rayon task gets when a product is split.
+const MIN_FMAS_PER_TASK: usize = 1 << 19;
+
+/// Which implementation [`sgemm_with`] may use (tests force each one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// AVX-512 when the CPU has it (direct kernels for small m), else `gemm`.
+    Auto,
+    /// Always the packed AVX-512 kernel (when the CPU has it), even for small m
+    /// and deep products.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Packed,
+    /// The dot-product kernel when A's rows and B's columns are contiguous
+    /// (else as `Packed`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Dot,
+    /// The direct kernel when B's columns are contiguous, 4 rows at a time
+    /// (else as `Packed`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Axpy,
+    /// The `gemm` crate.
+    Fallback,
+}
+
+/// Knobs of [`sgemm_with`]; [`Opts::DEFAULT`] is what [`sgemm`] uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Opts {
+    pub path: Path,
+    /// Fewest multiply-adds per rayon task (tests lower it to split small products).
+    pub min_fmas_per_task: usize,
+}
+
+impl Opts {
+    pub const DEFAULT: Opts = Opts {
+        path: Path::Auto,
+        min_fmas_per_task: MIN_FMAS_PER_TASK,
+    };
+}
+
+/// Whether this CPU runs the AVX-512 kernels.
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]` with (row,
+/// column) strides for `lhs` and `rhs`; `accumulate` adds to `dst`;
+/// `threaded` splits large products over rayon's pool.
+///
+/// Panics if an operand's slice is too short for its sizes and strides.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threaded: bool,
+) {
+    sgemm_with(
+        Opts::DEFAULT,
+        mnk,
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        threaded,
+    )
+}
+
+/// [`sgemm`] with explicit [`Opts`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm_with(
+    opts: Opts,
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threaded: bool,
+) {
+    if opts.path == Path::Fallback || !has_avx512() {
+        return gemm_cpu::gemm_crate(
+            (m, n, k),
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threaded,
+        );
+    }
+    if !gemm_cpu::check_and_handle_empty(
+        (m, n, k),
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+    ) {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (lhs_rs, lhs_cs) = lhs_strides;
+        let (rhs_rs, rhs_cs) = rhs_strides;
+        let axpy = match opts.path {
+            Path::Auto => m <= SMALL_M || k >= AXPY_MIN_K,
+            Path::Axpy => true,
+            _ => false,
+        };
+        if rhs_cs == 1 && axpy {
+            let tasks_min = opts.min_fmas_per_task;
+            let threaded = threaded && m > SMALL_M;
+            split_columns(
+                threaded,
+                tasks_min,
+                (m, n, k),
+                avx512::AXPY_NB,
+                dst,
+                |c, (j0, j1)| {
+                    for i0 in (0..m).step_by(SMALL_M) {
+                        // SAFETY: AVX-512F was detected above; the bounds of
+                        // every operand were checked by `check_and_handle_empty`
+                        // (rows `i0..i0 + SMALL_M` clipped to `m`, columns
+                        // `j0..j1` inside `0..n`); `split_columns` gives this
+                        // call its own columns of C.
+                        unsafe {
+                            avx512::small_rows_axpy(
+                                (SMALL_M.min(m - i0), j1 - j0, k),
+                                c.get().add(i0 * dst_rs + j0),
+                                dst_rs,
+                                accumulate,
+                                lhs.as_ptr().add(i0 * lhs_rs),
+                                lhs_strides,
+                                rhs.as_ptr().add(j0),
+                                rhs_rs,
+                            )
+                        };
+                    }
+                },
+            );
+            return;
+        }
+        let dot = match opts.path {
+            Path::Auto => m <= SMALL_M || k >= DOT_MIN_K,
+            Path::Dot => true,
+            _ => false,
+        };
+        if rhs_rs == 1 && lhs_cs == 1 && dot {
+            let tasks_min = opts.min_fmas_per_task;
+            let threaded = threaded && m > SMALL_M;
+            split_columns(threaded, tasks_min, (m, n, k), 4, dst, |c, cols| {
+                // SAFETY: AVX-512F was detected above; the bounds of
+                // every operand were checked; `split_columns` gives this
+                // call its own columns of C.
+                unsafe {
+                    avx512::dot_tiles(
+                        (m, k),
+                        cols,
+                        c.get(),
+                        dst_rs,
+                        accumulate,
+                        lhs.as_ptr(),
+                        lhs_rs,
+                        rhs.as_ptr(),
+                        rhs_cs,
+                    )
+                }
+            });
+            return;
+        }
+        // SAFETY: AVX-512F was detected above; the bounds of every operand
+        // were checked and the sizes are non-zero (`check_and_handle_empty`).
+        unsafe {
+            packed::packed_product(
+                opts.min_fmas_per_task,
+                (m, n, k),
+                dst,
+                dst_rs,
+                accumulate,
+                lhs,
+                lhs_strides,
+                rhs,
+                rhs_strides,
+                threaded,
+            )
+        };
+    }
+}
+
+/// C's data pointer, shared by tasks that write disjoint column ranges.
+#[derive(Clone, Copy)]
+pub(crate) struct DstPtr(*mut f32);
+// SAFETY: `split_columns` hands each task a `DstPtr` with its own disjoint
+// columns of C, and the slice it came from stays borrowed mutably meanwhile.
+unsafe impl Send for DstPtr {}
+unsafe impl Sync for DstPtr {}
+
+impl DstPtr {
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Calls `f(c, (j0, j1))` for column ranges that cover `0..n` (boundaries
+/// multiples of `unit`), on rayon's pool when `threaded` and the product
+/// (`m * n * k` multiply-adds) is worth at least two tasks, else once on
+/// the calling thread. Every element of C is computed by one call, so the
+/// results do not depend on the split.
+pub(crate) fn split_columns(
+    threaded: bool,
+    min_fmas_per_task: usize,
+    (m, n, k): (usize, usize, usize),
+    unit: usize,
+    dst: &mut [f32],
+    f: impl Fn(DstPtr, (usize, usize)) + Sync,
+) {
+    use rayon::prelude::*;
+    let units = n.div_ceil(unit);
+    let tasks = if threaded {
+        let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
+        rayon::current_num_threads().min(units).min(by_work).max(1)
+    } else {
+        1
+    };
+    let c = DstPtr(dst.as_mut_ptr());
+    let range = |t: usize| {
+        let (u0, u1) = (units * t / tasks, units * (t + 1) / tasks);
+        (u0 * unit, (u1 * unit).min(n))
+    };
+    if tasks == 1 {
+        f(c, (0, n));
+    } else {
+        (0..tasks).into_par_iter().for_each(|t| f(c, range(t)));
+    }
+}

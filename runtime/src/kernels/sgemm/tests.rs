@@ -1,0 +1,334 @@
+//! Tests of [`sgemm`](super::sgemm) against a naive product accumulated in
+//! f64, over odd sizes, strides and every path.
+
+use super::*;
+
+/// Deterministic values in [-1, 1) (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next() + 1.0) * 0.5 * n as f32) as usize % n
+    }
+    fn vec(&mut self, len: usize) -> Vec<f32> {
+        (0..len).map(|_| self.next()).collect()
+    }
+}
+
+/// One product: sizes, operand layouts and C's row stride.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    m: usize,
+    n: usize,
+    k: usize,
+    /// A stored transposed (`A[i, p]` at `p * ld + i`).
+    a_t: bool,
+    /// B stored transposed (`B[p, j]` at `j * ld + p`).
+    b_t: bool,
+    /// Extra elements per row of every operand's storage.
+    pad: usize,
+}
+
+struct Operands {
+    a: Vec<f32>,
+    a_strides: (usize, usize),
+    b: Vec<f32>,
+    b_strides: (usize, usize),
+    c0: Vec<f32>,
+    c_rs: usize,
+}
+
+fn operands(case: Case, rng: &mut Rng) -> Operands {
+    let Case {
+        m,
+        n,
+        k,
+        a_t,
+        b_t,
+        pad,
+    } = case;
+    let (a_rows, a_ld) = if a_t { (k, m + pad) } else { (m, k + pad) };
+    let (b_rows, b_ld) = if b_t { (n, k + pad) } else { (k, n + pad) };
+    let c_rs = n + pad;
+    Operands {
+        a: rng.vec(a_rows.max(1) * a_ld.max(1)),
+        a_strides: if a_t { (1, a_ld) } else { (a_ld, 1) },
+        b: rng.vec(b_rows.max(1) * b_ld.max(1)),
+        b_strides: if b_t { (1, b_ld) } else { (b_ld, 1) },
+        c0: rng.vec(m.max(1) * c_rs),
+        c_rs,
+    }
+}
+
+/// Runs `opts` on `ops` and checks every element of C (and that the padding
+/// between C's rows is untouched) against an f64 naive product, within f32
+/// rounding relative to `sum |a| |b|`. Returns C.
+fn check(case: Case, ops: &Operands, opts: Opts, accumulate: bool, threaded: bool) -> Vec<f32> {
+    let Case { m, n, k, .. } = case;
+    let mut c = ops.c0.clone();
+    sgemm_with(
+        opts,
+        (m, n, k),
+        &mut c,
+        ops.c_rs,
+        accumulate,
+        &ops.a,
+        ops.a_strides,
+        &ops.b,
+        ops.b_strides,
+        threaded,
+    );
+    let at = |i: usize, p: usize| ops.a[i * ops.a_strides.0 + p * ops.a_strides.1] as f64;
+    let bt = |p: usize, j: usize| ops.b[p * ops.b_strides.0 + j * ops.b_strides.1] as f64;
+    for i in 0..m {
+        for j in 0..ops.c_rs {
+            let got = c[i * ops.c_rs + j];
+            if j >= n {
+                assert_eq!(
+                    got,
+                    ops.c0[i * ops.c_rs + j],
+                    "{case:?} padding ({i}, {j}) changed"
+                );
+                continue;
+            }
+            let c0 = ops.c0[i * ops.c_rs + j] as f64;
+            let (mut want, mut mag) = if accumulate {
+                (c0, c0.abs())
+            } else {
+                (0.0, 0.0)
+            };
+            for p in 0..k {
+                want += at(i, p) * bt(p, j);
+                mag += (at(i, p) * bt(p, j)).abs();
+            }
+            let tol = 4.0 * f32::EPSILON as f64 * (mag + 1e-30) * ((k + 1) as f64).sqrt();
+            assert!(
+                (got as f64 - want).abs() <= tol,
+                "{case:?} {opts:?} acc {accumulate} thr {threaded}: C[{i}, {j}] = {got}, want {want} (tol {tol})"
+            );
+        }
+    }
+    c
+}
+
+/// Fixed edge cases (sizes around MR, NR, KC, NC and 1) plus random ones.
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let fixed = [
+        (1, 1, 1),
+        (1, 37, 19),
+        (3, 70, 300),
+        (4, 5, 33),
+        (5, 1, 7),
+        (7, 31, 1),
+        (8, 32, 256),
+        (9, 33, 257),
+        (17, 65, 100),
+        (16, 600, 20),
+        (13, 40, 520),
+        (2, 130, 513),
+        (1, 7, 0),
+        (6, 9, 0),
+    ];
+    for (i, &(m, n, k)) in fixed.iter().enumerate() {
+        v.push(Case {
+            m,
+            n,
+            k,
+            a_t: i % 2 == 1,
+            b_t: i % 3 == 1,
+            pad: i % 4,
+        });
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..30 {
+        v.push(Case {
+            m: 1 + rng.below(40),
+            n: 1 + rng.below(100),
+            k: rng.below(300),
+            a_t: rng.below(2) == 1,
+            b_t: rng.below(2) == 1,
+            pad: if i % 3 == 0 { rng.below(5) } else { 0 },
+        });
+    }
+    v
+}
+
+#[test]
+fn every_path_matches_a_naive_product() {
+    let mut rng = Rng(12345);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    // Splits even small products over the pool's threads.
+    let split = |path| Opts {
+        path,
+        min_fmas_per_task: 1,
+    };
+    for case in cases() {
+        let ops = operands(case, &mut rng);
+        for accumulate in [false, true] {
+            for path in [
+                Path::Auto,
+                Path::Packed,
+                Path::Dot,
+                Path::Axpy,
+                Path::Fallback,
+            ] {
+                let one = check(case, &ops, split(path), accumulate, false);
+                let many = pool.install(|| check(case, &ops, split(path), accumulate, true));
+                if path != Path::Fallback {
+                    assert!(
+                        one.iter()
+                            .zip(&many)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{case:?} {path:?}: threaded result differs from single-threaded"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn default_options_match_a_naive_product() {
+    let mut rng = Rng(777);
+    for case in [
+        Case {
+            m: 1,
+            n: 256,
+            k: 784,
+            a_t: false,
+            b_t: true,
+            pad: 0,
+        },
+        Case {
+            m: 3,
+            n: 100,
+            k: 64,
+            a_t: true,
+            b_t: false,
+            pad: 1,
+        },
+        Case {
+            m: 32,
+            n: 70,
+            k: 288,
+            a_t: false,
+            b_t: false,
+            pad: 2,
+        },
+        Case {
+            m: 20,
+            n: 96,
+            k: 128,
+            a_t: false,
+            b_t: true,
+            pad: 0,
+        },
+    ] {
+        let ops = operands(case, &mut rng);
+        check(case, &ops, Opts::DEFAULT, true, true);
+        check(case, &ops, Opts::DEFAULT, false, false);
+    }
+}
+
+#[test]
+#[should_panic]
+fn short_operand_panics() {
+    let mut c = vec![0.0f32; 4];
+    sgemm(
+        (2, 2, 3),
+        &mut c,
+        2,
+        false,
+        &[1.0; 5],
+        (3, 1),
+        &[1.0; 6],
+        (2, 1),
+        false,
+    );
+}
+
+/// GFLOP/s of our kernel vs the `gemm` crate on the products of the bench
+/// models, single-threaded (a measurement, not a check): run with
+/// `cargo test --release -p sxima-runtime --lib sgemm_vs_gemm_crate -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn sgemm_vs_gemm_crate() {
+    // (what, m, n, k, A transposed, B transposed)
+    let shapes = [
+        ("resnet conv fwd  W x cols", 32, 1024, 288, false, false),
+        ("resnet conv dW   dY x cols^T", 32, 288, 1024, false, true),
+        ("resnet conv dcol W^T x dY", 288, 1024, 32, true, false),
+        ("cnn conv fwd     W x cols", 64, 64, 800, false, false),
+        ("cnn conv dW      dY x cols^T", 64, 800, 64, false, true),
+        ("cnn conv dcol    W^T x dY", 800, 64, 64, true, false),
+        ("lstm step        h x W_hh^T", 16, 512, 128, false, true),
+        ("lstm step dh     dzh x W_hh", 16, 128, 512, false, false),
+        ("lstm all steps   x x W_ih^T", 512, 512, 28, false, true),
+        ("lstm dW_hh       dz^T x h", 512, 128, 512, true, false),
+        ("mlp fc1 fwd      x W^T", 64, 256, 784, false, true),
+        ("mlp fc2 fwd      x W^T", 64, 128, 256, false, true),
+        ("mlp fc1 dX       dY x W", 64, 784, 256, false, false),
+        ("mlp fc1 dW       dY^T x X", 256, 784, 64, true, false),
+        ("mlp fc2 dW       dY^T x X", 128, 256, 64, true, false),
+        ("mlp fc1 batch-1  x W^T", 1, 256, 784, false, true),
+    ];
+    let mut rng = Rng(42);
+    for (what, m, n, k, a_t, b_t) in shapes {
+        let case = Case {
+            m,
+            n,
+            k,
+            a_t,
+            b_t,
+            pad: 0,
+        };
+        let ops = operands(case, &mut rng);
+        let mut c = ops.c0.clone();
+        let mut time = |path| {
+            let opts = Opts {
+                path,
+                ..Opts::DEFAULT
+            };
+            let run = |c: &mut [f32]| {
+                sgemm_with(
+                    opts,
+                    (m, n, k),
+                    c,
+                    ops.c_rs,
+                    false,
+                    &ops.a,
+                    ops.a_strides,
+                    &ops.b,
+                    ops.b_strides,
+                    false,
+                )
+            };
+            run(&mut c);
+            let (mut reps, t0) = (0u32, std::time::Instant::now());
+            while t0.elapsed().as_secs_f64() < 0.3 {
+                run(&mut c);
+                reps += 1;
+            }
+            2.0 * (m * n * k) as f64 * reps as f64 / t0.elapsed().as_secs_f64() / 1e9
+        };
+        let (ours, theirs) = (time(Path::Auto), time(Path::Fallback));
+        let (packed, direct) = match (a_t, b_t) {
+            (false, true) => (time(Path::Packed), format!("dot {:6.1}", time(Path::Dot))),
+            (_, false) => (time(Path::Packed), format!("axpy {:5.1}", time(Path::Axpy))),
+            _ => (time(Path::Packed), String::new()),
+        };
+        println!(
+            "{what:30} [{m:4} x {k:4}] x [{k:4} x {n:4}]  ours {ours:6.1}  gemm {theirs:6.1} GFLOP/s  ratio {:.2}  (packed {packed:6.1} {direct})",
+            ours / theirs
+        );
+    }
+}
