@@ -60,10 +60,10 @@ const MIN_FMAS_PER_TASK: usize = 1 << 19;
 /// Which implementation [`sgemm_with`] may use (tests force each one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
-    /// AVX-512 when the CPU has it (direct kernels for small m), else `gemm`.
+    /// AVX-512 when the CPU has it (the direct kernels where the layout and
+    /// sizes favour them, see the module doc), else the `gemm` crate.
     Auto,
-    /// Always the packed AVX-512 kernel (when the CPU has it), even for small m
-    /// and deep products.
+    /// Always the packed AVX-512 kernel (when the CPU has it).
     #[cfg_attr(not(test), allow(dead_code))]
     Packed,
     /// The dot-product kernel when A's rows and B's columns are contiguous

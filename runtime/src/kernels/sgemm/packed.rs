@@ -49,10 +49,9 @@ unsafe fn pack_a(
         let rows = MR.min(m - q * MR);
         if cs == 1 {
             let base = q * MR * rs + p0;
-            debug_assert!(base + (rows - 1) * rs + kc <= a.len());
+            assert!(base + (rows - 1) * rs + kc <= a.len());
             // SAFETY: AVX-512F (contract); `A[i, p]` for `i < rows`, `p < kc`
-            // is `a[base + i * rs + p]`, inside `a` (the caller checked A's
-            // bounds for all `m` rows and `k` depths).
+            // is `a[base + i * rs + p]`, inside `a` (assert above).
             unsafe { pack_a_rows(panel, a.as_ptr().add(base), rs, kc, rows) };
             continue;
         }
@@ -61,14 +60,8 @@ unsafe fn pack_a(
         }
         for i in 0..rows {
             let base = (q * MR + i) * rs + p0 * cs;
-            if cs == 1 {
-                for (p, &v) in a[base..base + kc].iter().enumerate() {
-                    panel[p * MR + i] = v;
-                }
-            } else {
-                for p in 0..kc {
-                    panel[p * MR + i] = a[base + p * cs];
-                }
+            for p in 0..kc {
+                panel[p * MR + i] = a[base + p * cs];
             }
         }
     }
@@ -107,10 +100,9 @@ unsafe fn pack_b(
             }
         } else if rs == 1 {
             let base = jq * cs + p0;
-            debug_assert!(base + (cols - 1) * cs + kc <= b.len());
+            assert!(base + (cols - 1) * cs + kc <= b.len());
             // SAFETY: AVX-512F (contract); `B[p, j]` for `p < kc`, `j < cols`
-            // is `b[base + j * cs + p]`, inside `b` (the caller checked B's
-            // bounds for all `k` depths and `n` columns).
+            // is `b[base + j * cs + p]`, inside `b` (assert above).
             unsafe { pack_b_cols(panel, b.as_ptr().add(base), cs, kc, cols) };
         } else {
             if cols < NR {
@@ -118,14 +110,8 @@ unsafe fn pack_b(
             }
             for j in 0..cols {
                 let base = p0 * rs + (jq + j) * cs;
-                if rs == 1 {
-                    for (p, &v) in b[base..base + kc].iter().enumerate() {
-                        panel[p * NR + j] = v;
-                    }
-                } else {
-                    for p in 0..kc {
-                        panel[p * NR + j] = b[base + p * rs];
-                    }
+                for p in 0..kc {
+                    panel[p * NR + j] = b[base + p * rs];
                 }
             }
         }
