@@ -26,10 +26,10 @@
 use std::mem::MaybeUninit;
 
 use dfdx::prelude::*;
-use rayon::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::team;
 use crate::layers::batchnorm_generic::unbias_factor;
 
 /// The element types of the kernel, with their exact widening to `f64` and
@@ -234,11 +234,21 @@ simd_dispatch!(dot_sums, dot_sums_avx512 => dot_sums_body(dy: &[F], x: &[F], m: 
 
 /// [`dot_sums`] of every channel, with `m[ch]`, channels in parallel.
 fn grad_sums<F: BnFloat>(dy: &[F], x: &[F], m: &[F], g: Geo) -> Vec<(f64, f64)> {
-    (0..g.c)
-        .into_par_iter()
-        .with_min_len(g.channels_per_task())
-        .map(|ch| dot_sums(dy, x, m[ch], g, ch))
-        .collect()
+    per_channel(g, |ch| dot_sums(dy, x, m[ch], g, ch))
+}
+
+/// `f(ch)` for every channel, in channel order, runs of channels in
+/// parallel (see [`Geo::channels_per_task`]).
+fn per_channel<R: Send>(g: Geo, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let per = g.channels_per_task();
+    team::map(g.c.div_ceil(per), |t| {
+        (t * per..((t + 1) * per).min(g.c))
+            .map(&f)
+            .collect::<Vec<R>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Runs `f(first_run, a_part, b_part)` on the parts of `a` (written) and
@@ -250,10 +260,7 @@ fn each_task<A: Send, F: BnFloat>(
     f: impl Fn(usize, &mut [A], &[F]) + Sync,
 ) {
     let (k, l) = (g.runs_per_task(), g.l.max(1));
-    a.par_chunks_mut(k * l)
-        .zip(b.par_chunks(k * l))
-        .enumerate()
-        .for_each(|(t, (a, b))| f(t * k, a, b));
+    team::each_chunk_mut(a, k * l, |t, a| f(t * k, a, team::chunk(b, k * l, t)));
 }
 
 /// [`each_task`] with a second read-only buffer `c`.
@@ -265,11 +272,9 @@ fn each_task2<F: BnFloat>(
     f: impl Fn(usize, &mut [F], &[F], &[F]) + Sync,
 ) {
     let (k, l) = (g.runs_per_task(), g.l.max(1));
-    a.par_chunks_mut(k * l)
-        .zip(b.par_chunks(k * l))
-        .zip(c.par_chunks(k * l))
-        .enumerate()
-        .for_each(|(t, ((a, b), c))| f(t * k, a, b, c));
+    team::each_chunk_mut(a, k * l, |t, a| {
+        f(t * k, a, team::chunk(b, k * l, t), team::chunk(c, k * l, t))
+    });
 }
 
 /// `out = (x - m) * a + b` with channel coefficients `co[ch] = [m, a, b]`,
@@ -386,11 +391,7 @@ pub(crate) fn train<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
     let g = Geo::of(inp.shape(), C);
     let xs: Scratch<F> = host_copy(&inp);
-    let stats: Vec<(f64, f64)> = (0..C)
-        .into_par_iter()
-        .with_min_len(g.channels_per_task())
-        .map(|ch| moments(&xs, g, ch))
-        .collect();
+    let stats: Vec<(f64, f64)> = per_channel(g, |ch| moments(&xs, g, ch));
     let (sc, bi) = params(scale, bias);
     let inv_std: Vec<f64> = stats.iter().map(|&(_, v)| 1.0 / (v + eps).sqrt()).collect();
     let mean: Vec<F> = stats.iter().map(|&(m, _)| F::narrow(m)).collect();

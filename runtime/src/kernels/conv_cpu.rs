@@ -12,11 +12,11 @@
 //! * backward `dW_g += dOut_g x cols_g^T`, `dcols_g = W_g^T x dOut_g`, `dx += col2im(dcols)`.
 
 use dfdx::prelude::*;
-use rayon::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::matmul;
 use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::team;
 use crate::layers::conv_generic::{check_operands, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
 
@@ -269,23 +269,20 @@ fn forward<E: Elem>(
     if keep_cols {
         // Every element is written by `im2col_sample`.
         let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
-        out.par_chunks_mut(out_chunk)
-            .zip(cols.par_chunks_mut((cik * p).max(1)))
-            .enumerate()
-            .for_each(|(b, (ob, cb))| sample(b, ob, cb));
+        team::each_chunk_mut2(&mut out, out_chunk, &mut cols, cik * p, |b, ob, cb| {
+            sample(b, ob, cb)
+        });
         (out, cols)
     } else {
         // One run of samples per thread, each with one im2col scratch.
         let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
         let per = geom.batch.div_ceil(parts).max(1);
-        out.par_chunks_mut(per * out_chunk)
-            .enumerate()
-            .for_each(|(part, obs)| {
-                let mut cb = Scratch::uninit(cik * p, E::zero());
-                for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
-                    sample(part * per + i, ob, &mut cb);
-                }
-            });
+        team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
+            let mut cb = Scratch::uninit(cik * p, E::zero());
+            for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                sample(part * per + i, ob, &mut cb);
+            }
+        });
         (out, Scratch::uninit(0, E::zero()))
     }
 }
@@ -323,11 +320,11 @@ fn backward<E: Elem>(
     // of threads.
     let parts = BACKWARD_RUNS.clamp(1, geom.batch.max(1));
     let per = geom.batch.div_ceil(parts).max(1);
-    let partial: Vec<(Vec<E>, Vec<E>)> = gx
-        .par_chunks_mut((per * chw).max(1))
-        .zip(go.par_chunks((per * co * p).max(1)))
-        .enumerate()
-        .map(|(part, (gxs, gos))| {
+    let mut slots: Vec<Option<(Vec<E>, Vec<E>)>> =
+        vec![None; gx.len().div_ceil((per * chw).max(1))];
+    team::each_chunk_mut2(gx, per * chw, &mut slots, 1, |part, gxs, slot| {
+        let gos = team::chunk(go, per * co * p, part);
+        slot[0] = Some({
             let mut dw = vec![E::zero(); co * kg];
             let mut db = vec![E::zero(); co];
             // Every element is written by the `dcols` matmuls.
@@ -369,9 +366,9 @@ fn backward<E: Elem>(
                 col2im_sample(&dcols, gxb, geom, taps);
             }
             (dw, db)
-        })
-        .collect();
-    let mut parts = partial.into_iter();
+        });
+    });
+    let mut parts = slots.into_iter().flatten();
     let (mut dw, mut db) = parts
         .next()
         .unwrap_or_else(|| (vec![E::zero(); co * kg], vec![E::zero(); co]));

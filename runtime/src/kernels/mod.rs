@@ -15,4 +15,5 @@ pub(crate) mod grad_norm_cpu;
 pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;
 pub(crate) mod sgemm;
+pub(crate) mod team;
 pub(crate) mod window_cpu;

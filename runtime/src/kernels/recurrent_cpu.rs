@@ -26,12 +26,12 @@
 //! gemms use `gemm`'s own threading.
 
 use dfdx::prelude::*;
-use rayon::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
 use crate::kernels::gemm_cpu::{matmul, matmul_par};
 use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::team;
 use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
 
 /// Most batch rows one run of the recurrence takes (a run is one task).
@@ -156,24 +156,24 @@ where
         let ys = split_rows(&mut y, steps * H, rows.clone());
         let hps = split_rows(&mut hp, steps * H, rows.clone());
         let sides = split_rows(&mut side_buf, side * steps * H, rows);
-        zs.into_iter()
+        let items = zs
+            .into_iter()
             .zip(ys)
             .zip(hps)
             .zip(sides)
             .zip(runs.clone())
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|((((z, y), hp), side), (lo, hi))| {
-                let rows = hi - lo;
-                forward_run_best(
-                    &geo,
-                    &w,
-                    RunBufs { rows, z, hp, side },
-                    y,
-                    &h0_h[lo * H..hi * H],
-                    &c0_h[lo * H..hi * H],
-                );
-            });
+            .collect::<Vec<_>>();
+        team::each_owned(items, |((((z, y), hp), side), (lo, hi))| {
+            let rows = hi - lo;
+            forward_run_best(
+                &geo,
+                &w,
+                RunBufs { rows, z, hp, side },
+                y,
+                &h0_h[lo * H..hi * H],
+                &c0_h[lo * H..hi * H],
+            );
+        });
     }
 
     // The final state: the last step processed.
@@ -726,27 +726,27 @@ fn bptt<E: KernelFloat>(
         let dhs = split_rows(dh, h, rows.clone());
         let dcs = split_rows(dc, h, rows);
         let (w_hh, c0) = (&w.w_hh[..], &c0[..]);
-        zs.into_iter()
+        let items = zs
+            .into_iter()
             .zip(hps)
             .zip(sides)
             .zip(dzhs)
             .zip(dhs.into_iter().zip(dcs))
             .zip(runs.iter().copied())
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|(((((z, hp), side), dzh), (dh, dc)), (lo, hi))| {
-                let rows = hi - lo;
-                backward_run_best(
-                    &geo,
-                    w_hh,
-                    RunBufs { rows, z, hp, side },
-                    dzh,
-                    &go[lo * steps * h..hi * steps * h],
-                    &c0[lo * h..hi * h],
-                    dh,
-                    dc,
-                );
-            });
+            .collect::<Vec<_>>();
+        team::each_owned(items, |(((((z, hp), side), dzh), (dh, dc)), (lo, hi))| {
+            let rows = hi - lo;
+            backward_run_best(
+                &geo,
+                w_hh,
+                RunBufs { rows, z, hp, side },
+                dzh,
+                &go[lo * steps * h..hi * steps * h],
+                &c0[lo * h..hi * h],
+                dh,
+                dc,
+            );
+        });
     }
     Backprop {
         geo,

@@ -10,10 +10,9 @@
 
 use dfdx::prelude::*;
 
-use rayon::prelude::*;
-
 use crate::elem::Elem;
 use crate::kernels::scratch::Scratch;
+use crate::kernels::team;
 use crate::layers::window_generic::WindowPlan;
 
 /// The input, contiguous and row-major, in a pooled host buffer.
@@ -129,53 +128,49 @@ pub(crate) fn max<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
     // every element is written below.
     let mut arg = Scratch::uninit(n * p, 0usize);
     let k = planes_per_task(n, m);
-    xs.par_chunks((k * m).max(1))
-        .zip(out.par_chunks_mut((k * p).max(1)))
-        .zip(arg.par_chunks_mut((k * p).max(1)))
-        .for_each(|((xs, out), arg)| {
-            for ((xp, op), ap) in xs
-                .chunks_exact(m)
-                .zip(out.chunks_exact_mut(p))
-                .zip(arg.chunks_exact_mut(p))
+    team::each_chunk_mut2(&mut out, k * p, &mut arg, k * p, |t, out, arg| {
+        let xs = team::chunk(&xs, k * m, t);
+        for ((xp, op), ap) in xs
+            .chunks_exact(m)
+            .zip(out.chunks_exact_mut(p))
+            .zip(arg.chunks_exact_mut(p))
+        {
+            for ((o, a), win) in op
+                .iter_mut()
+                .zip(ap.iter_mut())
+                .zip(index.chunks_exact(taps))
             {
-                for ((o, a), win) in op
-                    .iter_mut()
-                    .zip(ap.iter_mut())
-                    .zip(index.chunks_exact(taps))
-                {
-                    (*o, *a) = window_argmax(xp, win);
-                }
-                if !all_real {
-                    for (o, &r) in op.iter_mut().zip(&real) {
-                        if !r {
-                            *o = E::neg_infinity();
-                        }
+                (*o, *a) = window_argmax(xp, win);
+            }
+            if !all_real {
+                for (o, &r) in op.iter_mut().zip(&real) {
+                    if !r {
+                        *o = E::neg_infinity();
                     }
                 }
             }
-        });
+        }
+    });
     drop(xs);
     let out = inp.device().try_tensor_from_vec(out, out_shape)?;
     if T::OWNS_TAPE {
         let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
         tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
             with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
-                gi.par_chunks_mut((k * m).max(1))
-                    .zip(go.par_chunks((k * p).max(1)))
-                    .zip(arg.par_chunks((k * p).max(1)))
-                    .for_each(|((gi, go), arg)| {
-                        for ((gip, gop), ap) in gi
-                            .chunks_exact_mut(m)
-                            .zip(go.chunks_exact(p))
-                            .zip(arg.chunks_exact(p))
-                        {
-                            for ((g, &a), &r) in gop.iter().zip(ap).zip(&real) {
-                                if r {
-                                    gip[a] += *g;
-                                }
+                team::each_chunk_mut(gi, k * m, |t, gi| {
+                    let (go, arg) = (team::chunk(&go, k * p, t), team::chunk(&arg, k * p, t));
+                    for ((gip, gop), ap) in gi
+                        .chunks_exact_mut(m)
+                        .zip(go.chunks_exact(p))
+                        .zip(arg.chunks_exact(p))
+                    {
+                        for ((g, &a), &r) in gop.iter().zip(ap).zip(&real) {
+                            if r {
+                                gip[a] += *g;
                             }
                         }
-                    });
+                    }
+                });
             })
         });
     }
@@ -197,20 +192,20 @@ pub(crate) fn sum<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
     let (index, weights) = sum_taps::<E>(plan);
     let mut out = vec![E::zero(); n * p];
     let k = planes_per_task(n, p.max(m));
-    xs.par_chunks((k * m).max(1))
-        .zip(out.par_chunks_mut((k * p).max(1)))
-        .for_each(|(xs, out)| sum_forward(xs, out, (m, p, taps), copy, &index, &weights));
+    team::each_chunk_mut(&mut out, k * p, |t, out| {
+        let xs = team::chunk(&xs, k * m, t);
+        sum_forward(xs, out, (m, p, taps), copy, &index, &weights)
+    });
     drop(xs);
     let out = inp.device().try_tensor_from_vec(out, out_shape)?;
     if T::OWNS_TAPE {
         let (out_ghost, inp_ghost) = (out.ghost(), inp.ghost());
         tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
             with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
-                gi.par_chunks_mut((k * m).max(1))
-                    .zip(go.par_chunks((k * p).max(1)))
-                    .for_each(|(gi, go)| {
-                        sum_backward(gi, go, (m, p, taps), copy, &index, &weights)
-                    });
+                team::each_chunk_mut(gi, k * m, |t, gi| {
+                    let go = team::chunk(&go, k * p, t);
+                    sum_backward(gi, go, (m, p, taps), copy, &index, &weights)
+                });
             })
         });
     }

@@ -276,7 +276,8 @@ impl DstPtr {
 }
 
 /// Calls `f(c, (j0, j1))` for column ranges that cover `0..n` (boundaries
-/// multiples of `unit`), on rayon's pool when `threaded` and the product
+/// multiples of `unit`), on the kernels' [`team`](crate::kernels::team) (as
+/// many threads as rayon's pool has) when `threaded` and the product
 /// (`m * n * k` multiply-adds) is worth at least two tasks, else once on
 /// the calling thread. Every element of C is computed by one call, so the
 /// results do not depend on the split.
@@ -288,7 +289,6 @@ pub(crate) fn split_columns(
     dst: &mut [f32],
     f: impl Fn(DstPtr, (usize, usize)) + Sync,
 ) {
-    use rayon::prelude::*;
     let units = n.div_ceil(unit);
     let tasks = if threaded {
         let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
@@ -304,6 +304,6 @@ pub(crate) fn split_columns(
     if tasks == 1 {
         f(c, (0, n));
     } else {
-        (0..tasks).into_par_iter().for_each(|t| f(c, range(t)));
+        crate::kernels::team::run(tasks, &|t| f(c, range(t)));
     }
 }
