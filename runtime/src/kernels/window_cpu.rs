@@ -158,7 +158,7 @@ pub(crate) fn max<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
         tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
             with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
                 team::each_chunk_mut(gi, k * m, |t, gi| {
-                    let (go, arg) = (team::chunk(&go, k * p, t), team::chunk(&arg, k * p, t));
+                    let (go, arg) = (team::chunk(go, k * p, t), team::chunk(&arg, k * p, t));
                     for ((gip, gop), ap) in gi
                         .chunks_exact_mut(m)
                         .zip(go.chunks_exact(p))
@@ -203,7 +203,7 @@ pub(crate) fn sum<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
         tape.add_backward_op(move |grads: &mut Gradients<E, Cpu>| {
             with_grads!(grads, &out_ghost, &inp_ghost, |go, gi| {
                 team::each_chunk_mut(gi, k * m, |t, gi| {
-                    let go = team::chunk(&go, k * p, t);
+                    let go = team::chunk(go, k * p, t);
                     sum_backward(gi, go, (m, p, taps), copy, &index, &weights)
                 });
             })
