@@ -9,7 +9,7 @@
 //!   optimizer's update), with `fit`'s defaults (accuracy predictions for
 //!   class targets, gradient norms on; `--no-grad-norms` turns them off);
 //! * inference: `model.forward(x)` on a prepared batch, no tape
-//!   (`--train-only` skips it, for profiling).
+//!   (`--train-only` skips it, for profiling; `--infer-only` skips training).
 //!
 //! The `lstm` row (a language model: a class per step) times the step
 //! torch_baseline times, written out ([`bench_lm`]): forward, cross-entropy
@@ -168,7 +168,7 @@ fn bench_lm(o: &Opts) -> sxima::Result<BenchResult> {
             grads = Some(g);
             Ok(())
         },
-        o,
+        &o.for_training(),
     )?;
     let infer = o.for_inference();
     let (_, infer_s) = time_loop(
@@ -229,6 +229,8 @@ struct Opts {
     grad_norms: bool,
     /// Time training only (for profiling).
     train_only: bool,
+    /// Time inference only (for profiling).
+    infer_only: bool,
     /// Batch-1 latency through `Predictor` instead of throughput.
     latency: bool,
     /// Timed calls per model in `--latency`.
@@ -250,6 +252,18 @@ impl Opts {
         }
     }
 
+    /// The settings of the training timing: a single short repeat with
+    /// `--infer-only` (profiling the inference forward), else as given.
+    fn for_training(&self) -> Opts {
+        Opts {
+            repeats: if self.infer_only { 1 } else { self.repeats },
+            seconds: if self.infer_only { 0.0 } else { self.seconds },
+            warmup: if self.infer_only { 0 } else { self.warmup },
+            models: Vec::new(),
+            ..*self
+        }
+    }
+
     fn parse() -> Result<Self, String> {
         let mut o = Opts {
             models: Vec::new(),
@@ -260,6 +274,7 @@ impl Opts {
             json: false,
             grad_norms: true,
             train_only: false,
+            infer_only: false,
             latency: false,
             calls: 10_000,
             rss_epoch: false,
@@ -276,6 +291,7 @@ impl Opts {
                 "--json" => o.json = true,
                 "--no-grad-norms" => o.grad_norms = false,
                 "--train-only" => o.train_only = true,
+                "--infer-only" => o.infer_only = true,
                 "--latency" => o.latency = true,
                 "--calls" => o.calls = parse(&value("--calls")?)?,
                 "--rss-epoch" => o.rss_epoch = true,
@@ -447,7 +463,7 @@ where
             )
             .map(|_| ())
         },
-        o,
+        &o.for_training(),
     )?;
     let xt = input_tensor::<f32, Cpu, M>(&dev, &x, batch)?;
     let infer = o.for_inference();

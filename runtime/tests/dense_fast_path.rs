@@ -366,3 +366,86 @@ fn same_init_and_checkpoint_names_as_dfdx_linear() {
     assert_eq!(back.weight.as_vec(), new_nb.weight.as_vec());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `x W^T + b` from the layer's current parameters, by hand in f64.
+fn by_hand<const I: usize, const O: usize>(fc: &Dense<I, O, f32, Cpu>, x: &[f32]) -> Vec<f64> {
+    let (w, b) = (fc.weight.as_vec(), fc.bias.as_vec());
+    x.chunks(I)
+        .flat_map(|row| {
+            (0..O).map(|o| {
+                (0..I).fold(b[o] as f64, |acc, i| {
+                    acc + row[i] as f64 * w[o * I + i] as f64
+                })
+            })
+        })
+        .collect()
+}
+
+fn assert_close(got: &[f32], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
+            "{what}: [{k}] {g} vs {w}"
+        );
+    }
+}
+
+/// Inference passes reuse a kept host copy of W (`param_cache`); after every
+/// kind of change to the parameters they must see the new values: an
+/// optimizer step (after a training pass), a direct write (with no training
+/// pass since the last inference), a clone changed on its own.
+#[test]
+fn inference_sees_every_change_of_the_weights() {
+    use sxima_runtime::optim::{Adam, AdamConfig, Optimizer};
+    let dev = Cpu::seed_from_u64(21);
+    let mut fc = Dense::<37, 11, f32, Cpu>::build(&dev);
+    let x: Tensor<Rank2<6, 37>, f32, _> = dev.sample_normal();
+    let xs = x.as_vec();
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.05,
+        ..Default::default()
+    })
+    .unwrap();
+    for step in 0..4 {
+        // Twice: the second pass is answered from the kept copy.
+        assert_close(
+            &fc.forward(x.clone()).as_vec(),
+            &by_hand(&fc, &xs),
+            "before the step",
+        );
+        assert_close(&fc.forward(x.clone()).as_vec(), &by_hand(&fc, &xs), "again");
+        let before = fc.weight.as_vec();
+        let mut grads = fc.alloc_grads();
+        let y = fc.forward(x.trace(grads));
+        grads = y.square().sum().backward();
+        Optimizer::<_, f32, Cpu>::step_and_zero(&mut opt, &mut fc, &mut grads).unwrap();
+        assert_ne!(fc.weight.as_vec(), before, "step {step} changed W");
+        assert_close(
+            &fc.forward(x.clone()).as_vec(),
+            &by_hand(&fc, &xs),
+            "after the step",
+        );
+    }
+    // A direct write, with no training pass since the last inference.
+    let _ = fc.forward(x.clone());
+    fc.weight.copy_from(&vec![0.25; 37 * 11]);
+    assert_close(
+        &fc.forward(x.clone()).as_vec(),
+        &by_hand(&fc, &xs),
+        "after copy_from",
+    );
+    // A clone changed on its own; the original is unchanged.
+    let mut other = fc.clone();
+    other.weight[[3, 5]] = 9.0;
+    assert_close(
+        &other.forward(x.clone()).as_vec(),
+        &by_hand(&other, &xs),
+        "changed clone",
+    );
+    assert_close(
+        &fc.forward(x.clone()).as_vec(),
+        &by_hand(&fc, &xs),
+        "original",
+    );
+}

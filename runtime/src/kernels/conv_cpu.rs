@@ -15,6 +15,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::matmul;
+use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
 use crate::layers::conv_generic::{check_operands, Dyn4};
@@ -49,9 +50,12 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
 
     // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
     // walks the tensor element by element).
+    // (An inference pass reuses kept copies of W and the bias, see
+    // `param_cache`.)
+    let reuse = !T::OWNS_TAPE;
     let x_data = host_copy(&x);
-    let w_data = host_copy(&w);
-    let bias_data = bias.as_ref().map(host_copy);
+    let w_data = host_param(&w, reuse);
+    let bias_data = bias.as_ref().map(|b| host_param(b, reuse));
     let taps = Taps::new(&geom);
     let (out, cols) = forward(
         &x_data,

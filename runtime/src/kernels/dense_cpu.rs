@@ -17,6 +17,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::matmul_par;
+use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::host_copy;
 use crate::layers::dense_generic::Rows;
 
@@ -51,10 +52,10 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     };
     let threaded = rows * o * i >= THREADED_MACS;
 
-    // Host copies of x and W in pooled buffers (one memcpy each); the
-    // backward keeps them.
+    // Host copies of x and W (one memcpy each; an inference pass reuses a
+    // kept copy of W, see `param_cache`); the backward keeps them.
     let x_data = host_copy(&x);
-    let w_data = host_copy(&w);
+    let w_data = host_param(&w, !T::OWNS_TAPE);
     // Output rows start as the bias (copied once, then repeated), or zero.
     let mut out = vec![E::zero(); rows * o];
     if let (Some(b), true) = (&bias, rows > 0) {

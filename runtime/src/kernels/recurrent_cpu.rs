@@ -30,6 +30,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
 use crate::kernels::gemm_cpu::{matmul, matmul_par};
+use crate::kernels::param_cache::{host_param, HostParam};
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
 use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
@@ -99,10 +100,12 @@ where
             z
         }
     };
+    // Inference passes reuse kept copies of the weights (`param_cache`).
+    let reuse = !Tp::OWNS_TAPE;
     let w = Weights {
-        w_ih: host_copy(p.weight_ih),
-        w_hh: host_copy(p.weight_hh),
-        b_hh: host_copy(p.bias_hh),
+        w_ih: host_param(p.weight_ih, reuse),
+        w_hh: host_param(p.weight_hh, reuse),
+        b_hh: host_param(p.bias_hh, reuse),
     };
     let x_h = host_copy(&x);
     let h0_h = host(h0.as_ref());
@@ -111,7 +114,7 @@ where
     // z = x W_ih^T + bias, every step at once.
     let mut z = Scratch::uninit(n * steps * gh, E::zero());
     {
-        let b_ih = host_copy(p.bias_ih);
+        let b_ih = host_param(p.bias_ih, reuse);
         let fold_hh = math != CellMath::GruResetAfter;
         let bias: Vec<E> = (0..gh)
             .map(|g| {
@@ -266,11 +269,11 @@ impl Geo {
 /// Host copies of the parameters the recurrence reads.
 struct Weights<E: Elem> {
     /// `[G*H, I]`.
-    w_ih: Scratch<E>,
+    w_ih: HostParam<E>,
     /// `[G*H, H]`.
-    w_hh: Scratch<E>,
+    w_hh: HostParam<E>,
     /// `[G*H]`.
-    b_hh: Scratch<E>,
+    b_hh: HostParam<E>,
 }
 
 /// One run's rows of the per-step buffers (`rows` batch rows, each
@@ -788,10 +791,10 @@ mod tests {
             .collect()
     }
 
-    fn scratch(v: &[f32]) -> Scratch<f32> {
+    fn scratch(v: &[f32]) -> HostParam<f32> {
         let mut s = Scratch::uninit(v.len(), 0.0);
         s.copy_from_slice(v);
-        s
+        HostParam::Copied(s)
     }
 
     /// Every buffer one forward and one backward run writes, for a variant.

@@ -270,6 +270,12 @@ unsafe impl Send for DstPtr {}
 unsafe impl Sync for DstPtr {}
 
 impl DstPtr {
+    /// The pointer of `dst`, which stays borrowed mutably by the caller
+    /// while tasks write disjoint parts of it.
+    pub(crate) fn new(dst: &mut [f32]) -> Self {
+        DstPtr(dst.as_mut_ptr())
+    }
+
     pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
@@ -296,7 +302,7 @@ pub(crate) fn split_columns(
     } else {
         1
     };
-    let c = DstPtr(dst.as_mut_ptr());
+    let c = DstPtr::new(dst);
     let range = |t: usize| {
         let (u0, u1) = (units * t / tasks, units * (t + 1) / tasks);
         (u0 * unit, (u1 * unit).min(n))

@@ -118,6 +118,60 @@ unsafe fn pack_b(
     }
 }
 
+/// Panels of A one packing task handles when packing is split.
+const A_PANELS_PER_TASK: usize = 4;
+
+/// Packs all of A (`m x k`) into `dst` (`m_pad * k` values), block of k
+/// after block of k (block `p0 / KC` at `p0 * m_pad`); with `split`, groups
+/// of panels of every block on the team (each panel is written by one task,
+/// so the result is the same).
+///
+/// # Safety
+/// AVX-512F available; A's bounds checked for `m x k` and its strides.
+unsafe fn pack_all_a(
+    dst: &mut [f32],
+    a: &[f32],
+    (rs, cs): (usize, usize),
+    (m, k): (usize, usize),
+    split: bool,
+) {
+    let m_pad = m.div_ceil(MR) * MR;
+    assert_eq!(dst.len(), m_pad * k, "packed A length");
+    let panels = m_pad / MR;
+    let groups = if split {
+        panels.div_ceil(A_PANELS_PER_TASK)
+    } else {
+        1
+    };
+    let per = panels.div_ceil(groups);
+    let blocks = k.div_ceil(KC);
+    let out = DstPtr::new(dst);
+    let task = |t: usize| {
+        let (blk, grp) = (t / groups, t % groups);
+        let (p0, q0) = (blk * KC, grp * per);
+        let q1 = (q0 + per).min(panels);
+        if q0 >= q1 {
+            return;
+        }
+        let kc = KC.min(k - p0);
+        let rows = (q1 * MR).min(m) - q0 * MR;
+        let start = p0 * m_pad + q0 * kc * MR;
+        // SAFETY: panels `q0..q1` of block `blk` are `(q1 - q0) * kc * MR`
+        // values from `start`, inside `dst` (length asserted above) and
+        // written by this task only; A's rows from `q0 * MR` start at
+        // `q0 * MR * rs`, inside `a` (bounds checked by the caller).
+        unsafe {
+            let panel = std::slice::from_raw_parts_mut(out.get().add(start), (q1 - q0) * kc * MR);
+            pack_a(panel, &a[q0 * MR * rs..], (rs, cs), rows, p0, kc)
+        }
+    };
+    if blocks * groups > 1 && split {
+        crate::kernels::team::run(blocks * groups, &task);
+    } else {
+        (0..blocks * groups).for_each(task);
+    }
+}
+
 /// The packed product.
 ///
 /// # Safety
@@ -139,11 +193,9 @@ pub(super) unsafe fn packed_product(
     let m_pad = m.div_ceil(MR) * MR;
     // All of A, block of k after block of k: block `p0 / KC` starts at `p0 * m_pad`.
     let mut a_pack = take_buf(&A_BUF, m_pad * k);
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
-        // SAFETY: AVX-512F (contract).
-        unsafe { pack_a(&mut a_pack[p0 * m_pad..], lhs, lhs_strides, m, p0, kc) };
-    }
+    let split = threaded && m * n * k >= 2 * min_fmas_per_task;
+    // SAFETY: AVX-512F (contract).
+    unsafe { pack_all_a(&mut a_pack[..m_pad * k], lhs, lhs_strides, (m, k), split) };
     split_columns(
         threaded,
         min_fmas_per_task,
