@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn every_write_after_caching_is_seen() {
         let dev = Cpu::default();
-        let writes: [(&str, fn(&mut Tensor<Rank2<3, 4>, f32, Cpu>)); 5] = [
+        type Write = fn(&mut Tensor<Rank2<3, 4>, f32, Cpu>);
+        let writes: [(&str, Write); 5] = [
             ("copy_from", |w| w.copy_from(&[7.0; 12])),
             ("index_mut", |w| w[[1, 2]] = -3.0),
             ("fill_with_zeros", |w| w.fill_with_zeros()),
