@@ -102,11 +102,12 @@ where
     };
     // Inference passes reuse kept copies of the weights (`param_cache`).
     let reuse = !Tp::OWNS_TAPE;
-    let w = Weights {
-        w_ih: host_param(p.weight_ih, reuse),
-        w_hh: host_param(p.weight_hh, reuse),
-        b_hh: host_param(p.bias_hh, reuse),
-    };
+    let w = Weights::new(
+        host_param(p.weight_ih, reuse),
+        host_param(p.weight_hh, reuse),
+        host_param(p.bias_hh, reuse),
+        H,
+    );
     let x_h = host_copy(&x);
     let h0_h = host(h0.as_ref());
     let c0_h = host(c0.as_ref());
@@ -272,8 +273,36 @@ struct Weights<E: Elem> {
     w_ih: HostParam<E>,
     /// `[G*H, H]`.
     w_hh: HostParam<E>,
+    /// `W_hh^T`, `[H, G*H]` row-major: the right operand of every step's
+    /// `h W_hh^T` with contiguous rows, which the gemm streams as it is
+    /// (transposed once per pass instead of repacked at every step).
+    w_hh_t: Scratch<E>,
     /// `[G*H]`.
     b_hh: HostParam<E>,
+}
+
+impl<E: Elem> Weights<E> {
+    fn new(w_ih: HostParam<E>, w_hh: HostParam<E>, b_hh: HostParam<E>, h: usize) -> Self {
+        let gh = if h == 0 { 0 } else { w_hh.len() / h };
+        let mut w_hh_t = Scratch::uninit(gh * h, E::zero());
+        // In tiles of 16 x 16, so reads and writes both stay in a few lines.
+        const TILE: usize = 16;
+        for g0 in (0..gh).step_by(TILE) {
+            for j0 in (0..h).step_by(TILE) {
+                for g in g0..(g0 + TILE).min(gh) {
+                    for j in j0..(j0 + TILE).min(h) {
+                        w_hh_t[j * gh + g] = w_hh[g * h + j];
+                    }
+                }
+            }
+        }
+        Weights {
+            w_ih,
+            w_hh,
+            w_hh_t,
+            b_hh,
+        }
+    }
 }
 
 /// One run's rows of the per-step buffers (`rows` batch rows, each
@@ -467,8 +496,8 @@ fn forward_run<E: KernelFloat>(
                 true,
                 &hp[ti * h..],
                 (steps * h, 1),
-                &w.w_hh,
-                (1, h),
+                &w.w_hh_t,
+                (gh, 1),
             );
         } else {
             matmul(
@@ -478,8 +507,8 @@ fn forward_run<E: KernelFloat>(
                 true,
                 &hp[ti * h..],
                 (steps * h, 1),
-                &w.w_hh,
-                (1, h),
+                &w.w_hh_t,
+                (gh, 1),
             );
         }
         for r in 0..rows {
@@ -859,16 +888,17 @@ mod tests {
                     reverse,
                     math,
                 };
-                let w = Weights {
-                    w_ih: scratch(&[]),
-                    w_hh: scratch(
+                let w = Weights::new(
+                    scratch(&[]),
+                    scratch(
                         &values(g * h * h, 3)
                             .iter()
                             .map(|v| v * 0.3)
                             .collect::<Vec<_>>(),
                     ),
-                    b_hh: scratch(&values(g * h, 4)),
-                };
+                    scratch(&values(g * h, 4)),
+                    h,
+                );
                 let mut want = buffers(&geo, rows, 11);
                 let baseline: Run = variant!(forward_run, backward_run);
                 baseline(&geo, &w, &mut want);
