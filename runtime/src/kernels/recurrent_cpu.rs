@@ -283,7 +283,7 @@ struct Weights<E: Elem> {
 
 impl<E: Elem> Weights<E> {
     fn new(w_ih: HostParam<E>, w_hh: HostParam<E>, b_hh: HostParam<E>, h: usize) -> Self {
-        let gh = if h == 0 { 0 } else { w_hh.len() / h };
+        let gh = w_hh.len().checked_div(h).unwrap_or(0);
         let mut w_hh_t = Scratch::uninit(gh * h, E::zero());
         // In tiles of 16 x 16, so reads and writes both stay in a few lines.
         const TILE: usize = 16;
