@@ -11,9 +11,8 @@
 use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
-use crate::kernels::scratch::Scratch;
 use crate::kernels::{
-    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, recurrent_cpu, window_cpu,
+    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, param_cache, recurrent_cpu, window_cpu,
 };
 use crate::layers::batchnorm_generic::{batch_norm_infer_generic, batch_norm_train_generic};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
@@ -241,10 +240,16 @@ macro_rules! cpu_backend {
                 p: &mut Tensor<S, $e, Self>,
                 f: &mut dyn FnMut(&mut [$e], &mut [$e]),
             ) -> Result<bool, Self::Err> {
-                let mut ph = Scratch::uninit(p.shape().num_elements(), 0.0);
-                p.copy_into(&mut ph);
+                // The kept host copy when there is one (taken out first, so
+                // the write below is in place), kept again after the write.
+                let mut ph = param_cache::take(p).unwrap_or_else(|| {
+                    let mut ph = vec![0.0; p.shape().num_elements()];
+                    p.copy_into(&mut ph);
+                    ph
+                });
                 f(&mut ph, &mut grads.get_or_alloc_mut(p)?[..]);
                 p.copy_from(&ph);
+                param_cache::put(p, ph);
                 Ok(true)
             }
 

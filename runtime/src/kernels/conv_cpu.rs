@@ -50,12 +50,10 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
 
     // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
     // walks the tensor element by element).
-    // (An inference pass reuses kept copies of W and the bias, see
-    // `param_cache`.)
-    let reuse = !T::OWNS_TAPE;
+    // (W's and the bias's are usually kept ones, see `param_cache`.)
     let x_data = host_copy(&x);
-    let w_data = host_param(&w, reuse);
-    let bias_data = bias.as_ref().map(|b| host_param(b, reuse));
+    let w_data = host_param(&w);
+    let bias_data = bias.as_ref().map(host_param);
     let taps = Taps::new(&geom);
     let (out, cols) = forward(
         &x_data,

@@ -52,10 +52,10 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     };
     let threaded = rows * o * i >= THREADED_MACS;
 
-    // Host copies of x and W (one memcpy each; an inference pass reuses a
-    // kept copy of W, see `param_cache`); the backward keeps them.
+    // Host copies of x and W (W's is usually a kept one, see
+    // `param_cache`); the backward keeps them.
     let x_data = host_copy(&x);
-    let w_data = host_param(&w, !T::OWNS_TAPE);
+    let w_data = host_param(&w);
     // Output rows start as the bias (copied once, then repeated), or zero.
     let mut out = vec![E::zero(); rows * o];
     if let (Some(b), true) = (&bias, rows > 0) {

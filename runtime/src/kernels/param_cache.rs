@@ -1,10 +1,13 @@
-//! Host copies of parameter tensors for inference, reused from one forward
-//! pass to the next while the tensor still holds the same buffer.
+//! Host copies of parameter tensors, kept from one pass to the next while
+//! the tensor still holds the same buffer.
 //!
 //! Code outside dfdx 0.13 can read a `Cpu` tensor only by copying it
-//! (`copy_into`), so every inference pass through a dense layer copied its
-//! whole weight matrix: for the MLP at batch 1 that copy took longer than
-//! the product itself. Here the copy is made once and kept.
+//! (`copy_into`). Without this cache a training step copied every weight
+//! three times (the forward's copy, and the optimizer's copy out and back),
+//! and every inference pass copied it again: for the MLP at batch 1 that copy
+//! took longer than the product itself. With it, the optimizer writes each
+//! parameter back once and keeps its host copy here, and the passes that
+//! follow read that copy.
 //!
 //! **Why a kept copy can't go stale.** An entry holds a clone of the tensor,
 //! which shares (and so pins) its buffer: the buffer is neither freed nor
@@ -16,11 +19,10 @@
 //! exactly the data of that entry. Entries are keyed by that address, the
 //! buffer's length and the element type.
 //!
-//! Only inference passes (no tape) read and fill the cache. A pass with a
-//! tape (training) empties it first, so that the optimizer's update, which
-//! follows, writes in place instead of copying buffers the cache pins. At
-//! most [`CAPACITY_BYTES`] of copies are kept; the least recently used go
-//! first.
+//! sxima's optimizers ([`take`] then [`put`]) remove a parameter's entry
+//! before they write it, so the write happens in place, and enter the new
+//! values after it. At most [`CAPACITY_BYTES`] of copies are kept; the least
+//! recently used go first.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -51,25 +53,11 @@ impl<E: Elem> Deref for HostParam<E> {
     }
 }
 
-/// The data of `t` (its whole buffer, like [`host_copy`]). With `reuse`
-/// (an inference pass), a copy kept from an earlier call with the same
-/// buffer, or a new copy that is kept; without it (a training pass), the
-/// cache is emptied and a pooled copy returned.
-pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, reuse: bool) -> HostParam<E> {
-    if !reuse {
-        clear();
+/// The data of `t` (its whole buffer, like [`host_copy`]): the kept copy
+/// when there is one, else a new copy, which is kept.
+pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> HostParam<E> {
+    let Some(key) = Key::of(t) else {
         return HostParam::Copied(host_copy(t));
-    }
-    let len = t.shape().num_elements();
-    if len == 0 {
-        return HostParam::Copied(host_copy(t));
-    }
-    let key = Key {
-        // The address of element 0 is the buffer's start (dfdx tensors have
-        // no offset); only compared, never dereferenced.
-        addr: &t[Default::default()] as *const E as usize,
-        len,
-        ty: TypeId::of::<E>(),
     };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache.get_or_insert_with(Cache::default);
@@ -81,35 +69,40 @@ pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, reuse: bool) 
             return HostParam::Shared(data.clone());
         }
     }
-    let bytes = len * std::mem::size_of::<E>();
-    let mut copy = vec![E::zero(); len];
+    let mut copy = vec![E::zero(); key.len];
     t.copy_into(&mut copy);
     let data = Arc::new(copy);
-    if bytes <= CAPACITY_BYTES {
-        cache.make_room(bytes);
-        cache.bytes += bytes;
-        cache.entries.insert(
-            key,
-            Entry {
-                _pin: Box::new(t.clone()),
-                data: Box::new(data.clone()),
-                bytes,
-                last_use: now,
-            },
-        );
-    }
+    cache.insert(key, t, data.clone());
     HostParam::Shared(data)
 }
 
-/// Drops every kept copy (and unpins their buffers).
-pub(crate) fn clear() {
+/// Takes `t`'s kept copy out of the cache (unpinning its buffer, so that a
+/// write to `t` right after happens in place): the data of `t`, or `None`
+/// when no copy was kept.
+pub(crate) fn take<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Option<Vec<E>> {
+    let key = Key::of(t)?;
+    let entry = {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = cache.as_mut()?;
+        let entry = cache.entries.remove(&key)?;
+        cache.bytes -= entry.bytes;
+        entry
+    };
+    let data = *entry.data.downcast::<Arc<Vec<E>>>().ok()?;
+    // A pass that still reads the copy shares it: then it is copied.
+    Some(Arc::try_unwrap(data).unwrap_or_else(|shared| shared.to_vec()))
+}
+
+/// Keeps `data`, which must be the data of `t` (as just written to it).
+pub(crate) fn put<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, data: Vec<E>) {
+    let Some(key) = Key::of(t) else {
+        return;
+    };
+    debug_assert_eq!(data.len(), key.len, "param_cache::put: length");
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(cache) = cache.as_mut() {
-        if !cache.entries.is_empty() {
-            cache.entries.clear();
-            cache.bytes = 0;
-        }
-    }
+    let cache = cache.get_or_insert_with(Cache::default);
+    cache.clock += 1;
+    cache.insert(key, t, Arc::new(data));
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +110,20 @@ struct Key {
     addr: usize,
     len: usize,
     ty: TypeId,
+}
+
+impl Key {
+    /// `t`'s key; `None` for an empty tensor.
+    fn of<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Option<Key> {
+        let len = t.shape().num_elements();
+        (len > 0).then(|| Key {
+            // The address of element 0 is the buffer's start (dfdx tensors
+            // have no offset); only compared, never dereferenced.
+            addr: &t[Default::default()] as *const E as usize,
+            len,
+            ty: TypeId::of::<E>(),
+        })
+    }
 }
 
 struct Entry {
@@ -136,6 +143,28 @@ struct Cache {
 }
 
 impl Cache {
+    /// Keeps `data` as the data of `t` (replacing an older entry of the key).
+    fn insert<S: Shape, E: Elem>(&mut self, key: Key, t: &Tensor<S, E, Cpu>, data: Arc<Vec<E>>) {
+        let bytes = key.len * std::mem::size_of::<E>();
+        if let Some(old) = self.entries.remove(&key) {
+            self.bytes -= old.bytes;
+        }
+        if bytes > CAPACITY_BYTES {
+            return;
+        }
+        self.make_room(bytes);
+        self.bytes += bytes;
+        self.entries.insert(
+            key,
+            Entry {
+                _pin: Box::new(t.clone()),
+                data: Box::new(data),
+                bytes,
+                last_use: self.clock,
+            },
+        );
+    }
+
     /// Drops the least recently used entries until `bytes` more fit.
     fn make_room(&mut self, bytes: usize) {
         while self.bytes + bytes > CAPACITY_BYTES {
@@ -181,7 +210,7 @@ mod tests {
         // cache, so a pair of calls may miss now and then; most must hit.
         let hits = (0..20)
             .filter(|_| {
-                let (a, b) = (host_param(&w, true), host_param(&w.clone(), true));
+                let (a, b) = (host_param(&w), host_param(&w.clone()));
                 assert_eq!(data(&a), w.as_vec());
                 assert_eq!(data(&b), w.as_vec());
                 shared(&a, &b)
@@ -207,18 +236,18 @@ mod tests {
         for (name, write) in writes {
             // Only the cache shares `w`'s buffer when it is written.
             let mut w = weights(&dev, 2.0);
-            let before = host_param(&w, true);
+            let before = host_param(&w);
             write(&mut w);
-            let after = host_param(&w, true);
+            let after = host_param(&w);
             assert_eq!(data(&after), w.as_vec(), "{name}: the new data");
             assert_ne!(data(&after), data(&before), "{name}: the data changed");
             // A clone taken before a write still reads the old data.
             let mut w = weights(&dev, 2.0);
             let kept = w.clone();
-            let before = host_param(&kept, true);
+            let before = host_param(&kept);
             write(&mut w);
-            assert_eq!(data(&host_param(&kept, true)), data(&before), "{name}");
-            assert_eq!(data(&host_param(&w, true)), w.as_vec(), "{name}");
+            assert_eq!(data(&host_param(&kept)), data(&before), "{name}");
+            assert_eq!(data(&host_param(&w)), w.as_vec(), "{name}");
         }
     }
 
@@ -227,18 +256,29 @@ mod tests {
         let dev = Cpu::default();
         for seed in 0..50 {
             let w = weights(&dev, seed as f32);
-            assert_eq!(data(&host_param(&w, true)), w.as_vec(), "seed {seed}");
+            assert_eq!(data(&host_param(&w)), w.as_vec(), "seed {seed}");
             drop(w);
         }
     }
 
     #[test]
-    fn a_training_pass_returns_a_fresh_copy() {
+    fn take_unpins_and_put_keeps_the_written_values() {
         let dev = Cpu::default();
-        let w = weights(&dev, 3.0);
-        let _ = host_param(&w, true);
-        let fresh = host_param(&w, false);
-        assert!(matches!(fresh, HostParam::Copied(_)));
-        assert_eq!(fresh.to_vec(), w.as_vec());
+        let mut w = weights(&dev, 3.0);
+        let _ = host_param(&w);
+        // Taken: the data (when no other test emptied the cache meanwhile).
+        let mut data = take(&w).unwrap_or_else(|| w.as_vec());
+        assert_eq!(data, w.as_vec());
+        data.iter_mut().for_each(|v| *v *= 2.0);
+        w.copy_from(&data);
+        put(&w, data.clone());
+        assert_eq!(host_param(&w).to_vec(), data);
+        // Taking twice: the second finds nothing.
+        let _ = take(&w);
+        assert_eq!(take(&w), None);
+        // A write after `put` without `take` is still seen.
+        put(&w, w.as_vec());
+        w.copy_from(&[1.5; 12]);
+        assert_eq!(host_param(&w).to_vec(), vec![1.5; 12]);
     }
 }

@@ -100,12 +100,11 @@ where
             z
         }
     };
-    // Inference passes reuse kept copies of the weights (`param_cache`).
-    let reuse = !Tp::OWNS_TAPE;
+    // Usually kept copies of the weights (`param_cache`).
     let w = Weights::new(
-        host_param(p.weight_ih, reuse),
-        host_param(p.weight_hh, reuse),
-        host_param(p.bias_hh, reuse),
+        host_param(p.weight_ih),
+        host_param(p.weight_hh),
+        host_param(p.bias_hh),
         H,
     );
     let x_h = host_copy(&x);
@@ -115,7 +114,7 @@ where
     // z = x W_ih^T + bias, every step at once.
     let mut z = Scratch::uninit(n * steps * gh, E::zero());
     {
-        let b_ih = host_param(p.bias_ih, reuse);
+        let b_ih = host_param(p.bias_ih);
         let fold_hh = math != CellMath::GruResetAfter;
         let bias: Vec<E> = (0..gh)
             .map(|g| {
