@@ -273,8 +273,16 @@ impl Team {
     /// joined have left (their tasks are done then).
     fn close_and_wait(&self) {
         let mut s = self.state.fetch_or(CLOSED, Ordering::AcqRel) | CLOSED;
+        let mut spins = 0u32;
         while participants(s) != 0 {
-            std::hint::spin_loop();
+            // A helper that the OS paused mid-task may need this CPU: after
+            // a short spin, yield it at every check.
+            if spins < 4096 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
             s = self.state.load(Ordering::Acquire);
         }
     }

@@ -51,8 +51,12 @@ pub(crate) const SMALL_M: usize = 4;
 /// it streams B from cache and skips packing; on shorter products C's
 /// loads and stores dominate (micro-benchmark: `tests::sgemm_vs_gemm_crate`).
 pub(crate) const AXPY_MIN_K: usize = 64;
-/// Fewest multiply-adds one rayon task gets when a product is split.
+/// Fewest multiply-adds one task gets when a product is split.
 const MIN_FMAS_PER_TASK: usize = 1 << 19;
+/// Tasks per thread a product is split into (as its size allows): threads
+/// claim them as they come free, so a thread that the OS (or a hypervisor)
+/// pauses for a while holds up only a small part of the product.
+const TASKS_PER_THREAD: usize = 4;
 
 /// Which implementation [`sgemm_with`] may use (tests force each one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,7 +302,10 @@ pub(crate) fn split_columns(
     let units = n.div_ceil(unit);
     let tasks = if threaded {
         let by_work = (m * n * k / min_fmas_per_task.max(1)).max(1);
-        rayon::current_num_threads().min(units).min(by_work).max(1)
+        (TASKS_PER_THREAD * rayon::current_num_threads())
+            .min(units)
+            .min(by_work)
+            .max(1)
     } else {
         1
     };
