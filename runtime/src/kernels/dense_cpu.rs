@@ -17,7 +17,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::matmul_par;
-use crate::kernels::param_cache::host_param;
+use crate::kernels::param_cache::{host_param, host_param_t};
 use crate::kernels::scratch::host_copy;
 use crate::layers::dense_generic::Rows;
 
@@ -53,9 +53,14 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     let threaded = rows * o * i >= THREADED_MACS;
 
     // Host copies of x and W (W's is usually a kept one, see
-    // `param_cache`); the backward keeps them.
+    // `param_cache`); the backward keeps them. An inference pass reads the
+    // kept `W^T` instead, whose rows the gemm streams without repacking.
     let x_data = host_copy(&x);
-    let w_data = host_param(&w);
+    let w_data = if T::OWNS_TAPE {
+        host_param(&w)
+    } else {
+        host_param_t(&w, o)
+    };
     // Output rows start as the bias (copied once, then repeated), or zero.
     let mut out = vec![E::zero(); rows * o];
     if let (Some(b), true) = (&bias, rows > 0) {
@@ -64,7 +69,9 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             out.copy_within(..o, r * o);
         }
     }
-    // out [rows, O] += x [rows, I] (strides (I, 1)) x W^T [I, O] (strides (1, I)).
+    // out [rows, O] += x [rows, I] (strides (I, 1)) x W^T [I, O] (strides
+    // (1, I) in W, or (O, 1) in the transposed copy).
+    let w_t_strides = if T::OWNS_TAPE { (1, i) } else { (o, 1) };
     matmul_par(
         (rows, o, i),
         &mut out,
@@ -73,7 +80,7 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
         &x_data,
         (i, 1),
         &w_data,
-        (1, i),
+        w_t_strides,
         threaded,
     );
     let dev = x.device().clone();

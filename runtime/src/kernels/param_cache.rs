@@ -76,6 +76,61 @@ pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> HostParam<
     HostParam::Shared(data)
 }
 
+/// The data of `t` read as a row-major `rows x (len / rows)` matrix,
+/// transposed (`(len / rows) x rows`, row-major): kept beside `t`'s host copy
+/// (see [`host_param`]) and made once per buffer.
+///
+/// Panics if `rows` does not divide `t`'s length.
+pub(crate) fn host_param_t<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, rows: usize) -> HostParam<E> {
+    let len = t.shape().num_elements();
+    assert!(
+        rows > 0 && len % rows == 0,
+        "param_cache: {len} values in {rows} rows"
+    );
+    let Some(key) = Key::of(t) else {
+        return HostParam::Copied(Scratch::uninit(0, E::zero()));
+    };
+    let plain = host_param(t);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(Cache::default);
+    let bytes = len * std::mem::size_of::<E>();
+    let fits = cache.bytes + bytes <= CAPACITY_BYTES;
+    let Some(entry) = cache.entries.get_mut(&key) else {
+        // Not kept (too large for the cache): transposed for this call.
+        return HostParam::Shared(Arc::new(transposed(&plain, rows)));
+    };
+    if let Some((r, data)) = &entry.transposed {
+        if let (true, Some(data)) = (*r == rows, data.downcast_ref::<Arc<Vec<E>>>()) {
+            return HostParam::Shared(data.clone());
+        }
+    }
+    let data = Arc::new(transposed(&plain, rows));
+    if fits && entry.transposed.is_none() {
+        entry.transposed = Some((rows, Box::new(data.clone())));
+        entry.bytes += bytes;
+        cache.bytes += bytes;
+    }
+    HostParam::Shared(data)
+}
+
+/// `m` (row-major, `rows` rows) transposed, in tiles of 16 x 16 so that
+/// reads and writes both stay in a few cache lines.
+pub(crate) fn transposed<E: Elem>(m: &[E], rows: usize) -> Vec<E> {
+    const TILE: usize = 16;
+    let cols = m.len().checked_div(rows).unwrap_or(0);
+    let mut t = vec![E::zero(); rows * cols];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    t[c * rows + r] = m[r * cols + c];
+                }
+            }
+        }
+    }
+    t
+}
+
 /// Takes `t`'s kept copy out of the cache (unpinning its buffer, so that a
 /// write to `t` right after happens in place): the data of `t`, or `None`
 /// when no copy was kept.
@@ -131,6 +186,10 @@ struct Entry {
     _pin: Box<dyn Any + Send>,
     /// The `Arc<Vec<E>>` copy.
     data: Box<dyn Any + Send>,
+    /// The copy transposed (an `Arc<Vec<E>>`), as a matrix of the given
+    /// number of rows, once asked for.
+    transposed: Option<(usize, Box<dyn Any + Send>)>,
+    /// Bytes of both copies.
     bytes: usize,
     last_use: u64,
 }
@@ -159,6 +218,7 @@ impl Cache {
             Entry {
                 _pin: Box::new(t.clone()),
                 data: Box::new(data),
+                transposed: None,
                 bytes,
                 last_use: self.clock,
             },
@@ -258,6 +318,40 @@ mod tests {
             let w = weights(&dev, seed as f32);
             assert_eq!(data(&host_param(&w)), w.as_vec(), "seed {seed}");
             drop(w);
+        }
+    }
+
+    #[test]
+    fn the_transposed_copy_follows_the_data() {
+        let dev = Cpu::default();
+        let mut w = weights(&dev, 1.0);
+        let want = |w: &Tensor<Rank2<3, 4>, f32, Cpu>| {
+            let v = w.as_vec();
+            (0..4)
+                .flat_map(|c| (0..3).map(move |r| (r, c)))
+                .map(|(r, c)| v[r * 4 + c])
+                .collect::<Vec<f32>>()
+        };
+        assert_eq!(host_param_t(&w, 3).to_vec(), want(&w));
+        assert_eq!(host_param_t(&w, 3).to_vec(), want(&w), "kept");
+        w.copy_from(&(0..12).map(|i| -(i as f32)).collect::<Vec<_>>());
+        assert_eq!(host_param_t(&w, 3).to_vec(), want(&w), "after a write");
+        // As a matrix of another shape (the same buffer): transposed again.
+        assert_eq!(host_param_t(&w, 2).to_vec(), transposed(&w.as_vec(), 2));
+        // Through the optimizer's take and put.
+        let mut data = take(&w).unwrap_or_else(|| w.as_vec());
+        data[5] = 100.0;
+        w.copy_from(&data);
+        put(&w, data);
+        assert_eq!(host_param_t(&w, 3).to_vec(), want(&w), "after take and put");
+        for (rows, cols) in [(1, 1), (1, 7), (7, 1), (17, 33), (32, 16)] {
+            let m: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let t = transposed(&m, rows);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], m[r * cols + c], "{rows}x{cols}");
+                }
+            }
         }
     }
 

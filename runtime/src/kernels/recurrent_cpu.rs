@@ -30,7 +30,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
 use crate::kernels::gemm_cpu::{matmul, matmul_par};
-use crate::kernels::param_cache::{host_param, HostParam};
+use crate::kernels::param_cache::{host_param, host_param_t, HostParam};
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
 use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
@@ -101,12 +101,12 @@ where
         }
     };
     // Usually kept copies of the weights (`param_cache`).
-    let w = Weights::new(
-        host_param(p.weight_ih),
-        host_param(p.weight_hh),
-        host_param(p.bias_hh),
-        H,
-    );
+    let w = Weights {
+        w_ih: host_param(p.weight_ih),
+        w_hh: host_param(p.weight_hh),
+        w_hh_t: host_param_t(p.weight_hh, K::GATES * H),
+        b_hh: host_param(p.bias_hh),
+    };
     let x_h = host_copy(&x);
     let h0_h = host(h0.as_ref());
     let c0_h = host(c0.as_ref());
@@ -274,27 +274,18 @@ struct Weights<E: Elem> {
     w_hh: HostParam<E>,
     /// `W_hh^T`, `[H, G*H]` row-major: the right operand of every step's
     /// `h W_hh^T` with contiguous rows, which the gemm streams as it is
-    /// (transposed once per pass instead of repacked at every step).
-    w_hh_t: Scratch<E>,
+    /// (transposed once per buffer instead of repacked at every step).
+    w_hh_t: HostParam<E>,
     /// `[G*H]`.
     b_hh: HostParam<E>,
 }
 
+#[cfg(test)]
 impl<E: Elem> Weights<E> {
     fn new(w_ih: HostParam<E>, w_hh: HostParam<E>, b_hh: HostParam<E>, h: usize) -> Self {
         let gh = w_hh.len().checked_div(h).unwrap_or(0);
-        let mut w_hh_t = Scratch::uninit(gh * h, E::zero());
-        // In tiles of 16 x 16, so reads and writes both stay in a few lines.
-        const TILE: usize = 16;
-        for g0 in (0..gh).step_by(TILE) {
-            for j0 in (0..h).step_by(TILE) {
-                for g in g0..(g0 + TILE).min(gh) {
-                    for j in j0..(j0 + TILE).min(h) {
-                        w_hh_t[j * gh + g] = w_hh[g * h + j];
-                    }
-                }
-            }
-        }
+        let w_hh_t = crate::kernels::param_cache::transposed(&w_hh, gh);
+        let w_hh_t = HostParam::Shared(std::sync::Arc::new(w_hh_t));
         Weights {
             w_ih,
             w_hh,
