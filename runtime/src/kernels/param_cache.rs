@@ -84,7 +84,7 @@ pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> HostParam<
 pub(crate) fn host_param_t<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, rows: usize) -> HostParam<E> {
     let len = t.shape().num_elements();
     assert!(
-        rows > 0 && len % rows == 0,
+        rows > 0 && len.is_multiple_of(rows),
         "param_cache: {len} values in {rows} rows"
     );
     let Some(key) = Key::of(t) else {
