@@ -2,6 +2,8 @@
 
 use dfdx::shapes::Dtype;
 
+use crate::kernels::gemm_cpu::GemmArgs;
+
 /// A floating-point element type a model can be built with (`f32`, `f64`).
 ///
 /// This is the one bound generated code writes on its dtype parameter, so that
@@ -18,69 +20,18 @@ pub trait Elem:
     /// (row, column) strides for `lhs` and `rhs` (our own kernel for `f32`,
     /// the `gemm` crate for `f64`). Internal: panics if a slice is too short.
     #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn host_gemm(
-        mnk: (usize, usize, usize),
-        dst: &mut [Self],
-        dst_rs: usize,
-        accumulate: bool,
-        lhs: &[Self],
-        lhs_strides: (usize, usize),
-        rhs: &[Self],
-        rhs_strides: (usize, usize),
-        threaded: bool,
-    );
+    fn host_gemm(args: GemmArgs<'_, Self>);
 }
 
 impl Elem for f32 {
-    fn host_gemm(
-        mnk: (usize, usize, usize),
-        dst: &mut [f32],
-        dst_rs: usize,
-        accumulate: bool,
-        lhs: &[f32],
-        lhs_strides: (usize, usize),
-        rhs: &[f32],
-        rhs_strides: (usize, usize),
-        threaded: bool,
-    ) {
-        crate::kernels::sgemm::sgemm(
-            mnk,
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-            threaded,
-        )
+    fn host_gemm(args: GemmArgs<'_, f32>) {
+        crate::kernels::sgemm::sgemm(args)
     }
 }
 
 impl Elem for f64 {
-    fn host_gemm(
-        mnk: (usize, usize, usize),
-        dst: &mut [f64],
-        dst_rs: usize,
-        accumulate: bool,
-        lhs: &[f64],
-        lhs_strides: (usize, usize),
-        rhs: &[f64],
-        rhs_strides: (usize, usize),
-        threaded: bool,
-    ) {
-        crate::kernels::gemm_cpu::gemm_crate(
-            mnk,
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-            threaded,
-        )
+    fn host_gemm(args: GemmArgs<'_, f64>) {
+        crate::kernels::gemm_cpu::gemm_crate(args)
     }
 }
 

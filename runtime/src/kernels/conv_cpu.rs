@@ -14,7 +14,7 @@
 use dfdx::prelude::*;
 
 use crate::elem::Elem;
-use crate::kernels::gemm_cpu::matmul;
+use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
@@ -247,16 +247,17 @@ fn forward<E: Elem>(
     let sample = |b: usize, ob: &mut [E], cb: &mut [E]| {
         im2col_sample(&x[b * chw..(b + 1) * chw], cb, geom, taps);
         for g in 0..geom.groups {
-            matmul(
-                (cog, p, kg),
-                &mut ob[g * cog * p..],
-                p,
-                false,
-                &w[g * cog * kg..],
-                (kg, 1),
-                &cb[g * kg * p..],
-                (p, 1),
-            );
+            matmul(GemmArgs {
+                mnk: (cog, p, kg),
+                dst: &mut ob[g * cog * p..],
+                dst_rs: p,
+                accumulate: false,
+                lhs: &w[g * cog * kg..],
+                lhs_strides: (kg, 1),
+                rhs: &cb[g * kg * p..],
+                rhs_strides: (p, 1),
+                threaded: false,
+            });
         }
         if let Some(bias) = bias {
             for (o, &bo) in bias.iter().enumerate() {
@@ -340,27 +341,29 @@ fn backward<E: Elem>(
                 let cb = &cols[b * cik * p..(b + 1) * cik * p];
                 for g in 0..geom.groups {
                     // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
-                    matmul(
-                        (cog, kg, p),
-                        &mut dw[g * cog * kg..],
-                        kg,
-                        true,
-                        &gob[g * cog * p..],
-                        (p, 1),
-                        &cb[g * kg * p..],
-                        (1, p),
-                    );
+                    matmul(GemmArgs {
+                        mnk: (cog, kg, p),
+                        dst: &mut dw[g * cog * kg..],
+                        dst_rs: kg,
+                        accumulate: true,
+                        lhs: &gob[g * cog * p..],
+                        lhs_strides: (p, 1),
+                        rhs: &cb[g * kg * p..],
+                        rhs_strides: (1, p),
+                        threaded: false,
+                    });
                     // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
-                    matmul(
-                        (kg, p, cog),
-                        &mut dcols[g * kg * p..],
-                        p,
-                        false,
-                        &w[g * cog * kg..],
-                        (1, kg),
-                        &gob[g * cog * p..],
-                        (p, 1),
-                    );
+                    matmul(GemmArgs {
+                        mnk: (kg, p, cog),
+                        dst: &mut dcols[g * kg * p..],
+                        dst_rs: p,
+                        accumulate: false,
+                        lhs: &w[g * cog * kg..],
+                        lhs_strides: (1, kg),
+                        rhs: &gob[g * cog * p..],
+                        rhs_strides: (p, 1),
+                        threaded: false,
+                    });
                 }
                 for (o, d) in db.iter_mut().enumerate() {
                     *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);

@@ -16,7 +16,7 @@
 use dfdx::prelude::*;
 
 use crate::elem::Elem;
-use crate::kernels::gemm_cpu::matmul_par;
+use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::{host_param, host_param_t};
 use crate::kernels::scratch::host_copy;
 use crate::layers::dense_generic::Rows;
@@ -72,17 +72,17 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     // out [rows, O] += x [rows, I] (strides (I, 1)) x W^T [I, O] (strides
     // (1, I) in W, or (O, 1) in the transposed copy).
     let w_t_strides = if T::OWNS_TAPE { (1, i) } else { (o, 1) };
-    matmul_par(
-        (rows, o, i),
-        &mut out,
-        o,
-        true,
-        &x_data,
-        (i, 1),
-        &w_data,
-        w_t_strides,
+    matmul(GemmArgs {
+        mnk: (rows, o, i),
+        dst: &mut out,
+        dst_rs: o,
+        accumulate: true,
+        lhs: &x_data,
+        lhs_strides: (i, 1),
+        rhs: &w_data,
+        rhs_strides: w_t_strides,
         threaded,
-    );
+    });
     let dev = x.device().clone();
     let y = dev.try_tensor_from_vec(out, (rows, o))?;
 
@@ -95,29 +95,29 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             let mut gy = Storage::<E>::try_alloc_len(&dev, 0)?;
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut gy);
             // dx [rows, I] += dy [rows, O] (strides (O, 1)) x W [O, I] (strides (I, 1)).
-            matmul_par(
-                (rows, i, o),
-                &mut grads.get_or_alloc_mut(&x_g)?[..],
-                i,
-                true,
-                &gy[..],
-                (o, 1),
-                &w_data,
-                (i, 1),
+            matmul(GemmArgs {
+                mnk: (rows, i, o),
+                dst: &mut grads.get_or_alloc_mut(&x_g)?[..],
+                dst_rs: i,
+                accumulate: true,
+                lhs: &gy[..],
+                lhs_strides: (o, 1),
+                rhs: &w_data,
+                rhs_strides: (i, 1),
                 threaded,
-            );
+            });
             // dW [O, I] += dy^T [O, rows] (strides (1, O)) x x [rows, I] (strides (I, 1)).
-            matmul_par(
-                (o, i, rows),
-                &mut grads.get_or_alloc_mut(&w_g)?[..],
-                i,
-                true,
-                &gy[..],
-                (1, o),
-                &x_data,
-                (i, 1),
+            matmul(GemmArgs {
+                mnk: (o, i, rows),
+                dst: &mut grads.get_or_alloc_mut(&w_g)?[..],
+                dst_rs: i,
+                accumulate: true,
+                lhs: &gy[..],
+                lhs_strides: (1, o),
+                rhs: &x_data,
+                rhs_strides: (i, 1),
                 threaded,
-            );
+            });
             if let Some(b_g) = &b_g {
                 let mut sums = vec![E::zero(); o];
                 for row in gy.chunks_exact(o.max(1)) {

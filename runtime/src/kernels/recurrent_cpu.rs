@@ -29,7 +29,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
-use crate::kernels::gemm_cpu::{matmul, matmul_par};
+use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::{host_param, host_param_t, HostParam};
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
@@ -128,17 +128,17 @@ where
         for row in z.chunks_mut(gh) {
             row.copy_from_slice(&bias);
         }
-        matmul_par(
-            (n * steps, gh, I),
-            &mut z,
-            gh,
-            true,
-            &x_h,
-            (I, 1),
-            &w.w_ih,
-            (1, I),
-            true,
-        );
+        matmul(GemmArgs {
+            mnk: (n * steps, gh, I),
+            dst: &mut z,
+            dst_rs: gh,
+            accumulate: true,
+            lhs: &x_h,
+            lhs_strides: (I, 1),
+            rhs: &w.w_ih,
+            rhs_strides: (1, I),
+            threaded: true,
+        });
     }
 
     let geo = Geo {
@@ -479,27 +479,29 @@ fn forward_run<E: KernelFloat>(
             for row in hx.chunks_mut(gh) {
                 row.copy_from_slice(&w.b_hh);
             }
-            matmul(
-                (rows, gh, h),
-                &mut hx,
-                gh,
-                true,
-                &hp[ti * h..],
-                (steps * h, 1),
-                &w.w_hh_t,
-                (gh, 1),
-            );
+            matmul(GemmArgs {
+                mnk: (rows, gh, h),
+                dst: &mut hx,
+                dst_rs: gh,
+                accumulate: true,
+                lhs: &hp[ti * h..],
+                lhs_strides: (steps * h, 1),
+                rhs: &w.w_hh_t,
+                rhs_strides: (gh, 1),
+                threaded: false,
+            });
         } else {
-            matmul(
-                (rows, gh, h),
-                &mut z[ti * gh..],
-                steps * gh,
-                true,
-                &hp[ti * h..],
-                (steps * h, 1),
-                &w.w_hh_t,
-                (gh, 1),
-            );
+            matmul(GemmArgs {
+                mnk: (rows, gh, h),
+                dst: &mut z[ti * gh..],
+                dst_rs: steps * gh,
+                accumulate: true,
+                lhs: &hp[ti * h..],
+                lhs_strides: (steps * h, 1),
+                rhs: &w.w_hh_t,
+                rhs_strides: (gh, 1),
+                threaded: false,
+            });
         }
         for r in 0..rows {
             let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
@@ -641,16 +643,17 @@ fn backward_run<E: KernelFloat>(
             CellMath::GruResetAfter => (&dzh[ti * gh..], true),
             _ => (&z[ti * gh..], false),
         };
-        matmul(
-            (rows, h, gh),
-            dh,
-            h,
-            acc,
-            src,
-            (steps * gh, 1),
-            w_hh,
-            (h, 1),
-        );
+        matmul(GemmArgs {
+            mnk: (rows, h, gh),
+            dst: dh,
+            dst_rs: h,
+            accumulate: acc,
+            lhs: src,
+            lhs_strides: (steps * gh, 1),
+            rhs: w_hh,
+            rhs_strides: (h, 1),
+            threaded: false,
+        });
     }
 }
 
@@ -678,17 +681,17 @@ impl<E: Elem> Backprop<E> {
     fn add_w_hh(&self, dst: &mut [E]) {
         let Geo { h, gh, .. } = self.geo;
         let hp = &self.saved.hp;
-        matmul_par(
-            (gh, h, self.nt),
+        matmul(GemmArgs {
+            mnk: (gh, h, self.nt),
             dst,
-            h,
-            true,
-            self.dzh(),
-            (1, gh),
-            hp,
-            (h, 1),
-            true,
-        );
+            dst_rs: h,
+            accumulate: true,
+            lhs: self.dzh(),
+            lhs_strides: (1, gh),
+            rhs: hp,
+            rhs_strides: (h, 1),
+            threaded: true,
+        });
     }
 
     /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`.
@@ -696,7 +699,17 @@ impl<E: Elem> Backprop<E> {
         let gh = self.geo.gh;
         let (dz, x) = (&self.saved.z, &self.saved.x);
         let i = x.len() / self.nt.max(1);
-        matmul_par((gh, i, self.nt), dst, i, true, dz, (1, gh), x, (i, 1), true);
+        matmul(GemmArgs {
+            mnk: (gh, i, self.nt),
+            dst,
+            dst_rs: i,
+            accumulate: true,
+            lhs: dz,
+            lhs_strides: (1, gh),
+            rhs: x,
+            rhs_strides: (i, 1),
+            threaded: true,
+        });
     }
 
     /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
@@ -704,17 +717,17 @@ impl<E: Elem> Backprop<E> {
         let gh = self.geo.gh;
         let (dz, w_ih) = (&self.saved.z, &self.saved.w.w_ih);
         let i = w_ih.len() / gh.max(1);
-        matmul_par(
-            (self.nt, i, gh),
+        matmul(GemmArgs {
+            mnk: (self.nt, i, gh),
             dst,
-            i,
-            true,
-            dz,
-            (gh, 1),
-            w_ih,
-            (i, 1),
-            true,
-        );
+            dst_rs: i,
+            accumulate: true,
+            lhs: dz,
+            lhs_strides: (gh, 1),
+            rhs: w_ih,
+            rhs_strides: (i, 1),
+            threaded: true,
+        });
     }
 }
 

@@ -34,7 +34,7 @@ mod packed;
 #[cfg(test)]
 mod tests;
 
-use crate::kernels::gemm_cpu;
+use crate::kernels::gemm_cpu::{self, GemmArgs};
 
 /// Rows of an A panel (and of the microkernel's tile).
 pub(crate) const MR: usize = 8;
@@ -106,55 +106,28 @@ pub(crate) fn has_avx512() -> bool {
     }
 }
 
-/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x rhs [k, n]` with (row,
-/// column) strides for `lhs` and `rhs`; `accumulate` adds to `dst`;
-/// `threaded` splits large products over rayon's pool.
+/// The product `args` describes (see [`GemmArgs`]); `args.threaded` splits
+/// large products over the kernels' team.
 ///
 /// Panics if an operand's slice is too short for its sizes and strides.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn sgemm(
-    mnk: (usize, usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-    threaded: bool,
-) {
-    sgemm_with(
-        Opts::DEFAULT,
-        mnk,
-        dst,
-        dst_rs,
-        accumulate,
-        lhs,
-        lhs_strides,
-        rhs,
-        rhs_strides,
-        threaded,
-    )
+pub(crate) fn sgemm(args: GemmArgs<'_, f32>) {
+    sgemm_with(Opts::DEFAULT, args)
 }
 
 /// [`sgemm`] with explicit [`Opts`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn sgemm_with(
-    opts: Opts,
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-    threaded: bool,
-) {
+pub(crate) fn sgemm_with(opts: Opts, mut args: GemmArgs<'_, f32>) {
     if opts.path == Path::Fallback || !has_avx512() {
-        return gemm_cpu::gemm_crate(
-            (m, n, k),
-            dst,
+        return gemm_cpu::gemm_crate(args);
+    }
+    if !args.check_and_handle_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Copies of the sizes, strides and operand slices; `args.dst` stays
+        // in `args` for the packed path.
+        let GemmArgs {
+            mnk: (m, n, k),
             dst_rs,
             accumulate,
             lhs,
@@ -162,22 +135,8 @@ pub(crate) fn sgemm_with(
             rhs,
             rhs_strides,
             threaded,
-        );
-    }
-    if !gemm_cpu::check_and_handle_empty(
-        (m, n, k),
-        dst,
-        dst_rs,
-        accumulate,
-        lhs,
-        lhs_strides,
-        rhs,
-        rhs_strides,
-    ) {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
+            ..
+        } = args;
         let (lhs_rs, lhs_cs) = lhs_strides;
         let (rhs_rs, rhs_cs) = rhs_strides;
         let axpy = match opts.path {
@@ -193,7 +152,7 @@ pub(crate) fn sgemm_with(
                 tasks_min,
                 (m, n, k),
                 avx512::AXPY_NB,
-                dst,
+                args.dst,
                 |c, (j0, j1)| {
                     for i0 in (0..m).step_by(SMALL_M) {
                         // SAFETY: AVX-512F was detected above; the bounds of
@@ -226,7 +185,7 @@ pub(crate) fn sgemm_with(
         if rhs_rs == 1 && lhs_cs == 1 && dot {
             let tasks_min = opts.min_fmas_per_task;
             let threaded = threaded && m > SMALL_M;
-            split_columns(threaded, tasks_min, (m, n, k), 4, dst, |c, cols| {
+            split_columns(threaded, tasks_min, (m, n, k), 4, args.dst, |c, cols| {
                 // SAFETY: AVX-512F was detected above; the bounds of
                 // every operand were checked; `split_columns` gives this
                 // call its own columns of C.
@@ -248,20 +207,7 @@ pub(crate) fn sgemm_with(
         }
         // SAFETY: AVX-512F was detected above; the bounds of every operand
         // were checked and the sizes are non-zero (`check_and_handle_empty`).
-        unsafe {
-            packed::packed_product(
-                opts.min_fmas_per_task,
-                (m, n, k),
-                dst,
-                dst_rs,
-                accumulate,
-                lhs,
-                lhs_strides,
-                rhs,
-                rhs_strides,
-                threaded,
-            )
-        };
+        unsafe { packed::packed_product(opts.min_fmas_per_task, args) };
     }
 }
 

@@ -6,6 +6,7 @@ use std::cell::Cell;
 
 use super::avx512::{kernel_mr_nr, pack_a_rows, pack_b_cols};
 use super::{split_columns, DstPtr, KC, MR, NC, NR};
+use crate::kernels::gemm_cpu::GemmArgs;
 
 thread_local! {
     /// Reused packing buffers of this thread (taken out while in use, so a
@@ -176,20 +177,19 @@ unsafe fn pack_all_a(
 ///
 /// # Safety
 /// AVX-512F available; sizes non-zero and every operand's bounds checked
-/// for its sizes and strides (`gemm_cpu::check_and_handle_empty`).
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn packed_product(
-    min_fmas_per_task: usize,
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-    threaded: bool,
-) {
+/// for its sizes and strides (`GemmArgs::check_and_handle_empty`).
+pub(super) unsafe fn packed_product(min_fmas_per_task: usize, args: GemmArgs<'_, f32>) {
+    let GemmArgs {
+        mnk: (m, n, k),
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        threaded,
+    } = args;
     let m_pad = m.div_ceil(MR) * MR;
     // All of A, block of k after block of k: block `p0 / KC` starts at `p0 * m_pad`.
     let mut a_pack = take_buf(&A_BUF, m_pad * k);

@@ -73,15 +73,17 @@ fn check(case: Case, ops: &Operands, opts: Opts, accumulate: bool, threaded: boo
     let mut c = ops.c0.clone();
     sgemm_with(
         opts,
-        (m, n, k),
-        &mut c,
-        ops.c_rs,
-        accumulate,
-        &ops.a,
-        ops.a_strides,
-        &ops.b,
-        ops.b_strides,
-        threaded,
+        GemmArgs {
+            mnk: (m, n, k),
+            dst: &mut c,
+            dst_rs: ops.c_rs,
+            accumulate,
+            lhs: &ops.a,
+            lhs_strides: ops.a_strides,
+            rhs: &ops.b,
+            rhs_strides: ops.b_strides,
+            threaded,
+        },
     );
     let at = |i: usize, p: usize| ops.a[i * ops.a_strides.0 + p * ops.a_strides.1] as f64;
     let bt = |p: usize, j: usize| ops.b[p * ops.b_strides.0 + j * ops.b_strides.1] as f64;
@@ -243,17 +245,17 @@ fn default_options_match_a_naive_product() {
 #[should_panic]
 fn short_operand_panics() {
     let mut c = vec![0.0f32; 4];
-    sgemm(
-        (2, 2, 3),
-        &mut c,
-        2,
-        false,
-        &[1.0; 5],
-        (3, 1),
-        &[1.0; 6],
-        (2, 1),
-        false,
-    );
+    sgemm(GemmArgs {
+        mnk: (2, 2, 3),
+        dst: &mut c,
+        dst_rs: 2,
+        accumulate: false,
+        lhs: &[1.0; 5],
+        lhs_strides: (3, 1),
+        rhs: &[1.0; 6],
+        rhs_strides: (2, 1),
+        threaded: false,
+    });
 }
 
 /// GFLOP/s of our kernel vs the `gemm` crate on the products of the bench
@@ -301,15 +303,17 @@ fn sgemm_vs_gemm_crate() {
             let run = |c: &mut [f32]| {
                 sgemm_with(
                     opts,
-                    (m, n, k),
-                    c,
-                    ops.c_rs,
-                    false,
-                    &ops.a,
-                    ops.a_strides,
-                    &ops.b,
-                    ops.b_strides,
-                    false,
+                    GemmArgs {
+                        mnk: (m, n, k),
+                        dst: c,
+                        dst_rs: ops.c_rs,
+                        accumulate: false,
+                        lhs: &ops.a,
+                        lhs_strides: ops.a_strides,
+                        rhs: &ops.b,
+                        rhs_strides: ops.b_strides,
+                        threaded: false,
+                    },
                 )
             };
             run(&mut c);
