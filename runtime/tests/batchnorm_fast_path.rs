@@ -27,6 +27,23 @@ fn uniform<E: Elem>(lo: f64, hi: f64) -> rand_distr::Uniform<E> {
     rand_distr::Uniform::new(E::from(lo).unwrap(), E::from(hi).unwrap())
 }
 
+/// Training (batch statistics, running statistics updated) or inference
+/// (running statistics).
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Train,
+    Infer,
+}
+
+/// The implementation under test or the reference.
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    /// `Cpu`'s `Backend` methods (the kernel).
+    Kernel,
+    /// The device-generic composition.
+    Generic,
+}
+
 /// Parameters and running statistics `[C]` of one run.
 struct Params<const C: usize, E: Elem> {
     scale: Tensor<Rank1<C>, E, Cpu>,
@@ -35,16 +52,60 @@ struct Params<const C: usize, E: Elem> {
     var: Tensor<Rank1<C>, E, Cpu>,
 }
 
-/// One run on the kernel (`fast`) or the generic path, from fresh random
-/// tensors of `seed`: batch norm applied twice in a row (so the parameter
-/// gradients accumulate over two backward ops), loss
-/// `sum(out * go) + sum(x * gx) + sum(scale * gs) + sum(bias * gb)`.
+/// `eps` and `momentum` of every call.
+const EPS: f64 = 1e-3;
+const MOMENTUM: f64 = 0.3;
+
+/// One batch norm of `x [S]` (channels on axis 1) in `mode` on `path`,
+/// with or without a tape (`T`); training updates `p.mean` and `p.var`.
+fn batch_norm<const C: usize, S, Ax, E, T>(
+    mode: Mode,
+    path: Path,
+    p: &mut Params<C, E>,
+    x: Tensor<S, E, Cpu, T>,
+) -> Tensor<S, E, Cpu, T>
+where
+    S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
+    Ax: Axes,
+    E: Elem,
+    Cpu: Backend<E>,
+    T: Tape<E, Cpu>,
+{
+    let Params {
+        scale,
+        bias,
+        mean,
+        var,
+    } = p;
+    match (mode, path) {
+        (Mode::Train, Path::Kernel) => <Cpu as Backend<E>>::batch_norm_train::<C, S, Ax, T>(
+            x, scale, bias, mean, var, EPS, MOMENTUM,
+        ),
+        (Mode::Train, Path::Generic) => batch_norm_train_generic::<C, S, Ax, E, Cpu, T>(
+            x, scale, bias, mean, var, EPS, MOMENTUM,
+        ),
+        (Mode::Infer, Path::Kernel) => {
+            <Cpu as Backend<E>>::batch_norm_infer::<C, S, Ax, T>(x, scale, bias, mean, var, EPS)
+        }
+        (Mode::Infer, Path::Generic) => {
+            batch_norm_infer_generic::<C, S, Ax, E, Cpu, T>(x, scale, bias, mean, var, EPS)
+        }
+    }
+    .expect("batch norm")
+}
+
+/// One run in `mode` on `path`, from fresh random tensors of `seed`. With a
+/// tape: batch norm applied twice in a row (so the parameter gradients
+/// accumulate over two backward ops), loss
+/// `sum(out * go) + sum(x * gx) + sum(scale * gs) + sum(bias * gb)`;
+/// without: applied once. Returns the output, the gradients (taped) and the
+/// running statistics.
 fn run<const C: usize, S, Ax, E>(
     seed: u64,
     shape: S,
-    train: bool,
+    mode: Mode,
     taped: bool,
-    fast: bool,
+    path: Path,
 ) -> Results
 where
     S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
@@ -67,36 +128,7 @@ where
         dev.sample_like(&Rank1::<C>::default(), uniform(-1.0, 1.0)),
         dev.sample_like(&Rank1::<C>::default(), uniform(-1.0, 1.0)),
     );
-    let (eps, momentum) = (1e-3, 0.3);
-    let bn = |p: &mut Params<C, E>, x: Tensor<S, E, Cpu, OwnedTape<E, Cpu>>| {
-        match (train, fast) {
-            (true, true) => <Cpu as Backend<E>>::batch_norm_train::<C, S, Ax, _>(
-                x,
-                &p.scale,
-                &p.bias,
-                &mut p.mean,
-                &mut p.var,
-                eps,
-                momentum,
-            ),
-            (true, false) => batch_norm_train_generic::<C, S, Ax, E, Cpu, _>(
-                x,
-                &p.scale,
-                &p.bias,
-                &mut p.mean,
-                &mut p.var,
-                eps,
-                momentum,
-            ),
-            (false, true) => <Cpu as Backend<E>>::batch_norm_infer::<C, S, Ax, _>(
-                x, &p.scale, &p.bias, &p.mean, &p.var, eps,
-            ),
-            (false, false) => batch_norm_infer_generic::<C, S, Ax, E, Cpu, _>(
-                x, &p.scale, &p.bias, &p.mean, &p.var, eps,
-            ),
-        }
-        .expect("batch norm")
-    };
+    let bn = |p: &mut Params<C, E>, x| batch_norm::<C, S, Ax, E, _>(mode, path, p, x);
     let mut res: Results = Vec::new();
     if taped {
         let y = bn(&mut p, x.leaky_trace());
@@ -111,34 +143,7 @@ where
         res.push(("grad scale", f64s(g.get(&p.scale).as_vec())));
         res.push(("grad bias", f64s(g.get(&p.bias).as_vec())));
     } else {
-        // No tape: the same calls on the untraced tensor.
-        let y = match (train, fast) {
-            (true, true) => <Cpu as Backend<E>>::batch_norm_train::<C, S, Ax, _>(
-                x,
-                &p.scale,
-                &p.bias,
-                &mut p.mean,
-                &mut p.var,
-                eps,
-                momentum,
-            ),
-            (true, false) => batch_norm_train_generic::<C, S, Ax, E, Cpu, _>(
-                x,
-                &p.scale,
-                &p.bias,
-                &mut p.mean,
-                &mut p.var,
-                eps,
-                momentum,
-            ),
-            (false, true) => <Cpu as Backend<E>>::batch_norm_infer::<C, S, Ax, _>(
-                x, &p.scale, &p.bias, &p.mean, &p.var, eps,
-            ),
-            (false, false) => batch_norm_infer_generic::<C, S, Ax, E, Cpu, _>(
-                x, &p.scale, &p.bias, &p.mean, &p.var, eps,
-            ),
-        }
-        .expect("batch norm");
+        let y = batch_norm::<C, S, Ax, E, _>(mode, path, &mut p, x);
         res.push(("output", f64s(y.as_vec())));
     }
     res.push(("running_mean", f64s(p.mean.as_vec())));
@@ -170,12 +175,12 @@ where
     E: Elem,
     Cpu: Backend<E>,
 {
-    for (k, train) in [true, false].into_iter().enumerate() {
+    for (k, mode) in [Mode::Train, Mode::Infer].into_iter().enumerate() {
         for taped in [true, false] {
             let seed = 10 + k as u64;
-            let fast = run::<C, S, Ax, E>(seed, shape, train, taped, true);
-            let generic = run::<C, S, Ax, E>(seed, shape, train, taped, false);
-            let what = format!("{what} {shape:?} train={train} taped={taped}");
+            let fast = run::<C, S, Ax, E>(seed, shape, mode, taped, Path::Kernel);
+            let generic = run::<C, S, Ax, E>(seed, shape, mode, taped, Path::Generic);
+            let what = format!("{what} {shape:?} {mode:?} taped={taped}");
             assert_same(&what, &fast, &generic, tol);
         }
     }
@@ -215,27 +220,18 @@ fn batch_norm_kernel_reads_a_broadcast_input() {
     let dev = Cpu::seed_from_u64(5);
     let row: Tensor<Rank2<3, 4>, f64, Cpu> = dev.sample_normal();
     let x: Tensor<Rank3<2, 3, 4>, f64, Cpu> = row.broadcast();
-    let scale = dev.tensor([1.0, 2.0, 0.5]);
-    let bias = dev.tensor([0.0, 1.0, -1.0]);
-    let (mut m1, mut v1) = (dev.zeros::<Rank1<3>>(), dev.ones::<Rank1<3>>());
-    let (mut m2, mut v2) = (m1.clone(), v1.clone());
-    let fast = <Cpu as Backend<f64>>::batch_norm_train::<3, _, Axes2<0, 2>, _>(
-        x.clone(),
-        &scale,
-        &bias,
-        &mut m1,
-        &mut v1,
-        1e-5,
-        0.1,
-    )
-    .unwrap();
-    let generic = batch_norm_train_generic::<3, _, Axes2<0, 2>, f64, Cpu, _>(
-        x, &scale, &bias, &mut m2, &mut v2, 1e-5, 0.1,
-    )
-    .unwrap();
+    let params = || Params::<3, f64> {
+        scale: dev.tensor([1.0, 2.0, 0.5]),
+        bias: dev.tensor([0.0, 1.0, -1.0]),
+        mean: dev.zeros(),
+        var: dev.ones(),
+    };
+    let (mut p1, mut p2) = (params(), params());
+    let fast = batch_norm::<3, _, Axes2<0, 2>, _, _>(Mode::Train, Path::Kernel, &mut p1, x.clone());
+    let generic = batch_norm::<3, _, Axes2<0, 2>, _, _>(Mode::Train, Path::Generic, &mut p2, x);
     assert!(first_mismatch(&fast.as_vec(), &generic.as_vec(), 1e-12).is_none());
-    assert!(first_mismatch(&m1.as_vec(), &m2.as_vec(), 1e-12).is_none());
-    assert!(first_mismatch(&v1.as_vec(), &v2.as_vec(), 1e-12).is_none());
+    assert!(first_mismatch(&p1.mean.as_vec(), &p2.mean.as_vec(), 1e-12).is_none());
+    assert!(first_mismatch(&p1.var.as_vec(), &p2.var.as_vec(), 1e-12).is_none());
 }
 
 /// The kernel's results (output, running statistics, gradients) are the same
@@ -243,22 +239,23 @@ fn batch_norm_kernel_reads_a_broadcast_input() {
 /// order fixed by the sizes.
 #[test]
 fn batch_norm_kernel_is_thread_count_independent() {
-    let on = |threads: usize, train: bool| {
+    let on = |threads: usize, mode: Mode| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
             .install(|| {
-                run::<7, _, Axes3<0, 2, 3>, f32>(3, (13, Const::<7>, 9, 11), train, true, true)
+                let shape = (13, Const::<7>, 9, 11);
+                run::<7, _, Axes3<0, 2, 3>, f32>(3, shape, mode, true, Path::Kernel)
             })
     };
-    for train in [true, false] {
-        let one = on(1, train);
+    for mode in [Mode::Train, Mode::Infer] {
+        let one = on(1, mode);
         for threads in [2, 3] {
-            let other = on(threads, train);
+            let other = on(threads, mode);
             for ((name, a), (_, b)) in one.iter().zip(&other) {
                 let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
-                assert!(same, "{name}: 1 vs {threads} threads, train={train}");
+                assert!(same, "{name}: 1 vs {threads} threads, {mode:?}");
             }
         }
     }
