@@ -5,7 +5,7 @@
 //! (`Tape::add_backward_op`, `Gradients::get_or_alloc_mut`) instead of the
 //! dozen broadcast ops of the generic composition.
 //!
-//! * Statistics per channel, channels in parallel (rayon), each channel's
+//! * Statistics per channel, channels in parallel (the kernels' `team`), each channel's
 //!   sums by one task in a fixed order: `f32` values are accumulated in `f64`,
 //!   in 8 lanes by position within a run of `L` (so the loop vectorizes),
 //!   the lanes then summed pairwise. Results depend on the sizes only, never

@@ -82,14 +82,14 @@ pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> HostParam<
 ///
 /// Panics if `rows` does not divide `t`'s length.
 pub(crate) fn host_param_t<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, rows: usize) -> HostParam<E> {
-    let len = t.shape().num_elements();
+    let Some(key) = Key::of(t) else {
+        return HostParam::Copied(Scratch::uninit(0, E::zero()));
+    };
+    let len = key.len;
     assert!(
         rows > 0 && len.is_multiple_of(rows),
         "param_cache: {len} values in {rows} rows"
     );
-    let Some(key) = Key::of(t) else {
-        return HostParam::Copied(Scratch::uninit(0, E::zero()));
-    };
     let plain = host_param(t);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache.get_or_insert_with(Cache::default);
