@@ -1,7 +1,7 @@
 //! CPU fast path of the convolution core: per sample, im2col into a
 //! contiguous matrix and one `gemm` per group; the backward pass (two more
 //! gemms and a col2im scatter-add per sample) is hand-written and registered
-//! on the dfdx tape. Samples run in parallel on rayon's pool (each gemm
+//! on the dfdx tape. Samples run in parallel on the kernels' `team` (each gemm
 //! single-threaded), which keeps every matrix of a sample in cache.
 //!
 //! Same contract as [`crate::layers::im2col::conv_forward`]; `Cpu`'s choice
@@ -317,7 +317,7 @@ fn backward<E: Elem>(
         "conv: saved im2col length"
     );
     // Contiguous runs of samples, each with its own dW, db and dcols scratch
-    // (a rayon `fold` would make an accumulator per split), summed in run
+    // (one accumulator per run, not per thread), summed in run
     // order. The number of runs is fixed, not the thread count, so the
     // float sums (and the trained weights) are bit-identical for any number
     // of threads.

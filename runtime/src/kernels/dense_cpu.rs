@@ -9,7 +9,7 @@
 //!
 //! dfdx's `Linear` runs a matmul, then a broadcast add (a second pass and
 //! allocation), and several ops backwards. Large products are split over
-//! rayon's pool by the gemm, over output blocks only: every sum runs over
+//! the kernels' `team` by the gemm, over output blocks only: every sum runs over
 //! its whole reduction in one order, so results do not depend on the
 //! number of threads.
 

@@ -18,7 +18,7 @@
 //!   rows the packed path is faster (MLP `x W^T` at batch 64: 1-thread
 //!   inference 189k vs 168k samples/s; cnn `dY x cols^T`: 57 vs 31 GFLOP/s).
 //!
-//! Threading splits the columns of C over rayon, never k: every element of
+//! Threading splits the columns of C over the kernels' `team`, never k: every element of
 //! C is summed by one task in an order fixed by k (and `KC`), whatever the
 //! thread count, so results are bit-identical.
 //!
@@ -83,7 +83,7 @@ pub(crate) enum Path {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Opts {
     pub path: Path,
-    /// Fewest multiply-adds per rayon task (tests lower it to split small products).
+    /// Fewest multiply-adds per task (tests lower it to split small products).
     pub min_fmas_per_task: usize,
 }
 

@@ -1,6 +1,6 @@
 //! The packed path of [`sgemm`](super::sgemm): A and B copied into the
 //! panel layouts the microkernel reads, the blocking loops around it, and
-//! the split of C's columns over rayon.
+//! the split of C's columns over the kernels' `team`.
 
 use std::cell::Cell;
 
@@ -10,7 +10,7 @@ use crate::kernels::gemm_cpu::GemmArgs;
 
 thread_local! {
     /// Reused packing buffers of this thread (taken out while in use, so a
-    /// nested call on the same thread (rayon work stealing) gets a fresh one).
+    /// nested call on the same thread gets a fresh one).
     static A_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static B_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
