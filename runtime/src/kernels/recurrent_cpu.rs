@@ -475,34 +475,27 @@ fn forward_run<E: KernelFloat>(
         let ti = geo.step(s);
         let next = (s + 1 < steps).then(|| geo.step(s + 1));
         let prev = (s > 0).then(|| geo.step(s - 1));
-        if math == CellMath::GruResetAfter {
+        // The recurrent term h_{t-1} W_hh^T: into its own rows (plus b_hh)
+        // for the GRU's reset-after form, else added to the step's z.
+        let (dst, dst_rs) = if math == CellMath::GruResetAfter {
             for row in hx.chunks_mut(gh) {
                 row.copy_from_slice(&w.b_hh);
             }
-            matmul(GemmArgs {
-                mnk: (rows, gh, h),
-                dst: &mut hx,
-                dst_rs: gh,
-                accumulate: true,
-                lhs: &hp[ti * h..],
-                lhs_strides: (steps * h, 1),
-                rhs: &w.w_hh_t,
-                rhs_strides: (gh, 1),
-                threaded: false,
-            });
+            (&mut hx[..], gh)
         } else {
-            matmul(GemmArgs {
-                mnk: (rows, gh, h),
-                dst: &mut z[ti * gh..],
-                dst_rs: steps * gh,
-                accumulate: true,
-                lhs: &hp[ti * h..],
-                lhs_strides: (steps * h, 1),
-                rhs: &w.w_hh_t,
-                rhs_strides: (gh, 1),
-                threaded: false,
-            });
-        }
+            (&mut z[ti * gh..], steps * gh)
+        };
+        matmul(GemmArgs {
+            mnk: (rows, gh, h),
+            dst,
+            dst_rs,
+            accumulate: true,
+            lhs: &hp[ti * h..],
+            lhs_strides: (steps * h, 1),
+            rhs: &w.w_hh_t,
+            rhs_strides: (gh, 1),
+            threaded: false,
+        });
         for r in 0..rows {
             let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
             let at = (r * steps + ti) * h;
