@@ -17,6 +17,7 @@ use crate::elem::Elem;
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::split_operands;
 use crate::kernels::team;
 use crate::layers::conv_generic::{check_operands, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
@@ -36,17 +37,7 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
         geom,
     );
     let geom = *geom;
-    let (x, tape_x) = x.split_tape();
-    let (w, tape_w) = w.split_tape();
-    let mut tape = tape_x.merge(tape_w);
-    let bias = match bias {
-        Some(b) => {
-            let (b, tape_b) = b.split_tape();
-            tape = tape.merge(tape_b);
-            Some(b)
-        }
-        None => None,
-    };
+    let (x, w, bias, mut tape) = split_operands(x, w, bias);
 
     // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
     // walks the tensor element by element).

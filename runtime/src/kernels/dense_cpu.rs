@@ -19,6 +19,7 @@ use crate::elem::Elem;
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::{host_param, host_param_t};
 use crate::kernels::scratch::host_copy;
+use crate::kernels::split_operands;
 use crate::layers::dense_generic::Rows;
 
 /// Products of at least this many multiply-adds may use several threads;
@@ -39,17 +40,7 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     if let Some(b) = &bias {
         assert_eq!(b.shape().0, o, "dense: bias length vs weight [{o}, {wi}]");
     }
-    let (x, tape_x) = x.split_tape();
-    let (w, tape_w) = w.split_tape();
-    let mut tape = tape_x.merge(tape_w);
-    let bias = match bias {
-        Some(b) => {
-            let (b, tape_b) = b.split_tape();
-            tape = tape.merge(tape_b);
-            Some(b)
-        }
-        None => None,
-    };
+    let (x, w, bias, mut tape) = split_operands(x, w, bias);
     let threaded = rows * o * i >= THREADED_MACS;
 
     // Host copies of x and W (W's is usually a kept one, see

@@ -18,3 +18,30 @@ pub(crate) mod scratch;
 pub(crate) mod sgemm;
 pub(crate) mod team;
 pub(crate) mod window_cpu;
+
+use dfdx::prelude::*;
+
+/// The operands of a kernel with a weight and an optional bias, without
+/// their tapes, and the one tape merged from all three (what the kernel's
+/// output carries and its backward op is added to).
+pub(crate) fn split_operands<S1: Shape, S2: Shape, E: Dtype, T: Tape<E, Cpu>>(
+    x: Tensor<S1, E, Cpu, T>,
+    w: Tensor<S2, E, Cpu, T>,
+    bias: Option<Tensor<(usize,), E, Cpu, T>>,
+) -> (
+    Tensor<S1, E, Cpu>,
+    Tensor<S2, E, Cpu>,
+    Option<Tensor<(usize,), E, Cpu>>,
+    T,
+) {
+    let (x, tape_x) = x.split_tape();
+    let (w, tape_w) = w.split_tape();
+    let tape = tape_x.merge(tape_w);
+    match bias {
+        Some(b) => {
+            let (b, tape_b) = b.split_tape();
+            (x, w, Some(b), tape.merge(tape_b))
+        }
+        None => (x, w, None, tape),
+    }
+}
