@@ -21,6 +21,14 @@ pub(crate) mod window_cpu;
 
 use dfdx::prelude::*;
 
+/// `x`, `w` and the bias without tapes, and the tape merged from theirs.
+pub(crate) type SplitOperands<S1, S2, E, T> = (
+    Tensor<S1, E, Cpu>,
+    Tensor<S2, E, Cpu>,
+    Option<Tensor<(usize,), E, Cpu>>,
+    T,
+);
+
 /// The operands of a kernel with a weight and an optional bias, without
 /// their tapes, and the one tape merged from all three (what the kernel's
 /// output carries and its backward op is added to).
@@ -28,12 +36,7 @@ pub(crate) fn split_operands<S1: Shape, S2: Shape, E: Dtype, T: Tape<E, Cpu>>(
     x: Tensor<S1, E, Cpu, T>,
     w: Tensor<S2, E, Cpu, T>,
     bias: Option<Tensor<(usize,), E, Cpu, T>>,
-) -> (
-    Tensor<S1, E, Cpu>,
-    Tensor<S2, E, Cpu>,
-    Option<Tensor<(usize,), E, Cpu>>,
-    T,
-) {
+) -> SplitOperands<S1, S2, E, T> {
     let (x, tape_x) = x.split_tape();
     let (w, tape_w) = w.split_tape();
     let tape = tape_x.merge(tape_w);
