@@ -2,7 +2,9 @@
 //! `Cpu` through its `Backend` impl) against the device-generic path
 //! (`im2col::conv_forward_generic`): values and all three gradients, for
 //! `f32` and `f64`, over plain, strided, dilated, grouped, asymmetrically
-//! padded and transposed geometries; plus non-contiguous inputs.
+//! padded and transposed geometries; plus non-contiguous inputs. Inference
+//! (no tape) takes other paths for stride-1 geometries (shifted views of a
+//! padded image, no im2col matrix): `inference_forward_matches_traced_forward`.
 
 use sxima_runtime::dfdx::nn::{BuildModule, Module};
 use sxima_runtime::dfdx::prelude::*;
@@ -24,6 +26,20 @@ fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
             // Uneven runs of samples per thread (5 samples on 2 or 4 threads).
             "batch 5 same padding",
             ConvGeom::conv2d(5, (2, 6, 6), 3, (3, 3), (1, 1), (1, 1), 1, (1, 1, 1, 1)),
+            false,
+        ),
+        (
+            // Stride 1, wide enough for the inference path over shifted
+            // views (kernels::conv_cpu::Shifted): 13 output channels (two
+            // tiles of 6 rows and one of 1), 13 x 15 wide pixels.
+            "same padding 13 channels",
+            ConvGeom::conv2d(3, (5, 12, 13), 13, (3, 3), (1, 1), (1, 1), 1, (1, 1, 1, 1)),
+            false,
+        ),
+        (
+            // Shifted views with dilation, groups and uneven padding.
+            "stride 1 dilated groups",
+            ConvGeom::conv2d(2, (4, 9, 20), 6, (3, 2), (1, 1), (2, 2), 2, (2, 1, 0, 1)),
             false,
         ),
         (

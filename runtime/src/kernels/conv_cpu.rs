@@ -14,6 +14,7 @@
 use dfdx::prelude::*;
 
 use crate::elem::Elem;
+use crate::kernels::conv_shifted::{flipped_weight, input_grad_geom, Padded};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
@@ -235,8 +236,8 @@ fn forward<E: Elem>(
     let p = geom.out_pixels();
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
     let chw = geom.c_in * geom.h_in * geom.w_in;
-    let sample = |b: usize, ob: &mut [E], cb: &mut [E]| {
-        im2col_sample(&x[b * chw..(b + 1) * chw], cb, geom, taps);
+    // `ob [Cout, P] = W x cb` (+ bias) for one sample's im2col matrix `cb`.
+    let product = |ob: &mut [E], cb: &[E]| {
         for g in 0..geom.groups {
             matmul(GemmArgs {
                 mnk: (cog, p, kg),
@@ -258,23 +259,76 @@ fn forward<E: Elem>(
             }
         }
     };
+    let padded = Padded::new(geom);
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
+    // One run of samples per thread (each sample's output is its own, so
+    // the split does not change results), with one scratch per run.
+    let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+    let per = geom.batch.div_ceil(parts).max(1);
+    let sample_x = |b: usize| &x[b * chw..(b + 1) * chw];
+    // A zeroed padded image for `Padded::fill` (borders stay zero).
+    let zeroed_pad = |pd: &Padded| {
+        let mut xpad = Scratch::uninit(pd.padded_len(geom), E::zero());
+        xpad.fill(E::zero());
+        xpad
+    };
     if keep_cols {
-        // Every element is written by `im2col_sample`.
+        // Every element is written by `im2col_sample` / `Padded::im2col`.
         let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
-        team::each_chunk_mut2(&mut out, out_chunk, &mut cols, cik * p, |b, ob, cb| {
-            sample(b, ob, cb)
-        });
+        team::each_chunk_mut2(
+            &mut out,
+            per * out_chunk,
+            &mut cols,
+            per * cik * p,
+            |part, obs, cbs| {
+                let mut xpad = padded.as_ref().map(zeroed_pad);
+                for (i, (ob, cb)) in obs
+                    .chunks_mut(out_chunk)
+                    .zip(cbs.chunks_mut((cik * p).max(1)))
+                    .enumerate()
+                {
+                    let xb = sample_x(part * per + i);
+                    match (&padded, &mut xpad) {
+                        (Some(pd), Some(xpad)) => {
+                            pd.fill(xb, xpad, geom);
+                            pd.im2col(xpad, cb, geom);
+                        }
+                        _ => im2col_sample(xb, cb, geom, taps),
+                    }
+                    product(ob, cb);
+                }
+            },
+        );
         (out, cols)
-    } else {
-        // One run of samples per thread, each with one im2col scratch.
-        let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
-        let per = geom.batch.div_ceil(parts).max(1);
+    } else if let Some(pd) = padded
+        .as_ref()
+        .filter(|pd| pd.in_place_product::<E>(geom))
+    {
+        // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
+            let mut xpad = zeroed_pad(pd);
+            let mut wide = Scratch::uninit(geom.c_out * pd.wide_pixels(geom), E::zero());
+            for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                pd.fill(sample_x(part * per + i), &mut xpad, geom);
+                pd.forward_sample(&xpad, w, bias, &mut wide, ob, false, geom);
+            }
+        });
+        (out, Scratch::uninit(0, E::zero()))
+    } else {
+        team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
+            let mut xpad = padded.as_ref().map(zeroed_pad);
             let mut cb = Scratch::uninit(cik * p, E::zero());
             for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
-                sample(part * per + i, ob, &mut cb);
+                let xb = sample_x(part * per + i);
+                match (&padded, &mut xpad) {
+                    (Some(pd), Some(xpad)) => {
+                        pd.fill(xb, xpad, geom);
+                        pd.im2col(xpad, &mut cb, geom);
+                    }
+                    _ => im2col_sample(xb, &mut cb, geom, taps),
+                }
+                product(ob, &cb);
             }
         });
         (out, Scratch::uninit(0, E::zero()))
@@ -314,6 +368,12 @@ fn backward<E: Elem>(
     // of threads.
     let parts = BACKWARD_RUNS.clamp(1, geom.batch.max(1));
     let per = geom.batch.div_ceil(parts).max(1);
+    // Stride 1: dx as the convolution of dOut with the flipped weight, over
+    // shifted views of padded dOut (no dcols matrix, no col2im scatter).
+    let shifted = input_grad_geom(geom).and_then(|bg| {
+        let pd = Padded::new(&bg).filter(|pd| pd.in_place_product::<E>(&bg))?;
+        Some((pd, flipped_weight(w, geom), bg))
+    });
     let mut slots: Vec<Option<(Vec<E>, Vec<E>)>> =
         vec![None; gx.len().div_ceil((per * chw).max(1))];
     team::each_chunk_mut2(gx, per * chw, &mut slots, 1, |part, gxs, slot| {
@@ -322,7 +382,14 @@ fn backward<E: Elem>(
             let mut dw = vec![E::zero(); co * kg];
             let mut db = vec![E::zero(); co];
             // Every element is written by the `dcols` matmuls.
-            let mut dcols = Scratch::uninit(cik * p, E::zero());
+            let mut dcols = Scratch::uninit(if shifted.is_some() { 0 } else { cik * p }, E::zero());
+            // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
+            let mut pads = shifted.as_ref().map(|(pd, _, bg)| {
+                let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
+                dpad.fill(E::zero());
+                let wide = Scratch::uninit(bg.c_out * pd.wide_pixels(bg), E::zero());
+                (dpad, wide)
+            });
             for (i, (gxb, gob)) in gxs
                 .chunks_mut(chw.max(1))
                 .zip(gos.chunks((co * p).max(1)))
@@ -343,6 +410,9 @@ fn backward<E: Elem>(
                         rhs_strides: (1, p),
                         threaded: false,
                     });
+                    if shifted.is_some() {
+                        continue;
+                    }
                     // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
                     matmul(GemmArgs {
                         mnk: (kg, p, cog),
@@ -359,7 +429,13 @@ fn backward<E: Elem>(
                 for (o, d) in db.iter_mut().enumerate() {
                     *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
                 }
-                col2im_sample(&dcols, gxb, geom, taps);
+                match (&shifted, &mut pads) {
+                    (Some((pd, wf, bg)), Some((dpad, wide))) => {
+                        pd.fill(gob, dpad, bg);
+                        pd.forward_sample(dpad, wf, None, wide, gxb, true, bg);
+                    }
+                    _ => col2im_sample(&dcols, gxb, geom, taps),
+                }
             }
             (dw, db)
         });

@@ -348,3 +348,196 @@ pub(super) unsafe fn pack_b_cols(
         }
     }
 }
+
+/// Rows of C per tile of [`tall_axpy`] (6 x 4 zmm accumulators: 24 of the
+/// 32 registers, with 4 for B's row and 1 for A's broadcast).
+pub(super) const TALL_MR: usize = 6;
+
+/// `C (+)= A x B` for any number of rows with B's columns contiguous
+/// (`B[p, j]` at `p * b_rs + j`), without packing: blocks of 64 columns
+/// outside, tiles of [`TALL_MR`] rows inside, so one block of B (`k x 64`)
+/// is read from cache by every row tile (where [`small_rows_axpy`] on 4
+/// rows at a time streams all of B per 4 rows). Every element of C is
+/// summed over `p = 0..k` in order, as in [`small_rows_axpy`].
+///
+/// # Safety
+/// AVX-512F available; all operands in bounds for their sizes and strides;
+/// `m >= 1`, `k >= 1`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn tall_axpy(
+    (m, n, k): (usize, usize, usize),
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    a: *const f32,
+    (a_rs, a_cs): (usize, usize),
+    b: *const f32,
+    b_rs: usize,
+) {
+    let mut j0 = 0;
+    while j0 < n {
+        let nb = AXPY_NB.min(n - j0);
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = TALL_MR.min(m - i0);
+            // SAFETY: rows `i0..i0 + rows` of A and C, columns `j0..j0 + nb`
+            // of B and C: inside the operands (contract).
+            unsafe {
+                let args = (
+                    (nb, k),
+                    c.add(i0 * c_rs + j0),
+                    c_rs,
+                    accumulate,
+                    a.add(i0 * a_rs),
+                    (a_rs, a_cs),
+                    b.add(j0),
+                );
+                tile_rows(rows, args, |p| p * b_rs);
+            }
+            i0 += rows;
+        }
+        j0 += nb;
+    }
+}
+
+/// `C (+)= A x B` where B's row `p` is the `n` contiguous values at
+/// `b + row_offsets[p]` (any offsets: rows may overlap, as the shifted
+/// views of one padded image in a convolution do); blocks and tiles as
+/// [`tall_axpy`], every element of C summed over `p = 0..k` in order.
+///
+/// # Safety
+/// AVX-512F available; A (`m x k`, strides `(a_rs, a_cs)`) and C in bounds;
+/// `row_offsets.len() == k`, every `row_offsets[p] + n` within B's
+/// allocation; `m >= 1`, `k >= 1`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn row_table_axpy(
+    (m, n): (usize, usize),
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    a: *const f32,
+    (a_rs, a_cs): (usize, usize),
+    b: *const f32,
+    row_offsets: &[usize],
+) {
+    let k = row_offsets.len();
+    let mut j0 = 0;
+    while j0 < n {
+        let nb = AXPY_NB.min(n - j0);
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = TALL_MR.min(m - i0);
+            // SAFETY: rows `i0..i0 + rows` of A and C, columns `j0..j0 + nb`
+            // of every row of B and of C: inside the operands (contract).
+            unsafe {
+                let args = (
+                    (nb, k),
+                    c.add(i0 * c_rs + j0),
+                    c_rs,
+                    accumulate,
+                    a.add(i0 * a_rs),
+                    (a_rs, a_cs),
+                    b.add(j0),
+                );
+                // `get_unchecked`: `p < k = row_offsets.len()`.
+                tile_rows(rows, args, |p| *row_offsets.get_unchecked(p));
+            }
+            i0 += rows;
+        }
+        j0 += nb;
+    }
+}
+
+/// [`axpy_tile`] for `rows` (1 to [`TALL_MR`]) rows.
+///
+/// # Safety
+/// As [`axpy_tile`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile_rows(rows: usize, args: TileArgs, row: impl Fn(usize) -> usize) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match rows {
+            6 => axpy_tile::<6>(args, row),
+            5 => axpy_tile::<5>(args, row),
+            4 => axpy_tile::<4>(args, row),
+            3 => axpy_tile::<3>(args, row),
+            2 => axpy_tile::<2>(args, row),
+            _ => axpy_tile::<1>(args, row),
+        }
+    }
+}
+
+/// The operands of one [`axpy_tile`]: `((nb, k), c, c_rs, accumulate, a,
+/// (a_rs, a_cs), b)`.
+type TileArgs = (
+    (usize, usize),
+    *mut f32,
+    usize,
+    bool,
+    *const f32,
+    (usize, usize),
+    *const f32,
+);
+
+/// One tile of [`tall_axpy`]: `C[0..R, 0..nb] (+)= A[0..R, 0..k] x B[0..k, 0..nb]`,
+/// `nb <= 64`, B's row `p` at `b + row(p)`, C's tile in registers while
+/// B's rows stream by.
+///
+/// # Safety
+/// AVX-512F available; the named elements are in bounds.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn axpy_tile<const R: usize>(
+    ((nb, k), c, c_rs, accumulate, a, (a_rs, a_cs), b): TileArgs,
+    row: impl Fn(usize) -> usize,
+) {
+    let masks: [__mmask16; 4] = core::array::from_fn(|h| lanes(nb.saturating_sub(16 * h)));
+    let mut acc = [[_mm512_setzero_ps(); 4]; R];
+    if nb == AXPY_NB {
+        for p in 0..k {
+            // SAFETY: row `p < k` of B, 64 columns.
+            let bp = unsafe { b.add(row(p)) };
+            let bv: [__m512; 4] =
+                core::array::from_fn(|h| unsafe { _mm512_loadu_ps(bp.add(16 * h)) });
+            for (i, row) in acc.iter_mut().enumerate() {
+                // SAFETY: `i < R`, `p < k`.
+                let ai = _mm512_set1_ps(unsafe { *a.add(i * a_rs + p * a_cs) });
+                for h in 0..4 {
+                    row[h] = _mm512_fmadd_ps(ai, bv[h], row[h]);
+                }
+            }
+        }
+    } else {
+        for p in 0..k {
+            // SAFETY: row `p < k` of B, columns masked to `< nb`.
+            let bp = unsafe { b.add(row(p)) };
+            let bv: [__m512; 4] = core::array::from_fn(|h| unsafe {
+                _mm512_maskz_loadu_ps(masks[h], bp.add(16 * h))
+            });
+            for (i, row) in acc.iter_mut().enumerate() {
+                // SAFETY: `i < R`, `p < k`.
+                let ai = _mm512_set1_ps(unsafe { *a.add(i * a_rs + p * a_cs) });
+                for h in 0..4 {
+                    row[h] = _mm512_fmadd_ps(ai, bv[h], row[h]);
+                }
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for h in 0..4 {
+            // SAFETY: row `i < R`, columns masked to `< nb`.
+            unsafe {
+                let p = c.add(i * c_rs + 16 * h);
+                let v = if accumulate {
+                    _mm512_add_ps(_mm512_maskz_loadu_ps(masks[h], p), row[h])
+                } else {
+                    row[h]
+                };
+                _mm512_mask_storeu_ps(p, masks[h], v);
+            }
+        }
+    }
+}

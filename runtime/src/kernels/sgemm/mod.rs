@@ -11,7 +11,10 @@
 //! Two shapes skip packing:
 //! * B's columns contiguous, with at most [`SMALL_M`] rows or depth at least
 //!   [`AXPY_MIN_K`]: a direct kernel keeps 4 rows x 64 columns of C in
-//!   registers while B's rows stream by (from cache);
+//!   registers while B's rows stream by (from cache); with more than
+//!   [`SMALL_M`] rows, 6 x 64 tiles, every row tile of one 64-column block
+//!   of B before the next block (`avx512::tall_axpy`: B's block stays in
+//!   cache, where 4 rows at a time streamed all of B per 4 rows);
 //! * A's rows and B's columns contiguous (`x W^T` with `W` row-major) with
 //!   at most [`SMALL_M`] rows (batch-1 inference): 4 x 4 tiles of dot
 //!   products (packing B^T would cost more than the product). With more
@@ -75,6 +78,10 @@ pub(crate) enum Path {
     /// (else as `Packed`).
     #[cfg_attr(not(test), allow(dead_code))]
     Axpy,
+    /// The direct kernel when B's columns are contiguous, blocks of 64
+    /// columns outside and tiles of 6 rows inside (else as `Packed`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Tall,
     /// The `gemm` crate.
     Fallback,
 }
@@ -141,9 +148,43 @@ pub(crate) fn sgemm_with(opts: Opts, mut args: GemmArgs<'_, f32>) {
         let (rhs_rs, rhs_cs) = rhs_strides;
         let axpy = match opts.path {
             Path::Auto => m <= SMALL_M || k >= AXPY_MIN_K,
-            Path::Axpy => true,
+            Path::Axpy | Path::Tall => true,
             _ => false,
         };
+        let tall = match opts.path {
+            Path::Auto => m > SMALL_M,
+            Path::Tall => true,
+            _ => false,
+        };
+        if rhs_cs == 1 && axpy && tall {
+            let tasks_min = opts.min_fmas_per_task;
+            split_columns(
+                threaded,
+                tasks_min,
+                (m, n, k),
+                avx512::AXPY_NB,
+                args.dst,
+                |c, (j0, j1)| {
+                    // SAFETY: AVX-512F was detected above; the bounds of
+                    // every operand were checked by `check_and_handle_empty`
+                    // (columns `j0..j1` inside `0..n`); `split_columns`
+                    // gives this call its own columns of C.
+                    unsafe {
+                        avx512::tall_axpy(
+                            (m, j1 - j0, k),
+                            c.get().add(j0),
+                            dst_rs,
+                            accumulate,
+                            lhs.as_ptr(),
+                            lhs_strides,
+                            rhs.as_ptr().add(j0),
+                            rhs_rs,
+                        )
+                    };
+                },
+            );
+            return;
+        }
         if rhs_cs == 1 && axpy {
             let tasks_min = opts.min_fmas_per_task;
             let threaded = threaded && m > SMALL_M;
@@ -265,4 +306,58 @@ pub(crate) fn split_columns(
     } else {
         crate::kernels::team::run(tasks, &|t| f(c, range(t)));
     }
+}
+
+/// `dst [m, n] (row stride dst_rs) = lhs [m, k] x B` where B's row `p` is
+/// the `n` contiguous values `rhs[row_offsets[p]..][..n]` (`k =
+/// row_offsets.len()`; rows may overlap: the shifted views of a padded
+/// image that a stride-1 convolution multiplies, without an im2col copy).
+/// Single-threaded; every element is summed over `p = 0..k` in order, like
+/// the product with those rows copied into a matrix. Returns `false`
+/// (and writes nothing) when the CPU lacks AVX-512F: the caller then takes
+/// another path.
+///
+/// Panics if an operand's slice is too short.
+pub(crate) fn sgemm_row_table(
+    (m, n): (usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    (lhs, lhs_rs): (&[f32], usize),
+    rhs: &[f32],
+    row_offsets: &[usize],
+) -> bool {
+    if !has_avx512() {
+        return false;
+    }
+    let k = row_offsets.len();
+    if m == 0 || n == 0 {
+        return true;
+    }
+    assert!((m - 1) * dst_rs + n <= dst.len() && n <= dst_rs);
+    if k == 0 {
+        for r in 0..m {
+            dst[r * dst_rs..r * dst_rs + n].fill(0.0);
+        }
+        return true;
+    }
+    assert!((m - 1) * lhs_rs + k <= lhs.len() && k <= lhs_rs);
+    let last = row_offsets.iter().copied().max().unwrap_or(0);
+    assert!(last + n <= rhs.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F was detected above; C holds `m` rows of `n` columns
+    // at stride `dst_rs`, A `m` rows of `k` at stride `lhs_rs`, and every B
+    // row `rhs[off..off + n]` is inside `rhs` (asserts above).
+    unsafe {
+        avx512::row_table_axpy(
+            (m, n),
+            dst.as_mut_ptr(),
+            dst_rs,
+            false,
+            lhs.as_ptr(),
+            (lhs_rs, 1),
+            rhs.as_ptr(),
+            row_offsets,
+        )
+    };
+    true
 }

@@ -181,6 +181,7 @@ fn every_path_matches_a_naive_product() {
                 Path::Packed,
                 Path::Dot,
                 Path::Axpy,
+                Path::Tall,
                 Path::Fallback,
             ] {
                 let one = check(case, &ops, split(path), accumulate, false);
@@ -267,6 +268,7 @@ fn sgemm_vs_gemm_crate() {
     // (what, m, n, k, A transposed, B transposed)
     let shapes = [
         ("resnet conv fwd  W x cols", 32, 1024, 288, false, false),
+        ("resnet conv64 fwd W x cols", 64, 256, 576, false, false),
         ("resnet conv dW   dY x cols^T", 32, 288, 1024, false, true),
         ("resnet conv dcol W^T x dY", 288, 1024, 32, true, false),
         ("cnn conv fwd     W x cols", 64, 64, 800, false, false),
@@ -327,12 +329,74 @@ fn sgemm_vs_gemm_crate() {
         let (ours, theirs) = (time(Path::Auto), time(Path::Fallback));
         let (packed, direct) = match (a_t, b_t) {
             (false, true) => (time(Path::Packed), format!("dot {:6.1}", time(Path::Dot))),
-            (_, false) => (time(Path::Packed), format!("axpy {:5.1}", time(Path::Axpy))),
+            (_, false) => (
+                time(Path::Packed),
+                format!(
+                    "axpy {:5.1} tall {:5.1}",
+                    time(Path::Axpy),
+                    time(Path::Tall)
+                ),
+            ),
             _ => (time(Path::Packed), String::new()),
         };
         println!(
             "{what:30} [{m:4} x {k:4}] x [{k:4} x {n:4}]  ours {ours:6.1}  gemm {theirs:6.1} GFLOP/s  ratio {:.2}  (packed {packed:6.1} {direct})",
             ours / theirs
         );
+    }
+}
+
+/// The row-table product equals the `Tall` product of the same rows copied
+/// into a matrix, bit for bit (same kernel, same order of sums), over odd
+/// sizes and overlapping rows; C's row padding stays untouched.
+#[test]
+fn row_table_matches_copied_rows() {
+    let mut rng = Rng(2024);
+    for &(m, n, k) in &[
+        (1, 1, 1),
+        (5, 17, 9),
+        (6, 64, 27),
+        (7, 65, 70),
+        (13, 130, 33),
+        (32, 200, 288),
+    ] {
+        let b = rng.vec(3 * n + 5 * k + 7);
+        // Overlapping rows at arbitrary offsets (the last one at the end).
+        let mut offsets: Vec<usize> = (0..k).map(|_| rng.below(b.len() - n + 1)).collect();
+        offsets[k - 1] = b.len() - n;
+        let rows: Vec<f32> = offsets
+            .iter()
+            .flat_map(|&o| b[o..o + n].iter().copied())
+            .collect();
+        let a = rng.vec(m * k);
+        let c_rs = n + 3;
+        let c0 = rng.vec(m * c_rs);
+        let mut got = c0.clone();
+        if !sgemm_row_table((m, n), &mut got, c_rs, (&a, k), &b, &offsets) {
+            assert!(!has_avx512(), "row table refused with AVX-512F");
+            assert_eq!(got, c0, "refused product wrote to C");
+            continue;
+        }
+        let mut want = c0.clone();
+        sgemm_with(
+            Opts {
+                path: Path::Tall,
+                ..Opts::DEFAULT
+            },
+            GemmArgs {
+                mnk: (m, n, k),
+                dst: &mut want,
+                dst_rs: c_rs,
+                accumulate: false,
+                lhs: &a,
+                lhs_strides: (k, 1),
+                rhs: &rows,
+                rhs_strides: (n, 1),
+                threaded: false,
+            },
+        );
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.to_bits(), w.to_bits(), "({m}, {n}, {k}) element {i}: {g} vs {w}");
+        }
     }
 }

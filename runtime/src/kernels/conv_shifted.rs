@@ -1,0 +1,221 @@
+//! Stride-1 convolutions on the CPU over a zero-bordered copy of each
+//! sample: its im2col rows are shifted views of the padded image, so the
+//! im2col matrix is either not built at all (inference: the product reads
+//! the views in place) or built by plain copies of whole runs, without the
+//! per-pixel padding tests and short fills of the general im2col.
+//!
+//! The sample `[Cin, H, W]` is copied into `xpad [Cin, Hp, Wp]` with zero
+//! borders; output pixel `(oy, ox)` at tap `(c, i, j)` reads padded pixel
+//! `(c, oy + i*dh, ox + j*dw)`. With "wide" pixels `q = oy * Wp + ox`
+//! (`ox < Wp`; the columns past `w_out` are computed and dropped) the im2col
+//! row `(c, i, j)` is the contiguous run `xpad[c*Hp*Wp + i*dh*Wp + j*dw..][..h_out*Wp]`.
+
+use crate::elem::Elem;
+use crate::layers::conv_geom::ConvGeom;
+
+/// Padded geometry of one stride-1 convolution and where each im2col row
+/// starts in the padded image.
+pub(super) struct Padded {
+    /// Padded height and width.
+    hp: usize,
+    wp: usize,
+    /// Per im2col row `(c, i, j)` (all `Cin` channels), its offset in `xpad`.
+    rows: Vec<usize>,
+}
+
+impl Padded {
+    /// The plan for `geom`, or `None` where it does not apply: strides other
+    /// than 1, zero insertion (transposed convolutions), cropping, empty output.
+    pub(super) fn new(geom: &ConvGeom) -> Option<Self> {
+        let (kh, kw) = geom.kernel;
+        let (dh, dw) = geom.dilation;
+        let (pt, pl) = geom.pad_begin;
+        if geom.stride != (1, 1) || geom.in_dilation != (1, 1) || pt < 0 || pl < 0 {
+            return None;
+        }
+        if geom.h_out == 0 || geom.w_out == 0 || kh == 0 || kw == 0 {
+            return None;
+        }
+        let (pt, pl) = (pt as usize, pl as usize);
+        let hp = (geom.h_out + (kh - 1) * dh).max(pt + geom.h_in);
+        let wp = (geom.w_out + (kw - 1) * dw).max(pl + geom.w_in);
+        let mut rows = Vec::with_capacity(geom.c_in * kh * kw);
+        for c in 0..geom.c_in {
+            for i in 0..kh {
+                for j in 0..kw {
+                    rows.push(c * hp * wp + i * dh * wp + j * dw);
+                }
+            }
+        }
+        Some(Self { hp, wp, rows })
+    }
+
+    /// Length of the padded copy: the image plus the last row's overrun
+    /// (the wide pixels of the last tap read up to `(kw-1)*dw` past it).
+    pub(super) fn padded_len(&self, geom: &ConvGeom) -> usize {
+        geom.c_in * self.hp * self.wp + (geom.kernel.1 - 1) * geom.dilation.1
+    }
+
+    /// Output pixels including the dropped columns: `h_out * Wp`.
+    pub(super) fn wide_pixels(&self, geom: &ConvGeom) -> usize {
+        geom.h_out * self.wp
+    }
+
+    /// Whether inference should multiply the shifted views in place: the
+    /// element type and CPU have the kernel for it
+    /// ([`Elem::host_gemm_row_table`]) and at most a quarter of the products
+    /// go to dropped columns (`4 Wp <= 5 w_out`).
+    pub(super) fn in_place_product<E: Elem>(&self, geom: &ConvGeom) -> bool {
+        // An empty product tells whether the kernel exists here.
+        4 * self.wp <= 5 * geom.w_out
+            && E::host_gemm_row_table((0, 0), &mut [], 0, (&[], 0), &[], &[])
+    }
+
+    /// Copies sample `xb [Cin, H, W]` into the interior of `xpad` (length
+    /// [`Self::padded_len`]); the borders are left as they are (zero: the
+    /// caller zeroes `xpad` once and reuses it for every sample).
+    pub(super) fn fill<E: Elem>(&self, xb: &[E], xpad: &mut [E], geom: &ConvGeom) {
+        let (hp, wp) = (self.hp, self.wp);
+        let (h, wi) = (geom.h_in, geom.w_in);
+        let (pt, pl) = (geom.pad_begin.0 as usize, geom.pad_begin.1 as usize);
+        for (c, plane) in xb.chunks(h * wi).enumerate() {
+            for (y, line) in plane.chunks(wi).enumerate() {
+                let at = c * hp * wp + (y + pt) * wp + pl;
+                copy_run(&mut xpad[at..at + wi], line);
+            }
+        }
+    }
+
+    /// The im2col matrix `cols [CIK, P]` of the sample in `xpad` (filled by
+    /// [`Self::fill`]): row `(c, i, j)`, output row `oy` is the run of
+    /// `w_out` values at `rows[(c, i, j)] + oy * Wp`.
+    pub(super) fn im2col<E: Elem>(&self, xpad: &[E], cols: &mut [E], geom: &ConvGeom) {
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        for (dst, &off) in cols.chunks_mut(ho * wo).zip(&self.rows) {
+            for (oy, d) in dst.chunks_mut(wo).enumerate() {
+                let at = off + oy * self.wp;
+                copy_run(d, &xpad[at..at + wo]);
+            }
+        }
+    }
+
+    /// One sample's product (only where [`Self::in_place_product`]):
+    /// `ob [Cout, P]` from the sample in `xpad` (filled by [`Self::fill`]),
+    /// `wide [Cout, h_out*Wp]` scratch. One product per group
+    /// `wide_g = W_g [Cout/G, Kg] x rows_g` sums in the im2col order (same
+    /// results as the im2col path), then the wide output is compacted
+    /// (plus the bias, added after the sum as there) into `ob`, or added
+    /// to it with `accumulate` (then without a bias).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_sample<E: Elem>(
+        &self,
+        xpad: &[E],
+        w: &[E],
+        bias: Option<&[E]>,
+        wide: &mut [E],
+        ob: &mut [E],
+        accumulate: bool,
+        geom: &ConvGeom,
+    ) {
+        let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
+        let q = self.wide_pixels(geom);
+        let plane_g = geom.c_in_per_group() * self.hp * self.wp;
+        for g in 0..geom.groups {
+            // Rows of group `g` are those of group 0 moved by `g` planes.
+            let done = E::host_gemm_row_table(
+                (cog, q),
+                &mut wide[g * cog * q..],
+                q,
+                (&w[g * cog * kg..], kg),
+                &xpad[g * plane_g..],
+                &self.rows[..kg],
+            );
+            debug_assert!(done, "conv: row-table kernel vanished after the probe");
+        }
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        for (o, (dst, src)) in ob.chunks_mut(ho * wo).zip(wide.chunks(q)).enumerate() {
+            let b = bias.map_or(E::zero(), |b| b[o]);
+            for (d, s) in dst.chunks_mut(wo).zip(src.chunks(self.wp)) {
+                if accumulate {
+                    for (d, &s) in d.iter_mut().zip(&s[..wo]) {
+                        *d += s;
+                    }
+                } else {
+                    for (d, &s) in d.iter_mut().zip(&s[..wo]) {
+                        *d = s + b;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` (same lengths) inline, 8 values at a time:
+/// the runs here are a few dozen values, for which a `memcpy` call costs
+/// more than the copy.
+#[inline(always)]
+fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        for k in 0..8 {
+            d[k] = s[k];
+        }
+    }
+    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = s;
+    }
+}
+
+/// The input gradient of a stride-1 convolution as a stride-1 convolution
+/// of the output gradient: `dx[c, y, x] = sum_{co, i', j'} W'[c, (co, i', j')]
+/// dOut[co, y + i'*dh - pt', x + j'*dw - pl']` with the kernel flipped
+/// (`i' = kh-1-i`), input and output channels swapped within each group
+/// ([`flipped_weight`]) and padding `pt' = (kh-1)*dh - pt` (`pl'` alike).
+/// `None` where `geom` is not a stride-1 convolution or `pt'`/`pl'` would
+/// be negative.
+pub(super) fn input_grad_geom(geom: &ConvGeom) -> Option<ConvGeom> {
+    let (kh, kw) = geom.kernel;
+    let (dh, dw) = geom.dilation;
+    if geom.stride != (1, 1) || geom.in_dilation != (1, 1) || kh == 0 || kw == 0 {
+        return None;
+    }
+    let pt = ((kh - 1) * dh) as isize - geom.pad_begin.0;
+    let pl = ((kw - 1) * dw) as isize - geom.pad_begin.1;
+    (pt >= 0 && pl >= 0).then_some(ConvGeom {
+        batch: geom.batch,
+        c_in: geom.c_out,
+        h_in: geom.h_out,
+        w_in: geom.w_out,
+        c_out: geom.c_in,
+        groups: geom.groups,
+        kernel: geom.kernel,
+        stride: (1, 1),
+        dilation: geom.dilation,
+        pad_begin: (pt, pl),
+        in_dilation: (1, 1),
+        h_out: geom.h_in,
+        w_out: geom.w_in,
+    })
+}
+
+/// The weight of [`input_grad_geom`]'s convolution, `[Cin, Cout/G * kh * kw]`:
+/// `W'[g*Cin/G + c, (co, i', j')] = W[g*Cout/G + co, (c, kh-1-i', kw-1-j')]`
+/// from `w [Cout, Cin/G * kh * kw]` (`geom`: the forward convolution).
+pub(super) fn flipped_weight<E: Elem>(w: &[E], geom: &ConvGeom) -> Vec<E> {
+    let (kh, kw) = geom.kernel;
+    let (cog, cig) = (geom.c_out_per_group(), geom.c_in_per_group());
+    let taps = kh * kw;
+    let mut out = vec![E::zero(); geom.c_in * cog * taps];
+    for g in 0..geom.groups {
+        for c in 0..cig {
+            for co in 0..cog {
+                for t in 0..taps {
+                    let src = (g * cog + co) * cig * taps + c * taps + (taps - 1 - t);
+                    out[(g * cig + c) * cog * taps + co * taps + t] = w[src];
+                }
+            }
+        }
+    }
+    out
+}
