@@ -12,7 +12,8 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::{
-    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, param_cache, recurrent_cpu, window_cpu,
+    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, input_grad, param_cache, recurrent_cpu,
+    window_cpu,
 };
 use crate::layers::batchnorm_generic::{batch_norm_infer_generic, batch_norm_train_generic};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
@@ -35,6 +36,14 @@ pub trait Backend<E: Elem>: Device<E> {
     /// in host memory (`Cpu`): there the copies are cheap and one loop beats a
     /// dozen element-wise ops.
     const HOST_OPTIMIZER: bool = false;
+
+    /// Marks `x`, a training batch's input, as needing no gradient until the
+    /// returned guard is dropped (a PyTorch input without `requires_grad`):
+    /// kernels may then skip the gradient of their input when it is `x` (or
+    /// a view of it), which nobody reads. The default marks nothing.
+    fn gradient_free_input<S: Shape>(_x: &Tensor<S, E, Self>) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
 
     /// Convolution at run-time sizes: `x [batch * c_in * h_in * w_in]`
     /// (flattened), `w [c_out, c_in / groups * kh * kw]`, `bias [c_out]` →
@@ -176,6 +185,10 @@ macro_rules! cpu_backend {
     ($e:ty) => {
         impl Backend<$e> for Cpu {
             const HOST_OPTIMIZER: bool = true;
+
+            fn gradient_free_input<S: Shape>(x: &Tensor<S, $e, Self>) -> Box<dyn std::any::Any> {
+                Box::new(input_grad::mark(x))
+            }
 
             fn conv_forward<T: Tape<$e, Self>>(
                 x: Tensor<(usize,), $e, Self, T>,
