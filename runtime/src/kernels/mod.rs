@@ -13,6 +13,8 @@ mod conv_shifted;
 pub(crate) mod dense_cpu;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
+pub(crate) mod input_grad;
+pub(crate) mod loss_cpu;
 pub(crate) mod param_cache;
 pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;
