@@ -241,3 +241,39 @@ fn gradients_accumulate_over_repeated_use() {
         );
     }
 }
+
+/// A training batch's input marked gradient-free (`Backend::gradient_free_input`,
+/// as `train_step` marks its features): the conv kernel skips the input's
+/// gradient and every other gradient is the same bits as without the mark;
+/// the second conv's input (an activation) still gets its gradient. Both a
+/// stride-1 padded conv (dx over shifted views) and a strided one (col2im).
+#[test]
+fn a_gradient_free_input_gets_no_gradient_and_changes_nothing_else() {
+    use sxima_runtime::Backend;
+    type C1 = Conv2d<2, 5, 3, 3, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 9, 9, 9, 9, f32, Cpu>;
+    type C2 = Conv2d<5, 3, 3, 3, 2, 2, 1, 1, 1, 5, 1, 1, 1, 1, 9, 9, 5, 5, f32, Cpu>;
+    let dev = Cpu::seed_from_u64(3);
+    let (c1, c2) = (C1::build(&dev), C2::build(&dev));
+    let x: Tensor<Rank4<3, 2, 9, 9>, f32, Cpu> = dev.sample(u::<f32>());
+    // dL/dx, dL/dW1, dL/db1, dL/dW2, dL/db2, dL/d(hidden) for L = sum(y^2).
+    let grads_of = |mark: bool| {
+        let _mark = mark.then(|| Cpu::gradient_free_input(&x));
+        let h = c1.forward(x.leaky_trace());
+        let h_seen = h.retaped::<NoneTape>();
+        let y = c2.forward(h);
+        let mut g = y.square().sum().backward();
+        [
+            g.get_or_alloc_mut(&x).unwrap().to_vec(),
+            g.get(&c1.weight).as_vec(),
+            g.get(&c1.bias).as_vec(),
+            g.get(&c2.weight).as_vec(),
+            g.get(&c2.bias).as_vec(),
+            g.get_or_alloc_mut(&h_seen).unwrap().to_vec(),
+        ]
+    };
+    let (plain, marked) = (grads_of(false), grads_of(true));
+    assert!(plain[0].iter().any(|&v| v != 0.0), "unmarked: dx computed");
+    assert!(marked[0].iter().all(|&v| v == 0.0), "marked: dx skipped");
+    assert_eq!(plain[1..], marked[1..]);
+    assert!(marked[5].iter().any(|&v| v != 0.0), "hidden gradient kept");
+}

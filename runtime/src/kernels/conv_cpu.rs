@@ -16,6 +16,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::conv_shifted::{flipped_weight, input_grad_geom, Padded};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
+use crate::kernels::input_grad;
 use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::split_operands;
@@ -39,6 +40,8 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     );
     let geom = *geom;
     let (x, w, bias, mut tape) = split_operands(x, w, bias);
+    // The training batch's input: its gradient is not wanted (`input_grad`).
+    let want_dx = !input_grad::is_marked(&x);
 
     // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
     // walks the tensor element by element).
@@ -67,9 +70,15 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             // dx, dW and db are other entries of the same map.
             let mut go_buf = Storage::<E>::try_alloc_len(&dev, 0)?;
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
-            let (dw, db) = {
+            let want = Wanted {
+                dx: want_dx,
+                db: b_g.is_some(),
+            };
+            let (dw, db) = if want.dx {
                 let gx = &mut grads.get_or_alloc_mut(&x_g)?[..];
-                backward(&go_buf[..], &cols, &w_data, gx, &geom, &taps)
+                backward(&go_buf[..], &cols, &w_data, Some(gx), &geom, &taps, want)
+            } else {
+                backward(&go_buf[..], &cols, &w_data, None, &geom, &taps, want)
             };
             add_into(&mut grads.get_or_alloc_mut(&w_g)?[..], &dw);
             if let Some(b_g) = &b_g {
@@ -301,10 +310,7 @@ fn forward<E: Elem>(
             },
         );
         (out, cols)
-    } else if let Some(pd) = padded
-        .as_ref()
-        .filter(|pd| pd.in_place_product::<E>(geom))
-    {
+    } else if let Some(pd) = padded.as_ref().filter(|pd| pd.in_place_product::<E>(geom)) {
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = zeroed_pad(pd);
@@ -339,15 +345,26 @@ fn forward<E: Elem>(
 /// 16 threads; independent of the thread count for reproducible sums.
 const BACKWARD_RUNS: usize = 16;
 
+/// Which gradients a backward pass computes besides the weight's.
+#[derive(Clone, Copy)]
+struct Wanted {
+    /// The input's (not for the training batch's input: `input_grad`).
+    dx: bool,
+    /// The bias's (only with a bias).
+    db: bool,
+}
+
 /// Backward over the batch, samples in parallel: adds the input gradient into
-/// `gx` and returns the weight and bias gradients `([Cout, Kg], [Cout])`.
+/// `gx` (when `Some`: `want.dx`) and returns the weight and bias gradients
+/// `([Cout, Kg], [Cout])` (the bias's zero unless `want.db`).
 fn backward<E: Elem>(
     go: &[E],
     cols: &[E],
     w: &[E],
-    gx: &mut [E],
+    gx: Option<&mut [E]>,
     geom: &ConvGeom,
     taps: &Taps,
+    want: Wanted,
 ) -> (Vec<E>, Vec<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
@@ -355,7 +372,10 @@ fn backward<E: Elem>(
     let chw = geom.c_in * geom.h_in * geom.w_in;
     let co = geom.c_out;
     debug_assert_eq!(go.len(), geom.output_len(), "conv: output gradient length");
-    debug_assert_eq!(gx.len(), geom.input_len(), "conv: input gradient length");
+    debug_assert!(
+        gx.as_ref().is_none_or(|gx| gx.len() == geom.input_len()),
+        "conv: input gradient length"
+    );
     debug_assert_eq!(
         cols.len(),
         geom.batch * cik * p,
@@ -370,19 +390,23 @@ fn backward<E: Elem>(
     let per = geom.batch.div_ceil(parts).max(1);
     // Stride 1: dx as the convolution of dOut with the flipped weight, over
     // shifted views of padded dOut (no dcols matrix, no col2im scatter).
-    let shifted = input_grad_geom(geom).and_then(|bg| {
+    let shifted = input_grad_geom(geom).filter(|_| want.dx).and_then(|bg| {
         let pd = Padded::new(&bg).filter(|pd| pd.in_place_product::<E>(&bg))?;
         Some((pd, flipped_weight(w, geom), bg))
     });
-    let mut slots: Vec<Option<(Vec<E>, Vec<E>)>> =
-        vec![None; gx.len().div_ceil((per * chw).max(1))];
-    team::each_chunk_mut2(gx, per * chw, &mut slots, 1, |part, gxs, slot| {
+    // One run of samples: its input gradients `gxs` (when wanted), its dW and db.
+    let run = |part: usize, mut gxs: Option<&mut [E]>| {
         let gos = team::chunk(go, per * co * p, part);
-        slot[0] = Some({
+        {
             let mut dw = vec![E::zero(); co * kg];
             let mut db = vec![E::zero(); co];
             // Every element is written by the `dcols` matmuls.
-            let mut dcols = Scratch::uninit(if shifted.is_some() { 0 } else { cik * p }, E::zero());
+            let dcols_len = if want.dx && shifted.is_none() {
+                cik * p
+            } else {
+                0
+            };
+            let mut dcols = Scratch::uninit(dcols_len, E::zero());
             // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
             let mut pads = shifted.as_ref().map(|(pd, _, bg)| {
                 let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
@@ -390,11 +414,7 @@ fn backward<E: Elem>(
                 let wide = Scratch::uninit(bg.c_out * pd.wide_pixels(bg), E::zero());
                 (dpad, wide)
             });
-            for (i, (gxb, gob)) in gxs
-                .chunks_mut(chw.max(1))
-                .zip(gos.chunks((co * p).max(1)))
-                .enumerate()
-            {
+            for (i, gob) in gos.chunks((co * p).max(1)).enumerate() {
                 let b = part * per + i;
                 let cb = &cols[b * cik * p..(b + 1) * cik * p];
                 for g in 0..geom.groups {
@@ -410,7 +430,7 @@ fn backward<E: Elem>(
                         rhs_strides: (1, p),
                         threaded: false,
                     });
-                    if shifted.is_some() {
+                    if !want.dx || shifted.is_some() {
                         continue;
                     }
                     // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
@@ -426,9 +446,15 @@ fn backward<E: Elem>(
                         threaded: false,
                     });
                 }
-                for (o, d) in db.iter_mut().enumerate() {
-                    *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+                if want.db {
+                    for (o, d) in db.iter_mut().enumerate() {
+                        *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+                    }
                 }
+                let Some(gxs) = gxs.as_deref_mut() else {
+                    continue;
+                };
+                let gxb = &mut gxs[i * chw..(i + 1) * chw];
                 match (&shifted, &mut pads) {
                     (Some((pd, wf, bg)), Some((dpad, wide))) => {
                         pd.fill(gob, dpad, bg);
@@ -438,8 +464,20 @@ fn backward<E: Elem>(
                 }
             }
             (dw, db)
-        });
-    });
+        }
+    };
+    let runs = geom.batch.div_ceil(per).max(1);
+    let mut slots: Vec<Option<(Vec<E>, Vec<E>)>> = vec![None; runs];
+    match gx {
+        Some(gx) => {
+            team::each_chunk_mut2(gx, (per * chw).max(1), &mut slots, 1, |part, gxs, slot| {
+                slot[0] = Some(run(part, Some(gxs)));
+            })
+        }
+        None => team::each_chunk_mut(&mut slots, 1, |part, slot| {
+            slot[0] = Some(run(part, None));
+        }),
+    }
     let mut parts = slots.into_iter().flatten();
     let (mut dw, mut db) = parts
         .next()

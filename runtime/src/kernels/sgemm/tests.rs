@@ -396,7 +396,11 @@ fn row_table_matches_copied_rows() {
             },
         );
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g.to_bits(), w.to_bits(), "({m}, {n}, {k}) element {i}: {g} vs {w}");
+            assert_eq!(
+                g.to_bits(),
+                w.to_bits(),
+                "({m}, {n}, {k}) element {i}: {g} vs {w}"
+            );
         }
     }
 }
