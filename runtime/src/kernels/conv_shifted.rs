@@ -1,20 +1,21 @@
-//! Stride-1 convolutions on the CPU over a zero-bordered copy of each
-//! sample: its im2col rows are shifted views of the padded image, so the
-//! im2col matrix is either not built at all (inference: the product reads
-//! the views in place) or built by plain copies of whole runs, without the
-//! per-pixel padding tests and short fills of the general im2col.
+//! Convolutions on the CPU over a zero-bordered copy of each sample
+//! (strided ones too, not transposed ones): the im2col matrix is built by
+//! plain copies without the per-pixel padding tests and short fills of the
+//! general im2col, and at stride 1 its rows are shifted views of the
+//! padded image, so inference does not build it at all (the product reads
+//! the views in place).
 //!
 //! The sample `[Cin, H, W]` is copied into `xpad [Cin, Hp, Wp]` with zero
 //! borders; output pixel `(oy, ox)` at tap `(c, i, j)` reads padded pixel
-//! `(c, oy + i*dh, ox + j*dw)`. With "wide" pixels `q = oy * Wp + ox`
+//! `(c, oy*sh + i*dh, ox*sw + j*dw)`. At stride 1, with "wide" pixels `q = oy * Wp + ox`
 //! (`ox < Wp`; the columns past `w_out` are computed and dropped) the im2col
 //! row `(c, i, j)` is the contiguous run `xpad[c*Hp*Wp + i*dh*Wp + j*dw..][..h_out*Wp]`.
 
 use crate::elem::Elem;
 use crate::layers::conv_geom::ConvGeom;
 
-/// Padded geometry of one stride-1 convolution and where each im2col row
-/// starts in the padded image.
+/// Padded geometry of one convolution and where each im2col row starts in
+/// the padded image (its pixel `(oy, ox)` at `rows[r] + oy*sh*Wp + ox*sw`).
 pub(super) struct Padded {
     /// Padded height and width.
     hp: usize,
@@ -24,21 +25,23 @@ pub(super) struct Padded {
 }
 
 impl Padded {
-    /// The plan for `geom`, or `None` where it does not apply: strides other
-    /// than 1, zero insertion (transposed convolutions), cropping, empty output.
+    /// The plan for `geom`, or `None` where it does not apply: zero
+    /// insertion (transposed convolutions), cropping, empty output.
     pub(super) fn new(geom: &ConvGeom) -> Option<Self> {
         let (kh, kw) = geom.kernel;
         let (dh, dw) = geom.dilation;
+        let (sh, sw) = geom.stride;
         let (pt, pl) = geom.pad_begin;
-        if geom.stride != (1, 1) || geom.in_dilation != (1, 1) || pt < 0 || pl < 0 {
+        if geom.in_dilation != (1, 1) || pt < 0 || pl < 0 || sh == 0 || sw == 0 {
             return None;
         }
         if geom.h_out == 0 || geom.w_out == 0 || kh == 0 || kw == 0 {
             return None;
         }
         let (pt, pl) = (pt as usize, pl as usize);
-        let hp = (geom.h_out + (kh - 1) * dh).max(pt + geom.h_in);
-        let wp = (geom.w_out + (kw - 1) * dw).max(pl + geom.w_in);
+        // The last output pixel's last tap, or the image, whichever ends later.
+        let hp = ((geom.h_out - 1) * sh + (kh - 1) * dh + 1).max(pt + geom.h_in);
+        let wp = ((geom.w_out - 1) * sw + (kw - 1) * dw + 1).max(pl + geom.w_in);
         let mut rows = Vec::with_capacity(geom.c_in * kh * kw);
         for c in 0..geom.c_in {
             for i in 0..kh {
@@ -56,18 +59,19 @@ impl Padded {
         geom.c_in * self.hp * self.wp + (geom.kernel.1 - 1) * geom.dilation.1
     }
 
-    /// Output pixels including the dropped columns: `h_out * Wp`.
+    /// Output pixels including the dropped columns: `h_out * Wp` (stride 1).
     pub(super) fn wide_pixels(&self, geom: &ConvGeom) -> usize {
         geom.h_out * self.wp
     }
 
-    /// Whether inference should multiply the shifted views in place: the
-    /// element type and CPU have the kernel for it
+    /// Whether inference should multiply the shifted views in place: stride
+    /// 1, the element type and CPU have the kernel for it
     /// ([`Elem::host_gemm_row_table`]) and at most a quarter of the products
     /// go to dropped columns (`4 Wp <= 5 w_out`).
     pub(super) fn in_place_product<E: Elem>(&self, geom: &ConvGeom) -> bool {
         // An empty product tells whether the kernel exists here.
-        4 * self.wp <= 5 * geom.w_out
+        geom.stride == (1, 1)
+            && 4 * self.wp <= 5 * geom.w_out
             && E::host_gemm_row_table((0, 0), &mut [], 0, (&[], 0), &[], &[])
     }
 
@@ -87,14 +91,22 @@ impl Padded {
     }
 
     /// The im2col matrix `cols [CIK, P]` of the sample in `xpad` (filled by
-    /// [`Self::fill`]): row `(c, i, j)`, output row `oy` is the run of
-    /// `w_out` values at `rows[(c, i, j)] + oy * Wp`.
+    /// [`Self::fill`]): row `(c, i, j)`, output row `oy` is the `w_out`
+    /// values at `rows[(c, i, j)] + oy*sh*Wp` with step `sw`.
     pub(super) fn im2col<E: Elem>(&self, xpad: &[E], cols: &mut [E], geom: &ConvGeom) {
         let (ho, wo) = (geom.h_out, geom.w_out);
+        let (sh, sw) = geom.stride;
         for (dst, &off) in cols.chunks_mut(ho * wo).zip(&self.rows) {
             for (oy, d) in dst.chunks_mut(wo).enumerate() {
-                let at = off + oy * self.wp;
-                copy_run(d, &xpad[at..at + wo]);
+                let at = off + oy * sh * self.wp;
+                if sw == 1 {
+                    copy_run(d, &xpad[at..at + wo]);
+                } else {
+                    let src = &xpad[at..at + (wo - 1) * sw + 1];
+                    for (v, &s) in d.iter_mut().zip(src.iter().step_by(sw)) {
+                        *v = s;
+                    }
+                }
             }
         }
     }
