@@ -170,9 +170,8 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (d, s) in (&mut d).zip(&mut s) {
-        for k in 0..8 {
-            d[k] = s[k];
-        }
+        // A constant length: an inline 8-value move, no `memcpy` call.
+        d[..8].copy_from_slice(&s[..8]);
     }
     for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
         *d = s;
