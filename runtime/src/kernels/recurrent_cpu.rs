@@ -703,55 +703,70 @@ impl<E: Elem> Backprop<E> {
     /// `dst [G*H, H] += dzh^T [G*H, N*T] x hp [N*T, H]`.
     fn add_w_hh(&self, dst: &mut [E]) {
         let Geo { h, gh, .. } = self.geo;
-        let hp = &self.saved.hp;
-        matmul(GemmArgs {
-            mnk: (gh, h, self.nt),
-            dst,
-            dst_rs: h,
-            accumulate: true,
-            lhs: self.dzh(),
-            lhs_strides: (1, gh),
-            rhs: hp,
-            rhs_strides: (h, 1),
-            threaded: true,
-        });
+        let (dzh, hp) = (self.dzh(), &self.saved.hp[..]);
+        add_product_by_rows(dst, (gh, h, self.nt), dzh, (1, gh), hp, WGRAD_ROWS);
     }
 
     /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`.
     fn add_w_ih(&self, dst: &mut [E]) {
         let gh = self.geo.gh;
-        let (dz, x) = (&self.saved.z, &self.saved.x);
+        let (dz, x) = (&self.saved.z[..], &self.saved.x[..]);
         let i = x.len() / self.nt.max(1);
-        matmul(GemmArgs {
-            mnk: (gh, i, self.nt),
-            dst,
-            dst_rs: i,
-            accumulate: true,
-            lhs: dz,
-            lhs_strides: (1, gh),
-            rhs: x,
-            rhs_strides: (i, 1),
-            threaded: true,
-        });
+        add_product_by_rows(dst, (gh, i, self.nt), dz, (1, gh), x, WGRAD_ROWS);
     }
 
     /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
     fn add_x(&self, dst: &mut [E]) {
         let gh = self.geo.gh;
-        let (dz, w_ih) = (&self.saved.z, &self.saved.w.w_ih);
+        let (dz, w_ih) = (&self.saved.z[..], &self.saved.w.w_ih[..]);
         let i = w_ih.len() / gh.max(1);
-        matmul(GemmArgs {
-            mnk: (self.nt, i, gh),
-            dst,
-            dst_rs: i,
-            accumulate: true,
-            lhs: dz,
-            lhs_strides: (gh, 1),
-            rhs: w_ih,
-            rhs_strides: (i, 1),
-            threaded: true,
-        });
+        add_product_by_rows(dst, (self.nt, i, gh), dz, (gh, 1), w_ih, usize::MAX);
     }
+}
+
+/// Rows of the destination per task of [`add_product_by_rows`].
+const TASK_ROWS: usize = 64;
+
+/// Depths (rows of `N*T`) per product of a weight's gradient
+/// `dz^T [G*H, N*T] x v [N*T, w]`: the product's slice of `v` (`64 x w`)
+/// stays in cache while every row of the destination takes it.
+const WGRAD_ROWS: usize = 64;
+
+/// `dst [m, n] += lhs [m, k] x rhs [k, n]` (`dst` and `rhs` with contiguous
+/// rows of `n`), blocks of [`TASK_ROWS`] rows of `dst` as tasks on the team,
+/// each task one product per `k_chunk` depths, in order. `sgemm` splits a
+/// product by columns only, and these have 64 or 128 (the bench LSTM's
+/// `dW_ih`, `dx`: one task, so one thread); by rows every thread gets work.
+/// Each element of `dst` is summed by one task in an order fixed by the
+/// sizes: the result does not depend on the thread count.
+fn add_product_by_rows<E: Elem>(
+    dst: &mut [E],
+    (m, n, k): (usize, usize, usize),
+    lhs: &[E],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[E],
+    k_chunk: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    team::each_chunk_mut(&mut dst[..m * n], TASK_ROWS * n, |t, d| {
+        let (r0, rows) = (t * TASK_ROWS, d.len() / n);
+        for p0 in (0..k).step_by(k_chunk) {
+            let p1 = p0.saturating_add(k_chunk).min(k);
+            matmul(GemmArgs {
+                mnk: (rows, n, p1 - p0),
+                dst: &mut *d,
+                dst_rs: n,
+                accumulate: true,
+                lhs: &lhs[r0 * lhs_rs + p0 * lhs_cs..],
+                lhs_strides: (lhs_rs, lhs_cs),
+                rhs: &rhs[p0 * n..],
+                rhs_strides: (n, 1),
+                threaded: false,
+            });
+        }
+    });
 }
 
 /// Back-propagation through time, runs of rows in parallel: `go [N, T, H]`
@@ -893,6 +908,45 @@ mod tests {
                 }
             }
         };
+    }
+
+    /// The all-step products split by rows (several tasks, several depth
+    /// chunks, transposed and plain left operands) equal a naive product,
+    /// bit for bit the same with 1 and 3 threads.
+    #[test]
+    fn products_by_rows_match_naive_and_ignore_the_thread_count() {
+        let (m, n, k) = (2 * TASK_ROWS + 13, 7, 2 * WGRAD_ROWS + 9);
+        let rhs = values(k * n, 21);
+        for transposed in [false, true] {
+            let lhs = values(m * k, 22);
+            let strides = if transposed { (1, m) } else { (k, 1) };
+            let dst0 = values(m * n, 23);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut dst = dst0.clone();
+                pool.install(|| {
+                    add_product_by_rows(&mut dst, (m, n, k), &lhs, strides, &rhs, WGRAD_ROWS)
+                });
+                dst
+            };
+            let got = run(1);
+            for r in 0..m {
+                for c in 0..n {
+                    let mut want = dst0[r * n + c] as f64;
+                    for p in 0..k {
+                        let a = lhs[r * strides.0 + p * strides.1] as f64;
+                        want += a * rhs[p * n + c] as f64;
+                    }
+                    let g = got[r * n + c] as f64;
+                    assert!((g - want).abs() < 1e-4, "({r}, {c}): {g} vs {want}");
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&run(3)), "transposed={transposed}");
+        }
     }
 
     /// The gate loops compiled for AVX2 and AVX-512 give the same bits as
