@@ -12,7 +12,8 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::{
-    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, param_cache, recurrent_cpu, window_cpu,
+    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, input_grad, loss_cpu, param_cache,
+    recurrent_cpu, window_cpu,
 };
 use crate::layers::batchnorm_generic::{batch_norm_infer_generic, batch_norm_train_generic};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
@@ -21,6 +22,7 @@ use crate::layers::dense_generic::{dense_forward_generic, Rows};
 use crate::layers::recurrent::{CellKind, CellParams, InitialState, RecurrentOutput};
 use crate::layers::recurrent_generic::recurrent_run_generic;
 use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
+use crate::loss::sparse_cross_entropy_generic;
 
 /// A dfdx device that sxima runs on (`Cpu`, and `Cuda` with the `cuda`
 /// feature), with its choice of kernel for each op sxima implements itself.
@@ -35,6 +37,25 @@ pub trait Backend<E: Elem>: Device<E> {
     /// in host memory (`Cpu`): there the copies are cheap and one loop beats a
     /// dozen element-wise ops.
     const HOST_OPTIMIZER: bool = false;
+
+    /// Marks `x`, a training batch's input, as needing no gradient until the
+    /// returned guard is dropped (a PyTorch input without `requires_grad`):
+    /// kernels may then skip the gradient of their input when it is `x` (or
+    /// a view of it), which nobody reads. The default marks nothing.
+    fn gradient_free_input<S: Shape>(_x: &Tensor<S, E, Self>) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
+
+    /// Sparse categorical cross-entropy of `logits [N, C]` against one class
+    /// per row: `mean(logsumexp(row) - row[label])` (PyTorch's
+    /// `cross_entropy` with class indices). The caller has checked that
+    /// there is one label per row and each is below `C`.
+    fn sparse_cross_entropy<T: Tape<E, Self>>(
+        logits: Tensor<(usize, usize), E, Self, T>,
+        labels: &[usize],
+    ) -> Result<Tensor<Rank0, E, Self, T>, Self::Err> {
+        sparse_cross_entropy_generic(logits, labels)
+    }
 
     /// Convolution at run-time sizes: `x [batch * c_in * h_in * w_in]`
     /// (flattened), `w [c_out, c_in / groups * kh * kw]`, `bias [c_out]` →
@@ -176,6 +197,17 @@ macro_rules! cpu_backend {
     ($e:ty) => {
         impl Backend<$e> for Cpu {
             const HOST_OPTIMIZER: bool = true;
+
+            fn gradient_free_input<S: Shape>(x: &Tensor<S, $e, Self>) -> Box<dyn std::any::Any> {
+                Box::new(input_grad::mark(x))
+            }
+
+            fn sparse_cross_entropy<T: Tape<$e, Self>>(
+                logits: Tensor<(usize, usize), $e, Self, T>,
+                labels: &[usize],
+            ) -> Result<Tensor<Rank0, $e, Self, T>, Self::Err> {
+                loss_cpu::sparse_cross_entropy(logits, labels)
+            }
 
             fn conv_forward<T: Tape<$e, Self>>(
                 x: Tensor<(usize,), $e, Self, T>,

@@ -22,6 +22,7 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::elem::{cast, Elem};
 use crate::error::{DeviceResultExt, Error, Result};
 
@@ -34,7 +35,7 @@ pub enum Target<'a, E: Elem, D: Device<E>> {
 }
 
 /// A loss: a scalar (mean over the batch) with a gradient.
-pub trait Loss<E: Elem, D: Device<E>> {
+pub trait Loss<E: Elem, D: Backend<E>> {
     /// Short name for logs and history columns (`"mse"`, `"cross_entropy"`).
     fn name(&self) -> &'static str;
     /// The mean loss over the batch. Errors (not panics) on a target of the
@@ -72,13 +73,8 @@ fn values<'a, E: Elem, D: Device<E>>(
     }
 }
 
-/// One-hot rows for `labels`, checked against the batch size and class count.
-fn one_hot<E: Elem, D: Device<E>>(
-    loss: &str,
-    dev: &D,
-    (n, c): (usize, usize),
-    labels: &[usize],
-) -> Result<Tensor<(usize, usize), E, D>> {
+/// Checks `labels` against the batch size and the class count.
+fn check_labels(loss: &str, (n, c): (usize, usize), labels: &[usize]) -> Result<()> {
     if labels.len() != n {
         return Err(Error::Shape {
             what: format!("{loss} labels (one per sample)"),
@@ -86,18 +82,14 @@ fn one_hot<E: Elem, D: Device<E>>(
             got: vec![labels.len()],
         });
     }
-    let mut data = vec![E::zero(); n * c];
-    for (i, &label) in labels.iter().enumerate() {
-        if label >= c {
-            return Err(Error::LabelOutOfRange {
-                index: i,
-                label,
-                classes: c,
-            });
-        }
-        data[i * c + label] = E::one();
+    match labels.iter().position(|&label| label >= c) {
+        Some(index) => Err(Error::LabelOutOfRange {
+            index,
+            label: labels[index],
+            classes: c,
+        }),
+        None => Ok(()),
     }
-    dev.try_tensor_from_vec(data, (n, c)).dev()
 }
 
 /// `sum(target * log_softmax(logits)) / n`, negated: cross-entropy with logits.
@@ -121,7 +113,7 @@ fn soft_cross_entropy<E: Elem, D: Device<E>, T: Tape<E, D>>(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mse;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for Mse {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for Mse {
     fn name(&self) -> &'static str {
         "mse"
     }
@@ -145,7 +137,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Mse {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mae;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for Mae {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for Mae {
     fn name(&self) -> &'static str {
         "mae"
     }
@@ -195,7 +187,7 @@ impl Default for Huber {
     }
 }
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for Huber {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for Huber {
     fn name(&self) -> &'static str {
         "huber"
     }
@@ -221,7 +213,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Huber {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bce;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for Bce {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for Bce {
     fn name(&self) -> &'static str {
         "bce"
     }
@@ -297,7 +289,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for Bce {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BceWithLogits;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for BceWithLogits {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for BceWithLogits {
     fn name(&self) -> &'static str {
         "bce_with_logits"
     }
@@ -322,7 +314,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for BceWithLogits {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CrossEntropy;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for CrossEntropy {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for CrossEntropy {
     fn name(&self) -> &'static str {
         "cross_entropy"
     }
@@ -357,7 +349,7 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for CrossEntropy {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SparseCrossEntropy;
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for SparseCrossEntropy {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for SparseCrossEntropy {
     fn name(&self) -> &'static str {
         "sparse_cross_entropy"
     }
@@ -373,9 +365,29 @@ impl<E: Elem, D: Device<E>> Loss<E, D> for SparseCrossEntropy {
                 "value targets",
             ));
         };
-        let t = one_hot("sparse_cross_entropy", pred.device(), *pred.shape(), labels)?;
-        soft_cross_entropy(pred, t)
+        check_labels("sparse_cross_entropy", *pred.shape(), labels)?;
+        // One pass over the logits on `Cpu` (`kernels::loss_cpu`).
+        D::sparse_cross_entropy(pred, labels).dev()
     }
+}
+
+/// [`SparseCrossEntropy`] with dfdx ops, for every device (the default of
+/// [`Backend::sparse_cross_entropy`]); `labels` already checked.
+pub(crate) fn sparse_cross_entropy_generic<E: Elem, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    labels: &[usize],
+) -> Result<Tensor<Rank0, E, D, T>, D::Err> {
+    let (n, c) = *logits.shape();
+    let mut data = vec![E::zero(); n * c];
+    for (i, &label) in labels.iter().enumerate() {
+        data[i * c + label] = E::one();
+    }
+    let t = logits.device().try_tensor_from_vec(data, (n, c))?;
+    logits
+        .try_log_softmax::<Axis<1>>()?
+        .try_mul(t)?
+        .try_sum::<Rank0, _>()?
+        .try_mul(cast::<E>(-1.0 / n as f64))
 }
 
 /// How [`KlDivergence`] averages `sum t*(log t - log q)`.
@@ -409,7 +421,7 @@ pub struct KlDivergence {
     pub input: KlInput,
 }
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for KlDivergence {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for KlDivergence {
     fn name(&self) -> &'static str {
         "kl_divergence"
     }
@@ -488,7 +500,7 @@ pub trait PerElement {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summed<L>(pub L);
 
-impl<E: Elem, D: Device<E>, L: Loss<E, D> + PerElement> Loss<E, D> for Summed<L> {
+impl<E: Elem, D: Backend<E>, L: Loss<E, D> + PerElement> Loss<E, D> for Summed<L> {
     fn name(&self) -> &'static str {
         L::SUMMED_NAME
     }
@@ -554,7 +566,7 @@ pub enum AnyLoss {
     KlDivergence(KlDivergence),
 }
 
-impl<E: Elem, D: Device<E>> Loss<E, D> for AnyLoss {
+impl<E: Elem, D: Backend<E>> Loss<E, D> for AnyLoss {
     fn name(&self) -> &'static str {
         match self {
             Self::Mse => Loss::<E, D>::name(&Mse),

@@ -449,3 +449,41 @@ fn inference_sees_every_change_of_the_weights() {
         "original",
     );
 }
+
+/// A training batch's input marked gradient-free (`Backend::gradient_free_input`,
+/// as `train_step` marks its features): the kernel skips the input's
+/// gradient, for the input itself and for a reshaped view of it, and every
+/// other gradient is the same bits as without the mark; a second layer's
+/// input (an activation) still gets its gradient.
+#[test]
+fn a_gradient_free_input_gets_no_gradient_and_changes_nothing_else() {
+    type Net = (Dense<12, 9, f32, Cpu>, Dense<9, 4, f32, Cpu>);
+    let dev = Cpu::seed_from_u64(7);
+    let net: Net = BuildModule::build(&dev);
+    let x: Tensor<Rank3<5, 3, 4>, f32, Cpu> = dev.sample(u::<f32>());
+    // Returns dL/dx, dL/dW1, dL/db1, dL/dW2, dL/d(hidden) for L = sum(y^2).
+    let grads_of = |mark: bool| {
+        let _mark = mark.then(|| Cpu::gradient_free_input(&x));
+        let g = Gradients::leaky();
+        let flat = x.clone().traced(g).reshape::<Rank2<5, 12>>();
+        let h = net.0.forward(flat);
+        let h_seen = h.retaped::<NoneTape>();
+        let y = net.1.forward(h);
+        let mut g = y.square().sum().backward();
+        [
+            g.get_or_alloc_mut(&x).unwrap().to_vec(),
+            g.get(&net.0.weight).as_vec(),
+            g.get(&net.0.bias).as_vec(),
+            g.get(&net.1.weight).as_vec(),
+            g.get_or_alloc_mut(&h_seen).unwrap().to_vec(),
+        ]
+    };
+    let (plain, marked) = (grads_of(false), grads_of(true));
+    assert!(plain[0].iter().any(|&v| v != 0.0), "unmarked: dx computed");
+    assert!(marked[0].iter().all(|&v| v == 0.0), "marked: dx skipped");
+    assert_eq!(plain[1..], marked[1..]);
+    assert!(marked[4].iter().any(|&v| v != 0.0), "hidden gradient kept");
+    // The mark ends with its guard.
+    let again = grads_of(false);
+    assert_eq!(again, plain);
+}

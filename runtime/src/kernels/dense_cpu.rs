@@ -17,6 +17,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
+use crate::kernels::input_grad;
 use crate::kernels::param_cache::{host_param, host_param_t};
 use crate::kernels::scratch::host_copy;
 use crate::kernels::split_operands;
@@ -42,6 +43,8 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     }
     let (x, w, bias, mut tape) = split_operands(x, w, bias);
     let threaded = rows * o * i >= THREADED_MACS;
+    // The training batch's input: its gradient is not wanted (`input_grad`).
+    let want_dx = !input_grad::is_marked(&x);
 
     // Host copies of x and W (W's is usually a kept one, see
     // `param_cache`); the backward keeps them. An inference pass reads the
@@ -86,17 +89,19 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             let mut gy = Storage::<E>::try_alloc_len(&dev, 0)?;
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut gy);
             // dx [rows, I] += dy [rows, O] (strides (O, 1)) x W [O, I] (strides (I, 1)).
-            matmul(GemmArgs {
-                mnk: (rows, i, o),
-                dst: &mut grads.get_or_alloc_mut(&x_g)?[..],
-                dst_rs: i,
-                accumulate: true,
-                lhs: &gy[..],
-                lhs_strides: (o, 1),
-                rhs: &w_data,
-                rhs_strides: (i, 1),
-                threaded,
-            });
+            if want_dx {
+                matmul(GemmArgs {
+                    mnk: (rows, i, o),
+                    dst: &mut grads.get_or_alloc_mut(&x_g)?[..],
+                    dst_rs: i,
+                    accumulate: true,
+                    lhs: &gy[..],
+                    lhs_strides: (o, 1),
+                    rhs: &w_data,
+                    rhs_strides: (i, 1),
+                    threaded,
+                });
+            }
             // dW [O, I] += dy^T [O, rows] (strides (1, O)) x x [rows, I] (strides (I, 1)).
             matmul(GemmArgs {
                 mnk: (o, i, rows),

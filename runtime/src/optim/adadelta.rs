@@ -90,7 +90,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdadeltaConfig {
         s.tensors[1] = u;
         p.try_sub(delta.try_mul(cast::<E>(self.lr))?)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         let (rho, one_rho) = (cast::<E>(self.rho), cast::<E>(1.0 - self.rho));
         let (eps, lr) = (cast::<E>(self.eps), cast::<E>(self.lr));
         let (vs, us) = s.tensors.split_at_mut(1);

@@ -85,7 +85,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdagradConfig {
         };
         p.try_sub(g.try_div(denom)?.try_mul(cast::<E>(clr))?)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         let clr = cast::<E>(self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay));
         let eps = cast::<E>(self.eps);
         let inside = self.eps_placement == EpsPlacement::Inside;

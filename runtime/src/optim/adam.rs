@@ -134,7 +134,7 @@ fn adam_update<E: Elem, D: Device<E>>(
 }
 
 /// [`adam_update`] on host memory (the `Cpu` fast path).
-fn adam_host<E: Elem>(c: &AdamConfig, decay: f64, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+fn adam_host<E: Elem>(c: &AdamConfig, decay: f64, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
     let (b1, b2) = c.betas;
     let t = s.step as i32;
     let bc1 = 1.0 - b1.powi(t);
@@ -183,7 +183,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdamConfig {
     ) -> Result<Flat<E, D>, D::Err> {
         adam_update(self, 0.0, p, g, s)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         adam_host(self, 0.0, s, p, g)
     }
 }
@@ -207,7 +207,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for AdamWConfig {
     ) -> Result<Flat<E, D>, D::Err> {
         adam_update(&self.as_adam(), self.lr * self.weight_decay, p, g, s)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         adam_host(&self.as_adam(), self.lr * self.weight_decay, s, p, g)
     }
 }

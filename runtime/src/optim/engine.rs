@@ -44,18 +44,19 @@ pub(crate) struct Slots<E: Elem, D: Device<E>> {
     pub scalars: Vec<f64>,
 }
 
-/// What [`UpdateRule::update_host`] works on: one parameter's state in host memory.
-pub(crate) struct HostSlots<'a, E> {
+/// What [`UpdateRule::update_host`] works on: one parameter's state in host
+/// memory, or the same elements of it as the parameter piece it is given.
+pub(crate) struct HostSlots<'a, 'b, E> {
     /// As [`Slots::step`].
     pub step: u64,
     /// Moments, in the order of [`UpdateRule::tensor_slots`].
-    pub tensors: &'a mut [Vec<E>],
+    pub tensors: &'a mut [&'b mut [E]],
     /// As [`Slots::scalars`].
     pub scalars: &'a mut [f64],
 }
 
 /// The per-element formula of one optimizer.
-pub(crate) trait UpdateRule<E: Elem, D: Device<E>> {
+pub(crate) trait UpdateRule<E: Elem, D: Device<E>>: Sync {
     /// Name stored in exported state, checked on import.
     const NAME: &'static str;
     /// Names of the per-parameter state tensors (same size as the parameter).
@@ -85,7 +86,13 @@ pub(crate) trait UpdateRule<E: Elem, D: Device<E>> {
 
     /// The same update in place on host memory (the `Cpu` fast path);
     /// `g` already has clipping and L2 weight decay applied.
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]);
+    ///
+    /// Large parameters are updated in pieces, in parallel
+    /// ([`update_host_pieces`]): `p`, `g` and `s.tensors` are then the same
+    /// range of elements, and each piece starts from the same `s.scalars`,
+    /// so a rule may update its scalars only from the step and their old
+    /// values, never from the elements.
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]);
 }
 
 /// Saved state not yet matched to a parameter (after an import, until the
@@ -324,6 +331,86 @@ struct StepVisitor<'a, R, E: Elem, D: Backend<E>> {
     unzeroed: bool,
 }
 
+/// Elements of one piece of a parallel host update (64 KiB of `f32`): a
+/// piece streams its parameter, gradient and moments once, and the pieces
+/// of a large parameter keep both cores busy where the update would
+/// otherwise run on one while the other waits for the next product.
+pub(crate) const HOST_PIECE: usize = 1 << 14;
+
+/// What every piece of one parameter's host update does besides the rule.
+#[derive(Clone, Copy)]
+struct HostPiece {
+    prep: GradPrep,
+    wd: f64,
+    /// Zero the gradient after the update (the gradient buffer itself).
+    zero_grad: bool,
+}
+
+/// Clipping and L2 weight decay, `rule`'s update, then (with `zero_grad`)
+/// the zeroed gradient, on `p` / `g` and their state `slots`: in one call
+/// for small parameters, else in pieces of [`HOST_PIECE`] elements on the
+/// kernels' team. Every element is computed by the same formula either way
+/// (the update is element-wise), so the result does not depend on the
+/// split or the thread count; the scalars are those of the first piece
+/// (every piece computes the same, see [`UpdateRule::update_host`]).
+fn update_host_pieces<R, E, D>(
+    rule: &R,
+    piece: HostPiece,
+    slots: &mut Slots<E, D>,
+    p: &mut [E],
+    g: &mut [E],
+) where
+    R: UpdateRule<E, D>,
+    E: Elem,
+    D: Device<E>,
+{
+    let HostPiece {
+        prep,
+        wd,
+        zero_grad,
+    } = piece;
+    let step = slots.step;
+    let one = |tensors: &mut [&mut [E]], scalars: &mut [f64], p: &mut [E], g: &mut [E]| {
+        prepare_host(prep, wd, g, p);
+        let s = HostSlots {
+            step,
+            tensors,
+            scalars,
+        };
+        rule.update_host(s, p, g);
+        if zero_grad {
+            g.fill(E::zero());
+        }
+    };
+    let n = p.len();
+    if n < 2 * HOST_PIECE || rayon::current_num_threads() < 2 {
+        let mut tensors: Vec<&mut [E]> = slots.host.iter_mut().map(|t| &mut t[..]).collect();
+        one(&mut tensors, &mut slots.scalars, p, g);
+        return;
+    }
+    let pieces = n.div_ceil(HOST_PIECE);
+    let mut scalars = vec![slots.scalars.clone(); pieces];
+    let mut state: Vec<_> = slots
+        .host
+        .iter_mut()
+        .map(|t| t.chunks_mut(HOST_PIECE))
+        .collect();
+    let items: Vec<_> = p
+        .chunks_mut(HOST_PIECE)
+        .zip(g.chunks_mut(HOST_PIECE))
+        .zip(scalars.iter_mut())
+        .map(|((p, g), sc)| {
+            // Every state tensor has the parameter's length (`slots_for`).
+            let t: Vec<&mut [E]> = state.iter_mut().filter_map(Iterator::next).collect();
+            (p, g, t, sc)
+        })
+        .collect();
+    crate::kernels::team::each_owned(items, |(p, g, mut t, sc)| one(&mut t, sc, p, g));
+    if let Some(first) = scalars.into_iter().next() {
+        slots.scalars = first;
+    }
+}
+
 /// Clipping and L2 weight decay applied to a host gradient in place.
 fn prepare_host<E: Elem>(prep: GradPrep, wd: f64, g: &mut [E], p: &[E]) {
     match prep {
@@ -380,23 +467,17 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVi
         drop(flat);
         if host {
             let (rule, prep) = (self.rule, self.prep);
-            let mut update = |ph: &mut [E], gh: &mut [E]| {
-                prepare_host(prep, wd, gh, ph);
-                let host_slots = HostSlots {
-                    step: slots.step,
-                    tensors: &mut slots.host,
-                    scalars: &mut slots.scalars,
+            let mut update = |ph: &mut [E], gh: &mut [E], zero_grad: bool| {
+                let piece = HostPiece {
+                    prep,
+                    wd,
+                    zero_grad,
                 };
-                rule.update_host(host_slots, ph, gh);
+                update_host_pieces(rule, piece, slots, ph, gh);
             };
             if let StepGrads::Owned(grads) = &mut self.grads {
                 // Cpu fast path on the gradient buffer itself, zeroed after.
-                if D::host_update(grads, p, &mut |ph, gh| {
-                    update(ph, gh);
-                    gh.fill(E::zero());
-                })
-                .dev()?
-                {
+                if D::host_update(grads, p, &mut |ph, gh| update(ph, gh, true)).dev()? {
                     return Ok(None);
                 }
             }
@@ -406,7 +487,7 @@ impl<R: UpdateRule<E, D>, E: Elem, D: Backend<E>> TensorVisitor<E, D> for StepVi
             p.copy_into(&mut ph);
             let mut gh = vec![E::zero(); n];
             self.grads.get(&*p).copy_into(&mut gh);
-            update(&mut ph, &mut gh);
+            update(&mut ph, &mut gh, false);
             p.copy_from(&ph);
             self.unzeroed = true;
             return Ok(None);

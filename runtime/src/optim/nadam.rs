@@ -94,7 +94,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for NadamConfig {
             .try_div(denom)?;
         p.try_sub(step)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         let (b1, b2) = self.betas;
         let (bc2, c_g, c_m) = self.coefficients(s.step, &mut s.scalars[0]);
         let (b1e, b2e) = (cast::<E>(b1), cast::<E>(b2));

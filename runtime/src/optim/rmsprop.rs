@@ -121,7 +121,7 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for RmsPropConfig {
         };
         p.try_sub(step.try_mul(cast::<E>(self.lr))?)
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         let (a, one_a) = (cast::<E>(self.alpha), cast::<E>(1.0 - self.alpha));
         let (eps, lr, mom) = (
             cast::<E>(self.eps),

@@ -160,13 +160,13 @@ impl<E: Elem, D: Device<E>> UpdateRule<E, D> for SgdConfig {
             }
         }
     }
-    fn update_host(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn update_host(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         self.host(s, p, g)
     }
 }
 
 impl SgdConfig {
-    fn host<E: Elem>(&self, s: HostSlots<'_, E>, p: &mut [E], g: &[E]) {
+    fn host<E: Elem>(&self, s: HostSlots<'_, '_, E>, p: &mut [E], g: &[E]) {
         let (lr, mu) = (cast::<E>(self.lr), cast::<E>(self.momentum));
         if self.momentum == 0.0 {
             for (p, &g) in p.iter_mut().zip(g) {

@@ -457,9 +457,9 @@ fn learning_rate_can_be_set_by_a_schedule() {
 /// Every optimizer, with weight decay and clipping, configured so that each
 /// branch of its formula runs.
 /// Makes a fresh optimizer.
-type MakeOpt = Box<dyn Fn() -> Box<dyn DynOpt>>;
+type MakeOpt<M> = Box<dyn Fn() -> Box<dyn DynOpt<M>> + Send + Sync>;
 
-fn all_optimizers() -> Vec<(&'static str, MakeOpt)> {
+fn all_optimizers<M: TensorCollection<f64, Cpu>>() -> Vec<(&'static str, MakeOpt<M>)> {
     let clip = Some(Clip::Norm(0.3));
     vec![
         (
@@ -617,14 +617,14 @@ fn all_optimizers() -> Vec<(&'static str, MakeOpt)> {
     ]
 }
 
-/// An optimizer for `NetF64` whose update path can be chosen.
-trait DynOpt: Optimizer<NetF64, f64, Cpu> {
+/// An optimizer for models `M` whose update path can be chosen.
+trait DynOpt<M: TensorCollection<f64, Cpu>>: Optimizer<M, f64, Cpu> {
     fn fast_path(&mut self, on: bool);
 }
 
 macro_rules! dyn_opt {
     ($($t:ident),*) => {$(
-        impl DynOpt for $t<f64, Cpu> {
+        impl<M: TensorCollection<f64, Cpu>> DynOpt<M> for $t<f64, Cpu> {
             fn fast_path(&mut self, on: bool) {
                 self.set_cpu_fast_path(on)
             }
@@ -635,7 +635,7 @@ dyn_opt!(Sgd, Adagrad, Adadelta, RmsProp, Adam, AdamW, Nadam);
 
 #[test]
 fn cpu_fast_path_matches_the_generic_tensor_path() {
-    for (name, make) in all_optimizers() {
+    for (name, make) in all_optimizers::<NetF64>() {
         let dev = Cpu::seed_from_u64(13);
         let start = dev.build_module::<Net, f64>();
         let mut fast = start.clone();
@@ -682,7 +682,7 @@ fn cpu_fast_path_matches_the_generic_tensor_path() {
 
 #[test]
 fn both_paths_resume_bit_identically() {
-    for (name, make) in all_optimizers() {
+    for (name, make) in all_optimizers::<NetF64>() {
         for fast in [true, false] {
             let mk = || {
                 let mut o = make();
@@ -759,7 +759,7 @@ fn optimizer_config_round_trips_through_json_and_builds_the_same_optimizer() {
 /// buffers in place), and leaves every gradient zero.
 #[test]
 fn step_and_zero_matches_step_on_fresh_gradients() {
-    for (name, make) in all_optimizers() {
+    for (name, make) in all_optimizers::<NetF64>() {
         for fast in [true, false] {
             let dev = Cpu::seed_from_u64(5);
             let start = dev.build_module::<Net, f64>();
@@ -790,6 +790,90 @@ fn step_and_zero_matches_step_on_fresh_gradients() {
             assert_ne!(params(&a), params(&start), "{name}: no progress");
             assert_eq!(params(&a), params(&b), "{name} (fast path {fast})");
             assert_eq!(oa.state(), ob.state(), "{name} (fast path {fast})");
+        }
+    }
+}
+
+/// A model whose first weight (256 x 160) is more than two of the host
+/// update's pieces, so the `Cpu` fast path updates it in parallel pieces.
+type Big = (Linear<160, 256>, Tanh, Linear<256, 3>);
+type BigF64 = <Big as BuildOnDevice<Cpu, f64>>::Built;
+
+fn big_loss(model: &BigF64, g: Gradients<f64, Cpu>) -> Gradients<f64, Cpu> {
+    let dev = Cpu::default();
+    let mut x = dev.zeros::<Rank2<4, 160>>();
+    x.copy_from(
+        &(0..640)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 60.0)
+            .collect::<Vec<_>>(),
+    );
+    let mut y = dev.zeros::<Rank2<4, 3>>();
+    y.copy_from(&(0..12).map(|i| (i % 5) as f64 - 2.0).collect::<Vec<_>>());
+    (model.forward(x.traced(g)) - y).square().mean().backward()
+}
+
+fn big_params(m: &BigF64) -> Vec<f64> {
+    let mut v = m.0.weight.as_vec();
+    v.extend(m.0.bias.as_vec());
+    v.extend(m.2.weight.as_vec());
+    v.extend(m.2.bias.as_vec());
+    v
+}
+
+/// Large parameters are updated in pieces on the kernels' team: for every
+/// optimizer, the same bits at 1 and 2 threads and through `step` or
+/// `step_and_zero` (which zeroes every piece of the gradient), and the
+/// generic tensor path's values.
+#[test]
+fn large_parameters_are_updated_in_pieces_exactly() {
+    const { assert!(160 * 256 >= 2 * super::engine::HOST_PIECE, "not split") };
+    let start = Cpu::seed_from_u64(3).build_module::<Big, f64>();
+    for (name, make) in all_optimizers::<BigF64>() {
+        let run = |threads: usize, fast: bool, zero: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut m = start.clone();
+                let mut o = make();
+                o.fast_path(fast);
+                let mut kept = Some(m.alloc_grads());
+                for _ in 0..4 {
+                    if zero {
+                        let mut g = big_loss(&m, kept.take().unwrap());
+                        o.step_and_zero(&mut m, &mut g).unwrap();
+                        let w = g.get(&m.0.weight).as_vec();
+                        assert!(w.iter().all(|&e| e == 0.0), "{name}: not zeroed");
+                        kept = Some(g);
+                    } else {
+                        let g = big_loss(&m, m.alloc_grads());
+                        o.step(&mut m, &g).unwrap();
+                    }
+                }
+                (big_params(&m), o.state())
+            })
+        };
+        let one = run(1, true, false);
+        assert_ne!(one.0, big_params(&start), "{name}: no progress");
+        assert_eq!(run(2, true, false), one, "{name}: 2 threads");
+        // `step_and_zero` (kept gradients, zeroed in place): the same bits
+        // at 1 and 2 threads; `step`'s values up to the rounding of dfdx's
+        // backward accumulating into a kept buffer.
+        let zeroed = run(1, true, true);
+        assert_eq!(run(2, true, true), zeroed, "{name}: step_and_zero");
+        for (x, y) in zeroed.0.iter().zip(&one.0) {
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                "{name}: step_and_zero {x} vs step {y}"
+            );
+        }
+        let generic = run(2, false, false).0;
+        for (x, y) in one.0.iter().zip(&generic) {
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                "{name}: {x} vs generic {y}"
+            );
         }
     }
 }

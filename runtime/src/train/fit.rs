@@ -492,6 +492,8 @@ where
     let b = batch.targets.len();
     let n_out = shape_len(M::OUTPUT_SHAPE);
     let x = input_tensor::<E, D, M>(dev, batch.features, b)?;
+    // No gradient is wanted for the features: kernels may skip it.
+    let _input_mark = D::gradient_free_input(&x);
     let g = match grads.take() {
         Some(g) => g,
         None => model.try_alloc_grads().dev()?,

@@ -9,6 +9,7 @@ use dfdx::tensor::{Tape, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 use num_traits::NumCast;
 
+use crate::backend::Backend;
 use crate::data::Targets;
 use crate::elem::Elem;
 use crate::error::{DeviceResultExt, Error, Result};
@@ -137,7 +138,7 @@ pub fn input_shape_of<E: Elem, D: Device<E>, M: Model<E, D>>(
 
 /// The loss of a batch of predictions flattened to `(b, n)` against host
 /// targets (uploaded to the device for value targets).
-pub fn target_loss<E: Elem, D: Device<E>, L: Loss<E, D>, T: Tape<E, D>>(
+pub fn target_loss<E: Elem, D: Backend<E>, L: Loss<E, D>, T: Tape<E, D>>(
     loss: &L,
     dev: &D,
     pred: Tensor<(usize, usize), E, D, T>,

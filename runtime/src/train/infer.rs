@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use dfdx::tensor::Cache;
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
+use crate::backend::Backend;
 use crate::data::dataset::check_finite;
 use crate::data::{Dataset, Targets};
 use crate::elem::Elem;
@@ -70,7 +71,7 @@ pub fn default_metrics(targets: &Targets) -> Vec<Box<dyn Metric>> {
 
 /// Mean loss and default metrics (accuracy for class/one-hot targets) of
 /// `model` on `data`, in batches of `batch_size`.
-pub fn evaluate<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
+pub fn evaluate<E: Elem, D: Backend<E>, M: Model<E, D>, L: Loss<E, D>>(
     model: &M,
     loss: &L,
     data: &Dataset,
@@ -81,7 +82,7 @@ pub fn evaluate<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
 }
 
 /// [`evaluate`] with explicit metrics.
-pub fn evaluate_with<E: Elem, D: Device<E>, M: Model<E, D>, L: Loss<E, D>>(
+pub fn evaluate_with<E: Elem, D: Backend<E>, M: Model<E, D>, L: Loss<E, D>>(
     model: &M,
     loss: &L,
     data: &Dataset,
