@@ -5,12 +5,12 @@
 //!
 //! Shapes: `N` batch rows, `T` steps, `G*H` stacked gates; every buffer is
 //! batch-first, row `r = b*T + t`.
-//! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T + bias` as one gemm for all
-//!   steps (bias `b_ih + b_hh` for LSTM and tanh; `b_ih` for the GRU, whose
-//!   `b_hh` sits inside the reset product). Then per step, in processing
-//!   order: one gemm with the recurrent weight (`z_t += h_{t-1} W_hh^T` in
-//!   place; GRU: `hx = h_{t-1} W_hh^T + b_hh` in a scratch) and one fused pass
-//!   that applies the gate nonlinearities, writes the activated gates back
+//! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T` as one gemm for all
+//!   steps. Then per step, in processing order: one gemm with the recurrent
+//!   weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
+//!   b_hh` in a scratch) and one fused pass that adds the bias (`b_ih + b_hh`
+//!   for LSTM and tanh; `b_ih` for the GRU, whose `b_hh` sits inside the
+//!   reset product), applies the gate nonlinearities, writes the activated gates back
 //!   over `z_t`, the cell state `c_t` (LSTM) or `hx_n` (GRU), `h_t` into the
 //!   output and into `hp [N*T, H]` (each step's previous hidden state).
 //! * Backward (BPTT), steps in reverse: one fused pass turns `dh_t` (and
@@ -111,12 +111,11 @@ where
     let h0_h = host(h0.as_ref());
     let c0_h = host(c0.as_ref());
 
-    // z = x W_ih^T + bias, every step at once.
-    let mut z = Scratch::uninit(n * steps * gh, E::zero());
-    {
+    // z = x W_ih^T, every step at once; the gate passes add the bias.
+    let bias: Vec<E> = {
         let b_ih = host_param(p.bias_ih);
         let fold_hh = math != CellMath::GruResetAfter;
-        let bias: Vec<E> = (0..gh)
+        (0..gh)
             .map(|g| {
                 if fold_hh {
                     b_ih[g] + w.b_hh[g]
@@ -124,15 +123,15 @@ where
                     b_ih[g]
                 }
             })
-            .collect();
-        for row in z.chunks_mut(gh) {
-            row.copy_from_slice(&bias);
-        }
+            .collect()
+    };
+    let mut z = Scratch::uninit(n * steps * gh, E::zero());
+    {
         matmul(GemmArgs {
             mnk: (n * steps, gh, I),
             dst: &mut z,
             dst_rs: gh,
-            accumulate: true,
+            accumulate: false,
             lhs: &x_h,
             lhs_strides: (I, 1),
             rhs: &w.w_ih,
@@ -171,6 +170,7 @@ where
             forward_run_best(
                 &geo,
                 &w,
+                &bias,
                 RunBufs { rows, z, hp, side },
                 y,
                 &h0_h[lo * H..hi * H],
@@ -421,6 +421,7 @@ gate_dispatch!(
     (
         geo: &Geo,
         w: &Weights<E>,
+        bias: &[E],
         bufs: RunBufs<'_, E>,
         y: &mut [E],
         h0: &[E],
@@ -445,12 +446,14 @@ gate_dispatch!(
     )
 );
 
-/// The forward recurrence over one run of rows; `h0`, `c0` are its rows of
-/// the initial state (`[rows, H]`), `y` its rows of the output.
+/// The forward recurrence over one run of rows; `bias [G*H]` is the input
+/// side's (added to `z` row by row), `h0`, `c0` are its rows of the initial
+/// state (`[rows, H]`), `y` its rows of the output.
 #[inline(always)]
 fn forward_run<E: KernelFloat>(
     geo: &Geo,
     w: &Weights<E>,
+    bias: &[E],
     bufs: RunBufs<'_, E>,
     y: &mut [E],
     h0: &[E],
@@ -500,6 +503,10 @@ fn forward_run<E: KernelFloat>(
             let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
             let at = (r * steps + ti) * h;
             let yr = &mut y[at..at + h];
+            // The input side's bias (`z` holds the products only).
+            for (v, &b) in zr.iter_mut().zip(bias) {
+                *v += b;
+            }
             match math {
                 CellMath::Tanh => {
                     for (v, o) in zr.iter_mut().zip(yr.iter_mut()) {
@@ -890,11 +897,12 @@ mod tests {
             |geo: &Geo, w: &Weights<f32>, b: &mut [Vec<f32>; 8]| {
                 let rows = b[6].len() / geo.h;
                 let (h0, c0) = (values(rows * geo.h, 7), values(rows * geo.h, 8));
+                let bias = values(geo.gh, 9);
                 let [z, hp, side, y, dzh, go, dh, dc] = b;
                 #[allow(unused_unsafe)]
                 // SAFETY: called only for variants the CPU supports (below).
                 unsafe {
-                    $fwd(geo, w, RunBufs { rows, z, hp, side }, y, &h0, &c0);
+                    $fwd(geo, w, &bias, RunBufs { rows, z, hp, side }, y, &h0, &c0);
                     $bwd(
                         geo,
                         &w.w_hh,
