@@ -17,6 +17,34 @@ pub(crate) trait KernelFloat: Elem {
     fn sigmoid_k(self) -> Self {
         Self::one() / (Self::one() + (-self).exp())
     }
+
+    /// The LSTM forward of one row at one step by a vectorized kernel when
+    /// there is one for this type and CPU (see
+    /// `lstm_avx512::forward_row` for the arguments); `false` when the
+    /// caller must run the scalar formulas.
+    #[inline]
+    fn lstm_forward_row(
+        _z: &mut [Self],
+        _c_prev: &[Self],
+        _c: &mut [Self],
+        _y: &mut [Self],
+    ) -> bool {
+        false
+    }
+
+    /// The LSTM backward of one row at one step by a vectorized kernel
+    /// (see `lstm_avx512::backward_row`); `false` when there is none.
+    #[inline]
+    fn lstm_backward_row(
+        _z: &mut [Self],
+        _c: &[Self],
+        _c_prev: &[Self],
+        _go: &[Self],
+        _dh: &[Self],
+        _dc: &mut [Self],
+    ) -> bool {
+        false
+    }
 }
 
 impl KernelFloat for f64 {
@@ -72,6 +100,37 @@ impl KernelFloat for f32 {
     #[inline]
     fn sigmoid_k(self) -> f32 {
         1.0 / (1.0 + exp_f32(-self))
+    }
+
+    #[inline]
+    fn lstm_forward_row(z: &mut [f32], c_prev: &[f32], c: &mut [f32], y: &mut [f32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::sgemm::has_avx512() {
+            // SAFETY: AVX-512F detected just above.
+            unsafe { crate::kernels::lstm_avx512::forward_row(z, c_prev, c, y) };
+            return true;
+        }
+        let _ = (z, c_prev, c, y);
+        false
+    }
+
+    #[inline]
+    fn lstm_backward_row(
+        z: &mut [f32],
+        c: &[f32],
+        c_prev: &[f32],
+        go: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::sgemm::has_avx512() {
+            // SAFETY: AVX-512F detected just above.
+            unsafe { crate::kernels::lstm_avx512::backward_row(z, c, c_prev, go, dh, dc) };
+            return true;
+        }
+        let _ = (z, c, c_prev, go, dh, dc);
+        false
     }
 }
 

@@ -15,6 +15,8 @@ pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
 pub(crate) mod input_grad;
 pub(crate) mod loss_cpu;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod lstm_avx512;
 pub(crate) mod param_cache;
 pub(crate) mod recurrent_cpu;
 pub(crate) mod scratch;

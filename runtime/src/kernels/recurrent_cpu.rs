@@ -5,12 +5,12 @@
 //!
 //! Shapes: `N` batch rows, `T` steps, `G*H` stacked gates; every buffer is
 //! batch-first, row `r = b*T + t`.
-//! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T + bias` as one gemm for all
-//!   steps (bias `b_ih + b_hh` for LSTM and tanh; `b_ih` for the GRU, whose
-//!   `b_hh` sits inside the reset product). Then per step, in processing
-//!   order: one gemm with the recurrent weight (`z_t += h_{t-1} W_hh^T` in
-//!   place; GRU: `hx = h_{t-1} W_hh^T + b_hh` in a scratch) and one fused pass
-//!   that applies the gate nonlinearities, writes the activated gates back
+//! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T` as one gemm for all
+//!   steps. Then per step, in processing order: one gemm with the recurrent
+//!   weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
+//!   b_hh` in a scratch) and one fused pass that adds the bias (`b_ih + b_hh`
+//!   for LSTM and tanh; `b_ih` for the GRU, whose `b_hh` sits inside the
+//!   reset product), applies the gate nonlinearities, writes the activated gates back
 //!   over `z_t`, the cell state `c_t` (LSTM) or `hx_n` (GRU), `h_t` into the
 //!   output and into `hp [N*T, H]` (each step's previous hidden state).
 //! * Backward (BPTT), steps in reverse: one fused pass turns `dh_t` (and
@@ -111,12 +111,11 @@ where
     let h0_h = host(h0.as_ref());
     let c0_h = host(c0.as_ref());
 
-    // z = x W_ih^T + bias, every step at once.
-    let mut z = Scratch::uninit(n * steps * gh, E::zero());
-    {
+    // z = x W_ih^T, every step at once; the gate passes add the bias.
+    let bias: Vec<E> = {
         let b_ih = host_param(p.bias_ih);
         let fold_hh = math != CellMath::GruResetAfter;
-        let bias: Vec<E> = (0..gh)
+        (0..gh)
             .map(|g| {
                 if fold_hh {
                     b_ih[g] + w.b_hh[g]
@@ -124,15 +123,15 @@ where
                     b_ih[g]
                 }
             })
-            .collect();
-        for row in z.chunks_mut(gh) {
-            row.copy_from_slice(&bias);
-        }
+            .collect()
+    };
+    let mut z = Scratch::uninit(n * steps * gh, E::zero());
+    {
         matmul(GemmArgs {
             mnk: (n * steps, gh, I),
             dst: &mut z,
             dst_rs: gh,
-            accumulate: true,
+            accumulate: false,
             lhs: &x_h,
             lhs_strides: (I, 1),
             rhs: &w.w_ih,
@@ -171,6 +170,7 @@ where
             forward_run_best(
                 &geo,
                 &w,
+                &bias,
                 RunBufs { rows, z, hp, side },
                 y,
                 &h0_h[lo * H..hi * H],
@@ -421,6 +421,7 @@ gate_dispatch!(
     (
         geo: &Geo,
         w: &Weights<E>,
+        bias: &[E],
         bufs: RunBufs<'_, E>,
         y: &mut [E],
         h0: &[E],
@@ -445,12 +446,14 @@ gate_dispatch!(
     )
 );
 
-/// The forward recurrence over one run of rows; `h0`, `c0` are its rows of
-/// the initial state (`[rows, H]`), `y` its rows of the output.
+/// The forward recurrence over one run of rows; `bias [G*H]` is the input
+/// side's (added to `z` row by row), `h0`, `c0` are its rows of the initial
+/// state (`[rows, H]`), `y` its rows of the output.
 #[inline(always)]
 fn forward_run<E: KernelFloat>(
     geo: &Geo,
     w: &Weights<E>,
+    bias: &[E],
     bufs: RunBufs<'_, E>,
     y: &mut [E],
     h0: &[E],
@@ -500,6 +503,10 @@ fn forward_run<E: KernelFloat>(
             let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
             let at = (r * steps + ti) * h;
             let yr = &mut y[at..at + h];
+            // The input side's bias (`z` holds the products only).
+            for (v, &b) in zr.iter_mut().zip(bias) {
+                *v += b;
+            }
             match math {
                 CellMath::Tanh => {
                     for (v, o) in zr.iter_mut().zip(yr.iter_mut()) {
@@ -508,22 +515,13 @@ fn forward_run<E: KernelFloat>(
                     }
                 }
                 CellMath::Lstm => {
-                    // Activations in place, one gate block at a time (loops
-                    // that vectorize), then the state update.
-                    let (zifg, zo) = zr.split_at_mut(3 * h);
-                    let (zif, zg) = zifg.split_at_mut(2 * h);
-                    zif.iter_mut().for_each(|v| *v = sigmoid(*v));
-                    zg.iter_mut().for_each(|v| *v = v.tanh_k());
-                    zo.iter_mut().for_each(|v| *v = sigmoid(*v));
-                    let (zi, zf) = zif.split_at(h);
                     match prev {
                         Some(pt) => cp.copy_from_slice(&side[(r * steps + pt) * h..][..h]),
                         None => cp.copy_from_slice(&c0[r * h..(r + 1) * h]),
                     }
                     let cs = &mut side[at..at + h];
-                    for (j, (c, o)) in cs.iter_mut().zip(yr.iter_mut()).enumerate() {
-                        *c = zf[j] * cp[j] + zi[j] * zg[j];
-                        *o = zo[j] * c.tanh_k();
+                    if !E::lstm_forward_row(zr, &cp, cs, yr) {
+                        lstm_forward_row(zr, &cp, cs, yr);
                     }
                 }
                 CellMath::GruResetAfter => {
@@ -546,6 +544,57 @@ fn forward_run<E: KernelFloat>(
                 hp[to..to + h].copy_from_slice(&y[at..at + h]);
             }
         }
+    }
+}
+
+/// The LSTM forward of one row at one step with the scalar formulas:
+/// `z [4h]` pre-activations `i, f, g, o` in, activated gates out;
+/// `c = f c_prev + i g`, `y = o tanh(c)` (`h = y.len()`).
+#[inline(always)]
+fn lstm_forward_row<E: KernelFloat>(z: &mut [E], c_prev: &[E], c: &mut [E], y: &mut [E]) {
+    let h = y.len();
+    // Activations in place, one gate block at a time (loops that
+    // vectorize), then the state update.
+    let (zifg, zo) = z.split_at_mut(3 * h);
+    let (zif, zg) = zifg.split_at_mut(2 * h);
+    zif.iter_mut().for_each(|v| *v = sigmoid(*v));
+    zg.iter_mut().for_each(|v| *v = v.tanh_k());
+    zo.iter_mut().for_each(|v| *v = sigmoid(*v));
+    let (zi, zf) = zif.split_at(h);
+    for (j, (c, o)) in c.iter_mut().zip(y.iter_mut()).enumerate() {
+        *c = zf[j] * c_prev[j] + zi[j] * zg[j];
+        *o = zo[j] * c.tanh_k();
+    }
+}
+
+/// The LSTM backward of one row at one step with the scalar formulas: `z
+/// [4h]` activated gates in, their pre-activation gradients out; `c` and
+/// `c_prev` the cell state after and before the step, `go` + `dh` the
+/// gradient of `h`, `dc` that of `c` (replaced by that of `c_prev`).
+#[inline(always)]
+fn lstm_backward_row<E: KernelFloat>(
+    z: &mut [E],
+    c: &[E],
+    c_prev: &[E],
+    go: &[E],
+    dh: &[E],
+    dc: &mut [E],
+) {
+    let h = dh.len();
+    for j in 0..h {
+        let d = dh[j] + go[j];
+        let (i, f, g, o) = (z[j], z[h + j], z[2 * h + j], z[3 * h + j]);
+        let tc = c[j].tanh_k();
+        let dcv = dc[j] + d * o * (E::one() - tc * tc);
+        let di = dcv * g;
+        let df = dcv * c_prev[j];
+        let dg = dcv * i;
+        let dov = d * tc;
+        dc[j] = dcv * f;
+        z[j] = di * i * (E::one() - i);
+        z[h + j] = df * f * (E::one() - f);
+        z[2 * h + j] = dg * (E::one() - g * g);
+        z[3 * h + j] = dov * o * (E::one() - o);
     }
 }
 
@@ -587,25 +636,13 @@ fn backward_run<E: KernelFloat>(
                 }
                 CellMath::Lstm => {
                     let dcr = &mut dc[r * h..(r + 1) * h];
-                    for j in 0..h {
-                        let d = dhr[j] + gor[j];
-                        let (i, f, g, o) = (zr[j], zr[h + j], zr[2 * h + j], zr[3 * h + j]);
-                        let c = side[at + j];
-                        let c_prev = match prev {
-                            Some(pt) => side[(r * steps + pt) * h + j],
-                            None => c0[r * h + j],
-                        };
-                        let tc = c.tanh_k();
-                        let dcv = dcr[j] + d * o * (E::one() - tc * tc);
-                        let di = dcv * g;
-                        let df = dcv * c_prev;
-                        let dg = dcv * i;
-                        let dov = d * tc;
-                        dcr[j] = dcv * f;
-                        zr[j] = di * i * (E::one() - i);
-                        zr[h + j] = df * f * (E::one() - f);
-                        zr[2 * h + j] = dg * (E::one() - g * g);
-                        zr[3 * h + j] = dov * o * (E::one() - o);
+                    let c_prev = match prev {
+                        Some(pt) => &side[(r * steps + pt) * h..][..h],
+                        None => &c0[r * h..(r + 1) * h],
+                    };
+                    let c = &side[at..at + h];
+                    if !E::lstm_backward_row(zr, c, c_prev, gor, dhr, dcr) {
+                        lstm_backward_row(zr, c, c_prev, gor, dhr, dcr);
                     }
                 }
                 CellMath::GruResetAfter => {
@@ -673,55 +710,70 @@ impl<E: Elem> Backprop<E> {
     /// `dst [G*H, H] += dzh^T [G*H, N*T] x hp [N*T, H]`.
     fn add_w_hh(&self, dst: &mut [E]) {
         let Geo { h, gh, .. } = self.geo;
-        let hp = &self.saved.hp;
-        matmul(GemmArgs {
-            mnk: (gh, h, self.nt),
-            dst,
-            dst_rs: h,
-            accumulate: true,
-            lhs: self.dzh(),
-            lhs_strides: (1, gh),
-            rhs: hp,
-            rhs_strides: (h, 1),
-            threaded: true,
-        });
+        let (dzh, hp) = (self.dzh(), &self.saved.hp[..]);
+        add_product_by_rows(dst, (gh, h, self.nt), dzh, (1, gh), hp, WGRAD_ROWS);
     }
 
     /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`.
     fn add_w_ih(&self, dst: &mut [E]) {
         let gh = self.geo.gh;
-        let (dz, x) = (&self.saved.z, &self.saved.x);
+        let (dz, x) = (&self.saved.z[..], &self.saved.x[..]);
         let i = x.len() / self.nt.max(1);
-        matmul(GemmArgs {
-            mnk: (gh, i, self.nt),
-            dst,
-            dst_rs: i,
-            accumulate: true,
-            lhs: dz,
-            lhs_strides: (1, gh),
-            rhs: x,
-            rhs_strides: (i, 1),
-            threaded: true,
-        });
+        add_product_by_rows(dst, (gh, i, self.nt), dz, (1, gh), x, WGRAD_ROWS);
     }
 
     /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
     fn add_x(&self, dst: &mut [E]) {
         let gh = self.geo.gh;
-        let (dz, w_ih) = (&self.saved.z, &self.saved.w.w_ih);
+        let (dz, w_ih) = (&self.saved.z[..], &self.saved.w.w_ih[..]);
         let i = w_ih.len() / gh.max(1);
-        matmul(GemmArgs {
-            mnk: (self.nt, i, gh),
-            dst,
-            dst_rs: i,
-            accumulate: true,
-            lhs: dz,
-            lhs_strides: (gh, 1),
-            rhs: w_ih,
-            rhs_strides: (i, 1),
-            threaded: true,
-        });
+        add_product_by_rows(dst, (self.nt, i, gh), dz, (gh, 1), w_ih, usize::MAX);
     }
+}
+
+/// Rows of the destination per task of [`add_product_by_rows`].
+const TASK_ROWS: usize = 64;
+
+/// Depths (rows of `N*T`) per product of a weight's gradient
+/// `dz^T [G*H, N*T] x v [N*T, w]`: the product's slice of `v` (`64 x w`)
+/// stays in cache while every row of the destination takes it.
+const WGRAD_ROWS: usize = 64;
+
+/// `dst [m, n] += lhs [m, k] x rhs [k, n]` (`dst` and `rhs` with contiguous
+/// rows of `n`), blocks of [`TASK_ROWS`] rows of `dst` as tasks on the team,
+/// each task one product per `k_chunk` depths, in order. `sgemm` splits a
+/// product by columns only, and these have 64 or 128 (the bench LSTM's
+/// `dW_ih`, `dx`: one task, so one thread); by rows every thread gets work.
+/// Each element of `dst` is summed by one task in an order fixed by the
+/// sizes: the result does not depend on the thread count.
+fn add_product_by_rows<E: Elem>(
+    dst: &mut [E],
+    (m, n, k): (usize, usize, usize),
+    lhs: &[E],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[E],
+    k_chunk: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    team::each_chunk_mut(&mut dst[..m * n], TASK_ROWS * n, |t, d| {
+        let (r0, rows) = (t * TASK_ROWS, d.len() / n);
+        for p0 in (0..k).step_by(k_chunk) {
+            let p1 = p0.saturating_add(k_chunk).min(k);
+            matmul(GemmArgs {
+                mnk: (rows, n, p1 - p0),
+                dst: &mut *d,
+                dst_rs: n,
+                accumulate: true,
+                lhs: &lhs[r0 * lhs_rs + p0 * lhs_cs..],
+                lhs_strides: (lhs_rs, lhs_cs),
+                rhs: &rhs[p0 * n..],
+                rhs_strides: (n, 1),
+                threaded: false,
+            });
+        }
+    });
 }
 
 /// Back-propagation through time, runs of rows in parallel: `go [N, T, H]`
@@ -845,11 +897,12 @@ mod tests {
             |geo: &Geo, w: &Weights<f32>, b: &mut [Vec<f32>; 8]| {
                 let rows = b[6].len() / geo.h;
                 let (h0, c0) = (values(rows * geo.h, 7), values(rows * geo.h, 8));
+                let bias = values(geo.gh, 9);
                 let [z, hp, side, y, dzh, go, dh, dc] = b;
                 #[allow(unused_unsafe)]
                 // SAFETY: called only for variants the CPU supports (below).
                 unsafe {
-                    $fwd(geo, w, RunBufs { rows, z, hp, side }, y, &h0, &c0);
+                    $fwd(geo, w, &bias, RunBufs { rows, z, hp, side }, y, &h0, &c0);
                     $bwd(
                         geo,
                         &w.w_hh,
@@ -865,9 +918,50 @@ mod tests {
         };
     }
 
+    /// The all-step products split by rows (several tasks, several depth
+    /// chunks, transposed and plain left operands) equal a naive product,
+    /// bit for bit the same with 1 and 3 threads.
+    #[test]
+    fn products_by_rows_match_naive_and_ignore_the_thread_count() {
+        let (m, n, k) = (2 * TASK_ROWS + 13, 7, 2 * WGRAD_ROWS + 9);
+        let rhs = values(k * n, 21);
+        for transposed in [false, true] {
+            let lhs = values(m * k, 22);
+            let strides = if transposed { (1, m) } else { (k, 1) };
+            let dst0 = values(m * n, 23);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut dst = dst0.clone();
+                pool.install(|| {
+                    add_product_by_rows(&mut dst, (m, n, k), &lhs, strides, &rhs, WGRAD_ROWS)
+                });
+                dst
+            };
+            let got = run(1);
+            for r in 0..m {
+                for c in 0..n {
+                    let mut want = dst0[r * n + c] as f64;
+                    for p in 0..k {
+                        let a = lhs[r * strides.0 + p * strides.1] as f64;
+                        want += a * rhs[p * n + c] as f64;
+                    }
+                    let g = got[r * n + c] as f64;
+                    assert!((g - want).abs() < 1e-4, "({r}, {c}): {g} vs {want}");
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&run(3)), "transposed={transposed}");
+        }
+    }
+
     /// The gate loops compiled for AVX2 and AVX-512 give the same bits as
     /// the baseline build (no FMA contraction), for every cell and both
-    /// directions, forwards and backwards.
+    /// directions, forwards and backwards. (On a CPU with AVX-512F every
+    /// variant hands the `f32` LSTM rows to `lstm_avx512`, tested there
+    /// against the formulas.)
     #[test]
     fn every_isa_variant_gives_the_same_bits() {
         let (rows, steps, h) = (3, 4, 19);
