@@ -30,6 +30,7 @@ use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::split_operands;
 use crate::kernels::team;
+use crate::kernels::{add_run, fold_lanes};
 use crate::layers::conv_generic::{check_operands, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
 
@@ -219,9 +220,7 @@ fn col2im_sample<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom, taps: &Tap
                 Some(runs) => {
                     let (lo, hi, first) = runs[j];
                     if sw == 1 {
-                        for (d, &v) in line[first..first + (hi - lo)].iter_mut().zip(&s[lo..hi]) {
-                            *d += v;
-                        }
+                        add_run(&mut line[first..first + (hi - lo)], &s[lo..hi]);
                     } else {
                         for (k, &v) in s[lo..hi].iter().enumerate() {
                             line[first + k * sw] += v;
@@ -457,7 +456,7 @@ fn backward<E: Elem>(
                 }
                 if want.db {
                     for (o, d) in db.iter_mut().enumerate() {
-                        *d = gob[o * p..(o + 1) * p].iter().fold(*d, |acc, &v| acc + v);
+                        *d += fold_lanes(&gob[o * p..(o + 1) * p], E::zero(), |a, b| a + b);
                     }
                 }
                 let Some(gxs) = gxs.as_deref_mut() else {

@@ -12,6 +12,7 @@
 //! row `(c, i, j)` is the contiguous run `xpad[c*Hp*Wp + i*dh*Wp + j*dw..][..h_out*Wp]`.
 
 use crate::elem::Elem;
+use crate::kernels::add_run;
 use crate::layers::conv_geom::ConvGeom;
 
 /// Padded geometry of one convolution and where each im2col row starts in
@@ -149,9 +150,7 @@ impl Padded {
             let b = bias.map_or(E::zero(), |b| b[o]);
             for (d, s) in dst.chunks_mut(wo).zip(src.chunks(self.wp)) {
                 if accumulate {
-                    for (d, &s) in d.iter_mut().zip(&s[..wo]) {
-                        *d += s;
-                    }
+                    add_run(d, &s[..wo]);
                 } else {
                     for (d, &s) in d.iter_mut().zip(&s[..wo]) {
                         *d = s + b;

@@ -12,6 +12,7 @@ use dfdx::prelude::*;
 
 use crate::elem::{cast, to_f64, Elem};
 use crate::kernels::act_cpu::exp_f32;
+use crate::kernels::fold_lanes;
 use crate::kernels::scratch::host_copy;
 
 /// The element types of the kernel, with the `exp` it uses: for `f32` the
@@ -34,23 +35,6 @@ impl LossFloat for f64 {
     }
 }
 
-/// `v` folded with `f` over 8 lanes, the lanes then folded in order: a
-/// reduction the compiler vectorizes (a single chain of float operations
-/// it may not reorder).
-#[inline]
-fn lanes<E: Elem>(v: &[E], init: E, f: impl Fn(E, E) -> E) -> E {
-    let mut acc = [init; 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a = f(*a, x);
-        }
-    }
-    let folded = acc.into_iter().fold(init, &f);
-    tail.iter().fold(folded, |a, &x| f(a, x))
-}
-
 /// `mean over rows of (logsumexp(row) - row[label])` for `logits [N, C]`;
 /// `labels` has one entry per row, each below `C` (the caller checked).
 pub(crate) fn sparse_cross_entropy<E: LossFloat, T: Tape<E, Cpu>>(
@@ -71,12 +55,12 @@ pub(crate) fn sparse_cross_entropy<E: LossFloat, T: Tape<E, Cpu>>(
         .zip(probs.chunks_exact_mut(c.max(1)))
         .zip(labels)
     {
-        let max = lanes(row, E::neg_infinity(), E::max);
+        let max = fold_lanes(row, E::neg_infinity(), E::max);
         // Separate loops for the exps and their sum, so the first vectorizes.
         for (p, &v) in p.iter_mut().zip(row) {
             *p = (v - max).exp_k();
         }
-        let sum = lanes(p, E::zero(), |a, b| a + b);
+        let sum = fold_lanes(p, E::zero(), |a, b| a + b);
         let inv = E::one() / sum;
         p.iter_mut().for_each(|p| *p *= inv);
         // logsumexp - x[label] = ln(sum) - (x[label] - max).

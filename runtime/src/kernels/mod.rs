@@ -53,3 +53,37 @@ pub(crate) fn split_operands<S1: Shape, S2: Shape, E: Dtype, T: Tape<E, Cpu>>(
         None => (x, w, None, tape),
     }
 }
+
+/// `v` folded with `f` over 8 lanes, the lanes then folded in order: a
+/// reduction the compiler vectorizes (a single chain of float operations
+/// it may not reorder).
+#[inline]
+pub(crate) fn fold_lanes<E: crate::elem::Elem>(v: &[E], init: E, f: impl Fn(E, E) -> E) -> E {
+    let mut acc = [init; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = f(*a, x);
+        }
+    }
+    let folded = acc.into_iter().fold(init, &f);
+    tail.iter().fold(folded, |a, &x| f(a, x))
+}
+
+/// `dst[i] += src[i]` (same lengths), 8 values at a time so the loop
+/// vectorizes (a plain loop over a few dozen values stayed scalar).
+#[inline]
+pub(crate) fn add_run<E: crate::elem::Elem>(dst: &mut [E], src: &[E]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        // A constant length, so the 8 adds become one vector add.
+        for (d, &s) in d[..8].iter_mut().zip(&s[..8]) {
+            *d += s;
+        }
+    }
+    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d += s;
+    }
+}
