@@ -15,15 +15,7 @@
 
 use core::arch::x86_64::*;
 
-/// Lane mask of the first `n` lanes of 16 (`n >= 16`: all).
-#[inline(always)]
-fn lanes(n: usize) -> __mmask16 {
-    if n >= 16 {
-        0xffff
-    } else {
-        ((1u32 << n) - 1) as __mmask16
-    }
-}
+use super::sgemm::lanes;
 
 /// `exp(x)` per lane: `2^n e^r` with `n = round(x / ln 2)` and a degree-7
 /// polynomial for `e^r`, the input clamped to `[-87, 88]` (as

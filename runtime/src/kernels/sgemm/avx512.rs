@@ -10,7 +10,7 @@ use super::{MR, NR, SMALL_M};
 
 /// Lane mask of the first `n` lanes of 16 (`n >= 16`: all).
 #[inline(always)]
-fn lanes(n: usize) -> __mmask16 {
+pub(crate) fn lanes(n: usize) -> __mmask16 {
     if n >= 16 {
         0xffff
     } else {

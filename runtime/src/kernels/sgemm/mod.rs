@@ -32,6 +32,9 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+/// The AVX-512 lane mask, shared with the other AVX-512 kernels.
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::lanes;
 #[cfg(target_arch = "x86_64")]
 mod packed;
 #[cfg(test)]
