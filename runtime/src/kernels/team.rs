@@ -38,31 +38,33 @@ const SPIN: Duration = Duration::from_micros(300);
 /// when all have finished. A panic in a task is raised again here, after
 /// every other task has finished.
 pub(crate) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
-    let threads = rayon::current_num_threads().min(tasks);
-    if threads <= 1 {
-        (0..tasks).for_each(f);
-        return;
-    }
-    let team = team();
-    let busy = match team.busy.try_lock() {
-        Ok(guard) => guard,
-        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(TryLockError::WouldBlock) => {
-            (0..tasks).for_each(f);
-            return;
-        }
-    };
-    team.hire(threads - 1);
     let job = Job {
         f,
         tasks,
         next: AtomicUsize::new(0),
         panic: Mutex::new(None),
     };
-    team.publish(&job, threads - 1);
-    job.work();
-    team.close_and_wait();
-    drop(busy);
+    let threads = rayon::current_num_threads().min(tasks);
+    // The team when there is work for two threads and no other loop holds
+    // it; else every task on this thread. Either way through `Job::work`,
+    // so a panicking task is raised only after the others have run.
+    let team = (threads > 1)
+        .then(team)
+        .and_then(|team| match team.busy.try_lock() {
+            Ok(guard) => Some((team, guard)),
+            Err(TryLockError::Poisoned(poisoned)) => Some((team, poisoned.into_inner())),
+            Err(TryLockError::WouldBlock) => None,
+        });
+    match team {
+        Some((team, busy)) => {
+            team.hire(threads - 1);
+            team.publish(&job, threads - 1);
+            job.work();
+            team.close_and_wait();
+            drop(busy);
+        }
+        None => job.work(),
+    }
     if let Some(payload) = job.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
         resume_unwind(payload);
     }
@@ -478,5 +480,30 @@ mod tests {
         assert_eq!(done.into_inner(), 15);
         // The team is usable afterwards.
         assert_eq!(counts_after(2, 9), vec![1; 9]);
+    }
+
+    /// The same when the team is busy and the loop runs on its caller alone
+    /// (what a loop meets while another thread's loop holds the team).
+    #[test]
+    fn a_panicking_task_on_a_busy_team_is_raised_after_the_others_finish() {
+        let done = AtomicUsize::new(0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let result = pool.install(|| {
+            let _busy = team().busy.lock().unwrap_or_else(|e| e.into_inner());
+            catch_unwind(AssertUnwindSafe(|| {
+                run(16, &|t| {
+                    if t == 5 {
+                        panic!("task five");
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                })
+            }))
+        });
+        let payload = result.expect_err("the panic must reach the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"task five"));
+        assert_eq!(done.into_inner(), 15);
     }
 }
