@@ -28,7 +28,7 @@ use std::mem::MaybeUninit;
 use dfdx::prelude::*;
 
 use crate::elem::Elem;
-use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::host_view::host_view;
 use crate::kernels::team;
 use crate::layers::batchnorm_generic::unbias_factor;
 
@@ -390,7 +390,7 @@ pub(crate) fn train<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
 ) -> Result<Tensor<S, F, Cpu, T>, CpuError> {
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
     let g = Geo::of(inp.shape(), C);
-    let xs: Scratch<F> = host_copy(&inp);
+    let xs = host_view(&inp);
     let stats: Vec<(f64, f64)> = per_channel(g, |ch| moments(&xs, g, ch));
     let (sc, bi) = params(scale, bias);
     let inv_std: Vec<f64> = stats.iter().map(|&(_, v)| 1.0 / (v + eps).sqrt()).collect();
@@ -467,7 +467,7 @@ pub(crate) fn infer<const C: usize, S: Shape, F: BnFloat, T: Tape<F, Cpu>>(
 ) -> Result<Tensor<S, F, Cpu, T>, CpuError> {
     let (inp, mut tape) = x.try_contiguous()?.split_tape();
     let g = Geo::of(inp.shape(), C);
-    let xs: Scratch<F> = host_copy(&inp);
+    let xs = host_view(&inp);
     let (sc, bi) = params(scale, bias);
     let mean = running_mean.as_vec();
     // As the generic path: std = sqrt(var + eps) and gain = scale / std in `F`.

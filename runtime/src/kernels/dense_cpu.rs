@@ -17,9 +17,9 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
+use crate::kernels::host_view::host_view;
 use crate::kernels::input_grad;
 use crate::kernels::param_cache::{host_param, host_param_t};
-use crate::kernels::scratch::host_copy;
 use crate::kernels::split_operands;
 use crate::layers::dense_generic::Rows;
 
@@ -49,7 +49,7 @@ pub(crate) fn dense_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     // Host copies of x and W (W's is usually a kept one, see
     // `param_cache`); the backward keeps them. An inference pass reads the
     // kept `W^T` instead, whose rows the gemm streams without repacking.
-    let x_data = host_copy(&x);
+    let x_data = host_view(&x);
     let w_data = if T::OWNS_TAPE {
         host_param(&w)
     } else {

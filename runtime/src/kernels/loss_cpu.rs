@@ -13,7 +13,7 @@ use dfdx::prelude::*;
 use crate::elem::{cast, to_f64, Elem};
 use crate::kernels::act_cpu::exp_f32;
 use crate::kernels::fold_lanes;
-use crate::kernels::scratch::host_copy;
+use crate::kernels::host_view::host_view;
 
 /// The element types of the kernel, with the `exp` it uses: for `f32` the
 /// vectorizing [`exp_f32`], for `f64` libm's.
@@ -46,7 +46,7 @@ pub(crate) fn sparse_cross_entropy<E: LossFloat, T: Tape<E, Cpu>>(
     // Contiguous (a no-op for contiguous logits; a copy with its own
     // backward otherwise).
     let (logits, mut tape) = logits.try_reshape_like(&(n, c))?.split_tape();
-    let x = host_copy(&logits);
+    let x = host_view(&logits);
     // Softmax of every row (kept for the backward) and the summed losses.
     let mut probs = vec![E::zero(); n * c];
     let mut total = 0.0f64;

@@ -13,6 +13,7 @@ mod conv_shifted;
 pub(crate) mod dense_cpu;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
+pub(crate) mod host_view;
 pub(crate) mod input_grad;
 pub(crate) mod loss_cpu;
 #[cfg(target_arch = "x86_64")]

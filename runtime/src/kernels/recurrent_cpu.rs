@@ -30,6 +30,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
+use crate::kernels::host_view::{host_view, HostView};
 use crate::kernels::param_cache::{host_param, host_param_t, HostParam};
 use crate::kernels::scratch::{host_copy, Scratch};
 use crate::kernels::team;
@@ -107,7 +108,7 @@ where
         w_hh_t: host_param_t(p.weight_hh, K::GATES * H),
         b_hh: host_param(p.bias_hh),
     };
-    let x_h = host_copy(&x);
+    let x_h = host_view(&x);
     let h0_h = host(h0.as_ref());
     let c0_h = host(c0.as_ref());
 
@@ -312,7 +313,7 @@ struct RunBufs<'a, E> {
 /// What the forward keeps for the backward.
 struct Saved<E: Elem> {
     w: Weights<E>,
-    x: Scratch<E>,
+    x: HostView<E>,
     c0: Scratch<E>,
     z: Scratch<E>,
     hp: Scratch<E>,
