@@ -38,6 +38,23 @@ pub trait Elem:
     ) -> bool {
         false
     }
+
+    /// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] (row stride lhs_rs) x B`,
+    /// B's column `j` the `k` values at `rhs[col_offsets[j]..]`, each element
+    /// one dot product (the weight gradient of the stride-1 convolutions of
+    /// the CPU kernels); `false` (nothing written) where the element type
+    /// or the CPU has no such kernel. Internal: panics if a slice is too
+    /// short.
+    #[doc(hidden)]
+    fn host_gemm_col_table(
+        _mk: (usize, usize),
+        _dst: (&mut [Self], usize, bool),
+        _lhs: (&[Self], usize),
+        _rhs: &[Self],
+        _col_offsets: &[usize],
+    ) -> bool {
+        false
+    }
 }
 
 impl Elem for f32 {
@@ -54,6 +71,16 @@ impl Elem for f32 {
         row_offsets: &[usize],
     ) -> bool {
         crate::kernels::sgemm::sgemm_row_table(mn, dst, dst_rs, lhs, rhs, row_offsets)
+    }
+
+    fn host_gemm_col_table(
+        mk: (usize, usize),
+        dst: (&mut [f32], usize, bool),
+        lhs: (&[f32], usize),
+        rhs: &[f32],
+        col_offsets: &[usize],
+    ) -> bool {
+        crate::kernels::sgemm::sgemm_col_table(mk, dst, lhs, rhs, col_offsets)
     }
 }
 

@@ -25,9 +25,10 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::conv_shifted::{flipped_weight, input_grad_geom, Padded};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
+use crate::kernels::host_view::host_view;
 use crate::kernels::input_grad;
 use crate::kernels::param_cache::host_param;
-use crate::kernels::scratch::{host_copy, Scratch};
+use crate::kernels::scratch::Scratch;
 use crate::kernels::split_operands;
 use crate::kernels::team;
 use crate::kernels::{add_run, fold_lanes};
@@ -56,11 +57,11 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
     // walks the tensor element by element).
     // (W's and the bias's are usually kept ones, see `param_cache`.)
-    let x_data = host_copy(&x);
+    let x_data = host_view(&x);
     let w_data = host_param(&w);
     let bias_data = bias.as_ref().map(host_param);
     let taps = Taps::new(&geom);
-    let (out, cols) = forward(
+    let (out, kept) = forward(
         &x_data,
         &w_data,
         bias_data.as_deref(),
@@ -80,16 +81,12 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             // dx, dW and db are other entries of the same map.
             let mut go_buf = Storage::<E>::try_alloc_len(&dev, 0)?;
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
-            let want = Wanted {
-                dx: want_dx,
-                db: b_g.is_some(),
+            let gx = match want_dx {
+                true => Some(&mut grads.get_or_alloc_mut(&x_g)?[..]),
+                false => None,
             };
-            let (dw, db) = if want.dx {
-                let gx = &mut grads.get_or_alloc_mut(&x_g)?[..];
-                backward(&go_buf[..], &cols, &w_data, Some(gx), &geom, &taps, want)
-            } else {
-                backward(&go_buf[..], &cols, &w_data, None, &geom, &taps, want)
-            };
+            let want_db = b_g.is_some();
+            let (dw, db) = backward(&go_buf[..], &kept, &w_data, gx, &geom, &taps, want_db);
             add_into(&mut grads.get_or_alloc_mut(&w_g)?[..], &dw);
             if let Some(b_g) = &b_g {
                 add_into(&mut grads.get_or_alloc_mut(b_g)?[..], &db);
@@ -239,16 +236,27 @@ fn col2im_sample<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom, taps: &Tap
     }
 }
 
+/// What the forward keeps of every sample for the weight gradient.
+enum Kept<E: Elem> {
+    /// Nothing (no backward pass will follow).
+    Nothing,
+    /// The im2col matrices `[B, CIK, P]`.
+    Cols(Scratch<E>),
+    /// The zero-bordered inputs `[B, padded_len]` (where
+    /// [`Padded::keeps_padded_input`]).
+    PaddedInput(Scratch<E>),
+}
+
 /// Forward over the batch, samples in parallel: the output `[B, Cout, P]` and,
-/// when `keep_cols` (a backward pass will follow), every sample's im2col matrix.
+/// when `keep` (a backward pass will follow), what the weight gradient reads.
 fn forward<E: Elem>(
     x: &[E],
     w: &[E],
     bias: Option<&[E]>,
     geom: &ConvGeom,
     taps: &Taps,
-    keep_cols: bool,
-) -> (Vec<E>, Scratch<E>) {
+    keep: bool,
+) -> (Vec<E>, Kept<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
@@ -290,7 +298,32 @@ fn forward<E: Elem>(
         xpad.fill(E::zero());
         xpad
     };
-    if keep_cols {
+    let in_place = |pd: &&Padded| pd.in_place_product::<E>(geom);
+    let keep_padded = |pd: &&Padded| pd.keeps_padded_input::<E>(geom);
+    if let Some(pd) = padded.as_ref().filter(keep_padded).filter(|_| keep) {
+        // Products over shifted views of each sample's padded image, which
+        // is kept (every element written by `fill_bordered`).
+        let plen = pd.padded_len(geom);
+        let mut pads = Scratch::uninit(geom.batch * plen, E::zero());
+        team::each_chunk_mut2(
+            &mut out,
+            per * out_chunk,
+            &mut pads,
+            (per * plen).max(1),
+            |part, obs, xps| {
+                let mut wide = Scratch::uninit(geom.c_out * pd.wide_pixels(geom), E::zero());
+                for (i, (ob, xpad)) in obs
+                    .chunks_mut(out_chunk)
+                    .zip(xps.chunks_mut(plen.max(1)))
+                    .enumerate()
+                {
+                    pd.fill_bordered(sample_x(part * per + i), xpad, geom);
+                    pd.forward_sample(xpad, w, bias, &mut wide, ob, false, geom);
+                }
+            },
+        );
+        (out, Kept::PaddedInput(pads))
+    } else if keep {
         // Every element is written by `im2col_sample` / `Padded::im2col`.
         let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
         team::each_chunk_mut2(
@@ -317,8 +350,8 @@ fn forward<E: Elem>(
                 }
             },
         );
-        (out, cols)
-    } else if let Some(pd) = padded.as_ref().filter(|pd| pd.in_place_product::<E>(geom)) {
+        (out, Kept::Cols(cols))
+    } else if let Some(pd) = padded.as_ref().filter(in_place) {
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = zeroed_pad(pd);
@@ -328,7 +361,7 @@ fn forward<E: Elem>(
                 pd.forward_sample(&xpad, w, bias, &mut wide, ob, false, geom);
             }
         });
-        (out, Scratch::uninit(0, E::zero()))
+        (out, Kept::Nothing)
     } else {
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = padded.as_ref().map(zeroed_pad);
@@ -345,7 +378,7 @@ fn forward<E: Elem>(
                 product(ob, &cb);
             }
         });
-        (out, Scratch::uninit(0, E::zero()))
+        (out, Kept::Nothing)
     }
 }
 
@@ -353,26 +386,19 @@ fn forward<E: Elem>(
 /// 16 threads; independent of the thread count for reproducible sums.
 const BACKWARD_RUNS: usize = 16;
 
-/// Which gradients a backward pass computes besides the weight's.
-#[derive(Clone, Copy)]
-struct Wanted {
-    /// The input's (not for the training batch's input: `input_grad`).
-    dx: bool,
-    /// The bias's (only with a bias).
-    db: bool,
-}
-
 /// Backward over the batch, samples in parallel: adds the input gradient into
-/// `gx` (when `Some`: `want.dx`) and returns the weight and bias gradients
-/// `([Cout, Kg], [Cout])` (the bias's zero unless `want.db`).
+/// `gx` when given (not for the training batch's input: `input_grad`) and
+/// returns the weight and bias gradients `([Cout, Kg], [Cout])` (the bias's
+/// zero unless `want_db`), the weight's from what the forward `kept`.
+#[allow(clippy::too_many_arguments)]
 fn backward<E: Elem>(
     go: &[E],
-    cols: &[E],
+    kept: &Kept<E>,
     w: &[E],
     gx: Option<&mut [E]>,
     geom: &ConvGeom,
     taps: &Taps,
-    want: Wanted,
+    want_db: bool,
 ) -> (Vec<E>, Vec<E>) {
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
@@ -384,9 +410,22 @@ fn backward<E: Elem>(
         gx.as_ref().is_none_or(|gx| gx.len() == geom.input_len()),
         "conv: input gradient length"
     );
-    debug_assert_eq!(
-        cols.len(),
-        geom.batch * cik * p,
+    let want_dx = gx.is_some();
+    // Padded inputs are kept only where `Padded::new` applies.
+    let padded = match kept {
+        Kept::PaddedInput(pads) => Padded::new(geom).map(|pd| {
+            let plen = pd.padded_len(geom);
+            debug_assert_eq!(pads.len(), geom.batch * plen, "conv: kept inputs length");
+            (pd, &pads[..], plen)
+        }),
+        _ => None,
+    };
+    let cols = match kept {
+        Kept::Cols(cols) => &cols[..],
+        _ => &[],
+    };
+    debug_assert!(
+        padded.is_some() || cols.len() == geom.batch * cik * p,
         "conv: saved im2col length"
     );
     // Contiguous runs of samples, each with its own dW, db and dcols scratch
@@ -398,7 +437,7 @@ fn backward<E: Elem>(
     let per = geom.batch.div_ceil(parts).max(1);
     // Stride 1: dx as the convolution of dOut with the flipped weight, over
     // shifted views of padded dOut (no dcols matrix, no col2im scatter).
-    let shifted = input_grad_geom(geom).filter(|_| want.dx).and_then(|bg| {
+    let shifted = input_grad_geom(geom).filter(|_| want_dx).and_then(|bg| {
         let pd = Padded::new(&bg).filter(|pd| pd.in_place_product::<E>(&bg))?;
         Some((pd, flipped_weight(w, geom), bg))
     });
@@ -409,7 +448,7 @@ fn backward<E: Elem>(
             let mut dw = vec![E::zero(); co * kg];
             let mut db = vec![E::zero(); co];
             // Every element is written by the `dcols` matmuls.
-            let dcols_len = if want.dx && shifted.is_none() {
+            let dcols_len = if want_dx && shifted.is_none() {
                 cik * p
             } else {
                 0
@@ -422,23 +461,39 @@ fn backward<E: Elem>(
                 let wide = Scratch::uninit(bg.c_out * pd.wide_pixels(bg), E::zero());
                 (dpad, wide)
             });
+            // Wide dOut for `Padded::weight_grad_sample` (its dropped
+            // columns stay zero).
+            let mut dwide = match &padded {
+                Some((pd, ..)) => {
+                    let mut v = Scratch::uninit(co * pd.wide_pixels(geom), E::zero());
+                    v.fill(E::zero());
+                    v
+                }
+                None => Scratch::uninit(0, E::zero()),
+            };
             for (i, gob) in gos.chunks((co * p).max(1)).enumerate() {
                 let b = part * per + i;
-                let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                if let Some((pd, pads, plen)) = &padded {
+                    let xpad = &pads[b * plen..(b + 1) * plen];
+                    pd.weight_grad_sample(xpad, gob, &mut dwide, &mut dw, geom);
+                }
                 for g in 0..geom.groups {
                     // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
-                    matmul(GemmArgs {
-                        mnk: (cog, kg, p),
-                        dst: &mut dw[g * cog * kg..],
-                        dst_rs: kg,
-                        accumulate: true,
-                        lhs: &gob[g * cog * p..],
-                        lhs_strides: (p, 1),
-                        rhs: &cb[g * kg * p..],
-                        rhs_strides: (1, p),
-                        threaded: false,
-                    });
-                    if !want.dx || shifted.is_some() {
+                    if padded.is_none() {
+                        let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                        matmul(GemmArgs {
+                            mnk: (cog, kg, p),
+                            dst: &mut dw[g * cog * kg..],
+                            dst_rs: kg,
+                            accumulate: true,
+                            lhs: &gob[g * cog * p..],
+                            lhs_strides: (p, 1),
+                            rhs: &cb[g * kg * p..],
+                            rhs_strides: (1, p),
+                            threaded: false,
+                        });
+                    }
+                    if !want_dx || shifted.is_some() {
                         continue;
                     }
                     // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
@@ -454,7 +509,7 @@ fn backward<E: Elem>(
                         threaded: false,
                     });
                 }
-                if want.db {
+                if want_db {
                     for (o, d) in db.iter_mut().enumerate() {
                         *d += fold_lanes(&gob[o * p..(o + 1) * p], E::zero(), |a, b| a + b);
                     }

@@ -91,6 +91,77 @@ impl Padded {
         }
     }
 
+    /// Writes all of `xpad` (length [`Self::padded_len`]): sample `xb
+    /// [Cin, H, W]` in the interior, zeros around it, in one pass (for a
+    /// buffer kept per sample, whose old contents are stale).
+    pub(super) fn fill_bordered<E: Elem>(&self, xb: &[E], xpad: &mut [E], geom: &ConvGeom) {
+        let (hp, wp) = (self.hp, self.wp);
+        let (h, wi) = (geom.h_in, geom.w_in);
+        let (pt, pl) = (geom.pad_begin.0 as usize, geom.pad_begin.1 as usize);
+        let (body, overrun) = xpad.split_at_mut(geom.c_in * hp * wp);
+        overrun.fill(E::zero());
+        for (dst, plane) in body.chunks_mut(hp * wp).zip(xb.chunks(h * wi)) {
+            let (top, rest) = dst.split_at_mut(pt * wp);
+            top.fill(E::zero());
+            let (mid, bottom) = rest.split_at_mut(h * wp);
+            bottom.fill(E::zero());
+            for (row, line) in mid.chunks_mut(wp).zip(plane.chunks(wi)) {
+                let (left, rest) = row.split_at_mut(pl);
+                left.fill(E::zero());
+                copy_run(&mut rest[..wi], line);
+                rest[wi..].fill(E::zero());
+            }
+        }
+    }
+
+    /// Whether training should keep each sample's padded image instead of
+    /// its im2col matrix (a ninth of the memory for a 3 x 3 kernel): where
+    /// inference multiplies in place ([`Self::in_place_product`]) and the
+    /// weight gradient has a kernel that reads the shifted views in place
+    /// ([`Elem::host_gemm_col_table`]).
+    pub(super) fn keeps_padded_input<E: Elem>(&self, geom: &ConvGeom) -> bool {
+        self.in_place_product::<E>(geom)
+            && E::host_gemm_col_table((0, 0), (&mut [], 0, false), (&[], 0), &[], &[])
+    }
+
+    /// Adds one sample's weight gradient `dW [Cout, Kg] += dOut x cols^T`
+    /// (per group) from its output gradient `gob [Cout, P]` and its padded
+    /// input `xpad` ([`Self::fill_bordered`]), without the im2col matrix:
+    /// over the wide pixels `q = oy * Wp + ox`, `cols` row `(c, i, j)` is
+    /// `xpad[rows[(c, i, j)] + q]`, and `dOut` widened into `wide [Cout,
+    /// h_out*Wp]` has zeros in the dropped columns (the caller zeroes
+    /// `wide` once; only the kept columns are written here). Only where
+    /// [`Self::keeps_padded_input`].
+    pub(super) fn weight_grad_sample<E: Elem>(
+        &self,
+        xpad: &[E],
+        gob: &[E],
+        wide: &mut [E],
+        dw: &mut [E],
+        geom: &ConvGeom,
+    ) {
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        let q = self.wide_pixels(geom);
+        for (src, dst) in gob.chunks(ho * wo).zip(wide.chunks_mut(q)) {
+            for (s, d) in src.chunks(wo).zip(dst.chunks_mut(self.wp)) {
+                copy_run(&mut d[..wo], s);
+            }
+        }
+        let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
+        let plane_g = geom.c_in_per_group() * self.hp * self.wp;
+        for g in 0..geom.groups {
+            // Columns of group `g` are those of group 0 moved by `g` planes.
+            let done = E::host_gemm_col_table(
+                (cog, q),
+                (&mut dw[g * cog * kg..], kg, true),
+                (&wide[g * cog * q..], q),
+                &xpad[g * plane_g..],
+                &self.rows[..kg],
+            );
+            debug_assert!(done, "conv: col-table kernel vanished after the probe");
+        }
+    }
+
     /// The im2col matrix `cols [CIK, P]` of the sample in `xpad` (filled by
     /// [`Self::fill`]): row `(c, i, j)`, output row `oy` is the `w_out`
     /// values at `rows[(c, i, j)] + oy*sh*Wp` with step `sw`.

@@ -141,8 +141,9 @@ pub(super) unsafe fn small_rows_axpy(
 const DOT_T: usize = 4;
 
 /// Columns `j0..j1` of `C (+)= A x B` with A's rows and B's columns
-/// contiguous (`A[i, p]` at `a + i * a_rs + p`, `B[p, j]` at `b + j * b_cs + p`:
-/// the `x W^T` of a dense layer with `W` row-major, or `dY x cols^T`), each
+/// contiguous (`A[i, p]` at `a + i * a_rs + p`, `B[p, j]` at `b + col(j) + p`:
+/// the `x W^T` of a dense layer with `W` row-major and `col(j) = j * k`, or
+/// `dY x cols^T` with B's columns the shifted views of a padded image), each
 /// element a dot product. Tiles of 4 x 4 elements: for each 4 columns of C
 /// (4 rows of B^T, kept in L1) every 4 rows of A stream by.
 ///
@@ -160,11 +161,14 @@ pub(super) unsafe fn dot_tiles(
     a: *const f32,
     a_rs: usize,
     b: *const f32,
-    b_cs: usize,
+    col: impl Fn(usize) -> usize,
 ) {
     let mut jt = j0;
     while jt < j1 {
         let jb = DOT_T.min(j1 - jt);
+        // Where the tile's columns start (a short tile repeats its last).
+        let starts: [*const f32; DOT_T] =
+            core::array::from_fn(|j| b.wrapping_add(col(jt + j.min(jb - 1))));
         let mut it = 0;
         while it < m {
             let ib = DOT_T.min(m - it);
@@ -172,11 +176,10 @@ pub(super) unsafe fn dot_tiles(
             let mut p = 0;
             while p < k {
                 let mask = lanes(k - p);
-                // SAFETY: depth `p..p + 16` masked to `< k`; column
-                // `jt + min(j, jb - 1) < j1` (a short tile repeats its last).
-                let bv: [__m512; DOT_T] = core::array::from_fn(|j| {
-                    let j = j.min(jb - 1);
-                    unsafe { _mm512_maskz_loadu_ps(mask, b.add((jt + j) * b_cs + p)) }
+                // SAFETY: depth `p..p + 16` masked to `< k` of columns
+                // `jt + min(j, jb - 1) < j1`.
+                let bv: [__m512; DOT_T] = core::array::from_fn(|j| unsafe {
+                    _mm512_maskz_loadu_ps(mask, starts[j].add(p))
                 });
                 for (i, row) in acc.iter_mut().enumerate() {
                     if i < ib {

@@ -243,7 +243,7 @@ pub(crate) fn sgemm_with(opts: Opts, mut args: GemmArgs<'_, f32>) {
                         lhs.as_ptr(),
                         lhs_rs,
                         rhs.as_ptr(),
-                        rhs_cs,
+                        |j| j * rhs_cs,
                     )
                 }
             });
@@ -360,6 +360,62 @@ pub(crate) fn sgemm_row_table(
             (lhs_rs, 1),
             rhs.as_ptr(),
             row_offsets,
+        )
+    };
+    true
+}
+
+/// `dst [m, n] (row stride dst_rs) (+)= lhs [m, k] x B` where B's column `j`
+/// is the `k` contiguous values `rhs[col_offsets[j]..][..k]` (`n =
+/// col_offsets.len()`; columns may overlap: the weight gradient `dOut x
+/// cols^T` of a stride-1 convolution, over the shifted views of the padded
+/// input, without an im2col copy). Single-threaded; each element is one
+/// dot product (16 partial sums, then added). Returns `false` (and writes
+/// nothing) when the CPU lacks AVX-512F.
+///
+/// Panics if an operand's slice is too short.
+pub(crate) fn sgemm_col_table(
+    (m, k): (usize, usize),
+    (dst, dst_rs, accumulate): (&mut [f32], usize, bool),
+    (lhs, lhs_rs): (&[f32], usize),
+    rhs: &[f32],
+    col_offsets: &[usize],
+) -> bool {
+    if !has_avx512() {
+        return false;
+    }
+    let n = col_offsets.len();
+    if m == 0 || n == 0 {
+        return true;
+    }
+    assert!((m - 1) * dst_rs + n <= dst.len() && n <= dst_rs);
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(0.0);
+            }
+        }
+        return true;
+    }
+    assert!((m - 1) * lhs_rs + k <= lhs.len() && k <= lhs_rs);
+    let last = col_offsets.iter().copied().max().unwrap_or(0);
+    assert!(last + k <= rhs.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F was detected above; C holds `m` rows of `n` columns
+    // at stride `dst_rs`, A `m` rows of `k` at stride `lhs_rs`, and every B
+    // column `rhs[off..off + k]` is inside `rhs` (asserts above).
+    unsafe {
+        avx512::dot_tiles(
+            (m, k),
+            (0, n),
+            dst.as_mut_ptr(),
+            dst_rs,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_rs,
+            rhs.as_ptr(),
+            // `get_unchecked`: `j < n = col_offsets.len()`.
+            |j| *col_offsets.get_unchecked(j),
         )
     };
     true

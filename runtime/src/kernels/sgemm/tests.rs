@@ -404,3 +404,80 @@ fn row_table_matches_copied_rows() {
         }
     }
 }
+
+/// The column-table product equals the `Dot` product of the same columns
+/// copied into B^T, bit for bit (same kernel, same order of sums), over odd
+/// sizes, overlapping columns and both `accumulate` settings; C's row
+/// padding stays untouched.
+#[test]
+fn col_table_matches_copied_columns() {
+    let mut rng = Rng(77);
+    for &(m, n, k, accumulate) in &[
+        (1, 1, 1, false),
+        (3, 5, 17, true),
+        (4, 4, 16, false),
+        (6, 9, 33, true),
+        (7, 13, 100, false),
+        (32, 27, 1088, true),
+    ] {
+        let b = rng.vec(2 * k + 3 * n + 11);
+        // Overlapping columns at arbitrary offsets (the last one at the end).
+        let mut offsets: Vec<usize> = (0..n).map(|_| rng.below(b.len() - k + 1)).collect();
+        offsets[n - 1] = b.len() - k;
+        // B^T [n, k]: column `j` of B as row `j`.
+        let b_t: Vec<f32> = offsets
+            .iter()
+            .flat_map(|&o| b[o..o + k].iter().copied())
+            .collect();
+        let a_rs = k + 2;
+        let a = rng.vec(m * a_rs);
+        let c_rs = n + 3;
+        let c0 = rng.vec(m * c_rs);
+        let mut got = c0.clone();
+        if !sgemm_col_table((m, k), (&mut got, c_rs, accumulate), (&a, a_rs), &b, &offsets) {
+            assert!(!has_avx512(), "column table refused with AVX-512F");
+            assert_eq!(got, c0, "refused product wrote to C");
+            continue;
+        }
+        let mut want = c0.clone();
+        sgemm_with(
+            Opts {
+                path: Path::Dot,
+                ..Opts::DEFAULT
+            },
+            GemmArgs {
+                mnk: (m, n, k),
+                dst: &mut want,
+                dst_rs: c_rs,
+                accumulate,
+                lhs: &a,
+                lhs_strides: (a_rs, 1),
+                rhs: &b_t,
+                rhs_strides: (1, k),
+                threaded: false,
+            },
+        );
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g.to_bits(),
+                w.to_bits(),
+                "({m}, {n}, {k}) element {i}: {g} vs {w}"
+            );
+        }
+        // And the values are the product (within float rounding).
+        for i in 0..m {
+            for j in 0..n {
+                let exact: f64 = (0..k)
+                    .map(|p| a[i * a_rs + p] as f64 * b[offsets[j] + p] as f64)
+                    .sum();
+                let base = if accumulate { c0[i * c_rs + j] as f64 } else { 0.0 };
+                let g = got[i * c_rs + j] as f64;
+                assert!(
+                    (g - base - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                    "({m}, {n}, {k}) C[{i}, {j}] = {g}, want {}",
+                    base + exact
+                );
+            }
+        }
+    }
+}
