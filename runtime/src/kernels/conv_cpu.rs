@@ -247,6 +247,9 @@ enum Kept<E: Elem> {
     PaddedInput(Scratch<E>),
 }
 
+/// Runs of samples per thread the forward splits a batch into (at most).
+const FORWARD_RUNS_PER_THREAD: usize = 4;
+
 /// Forward over the batch, samples in parallel: the output `[B, Cout, P]` and,
 /// when `keep` (a backward pass will follow), what the weight gradient reads.
 fn forward<E: Elem>(
@@ -287,9 +290,12 @@ fn forward<E: Elem>(
     let padded = Padded::new(geom);
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
-    // One run of samples per thread (each sample's output is its own, so
-    // the split does not change results), with one scratch per run.
-    let parts = rayon::current_num_threads().clamp(1, geom.batch.max(1));
+    // Runs of samples, a few per thread, which threads claim as they come
+    // free (one run per thread left a thread that the OS paused holding up
+    // the other); each sample's output is its own, so the split does not
+    // change results. One scratch per run.
+    let parts =
+        (FORWARD_RUNS_PER_THREAD * rayon::current_num_threads()).clamp(1, geom.batch.max(1));
     let per = geom.batch.div_ceil(parts).max(1);
     let sample_x = |b: usize| &x[b * chw..(b + 1) * chw];
     // A zeroed padded image for `Padded::fill` (borders stay zero).

@@ -173,28 +173,38 @@ pub(super) unsafe fn dot_tiles(
         while it < m {
             let ib = DOT_T.min(m - it);
             let mut acc = [[_mm512_setzero_ps(); DOT_T]; DOT_T];
-            let mut p = 0;
-            while p < k {
-                let mask = lanes(k - p);
-                // SAFETY: depth `p..p + 16` masked to `< k` of columns
+            // One step of 16 depths from `p` (`mask`: the depths `< k`).
+            let mut step = |p: usize, mask: __mmask16| {
+                // SAFETY: depths `p..p + 16` masked to `< k` of columns
                 // `jt + min(j, jb - 1) < j1`.
                 let bv: [__m512; DOT_T] = core::array::from_fn(|j| unsafe {
                     _mm512_maskz_loadu_ps(mask, starts[j].add(p))
                 });
                 for (i, row) in acc.iter_mut().enumerate() {
                     if i < ib {
-                        // SAFETY: row `it + i < m`, depth masked to `< k`.
+                        // SAFETY: row `it + i < m`, depths masked to `< k`.
                         let av = unsafe { _mm512_maskz_loadu_ps(mask, a.add((it + i) * a_rs + p)) };
                         for j in 0..DOT_T {
                             row[j] = _mm512_fmadd_ps(av, bv[j], row[j]);
                         }
                     }
                 }
+            };
+            let mut p = 0;
+            while p + 16 <= k {
+                step(p, 0xffff);
                 p += 16;
             }
-            for (i, row) in acc.iter().enumerate().take(ib) {
-                for (j, &v) in row.iter().enumerate().take(jb) {
-                    let s = _mm512_reduce_add_ps(v);
+            if p < k {
+                step(p, lanes(k - p));
+            }
+            // Lane `4 j + i` is the sum of `acc[i][j]`.
+            let mut sums = [0f32; 16];
+            // SAFETY: 16 values into `sums`.
+            unsafe { _mm512_storeu_ps(sums.as_mut_ptr(), sum_each(acc)) };
+            for i in 0..ib {
+                for j in 0..jb {
+                    let s = sums[4 * j + i];
                     // SAFETY: row `it + i < m`, column `jt + j < j1`.
                     unsafe {
                         let p = c.add((it + i) * c_rs + jt + j);
@@ -206,6 +216,46 @@ pub(super) unsafe fn dot_tiles(
         }
         jt += DOT_T;
     }
+}
+
+/// The 16 sums of the lanes of `acc[i][j]` at once, in lane `4 j + i` (a
+/// tree of 15 shuffle-and-add steps: each halves the lanes that hold one
+/// vector's partial sums, where 16 separate horizontal sums take 4 steps each).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sum_each(acc: [[__m512; DOT_T]; DOT_T]) -> __m512 {
+    const _: () = assert!(DOT_T == 4);
+    let v: [__m512; 16] = core::array::from_fn(|t| acc[t / 4][t % 4]);
+    // 16 -> 8: quarters 0-1 hold `v[2u]`'s sums, 2-3 `v[2u + 1]`'s.
+    let l1: [__m512; 8] = core::array::from_fn(|u| {
+        let (a, b) = (v[2 * u], v[2 * u + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+            _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+        )
+    });
+    // 8 -> 4: quarter `q` of `l2[u]` holds `v[4u + q]`'s sums.
+    let l2: [__m512; 4] = core::array::from_fn(|u| {
+        let (a, b) = (l1[2 * u], l1[2 * u + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+            _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+        )
+    });
+    // 4 -> 2: in quarter `q` of `l3[u]`, lanes 0-1 hold `v[8u + q]`'s
+    // sums, lanes 2-3 `v[8u + 4 + q]`'s.
+    let l3: [__m512; 2] = core::array::from_fn(|u| {
+        let (a, b) = (l2[2 * u], l2[2 * u + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_ps::<0b01_00_01_00>(a, b),
+            _mm512_shuffle_ps::<0b11_10_11_10>(a, b),
+        )
+    });
+    // 2 -> 1: lane `t` of quarter `q` holds `v[4t + q]`'s sum.
+    _mm512_add_ps(
+        _mm512_shuffle_ps::<0b10_00_10_00>(l3[0], l3[1]),
+        _mm512_shuffle_ps::<0b11_01_11_01>(l3[0], l3[1]),
+    )
 }
 
 /// The 8 x 8 transpose of `r` (row `i` becomes column `i`).

@@ -434,7 +434,13 @@ fn col_table_matches_copied_columns() {
         let c_rs = n + 3;
         let c0 = rng.vec(m * c_rs);
         let mut got = c0.clone();
-        if !sgemm_col_table((m, k), (&mut got, c_rs, accumulate), (&a, a_rs), &b, &offsets) {
+        if !sgemm_col_table(
+            (m, k),
+            (&mut got, c_rs, accumulate),
+            (&a, a_rs),
+            &b,
+            &offsets,
+        ) {
             assert!(!has_avx512(), "column table refused with AVX-512F");
             assert_eq!(got, c0, "refused product wrote to C");
             continue;
@@ -470,7 +476,11 @@ fn col_table_matches_copied_columns() {
                 let exact: f64 = (0..k)
                     .map(|p| a[i * a_rs + p] as f64 * b[offsets[j] + p] as f64)
                     .sum();
-                let base = if accumulate { c0[i * c_rs + j] as f64 } else { 0.0 };
+                let base = if accumulate {
+                    c0[i * c_rs + j] as f64
+                } else {
+                    0.0
+                };
                 let g = got[i * c_rs + j] as f64;
                 assert!(
                     (g - base - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
