@@ -22,16 +22,17 @@ pub trait Elem:
     #[doc(hidden)]
     fn host_gemm(args: GemmArgs<'_, Self>);
 
-    /// `dst [m, n] (row stride dst_rs) = lhs [m, k] (row stride lhs_rs) x B`,
-    /// B's row `p` the `n` values at `rhs[row_offsets[p]..]`, by a kernel
-    /// that reads B in place (the stride-1 convolutions of the CPU kernels);
-    /// `false` (nothing written) where the element type or the CPU has no
-    /// such kernel. Internal: panics if a slice is too short.
+    /// `dst [m, blocks] (row stride dst_rs) (+)= lhs [m, k] (row stride
+    /// lhs_rs) x B`, B's row `p` starting at `rhs[row_offsets[p]]`, the
+    /// columns read and written as `blocks` say, by a kernel that reads B in
+    /// place (the stride-1 convolutions of the CPU kernels); `false`
+    /// (nothing written) where the element type or the CPU has no such
+    /// kernel. Internal: panics if a slice is too short.
     #[doc(hidden)]
     fn host_gemm_row_table(
-        _mn: (usize, usize),
-        _dst: &mut [Self],
-        _dst_rs: usize,
+        _m: usize,
+        _blocks: &[crate::kernels::sgemm::Block],
+        _dst: (&mut [Self], usize, bool),
         _lhs: (&[Self], usize),
         _rhs: &[Self],
         _row_offsets: &[usize],
@@ -63,14 +64,14 @@ impl Elem for f32 {
     }
 
     fn host_gemm_row_table(
-        mn: (usize, usize),
-        dst: &mut [f32],
-        dst_rs: usize,
+        m: usize,
+        blocks: &[crate::kernels::sgemm::Block],
+        dst: (&mut [f32], usize, bool),
         lhs: (&[f32], usize),
         rhs: &[f32],
         row_offsets: &[usize],
     ) -> bool {
-        crate::kernels::sgemm::sgemm_row_table(mn, dst, dst_rs, lhs, rhs, row_offsets)
+        crate::kernels::sgemm::sgemm_row_table(m, blocks, dst, lhs, rhs, row_offsets)
     }
 
     fn host_gemm_col_table(

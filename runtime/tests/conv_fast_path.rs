@@ -37,6 +37,13 @@ fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
             false,
         ),
         (
+            // Output rows 16 wide: the shifted-view product writes the
+            // output pixels in place (no wide pixels), per group.
+            "16 wide groups",
+            ConvGeom::conv2d(3, (4, 5, 16), 6, (3, 3), (1, 1), (1, 1), 2, (1, 1, 1, 1)),
+            false,
+        ),
+        (
             // Shifted views with dilation, groups and uneven padding.
             "stride 1 dilated groups",
             ConvGeom::conv2d(2, (4, 9, 20), 6, (3, 2), (1, 1), (2, 2), 2, (2, 1, 0, 1)),

@@ -317,7 +317,7 @@ fn forward<E: Elem>(
             &mut pads,
             (per * plen).max(1),
             |part, obs, xps| {
-                let mut wide = Scratch::uninit(geom.c_out * pd.wide_pixels(geom), E::zero());
+                let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
                 for (i, (ob, xpad)) in obs
                     .chunks_mut(out_chunk)
                     .zip(xps.chunks_mut(plen.max(1)))
@@ -361,7 +361,7 @@ fn forward<E: Elem>(
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = zeroed_pad(pd);
-            let mut wide = Scratch::uninit(geom.c_out * pd.wide_pixels(geom), E::zero());
+            let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
             for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
                 pd.fill(sample_x(part * per + i), &mut xpad, geom);
                 pd.forward_sample(&xpad, w, bias, &mut wide, ob, false, geom);
@@ -464,7 +464,7 @@ fn backward<E: Elem>(
             let mut pads = shifted.as_ref().map(|(pd, _, bg)| {
                 let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
                 dpad.fill(E::zero());
-                let wide = Scratch::uninit(bg.c_out * pd.wide_pixels(bg), E::zero());
+                let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
                 (dpad, wide)
             });
             // Wide dOut for `Padded::weight_grad_sample` (its dropped

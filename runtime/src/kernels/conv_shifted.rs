@@ -13,6 +13,7 @@
 
 use crate::elem::Elem;
 use crate::kernels::add_run;
+use crate::kernels::sgemm::Block;
 use crate::layers::conv_geom::ConvGeom;
 
 /// Padded geometry of one convolution and where each im2col row starts in
@@ -23,6 +24,16 @@ pub(super) struct Padded {
     wp: usize,
     /// Per im2col row `(c, i, j)` (all `Cin` channels), its offset in `xpad`.
     rows: Vec<usize>,
+    /// Whether the stride-1 product writes the output pixels in place
+    /// (`blocks` of 16-pixel pieces of output rows) instead of the wide
+    /// pixels (then compacted): where that takes at most a tenth more
+    /// vectors (output rows a multiple of 16 wide take fewer, and no
+    /// compaction).
+    direct: bool,
+    /// The columns of the stride-1 product ([`Block`]s): pieces of output
+    /// rows when `direct`, else runs of 64 wide pixels; empty at other
+    /// strides.
+    blocks: Vec<Block>,
 }
 
 impl Padded {
@@ -51,7 +62,46 @@ impl Padded {
                 }
             }
         }
-        Some(Self { hp, wp, rows })
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        let direct_vectors = ho * wo.div_ceil(16);
+        let wide_vectors = (ho * wp).div_ceil(16);
+        let direct = direct_vectors * 10 <= wide_vectors * 11;
+        let blocks = match (geom.stride, direct) {
+            ((1, 1), true) => {
+                // Output row `oy`, pixels `x..x + len` read the wide pixels
+                // from `oy * Wp + x`.
+                let pieces: Vec<(usize, usize, usize)> = (0..ho)
+                    .flat_map(|oy| {
+                        (0..wo)
+                            .step_by(16)
+                            .map(move |x| (oy * wp + x, oy * wo + x, (wo - x).min(16)))
+                    })
+                    .collect();
+                pieces
+                    .chunks(4)
+                    .map(|four| {
+                        let get = |h: usize| four.get(h).copied().unwrap_or((0, 0, 0));
+                        Block {
+                            src: core::array::from_fn(|h| get(h).0),
+                            dst: core::array::from_fn(|h| get(h).1),
+                            len: core::array::from_fn(|h| get(h).2),
+                        }
+                    })
+                    .collect()
+            }
+            ((1, 1), false) => (0..ho * wp)
+                .step_by(64)
+                .map(|j0| Block::contiguous(j0, (ho * wp - j0).min(64)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(Self {
+            hp,
+            wp,
+            rows,
+            direct,
+            blocks,
+        })
     }
 
     /// Length of the padded copy: the image plus the last row's overrun
@@ -65,6 +115,16 @@ impl Padded {
         geom.h_out * self.wp
     }
 
+    /// Length of the `wide` scratch [`Self::forward_sample`] takes: `Cout`
+    /// planes of wide pixels, or none where the product writes the output
+    /// pixels in place.
+    pub(super) fn wide_len(&self, geom: &ConvGeom) -> usize {
+        match self.direct {
+            true => 0,
+            false => geom.c_out * self.wide_pixels(geom),
+        }
+    }
+
     /// Whether inference should multiply the shifted views in place: stride
     /// 1, the element type and CPU have the kernel for it
     /// ([`Elem::host_gemm_row_table`]) and at most a quarter of the products
@@ -73,7 +133,7 @@ impl Padded {
         // An empty product tells whether the kernel exists here.
         geom.stride == (1, 1)
             && 4 * self.wp <= 5 * geom.w_out
-            && E::host_gemm_row_table((0, 0), &mut [], 0, (&[], 0), &[], &[])
+            && E::host_gemm_row_table(0, &[], (&mut [], 0, false), (&[], 0), &[], &[])
     }
 
     /// Copies sample `xb [Cin, H, W]` into the interior of `xpad` (length
@@ -185,11 +245,12 @@ impl Padded {
 
     /// One sample's product (only where [`Self::in_place_product`]):
     /// `ob [Cout, P]` from the sample in `xpad` (filled by [`Self::fill`]),
-    /// `wide [Cout, h_out*Wp]` scratch. One product per group
-    /// `wide_g = W_g [Cout/G, Kg] x rows_g` sums in the im2col order (same
-    /// results as the im2col path), then the wide output is compacted
-    /// (plus the bias, added after the sum as there) into `ob`, or added
-    /// to it with `accumulate` (then without a bias).
+    /// `wide` scratch of [`Self::wide_len`]. One product per group
+    /// `W_g [Cout/G, Kg] x rows_g` sums in the im2col order (same results as
+    /// the im2col path), into `ob` directly or into `wide [Cout,
+    /// h_out*Wp]` and then compacted into `ob`; the bias is added after the
+    /// sum as there. With `accumulate` the product is added to `ob` (then
+    /// without a bias).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forward_sample<E: Elem>(
         &self,
@@ -202,24 +263,36 @@ impl Padded {
         geom: &ConvGeom,
     ) {
         let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
-        let q = self.wide_pixels(geom);
         let plane_g = geom.c_in_per_group() * self.hp * self.wp;
-        for g in 0..geom.groups {
+        let (p, q) = (geom.out_pixels(), self.wide_pixels(geom));
+        let product = |dst: &mut [E], dst_rs: usize, add: bool| {
             // Rows of group `g` are those of group 0 moved by `g` planes.
-            let done = E::host_gemm_row_table(
-                (cog, q),
-                &mut wide[g * cog * q..],
-                q,
-                (&w[g * cog * kg..], kg),
-                &xpad[g * plane_g..],
-                &self.rows[..kg],
-            );
-            debug_assert!(done, "conv: row-table kernel vanished after the probe");
+            for g in 0..geom.groups {
+                let done = E::host_gemm_row_table(
+                    cog,
+                    &self.blocks,
+                    (&mut dst[g * cog * dst_rs..], dst_rs, add),
+                    (&w[g * cog * kg..], kg),
+                    &xpad[g * plane_g..],
+                    &self.rows[..kg],
+                );
+                debug_assert!(done, "conv: row-table kernel vanished after the probe");
+            }
+        };
+        if self.direct {
+            product(ob, p, accumulate);
+            if let (Some(bias), false) = (bias, accumulate) {
+                for (plane, &b) in ob.chunks_mut(p.max(1)).zip(bias) {
+                    plane.iter_mut().for_each(|v| *v += b);
+                }
+            }
+            return;
         }
-        let (ho, wo) = (geom.h_out, geom.w_out);
-        for (o, (dst, src)) in ob.chunks_mut(ho * wo).zip(wide.chunks(q)).enumerate() {
+        product(wide, q, false);
+        let wo = geom.w_out;
+        for (o, (d, s)) in ob.chunks_mut(p).zip(wide.chunks(q)).enumerate() {
             let b = bias.map_or(E::zero(), |b| b[o]);
-            for (d, s) in dst.chunks_mut(wo).zip(src.chunks(self.wp)) {
+            for (d, s) in d.chunks_mut(wo).zip(s.chunks(self.wp)) {
                 if accumulate {
                     add_run(d, &s[..wo]);
                 } else {

@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{MR, NR, SMALL_M};
+use super::{Block, MR, NR, SMALL_M};
 
 /// Lane mask of the first `n` lanes of 16 (`n >= 16`: all).
 #[inline(always)]
@@ -430,76 +430,99 @@ pub(super) unsafe fn tall_axpy(
 ) {
     let mut j0 = 0;
     while j0 < n {
-        let nb = AXPY_NB.min(n - j0);
-        let mut i0 = 0;
-        while i0 < m {
-            let rows = TALL_MR.min(m - i0);
-            // SAFETY: rows `i0..i0 + rows` of A and C, columns `j0..j0 + nb`
-            // of B and C: inside the operands (contract).
-            unsafe {
-                let args = (
-                    (nb, k),
-                    c.add(i0 * c_rs + j0),
-                    c_rs,
-                    accumulate,
-                    a.add(i0 * a_rs),
-                    (a_rs, a_cs),
-                    b.add(j0),
-                );
-                tile_rows(rows, args, |p| p * b_rs);
-            }
-            i0 += rows;
-        }
-        j0 += nb;
+        let block = Block::contiguous(j0, AXPY_NB.min(n - j0));
+        // SAFETY: columns `j0..j0 + nb` of every row of B and C (contract).
+        unsafe {
+            block_rows(
+                &block,
+                m,
+                k,
+                (c, c_rs, accumulate),
+                a,
+                (a_rs, a_cs),
+                b,
+                |p| p * b_rs,
+            )
+        };
+        j0 += AXPY_NB;
     }
 }
 
-/// `C (+)= A x B` where B's row `p` is the `n` contiguous values at
-/// `b + row_offsets[p]` (any offsets: rows may overlap, as the shifted
-/// views of one padded image in a convolution do); blocks and tiles as
-/// [`tall_axpy`], every element of C summed over `p = 0..k` in order.
+/// `C (+)= A x B` where B's row `p` starts at `b + row_offsets[p]` and the
+/// columns of C come in `blocks` of up to 64 ([`Block`]: where each of its
+/// 16-lane vectors reads B's row and writes C's row; the shifted views of
+/// a padded image in a convolution, whose output rows are shorter than the
+/// padded ones); tiles of [`TALL_MR`] rows as [`tall_axpy`], every element
+/// of C summed over `p = 0..k` in order.
 ///
 /// # Safety
-/// AVX-512F available; A (`m x k`, strides `(a_rs, a_cs)`) and C in bounds;
-/// `row_offsets.len() == k`, every `row_offsets[p] + n` within B's
-/// allocation; `m >= 1`, `k >= 1`.
+/// AVX-512F available; A (`m x k`, strides `(a_rs, a_cs)`) in bounds; for
+/// every block vector with `len > 0`, C's rows `0..m` at `dst..dst + len`
+/// and every `row_offsets[p] + src..+ len` inside their allocations;
+/// `m >= 1`, `k = row_offsets.len() >= 1`.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row_table_axpy(
-    (m, n): (usize, usize),
-    c: *mut f32,
-    c_rs: usize,
-    accumulate: bool,
+    m: usize,
+    blocks: &[Block],
+    (c, c_rs, accumulate): (*mut f32, usize, bool),
     a: *const f32,
     (a_rs, a_cs): (usize, usize),
     b: *const f32,
     row_offsets: &[usize],
 ) {
     let k = row_offsets.len();
-    let mut j0 = 0;
-    while j0 < n {
-        let nb = AXPY_NB.min(n - j0);
-        let mut i0 = 0;
-        while i0 < m {
-            let rows = TALL_MR.min(m - i0);
-            // SAFETY: rows `i0..i0 + rows` of A and C, columns `j0..j0 + nb`
-            // of every row of B and of C: inside the operands (contract).
-            unsafe {
-                let args = (
-                    (nb, k),
-                    c.add(i0 * c_rs + j0),
-                    c_rs,
-                    accumulate,
-                    a.add(i0 * a_rs),
-                    (a_rs, a_cs),
-                    b.add(j0),
-                );
-                // `get_unchecked`: `p < k = row_offsets.len()`.
-                tile_rows(rows, args, |p| *row_offsets.get_unchecked(p));
-            }
-            i0 += rows;
+    for block in blocks {
+        // SAFETY: forwarded contract; `get_unchecked`: `p < k = row_offsets.len()`.
+        unsafe {
+            block_rows(
+                block,
+                m,
+                k,
+                (c, c_rs, accumulate),
+                a,
+                (a_rs, a_cs),
+                b,
+                |p| *row_offsets.get_unchecked(p),
+            )
+        };
+    }
+}
+
+/// Every row tile of one block: rows `0..m` of C in tiles of [`TALL_MR`].
+///
+/// # Safety
+/// As [`axpy_tile`] for every tile.
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_rows(
+    block: &Block,
+    m: usize,
+    k: usize,
+    (c, c_rs, accumulate): (*mut f32, usize, bool),
+    a: *const f32,
+    (a_rs, a_cs): (usize, usize),
+    b: *const f32,
+    row: impl Fn(usize) -> usize + Copy,
+) {
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = TALL_MR.min(m - i0);
+        // SAFETY: rows `i0..i0 + rows` of A and C (contract).
+        unsafe {
+            let args = TileArgs {
+                k,
+                c: c.add(i0 * c_rs),
+                c_rs,
+                accumulate,
+                a: a.add(i0 * a_rs),
+                a_strides: (a_rs, a_cs),
+                b,
+            };
+            tile_rows(rows, block, args, row);
         }
-        j0 += nb;
+        i0 += rows;
     }
 }
 
@@ -509,52 +532,61 @@ pub(super) unsafe fn row_table_axpy(
 /// As [`axpy_tile`].
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn tile_rows(rows: usize, args: TileArgs, row: impl Fn(usize) -> usize) {
+unsafe fn tile_rows(rows: usize, block: &Block, args: TileArgs, row: impl Fn(usize) -> usize) {
     // SAFETY: forwarded contract.
     unsafe {
         match rows {
-            6 => axpy_tile::<6>(args, row),
-            5 => axpy_tile::<5>(args, row),
-            4 => axpy_tile::<4>(args, row),
-            3 => axpy_tile::<3>(args, row),
-            2 => axpy_tile::<2>(args, row),
-            _ => axpy_tile::<1>(args, row),
+            6 => axpy_tile::<6>(block, args, row),
+            5 => axpy_tile::<5>(block, args, row),
+            4 => axpy_tile::<4>(block, args, row),
+            3 => axpy_tile::<3>(block, args, row),
+            2 => axpy_tile::<2>(block, args, row),
+            _ => axpy_tile::<1>(block, args, row),
         }
     }
 }
 
-/// The operands of one [`axpy_tile`]: `((nb, k), c, c_rs, accumulate, a,
-/// (a_rs, a_cs), b)`.
-type TileArgs = (
-    (usize, usize),
-    *mut f32,
-    usize,
-    bool,
-    *const f32,
-    (usize, usize),
-    *const f32,
-);
+/// The operands of one [`axpy_tile`] besides its block.
+#[derive(Clone, Copy)]
+struct TileArgs {
+    k: usize,
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    a: *const f32,
+    a_strides: (usize, usize),
+    b: *const f32,
+}
 
-/// One tile of [`tall_axpy`]: `C[0..R, 0..nb] (+)= A[0..R, 0..k] x B[0..k, 0..nb]`,
-/// `nb <= 64`, B's row `p` at `b + row(p)`, C's tile in registers while
-/// B's rows stream by.
+/// One tile: `C[0..R, block] (+)= A[0..R, 0..k] x B[0..k, block]`, B's row
+/// `p` at `b + row(p)`, C's tile in registers while B's rows stream by.
 ///
 /// # Safety
 /// AVX-512F available; the named elements are in bounds.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn axpy_tile<const R: usize>(
-    ((nb, k), c, c_rs, accumulate, a, (a_rs, a_cs), b): TileArgs,
+    block: &Block,
+    TileArgs {
+        k,
+        c,
+        c_rs,
+        accumulate,
+        a,
+        a_strides: (a_rs, a_cs),
+        b,
+    }: TileArgs,
     row: impl Fn(usize) -> usize,
 ) {
-    let masks: [__mmask16; 4] = core::array::from_fn(|h| lanes(nb.saturating_sub(16 * h)));
+    let masks: [__mmask16; 4] = core::array::from_fn(|h| lanes(block.len[h]));
+    let src = block.src;
     let mut acc = [[_mm512_setzero_ps(); 4]; R];
-    if nb == AXPY_NB {
+    if block.len == [16; 4] {
         for p in 0..k {
-            // SAFETY: row `p < k` of B, 64 columns.
+            // SAFETY: row `p < k` of B, 16 values at each `src[h]`.
             let bp = unsafe { b.add(row(p)) };
             let bv: [__m512; 4] =
-                core::array::from_fn(|h| unsafe { _mm512_loadu_ps(bp.add(16 * h)) });
+                core::array::from_fn(|h| unsafe { _mm512_loadu_ps(bp.add(src[h])) });
             for (i, row) in acc.iter_mut().enumerate() {
                 // SAFETY: `i < R`, `p < k`.
                 let ai = _mm512_set1_ps(unsafe { *a.add(i * a_rs + p * a_cs) });
@@ -565,10 +597,10 @@ unsafe fn axpy_tile<const R: usize>(
         }
     } else {
         for p in 0..k {
-            // SAFETY: row `p < k` of B, columns masked to `< nb`.
+            // SAFETY: row `p < k` of B, lanes masked to `len[h]` at `src[h]`.
             let bp = unsafe { b.add(row(p)) };
             let bv: [__m512; 4] = core::array::from_fn(|h| unsafe {
-                _mm512_maskz_loadu_ps(masks[h], bp.add(16 * h))
+                _mm512_maskz_loadu_ps(masks[h], bp.add(src[h]))
             });
             for (i, row) in acc.iter_mut().enumerate() {
                 // SAFETY: `i < R`, `p < k`.
@@ -581,9 +613,9 @@ unsafe fn axpy_tile<const R: usize>(
     }
     for (i, row) in acc.iter().enumerate() {
         for h in 0..4 {
-            // SAFETY: row `i < R`, columns masked to `< nb`.
+            // SAFETY: row `i < R`, lanes masked to `len[h]` at `dst[h]`.
             unsafe {
-                let p = c.add(i * c_rs + 16 * h);
+                let p = c.add(i * c_rs + block.dst[h]);
                 let v = if accumulate {
                     _mm512_add_ps(_mm512_maskz_loadu_ps(masks[h], p), row[h])
                 } else {

@@ -255,6 +255,32 @@ pub(crate) fn sgemm_with(opts: Opts, mut args: GemmArgs<'_, f32>) {
     }
 }
 
+/// Up to 64 columns of C that one tile computes: its 16-lane vector `h`
+/// reads `len[h]` values of B's row from `src[h]` and writes them to C's
+/// row from `dst[h]` (`len[h] == 0`: an unused vector).
+///
+/// Internal (`pub` only because [`Elem::host_gemm_row_table`](crate::Elem)
+/// takes it).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub src: [usize; 4],
+    pub dst: [usize; 4],
+    pub len: [usize; 4],
+}
+
+impl Block {
+    /// Columns `j0..j0 + nb` (`nb <= 64`) of B's rows into the same ones of C.
+    pub(crate) fn contiguous(j0: usize, nb: usize) -> Self {
+        let at: [usize; 4] = core::array::from_fn(|h| j0 + 16 * h);
+        Block {
+            src: at,
+            dst: at,
+            len: core::array::from_fn(|h| nb.saturating_sub(16 * h).min(16)),
+        }
+    }
+}
+
 /// C's data pointer, shared by tasks that write disjoint column ranges.
 #[derive(Clone, Copy)]
 pub(crate) struct DstPtr(*mut f32);
@@ -311,20 +337,22 @@ pub(crate) fn split_columns(
     }
 }
 
-/// `dst [m, n] (row stride dst_rs) = lhs [m, k] x B` where B's row `p` is
-/// the `n` contiguous values `rhs[row_offsets[p]..][..n]` (`k =
-/// row_offsets.len()`; rows may overlap: the shifted views of a padded
-/// image that a stride-1 convolution multiplies, without an im2col copy).
-/// Single-threaded; every element is summed over `p = 0..k` in order, like
-/// the product with those rows copied into a matrix. Returns `false`
-/// (and writes nothing) when the CPU lacks AVX-512F: the caller then takes
-/// another path.
+/// `dst [m, blocks] (row stride dst_rs) (+)= lhs [m, k] x B` where B's row
+/// `p` starts at `rhs[row_offsets[p]]` (`k = row_offsets.len()`; rows may
+/// overlap: the shifted views of a padded image that a stride-1
+/// convolution multiplies, without an im2col copy) and the columns are
+/// given by `blocks` ([`Block`]: where each 16-lane vector reads B's rows
+/// and writes C's rows, so a convolution's output rows, shorter than the
+/// padded image's, are written in place). Single-threaded; every element
+/// is summed over `p = 0..k` in order, like the product with those rows
+/// copied into a matrix. Returns `false` (and writes nothing) when the CPU
+/// lacks AVX-512F: the caller then takes another path.
 ///
 /// Panics if an operand's slice is too short.
 pub(crate) fn sgemm_row_table(
-    (m, n): (usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
+    m: usize,
+    blocks: &[Block],
+    (dst, dst_rs, accumulate): (&mut [f32], usize, bool),
     (lhs, lhs_rs): (&[f32], usize),
     rhs: &[f32],
     row_offsets: &[usize],
@@ -333,29 +361,49 @@ pub(crate) fn sgemm_row_table(
         return false;
     }
     let k = row_offsets.len();
-    if m == 0 || n == 0 {
+    // The end of the furthest vector in B's rows and in C's rows.
+    let reach = |at: fn(&Block) -> [usize; 4]| {
+        let ends = blocks.iter().flat_map(|b| {
+            (0..4)
+                .filter(|&h| b.len[h] > 0)
+                .map(move |h| at(b)[h] + b.len[h])
+        });
+        ends.max()
+    };
+    let (Some(src_end), Some(dst_end)) = (reach(|b| b.src), reach(|b| b.dst)) else {
+        return true;
+    };
+    if m == 0 {
         return true;
     }
-    assert!((m - 1) * dst_rs + n <= dst.len() && n <= dst_rs);
+    assert!(blocks.iter().all(|b| b.len.iter().all(|&l| l <= 16)));
+    assert!((m - 1) * dst_rs + dst_end <= dst.len() && dst_end <= dst_rs);
     if k == 0 {
-        for r in 0..m {
-            dst[r * dst_rs..r * dst_rs + n].fill(0.0);
+        if !accumulate {
+            for r in 0..m {
+                for b in blocks {
+                    for h in 0..4 {
+                        let at = r * dst_rs + b.dst[h];
+                        dst[at..at + b.len[h]].fill(0.0);
+                    }
+                }
+            }
         }
         return true;
     }
     assert!((m - 1) * lhs_rs + k <= lhs.len() && k <= lhs_rs);
     let last = row_offsets.iter().copied().max().unwrap_or(0);
-    assert!(last + n <= rhs.len());
+    assert!(last + src_end <= rhs.len());
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F was detected above; C holds `m` rows of `n` columns
-    // at stride `dst_rs`, A `m` rows of `k` at stride `lhs_rs`, and every B
-    // row `rhs[off..off + n]` is inside `rhs` (asserts above).
+    // SAFETY: AVX-512F was detected above; every block vector lies within
+    // C's `m` rows at stride `dst_rs` and within every B row
+    // `rhs[off + src..off + src + len]`; A holds `m` rows of `k` at stride
+    // `lhs_rs` (asserts above).
     unsafe {
         avx512::row_table_axpy(
-            (m, n),
-            dst.as_mut_ptr(),
-            dst_rs,
-            false,
+            m,
+            blocks,
+            (dst.as_mut_ptr(), dst_rs, accumulate),
             lhs.as_ptr(),
             (lhs_rs, 1),
             rhs.as_ptr(),

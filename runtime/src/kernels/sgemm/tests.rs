@@ -348,17 +348,21 @@ fn sgemm_vs_gemm_crate() {
 
 /// The row-table product equals the `Tall` product of the same rows copied
 /// into a matrix, bit for bit (same kernel, same order of sums), over odd
-/// sizes and overlapping rows; C's row padding stays untouched.
+/// sizes and overlapping rows, with contiguous blocks and with blocks of
+/// pieces that skip columns (a convolution's output rows, shorter than the
+/// padded image's); with `accumulate`, added to C; C's other elements stay
+/// untouched.
 #[test]
 fn row_table_matches_copied_rows() {
     let mut rng = Rng(2024);
-    for &(m, n, k) in &[
-        (1, 1, 1),
-        (5, 17, 9),
-        (6, 64, 27),
-        (7, 65, 70),
-        (13, 130, 33),
-        (32, 200, 288),
+    for &(m, n, k, pieces) in &[
+        (1, 1, 1, false),
+        (5, 17, 9, false),
+        (6, 64, 27, false),
+        (7, 65, 70, true),
+        (13, 130, 33, true),
+        (32, 200, 288, false),
+        (32, 340, 288, true),
     ] {
         let b = rng.vec(3 * n + 5 * k + 7);
         // Overlapping rows at arbitrary offsets (the last one at the end).
@@ -370,37 +374,84 @@ fn row_table_matches_copied_rows() {
             .collect();
         let a = rng.vec(m * k);
         let c_rs = n + 3;
-        let c0 = rng.vec(m * c_rs);
-        let mut got = c0.clone();
-        if !sgemm_row_table((m, n), &mut got, c_rs, (&a, k), &b, &offsets) {
-            assert!(!has_avx512(), "row table refused with AVX-512F");
-            assert_eq!(got, c0, "refused product wrote to C");
-            continue;
-        }
-        let mut want = c0.clone();
-        sgemm_with(
-            Opts {
-                path: Path::Tall,
-                ..Opts::DEFAULT
-            },
-            GemmArgs {
-                mnk: (m, n, k),
-                dst: &mut want,
-                dst_rs: c_rs,
-                accumulate: false,
-                lhs: &a,
-                lhs_strides: (k, 1),
-                rhs: &rows,
-                rhs_strides: (n, 1),
-                threaded: false,
-            },
-        );
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(
-                g.to_bits(),
-                w.to_bits(),
-                "({m}, {n}, {k}) element {i}: {g} vs {w}"
+        // The columns: all of them in runs of 64, or the first `w` of every
+        // `w + 3` ("output rows" of width `w`, 2 pixels of padding dropped)
+        // in pieces of up to 16, four to a block.
+        let (blocks, kept): (Vec<Block>, Vec<usize>) = if pieces {
+            let w = 2 + n / 7;
+            let kept: Vec<usize> = (0..n).filter(|j| j % (w + 3) < w).collect();
+            let starts: Vec<usize> = kept
+                .iter()
+                .copied()
+                .filter(|&j| j % (w + 3) % 16 == 0)
+                .collect();
+            let piece = |j: usize| (j, j, (w - j % (w + 3)).min(16).min(n - j));
+            let blocks = starts
+                .chunks(4)
+                .map(|four| {
+                    let get = |h: usize| four.get(h).map_or((0, 0, 0), |&j| piece(j));
+                    Block {
+                        src: core::array::from_fn(|h| get(h).0),
+                        dst: core::array::from_fn(|h| get(h).1),
+                        len: core::array::from_fn(|h| get(h).2),
+                    }
+                })
+                .collect();
+            (blocks, kept)
+        } else {
+            let blocks = (0..n)
+                .step_by(64)
+                .map(|j0| Block::contiguous(j0, (n - j0).min(64)))
+                .collect();
+            (blocks, (0..n).collect())
+        };
+        for accumulate in [false, true] {
+            let c0 = rng.vec(m * c_rs);
+            let mut got = c0.clone();
+            if !sgemm_row_table(
+                m,
+                &blocks,
+                (&mut got, c_rs, accumulate),
+                (&a, k),
+                &b,
+                &offsets,
+            ) {
+                assert!(!has_avx512(), "row table refused with AVX-512F");
+                assert_eq!(got, c0, "refused product wrote to C");
+                continue;
+            }
+            let mut full = c0.clone();
+            sgemm_with(
+                Opts {
+                    path: Path::Tall,
+                    ..Opts::DEFAULT
+                },
+                GemmArgs {
+                    mnk: (m, n, k),
+                    dst: &mut full,
+                    dst_rs: c_rs,
+                    accumulate,
+                    lhs: &a,
+                    lhs_strides: (k, 1),
+                    rhs: &rows,
+                    rhs_strides: (n, 1),
+                    threaded: false,
+                },
             );
+            // Kept columns as the full product, the others as they were.
+            let mut want = c0.clone();
+            for i in 0..m {
+                for &j in &kept {
+                    want[i * c_rs + j] = full[i * c_rs + j];
+                }
+            }
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.to_bits(),
+                    w.to_bits(),
+                    "({m}, {n}, {k}, pieces {pieces}, accumulate {accumulate}) element {i}: {g} vs {w}"
+                );
+            }
         }
     }
 }
