@@ -173,8 +173,9 @@ pub(super) unsafe fn dot_tiles(
         while it < m {
             let ib = DOT_T.min(m - it);
             let mut acc = [[_mm512_setzero_ps(); DOT_T]; DOT_T];
-            // One step of 16 depths from `p` (`mask`: the depths `< k`).
-            let mut step = |p: usize, mask: __mmask16| {
+            let mut p = 0;
+            while p < k {
+                let mask = lanes(k - p);
                 // SAFETY: depths `p..p + 16` masked to `< k` of columns
                 // `jt + min(j, jb - 1) < j1`.
                 let bv: [__m512; DOT_T] = core::array::from_fn(|j| unsafe {
@@ -189,14 +190,7 @@ pub(super) unsafe fn dot_tiles(
                         }
                     }
                 }
-            };
-            let mut p = 0;
-            while p + 16 <= k {
-                step(p, 0xffff);
                 p += 16;
-            }
-            if p < k {
-                step(p, lanes(k - p));
             }
             // Lane `4 j + i` is the sum of `acc[i][j]`.
             let mut sums = [0f32; 16];
