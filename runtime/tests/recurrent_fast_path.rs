@@ -33,6 +33,12 @@ fn f64s<E: Elem>(v: Vec<E>) -> Vec<f64> {
 
 /// One run of layer `m` (fast or generic path) from fresh random tensors of
 /// `seed`, and the gradients of `sum(output * go) + sum(h_n * gh) (+ sum(c_n * gc))`.
+/// Inputs whose rows repeat: `x[b, t]` is row `(7 (b T + t) + 3) mod
+/// vocab` of a random table, as an embedding's output over token ids is
+/// (the kernel multiplies each distinct row once).
+#[derive(Clone, Copy)]
+struct Tokens(Option<usize>);
+
 fn run<const I: usize, const H: usize, K: CellKind, E: Elem>(
     seed: u64,
     (b, t): (usize, usize),
@@ -43,9 +49,34 @@ fn run<const I: usize, const H: usize, K: CellKind, E: Elem>(
 where
     Cpu: sxima_runtime::Backend<E>,
 {
+    run_with::<I, H, K, E>(seed, (b, t), with_state, reverse, fast, Tokens(None))
+}
+
+fn run_with<const I: usize, const H: usize, K: CellKind, E: Elem>(
+    seed: u64,
+    (b, t): (usize, usize),
+    with_state: bool,
+    reverse: bool,
+    fast: bool,
+    tokens: Tokens,
+) -> Results
+where
+    Cpu: sxima_runtime::Backend<E>,
+{
     let dev = Cpu::seed_from_u64(seed);
     let m = <Recurrent<I, H, K, E, Cpu> as BuildModule<Cpu, E>>::build(&dev);
-    let x: Tensor<(usize, usize, Const<I>), E, Cpu> = dev.sample_like(&(b, t, Const), u());
+    let x: Tensor<(usize, usize, Const<I>), E, Cpu> = match tokens.0 {
+        None => dev.sample_like(&(b, t, Const), u()),
+        Some(vocab) => {
+            let table: Tensor<(usize, Const<I>), E, Cpu> = dev.sample_like(&(vocab, Const), u());
+            let table = table.as_vec();
+            let rows = (0..b * t).flat_map(|r| {
+                let k = (7 * r + 3) % vocab;
+                table[k * I..(k + 1) * I].to_vec()
+            });
+            dev.tensor_from_vec(rows.collect(), (b, t, Const))
+        }
+    };
     let h0: Tensor<(usize, Const<H>), E, Cpu> = dev.sample_like(&(b, Const), u());
     let c0: Tensor<(usize, Const<H>), E, Cpu> = dev.sample_like(&(b, Const), u());
     let go: Tensor<(usize, usize, Const<H>), E, Cpu> = dev.sample_like(&(b, t, Const), u());
@@ -134,6 +165,13 @@ where
     let fast = run::<17, 2, K, E>(8, (4, 6), true, true, true);
     let generic = run::<17, 2, K, E>(8, (4, 6), true, true, false);
     assert_same(&format!("{cell} I=17 H=2"), &fast, &generic, tol, &[]);
+    // Repeated input rows (5 and 11 distinct of 148): each multiplied once.
+    for (vocab, reverse) in [(5, false), (11, true)] {
+        let tokens = Tokens(Some(vocab));
+        let fast = run_with::<4, 6, K, E>(9, (37, 4), true, reverse, true, tokens);
+        let generic = run_with::<4, 6, K, E>(9, (37, 4), true, reverse, false, tokens);
+        assert_same(&format!("{cell} vocab {vocab}"), &fast, &generic, tol, &[]);
+    }
 }
 
 #[test]

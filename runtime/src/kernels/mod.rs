@@ -11,6 +11,7 @@ pub(crate) mod batchnorm_cpu;
 pub(crate) mod conv_cpu;
 mod conv_shifted;
 pub(crate) mod dense_cpu;
+pub(crate) mod distinct_rows;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
 pub(crate) mod host_view;

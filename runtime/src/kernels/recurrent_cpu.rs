@@ -6,7 +6,9 @@
 //! Shapes: `N` batch rows, `T` steps, `G*H` stacked gates; every buffer is
 //! batch-first, row `r = b*T + t`.
 //! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T` as one gemm for all
-//!   steps. Then per step, in processing order: one gemm with the recurrent
+//!   steps; where rows of `x` repeat (an embedding's output over token
+//!   ids), over its distinct rows only, copied to the repeats
+//!   ([`distinct_rows`](super::distinct_rows)). Then per step, in processing order: one gemm with the recurrent
 //!   weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
 //!   b_hh` in a scratch) and one fused pass that adds the bias (`b_ih + b_hh`
 //!   for LSTM and tanh; `b_ih` for the GRU, whose `b_hh` sits inside the
@@ -17,7 +19,8 @@
 //!   `dc_t`) into the pre-activation gradient `dz_t`, written over `z_t`
 //!   (GRU: and `dzh_t`, the recurrent side's), then one gemm
 //!   `dh_{t-1} (+)= dzh_t W_hh`. The parameter and input gradients are then
-//!   gemms over all steps at once: `dW_hh += dzh^T hp`, `dW_ih += dz^T x`,
+//!   gemms over all steps at once: `dW_hh += dzh^T hp`, `dW_ih += dz^T x`
+//!   (over the distinct rows of `x`, with the rows of `dz` summed per one),
 //!   `dx += dz W_ih`, and the column sums of `dz`/`dzh` for the biases.
 //!
 //! Batch rows are independent in the recurrence, so both loops run in
@@ -29,6 +32,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::act_cpu::KernelFloat;
+use crate::kernels::distinct_rows::{distinct_rows, DistinctRows};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::host_view::{host_view, HostView};
 use crate::kernels::param_cache::{host_param, host_param_t, HostParam};
@@ -127,19 +131,8 @@ where
             .collect()
     };
     let mut z = Scratch::uninit(n * steps * gh, E::zero());
-    {
-        matmul(GemmArgs {
-            mnk: (n * steps, gh, I),
-            dst: &mut z,
-            dst_rs: gh,
-            accumulate: false,
-            lhs: &x_h,
-            lhs_strides: (I, 1),
-            rhs: &w.w_ih,
-            rhs_strides: (1, I),
-            threaded: true,
-        });
-    }
+    let distinct = distinct_rows(&x_h, I);
+    input_projection(&x_h, &w.w_ih, (n * steps, gh, I), distinct.as_ref(), &mut z);
 
     let geo = Geo {
         steps,
@@ -207,6 +200,7 @@ where
         let c_n_g = c_n.as_ref().map(|t| t.ghost());
         let saved = Saved {
             w,
+            distinct,
             x: x_h,
             c0: c0_h,
             z,
@@ -313,6 +307,8 @@ struct RunBufs<'a, E> {
 /// What the forward keeps for the backward.
 struct Saved<E: Elem> {
     w: Weights<E>,
+    /// The distinct rows of `x`, where they repeat enough to pay off.
+    distinct: Option<DistinctRows>,
     x: HostView<E>,
     c0: Scratch<E>,
     z: Scratch<E>,
@@ -715,12 +711,26 @@ impl<E: Elem> Backprop<E> {
         add_product_by_rows(dst, (gh, h, self.nt), dzh, (1, gh), hp, WGRAD_ROWS);
     }
 
-    /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`.
+    /// `dst [G*H, I] += dz^T [G*H, N*T] x x [N*T, I]`; where rows of `x`
+    /// repeat, `sum(dz rows)^T [G*H, distinct] x distinct rows [distinct, I]`
+    /// (the rows of `dz` summed in order per distinct row of `x`).
     fn add_w_ih(&self, dst: &mut [E]) {
         let gh = self.geo.gh;
         let (dz, x) = (&self.saved.z[..], &self.saved.x[..]);
         let i = x.len() / self.nt.max(1);
-        add_product_by_rows(dst, (gh, i, self.nt), dz, (1, gh), x, WGRAD_ROWS);
+        let Some(d) = &self.saved.distinct else {
+            add_product_by_rows(dst, (gh, i, self.nt), dz, (1, gh), x, WGRAD_ROWS);
+            return;
+        };
+        let u = d.firsts.len();
+        let mut dzu = vec![E::zero(); u * gh];
+        for (row, &k) in dz.chunks_exact(gh.max(1)).zip(&d.of_row) {
+            for (s, &v) in dzu[k as usize * gh..][..gh].iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        let xu = gather_rows(x, i, &d.firsts);
+        add_product_by_rows(dst, (gh, i, u), &dzu, (1, gh), &xu, WGRAD_ROWS);
     }
 
     /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
@@ -730,6 +740,54 @@ impl<E: Elem> Backprop<E> {
         let i = w_ih.len() / gh.max(1);
         add_product_by_rows(dst, (self.nt, i, gh), dz, (gh, 1), w_ih, usize::MAX);
     }
+}
+
+/// `x` rows `firsts` (rows of `width`), one after another.
+fn gather_rows<E: Elem>(x: &[E], width: usize, firsts: &[usize]) -> Vec<E> {
+    let mut out = Vec::with_capacity(firsts.len() * width);
+    for &r in firsts {
+        out.extend_from_slice(&x[r * width..(r + 1) * width]);
+    }
+    out
+}
+
+/// `z [rows, G*H] = x [rows, I] W_ih^T` (`W_ih [G*H, I]` row-major), all
+/// steps at once; with `distinct` rows of `x`, each multiplied once and
+/// copied to its repeats (the same values: see `distinct_rows`).
+fn input_projection<E: Elem>(
+    x: &[E],
+    w_ih: &[E],
+    (rows, gh, i): (usize, usize, usize),
+    distinct: Option<&DistinctRows>,
+    z: &mut [E],
+) {
+    let product = |lhs: &[E], m: usize, dst: &mut [E]| {
+        matmul(GemmArgs {
+            mnk: (m, gh, i),
+            dst,
+            dst_rs: gh,
+            accumulate: false,
+            lhs,
+            lhs_strides: (i, 1),
+            rhs: w_ih,
+            rhs_strides: (1, i),
+            threaded: true,
+        })
+    };
+    let Some(d) = distinct else {
+        return product(x, rows, z);
+    };
+    let u = d.firsts.len();
+    let mut zu = vec![E::zero(); u * gh];
+    product(&gather_rows(x, i, &d.firsts), u, &mut zu);
+    team::each_chunk_mut(&mut z[..rows * gh], (TASK_ROWS * gh).max(1), |t, zs| {
+        for (dst, &k) in zs
+            .chunks_exact_mut(gh.max(1))
+            .zip(&d.of_row[t * TASK_ROWS..])
+        {
+            dst.copy_from_slice(&zu[k as usize * gh..][..gh]);
+        }
+    });
 }
 
 /// Rows of the destination per task of [`add_product_by_rows`].
