@@ -20,10 +20,14 @@ pub(crate) struct DistinctRows {
     pub of_row: Vec<u32>,
 }
 
+/// Values at the start of a row that [`distinct_rows`] hashes.
+const HASHED_VALUES: usize = 16;
+
 /// Rows seen before [`distinct_rows`] gives up when nearly all differ.
 const PROBE_ROWS: usize = 256;
 
-/// The distinct rows of `x` (rows of `width` values, compared bit for bit),
+/// The distinct rows of `x` (rows of `width` values, compared bit for bit;
+/// a row with a NaN is never equal to another),
 /// or `None` where a product would not gain by them: fewer than 8 rows, or
 /// more than three quarters of the rows distinct (among the first
 /// [`PROBE_ROWS`], or among all).
@@ -34,12 +38,26 @@ pub(crate) fn distinct_rows<E: Elem>(x: &[E], width: usize) -> Option<DistinctRo
     }
     let bits = |v: &E| v.to_f64().map_or(u64::MAX, f64::to_bits);
     let row = |r: usize| &x[r * width..(r + 1) * width];
+    // The first values of a row hash it (rows that share them are told
+    // apart by the full comparison).
     let hash = |r: usize| {
-        row(r).iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
-            (h.rotate_left(5) ^ bits(v)).wrapping_mul(0x5851_f42d_4c95_7f2d)
-        })
+        row(r)
+            .iter()
+            .take(HASHED_VALUES)
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                (h.rotate_left(5) ^ bits(v)).wrapping_mul(0x5851_f42d_4c95_7f2d)
+            })
     };
-    let same = |a: usize, b: usize| row(a).iter().zip(row(b)).all(|(p, q)| bits(p) == bits(q));
+    // Equal values with equal signs: equal bits, but for NaNs, which are
+    // never equal (a row with a NaN is its own).
+    let same = |a: usize, b: usize| {
+        let (ra, rb) = (row(a), row(b));
+        ra == rb
+            && ra
+                .iter()
+                .zip(rb)
+                .all(|(p, q)| p.is_sign_negative() == q.is_sign_negative())
+    };
     // Open addressing: (hash, index in `firsts`), `u32::MAX` for empty.
     let slots = (2 * rows).next_power_of_two();
     let mut table = vec![(0u64, u32::MAX); slots];
@@ -81,7 +99,7 @@ mod tests {
             [0.0, 0.0, 0.0],
             [-0.0, 0.0, 0.0],
             [1.0, 2.0, 3.5],
-            [f32::NAN, 1.0, -1.0],
+            [f32::INFINITY, 1.0, -1.0],
         ];
         let pick: Vec<usize> = (0..40).map(|r| (r * 7 + r / 3) % 5).collect();
         let x: Vec<f32> = pick.iter().flat_map(|&p| pats[p]).collect();
@@ -98,6 +116,23 @@ mod tests {
             assert!(pick[..f].iter().all(|&p| p != pick[f]));
             assert!(u == 0 || d.firsts[u - 1] < f);
         }
+        // Rows with a NaN are each their own.
+        let mut nan = x.clone();
+        nan[3 * 10] = f32::NAN;
+        nan[3 * 20] = f32::NAN;
+        let dn = distinct_rows(&nan, 3).expect("7 distinct rows of 40");
+        assert_eq!(dn.firsts.len(), 7);
+        assert!(dn.firsts.contains(&10) && dn.firsts.contains(&20));
+        // Rows that share their hashed start but differ later stay apart.
+        let mut long: Vec<f32> = Vec::new();
+        for r in 0..12 {
+            let mut row = vec![1.0f32; 20];
+            row[19] = (r % 3) as f32;
+            long.extend(row);
+        }
+        let d = distinct_rows(&long, 20).expect("3 distinct rows of 12");
+        assert_eq!(d.firsts, vec![0, 1, 2]);
+        assert_eq!(d.of_row, (0..12).map(|r| r % 3).collect::<Vec<u32>>());
         // All rows distinct, too few rows, zero width: not worth it.
         let all: Vec<f64> = (0..300).map(|v| v as f64).collect();
         assert_eq!(distinct_rows(&all, 1), None);
