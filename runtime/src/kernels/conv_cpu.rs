@@ -388,6 +388,25 @@ fn forward<E: Elem>(
     }
 }
 
+/// `dst [cols, rows] = src [rows, cols]^T` (both row-major).
+fn transpose_into<E: Elem>(src: &[E], (rows, cols): (usize, usize), dst: &mut [E]) {
+    debug_assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    // Eight source rows at a time (in cache) give each destination row a
+    // run of eight values.
+    for r0 in (0..rows).step_by(8) {
+        let lines: Vec<&[E]> = src[r0 * cols..]
+            .chunks_exact(cols.max(1))
+            .take((rows - r0).min(8))
+            .collect();
+        for c in 0..cols {
+            let run = &mut dst[c * rows + r0..c * rows + r0 + lines.len()];
+            for (d, line) in run.iter_mut().zip(&lines) {
+                *d = line[c];
+            }
+        }
+    }
+}
+
 /// Runs of samples the backward splits a batch into (at most): enough for
 /// 16 threads; independent of the thread count for reproducible sums.
 const BACKWARD_RUNS: usize = 16;
@@ -451,7 +470,20 @@ fn backward<E: Elem>(
     let run = |part: usize, mut gxs: Option<&mut [E]>| {
         let gos = team::chunk(go, per * co * p, part);
         {
-            let mut dw = vec![E::zero(); co * kg];
+            let mut dw = match padded {
+                Some(_) => vec![E::zero(); co * kg],
+                None => Vec::new(),
+            };
+            // From im2col matrices: per group `dW_g^T [kg, cog]` (summed
+            // as `cols_g [kg, P] x dOut_g^T [P, cog]`: B's rows contiguous,
+            // no packing of `cols^T`), transposed into `dw` at the end;
+            // `go_t [P, Cout]` holds one sample's `dOut^T`. Sums of the
+            // runs' (transposed) gradients, element by element, are the
+            // same either way.
+            let (mut dw_t, mut go_t) = match padded {
+                None => (vec![E::zero(); co * kg], vec![E::zero(); p * co]),
+                Some(_) => (Vec::new(), Vec::new()),
+            };
             let mut db = vec![E::zero(); co];
             // Every element is written by the `dcols` matmuls.
             let dcols_len = if want_dx && shifted.is_none() {
@@ -483,19 +515,22 @@ fn backward<E: Elem>(
                     let xpad = &pads[b * plen..(b + 1) * plen];
                     pd.weight_grad_sample(xpad, gob, &mut dwide, &mut dw, geom);
                 }
+                if padded.is_none() {
+                    transpose_into(gob, (co, p), &mut go_t);
+                }
                 for g in 0..geom.groups {
-                    // dW_g += dOut_g [cog, P] x cols_g^T [P, kg]
+                    // dW_g^T += cols_g [kg, P] x dOut_g^T [P, cog]
                     if padded.is_none() {
                         let cb = &cols[b * cik * p..(b + 1) * cik * p];
                         matmul(GemmArgs {
-                            mnk: (cog, kg, p),
-                            dst: &mut dw[g * cog * kg..],
-                            dst_rs: kg,
+                            mnk: (kg, cog, p),
+                            dst: &mut dw_t[g * kg * cog..],
+                            dst_rs: cog,
                             accumulate: true,
-                            lhs: &gob[g * cog * p..],
+                            lhs: &cb[g * kg * p..],
                             lhs_strides: (p, 1),
-                            rhs: &cb[g * kg * p..],
-                            rhs_strides: (1, p),
+                            rhs: &go_t[g * cog..],
+                            rhs_strides: (co, 1),
                             threaded: false,
                         });
                     }
@@ -532,7 +567,12 @@ fn backward<E: Elem>(
                     _ => col2im_sample(&dcols, gxb, geom, taps),
                 }
             }
-            (dw, db)
+            // Runs from im2col matrices return `dW^T` (transposed once the
+            // runs are summed).
+            match padded {
+                None => (dw_t, db),
+                Some(_) => (dw, db),
+            }
         }
     };
     let runs = geom.batch.div_ceil(per).max(1);
@@ -555,5 +595,14 @@ fn backward<E: Elem>(
         add_into(&mut dw, &dw2);
         add_into(&mut db, &db2);
     }
-    (dw, db)
+    if padded.is_some() {
+        return (dw, db);
+    }
+    // `dW_g^T [kg, cog]` per group into `dW [Cout, kg]`.
+    let mut out = vec![E::zero(); co * kg];
+    for g in 0..geom.groups {
+        let src = &dw[g * kg * cog..(g + 1) * kg * cog];
+        transpose_into(src, (kg, cog), &mut out[g * cog * kg..(g + 1) * cog * kg]);
+    }
+    (out, db)
 }
