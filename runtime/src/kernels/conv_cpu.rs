@@ -54,9 +54,8 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
     // The training batch's input: its gradient is not wanted (`input_grad`).
     let want_dx = !input_grad::is_marked(&x);
 
-    // Host copies in pooled buffers (`copy_into` is one memcpy; `as_vec`
-    // walks the tensor element by element).
-    // (W's and the bias's are usually kept ones, see `param_cache`.)
+    // The input read in place (`host_view`); W's and the bias's host copies
+    // are usually kept ones (`param_cache`).
     let x_data = host_view(&x);
     let w_data = host_param(&w);
     let bias_data = bias.as_ref().map(host_param);
@@ -87,24 +86,15 @@ pub(crate) fn conv_forward_cpu<E: Elem, T: Tape<E, Cpu>>(
             };
             let want_db = b_g.is_some();
             let (dw, db) = backward(&go_buf[..], &kept, &w_data, gx, &geom, &taps, want_db);
-            add_into(&mut grads.get_or_alloc_mut(&w_g)?[..], &dw);
+            add_run(&mut grads.get_or_alloc_mut(&w_g)?[..], &dw);
             if let Some(b_g) = &b_g {
-                add_into(&mut grads.get_or_alloc_mut(b_g)?[..], &db);
+                add_run(&mut grads.get_or_alloc_mut(b_g)?[..], &db);
             }
             std::mem::swap(grads.get_or_alloc_mut(&y_g)?, &mut go_buf);
             Ok(())
         });
     }
     Ok(y.put_tape(tape))
-}
-
-/// `dst += src`; both have the length of one gradient (by construction:
-/// `backward` returns buffers sized from the same `ConvGeom`).
-fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
-    debug_assert_eq!(dst.len(), src.len(), "conv: gradient length");
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d += s;
-    }
 }
 
 /// Where each kernel tap reads, precomputed once per call.
@@ -592,8 +582,8 @@ fn backward<E: Elem>(
         .next()
         .unwrap_or_else(|| (vec![E::zero(); co * kg], vec![E::zero(); co]));
     for (dw2, db2) in parts {
-        add_into(&mut dw, &dw2);
-        add_into(&mut db, &db2);
+        add_run(&mut dw, &dw2);
+        add_run(&mut db, &db2);
     }
     if padded.is_some() {
         return (dw, db);

@@ -77,6 +77,7 @@ pub(crate) fn fold_lanes<E: crate::elem::Elem>(v: &[E], init: E, f: impl Fn(E, E
 /// vectorizes (a plain loop over a few dozen values stayed scalar).
 #[inline]
 pub(crate) fn add_run<E: crate::elem::Elem>(dst: &mut [E], src: &[E]) {
+    debug_assert_eq!(dst.len(), src.len(), "add_run: lengths");
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (d, s) in (&mut d).zip(&mut s) {

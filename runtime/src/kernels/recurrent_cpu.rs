@@ -8,8 +8,8 @@
 //! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T` as one gemm for all
 //!   steps; where rows of `x` repeat (an embedding's output over token
 //!   ids), over its distinct rows only, copied to the repeats
-//!   ([`distinct_rows`](super::distinct_rows)). Then per step, in processing order: one gemm with the recurrent
-//!   weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
+//!   ([`distinct_rows`](super::distinct_rows)). Then per step, in
+//!   processing order: one gemm with the recurrent weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
 //!   b_hh` in a scratch) and one fused pass that adds the bias (`b_ih + b_hh`
 //!   for LSTM and tanh; `b_ih` for the GRU, whose `b_hh` sits inside the
 //!   reset product), applies the gate nonlinearities, writes the activated gates back
@@ -37,7 +37,7 @@ use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::host_view::{host_view, HostView};
 use crate::kernels::param_cache::{host_param, host_param_t, HostParam};
 use crate::kernels::scratch::{host_copy, Scratch};
-use crate::kernels::team;
+use crate::kernels::{add_run, team};
 use crate::layers::recurrent::{CellKind, CellMath, CellParams, InitialState, RecurrentOutput};
 
 /// Most batch rows one run of the recurrence takes (a run is one task).
@@ -131,7 +131,10 @@ where
             .collect()
     };
     let mut z = Scratch::uninit(n * steps * gh, E::zero());
-    let distinct = distinct_rows(&x_h, I);
+    let distinct = distinct_rows(&x_h, I).map(|rows| DistinctInput {
+        values: gather_rows(&x_h, I, &rows.firsts),
+        rows,
+    });
     input_projection(&x_h, &w.w_ih, (n * steps, gh, I), distinct.as_ref(), &mut z);
 
     let geo = Geo {
@@ -225,10 +228,10 @@ where
             add_column_sums(&mut grads.get_or_alloc_mut(&b_ih_g)?[..], &bp.saved.z);
             add_column_sums(&mut grads.get_or_alloc_mut(&b_hh_g)?[..], bp.dzh());
             if let Some(g) = &h0_g {
-                add_into(&mut grads.get_or_alloc_mut(g)?[..], &dh);
+                add_run(&mut grads.get_or_alloc_mut(g)?[..], &dh);
             }
             if let Some(g) = &c0_g {
-                add_into(&mut grads.get_or_alloc_mut(g)?[..], &dc);
+                add_run(&mut grads.get_or_alloc_mut(g)?[..], &dc);
             }
             Ok(())
         });
@@ -308,7 +311,7 @@ struct RunBufs<'a, E> {
 struct Saved<E: Elem> {
     w: Weights<E>,
     /// The distinct rows of `x`, where they repeat enough to pay off.
-    distinct: Option<DistinctRows>,
+    distinct: Option<DistinctInput<E>>,
     x: HostView<E>,
     c0: Scratch<E>,
     z: Scratch<E>,
@@ -722,15 +725,12 @@ impl<E: Elem> Backprop<E> {
             add_product_by_rows(dst, (gh, i, self.nt), dz, (1, gh), x, WGRAD_ROWS);
             return;
         };
-        let u = d.firsts.len();
+        let u = d.rows.firsts.len();
         let mut dzu = vec![E::zero(); u * gh];
-        for (row, &k) in dz.chunks_exact(gh.max(1)).zip(&d.of_row) {
-            for (s, &v) in dzu[k as usize * gh..][..gh].iter_mut().zip(row) {
-                *s += v;
-            }
+        for (row, &k) in dz.chunks_exact(gh.max(1)).zip(&d.rows.of_row) {
+            add_run(&mut dzu[k as usize * gh..][..gh], row);
         }
-        let xu = gather_rows(x, i, &d.firsts);
-        add_product_by_rows(dst, (gh, i, u), &dzu, (1, gh), &xu, WGRAD_ROWS);
+        add_product_by_rows(dst, (gh, i, u), &dzu, (1, gh), &d.values, WGRAD_ROWS);
     }
 
     /// `dst [N*T, I] += dz [N*T, G*H] x W_ih [G*H, I]`.
@@ -740,6 +740,13 @@ impl<E: Elem> Backprop<E> {
         let i = w_ih.len() / gh.max(1);
         add_product_by_rows(dst, (self.nt, i, gh), dz, (gh, 1), w_ih, usize::MAX);
     }
+}
+
+/// The distinct rows of a recurrent layer's input and their values.
+struct DistinctInput<E> {
+    rows: DistinctRows,
+    /// The rows `rows.firsts` of the input, one after another.
+    values: Vec<E>,
 }
 
 /// `x` rows `firsts` (rows of `width`), one after another.
@@ -758,7 +765,7 @@ fn input_projection<E: Elem>(
     x: &[E],
     w_ih: &[E],
     (rows, gh, i): (usize, usize, usize),
-    distinct: Option<&DistinctRows>,
+    distinct: Option<&DistinctInput<E>>,
     z: &mut [E],
 ) {
     let product = |lhs: &[E], m: usize, dst: &mut [E]| {
@@ -777,13 +784,13 @@ fn input_projection<E: Elem>(
     let Some(d) = distinct else {
         return product(x, rows, z);
     };
-    let u = d.firsts.len();
+    let u = d.rows.firsts.len();
     let mut zu = vec![E::zero(); u * gh];
-    product(&gather_rows(x, i, &d.firsts), u, &mut zu);
+    product(&d.values, u, &mut zu);
     team::each_chunk_mut(&mut z[..rows * gh], (TASK_ROWS * gh).max(1), |t, zs| {
         for (dst, &k) in zs
             .chunks_exact_mut(gh.max(1))
-            .zip(&d.of_row[t * TASK_ROWS..])
+            .zip(&d.rows.of_row[t * TASK_ROWS..])
         {
             dst.copy_from_slice(&zu[k as usize * gh..][..gh]);
         }
@@ -898,15 +905,7 @@ fn bptt<E: KernelFloat>(
 /// `dst[j] += sum over rows of m[row, j]` for `m` with rows of `dst.len()`.
 fn add_column_sums<E: Elem>(dst: &mut [E], m: &[E]) {
     for row in m.chunks(dst.len().max(1)) {
-        add_into(dst, row);
-    }
-}
-
-/// `dst += src` (equal lengths by construction).
-fn add_into<E: Elem>(dst: &mut [E], src: &[E]) {
-    debug_assert_eq!(dst.len(), src.len(), "recurrent: gradient length");
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d += s;
+        add_run(dst, row);
     }
 }
 
