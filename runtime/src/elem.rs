@@ -56,9 +56,30 @@ pub trait Elem:
     ) -> bool {
         false
     }
+
+    /// `v` as `f32` values when the element type is `f32` (for kernels
+    /// written for `f32` only), else `None`. Internal.
+    #[doc(hidden)]
+    fn as_f32(_v: &[Self]) -> Option<&[f32]> {
+        None
+    }
+
+    /// [`Self::as_f32`] for a mutable slice. Internal.
+    #[doc(hidden)]
+    fn as_f32_mut(_v: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
 }
 
 impl Elem for f32 {
+    fn as_f32(v: &[f32]) -> Option<&[f32]> {
+        Some(v)
+    }
+
+    fn as_f32_mut(v: &mut [f32]) -> Option<&mut [f32]> {
+        Some(v)
+    }
+
     fn host_gemm(args: GemmArgs<'_, f32>) {
         crate::kernels::sgemm::sgemm(args)
     }

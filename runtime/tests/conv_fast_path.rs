@@ -5,6 +5,8 @@
 //! padded and transposed geometries; plus non-contiguous inputs. Inference
 //! (no tape) takes other paths for stride-1 geometries (shifted views of a
 //! padded image, no im2col matrix): `inference_forward_matches_traced_forward`.
+//! 3 x 3 stride-1 geometries with 8 or more channels take Winograd's
+//! F(2x2, 3x3) (`f32` with AVX-512F) in all three passes where it applies.
 
 use sxima_runtime::dfdx::nn::{BuildModule, Module};
 use sxima_runtime::dfdx::prelude::*;
@@ -47,6 +49,21 @@ fn geometries() -> Vec<(&'static str, ConvGeom, bool)> {
             // Shifted views with dilation, groups and uneven padding.
             "stride 1 dilated groups",
             ConvGeom::conv2d(2, (4, 9, 20), 6, (3, 2), (1, 1), (2, 2), 2, (2, 1, 0, 1)),
+            false,
+        ),
+        (
+            // 3 x 3, stride 1, 8+ channels: Winograd's F(2x2, 3x3) for the
+            // forward and (8 -> 9 channels) the input gradient; odd output
+            // sizes (a half tile at the right and bottom).
+            "winograd odd sizes",
+            ConvGeom::conv2d(3, (8, 11, 9), 9, (3, 3), (1, 1), (1, 1), 1, (1, 1, 1, 1)),
+            false,
+        ),
+        (
+            // Winograd with uneven padding, more than 16 tiles per row, and
+            // an input gradient whose padding differs per side.
+            "winograd uneven padding",
+            ConvGeom::conv2d(2, (10, 7, 37), 8, (3, 3), (1, 1), (1, 1), 1, (0, 2, 1, 0)),
             false,
         ),
         (

@@ -24,6 +24,7 @@ use dfdx::prelude::*;
 
 use crate::elem::Elem;
 use crate::kernels::conv_shifted::{flipped_weight, input_grad_geom, Padded};
+use crate::kernels::conv_winograd::{Winograd, WinogradScratch};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
 use crate::kernels::host_view::host_view;
 use crate::kernels::input_grad;
@@ -278,6 +279,13 @@ fn forward<E: Elem>(
         }
     };
     let padded = Padded::new(geom);
+    // 3 x 3 stride-1 convolutions with enough channels: Winograd's F(2x2,
+    // 3x3) products (`conv_winograd`), the weight transformed once per call.
+    let winograd = Winograd::new::<E>(geom).map(|wg| {
+        let u = wg.weight(w, geom);
+        (wg, u)
+    });
+    let wino_scratch = |(wg, _): &(Winograd, Vec<f32>)| WinogradScratch::new(wg, geom);
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
     // Runs of samples, a few per thread, which threads claim as they come
@@ -308,13 +316,20 @@ fn forward<E: Elem>(
             (per * plen).max(1),
             |part, obs, xps| {
                 let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
+                let mut ws = winograd.as_ref().map(wino_scratch);
                 for (i, (ob, xpad)) in obs
                     .chunks_mut(out_chunk)
                     .zip(xps.chunks_mut(plen.max(1)))
                     .enumerate()
                 {
-                    pd.fill_bordered(sample_x(part * per + i), xpad, geom);
-                    pd.forward_sample(xpad, w, bias, &mut wide, ob, false, geom);
+                    let xb = sample_x(part * per + i);
+                    pd.fill_bordered(xb, xpad, geom);
+                    match (&winograd, &mut ws) {
+                        (Some((wg, u)), Some(ws)) => {
+                            wg.forward_sample(xb, u, bias, ws, ob, false, geom)
+                        }
+                        _ => pd.forward_sample(xpad, w, bias, &mut wide, ob, false, geom),
+                    }
                 }
             },
         );
@@ -329,6 +344,7 @@ fn forward<E: Elem>(
             per * cik * p,
             |part, obs, cbs| {
                 let mut xpad = padded.as_ref().map(zeroed_pad);
+                let mut ws = winograd.as_ref().map(wino_scratch);
                 for (i, (ob, cb)) in obs
                     .chunks_mut(out_chunk)
                     .zip(cbs.chunks_mut((cik * p).max(1)))
@@ -342,11 +358,25 @@ fn forward<E: Elem>(
                         }
                         _ => im2col_sample(xb, cb, geom, taps),
                     }
-                    product(ob, cb);
+                    match (&winograd, &mut ws) {
+                        (Some((wg, u)), Some(ws)) => {
+                            wg.forward_sample(xb, u, bias, ws, ob, false, geom)
+                        }
+                        _ => product(ob, cb),
+                    }
                 }
             },
         );
         (out, Kept::Cols(cols))
+    } else if let Some(plan) = &winograd {
+        team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
+            let (wg, u) = plan;
+            let mut ws = wino_scratch(plan);
+            for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                wg.forward_sample(sample_x(part * per + i), u, bias, &mut ws, ob, false, geom);
+            }
+        });
+        (out, Kept::Nothing)
     } else if let Some(pd) = padded.as_ref().filter(in_place) {
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
@@ -395,6 +425,22 @@ fn transpose_into<E: Elem>(src: &[E], (rows, cols): (usize, usize), dst: &mut [E
             }
         }
     }
+}
+
+/// How the backward computes a stride-1 convolution's input gradient: as
+/// the convolution ([`input_grad_geom`]) of `dOut` with the flipped weight,
+/// by Winograd's products (with the transformed flipped weight) or over
+/// shifted views of padded `dOut`.
+enum DxConv<E: Elem> {
+    Winograd(Winograd, Vec<f32>, ConvGeom),
+    Shifted(Padded, Vec<E>, ConvGeom),
+}
+
+/// The per-run buffers of a [`DxConv`].
+enum DxScratch<E: Elem> {
+    Winograd(WinogradScratch),
+    /// Zero-bordered `dOut` and the wide `dx`.
+    Shifted(Scratch<E>, Scratch<E>),
 }
 
 /// Runs of samples the backward splits a batch into (at most): enough for
@@ -452,9 +498,14 @@ fn backward<E: Elem>(
     let per = geom.batch.div_ceil(parts).max(1);
     // Stride 1: dx as the convolution of dOut with the flipped weight, over
     // shifted views of padded dOut (no dcols matrix, no col2im scatter).
+    // By Winograd's products where they apply to that convolution.
     let shifted = input_grad_geom(geom).filter(|_| want_dx).and_then(|bg| {
+        if let Some(wg) = Winograd::new::<E>(&bg) {
+            let u = wg.weight(&flipped_weight(w, geom), &bg);
+            return Some(DxConv::Winograd(wg, u, bg));
+        }
         let pd = Padded::new(&bg).filter(|pd| pd.in_place_product::<E>(&bg))?;
-        Some((pd, flipped_weight(w, geom), bg))
+        Some(DxConv::Shifted(pd, flipped_weight(w, geom), bg))
     });
     // One run of samples: its input gradients `gxs` (when wanted), its dW and db.
     let run = |part: usize, mut gxs: Option<&mut [E]>| {
@@ -483,11 +534,14 @@ fn backward<E: Elem>(
             };
             let mut dcols = Scratch::uninit(dcols_len, E::zero());
             // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
-            let mut pads = shifted.as_ref().map(|(pd, _, bg)| {
-                let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
-                dpad.fill(E::zero());
-                let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
-                (dpad, wide)
+            let mut pads = shifted.as_ref().map(|dxc| match dxc {
+                DxConv::Shifted(pd, _, bg) => {
+                    let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
+                    dpad.fill(E::zero());
+                    let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
+                    DxScratch::Shifted(dpad, wide)
+                }
+                DxConv::Winograd(wg, _, bg) => DxScratch::Winograd(WinogradScratch::new(wg, bg)),
             });
             // Wide dOut for `Padded::weight_grad_sample` (its dropped
             // columns stay zero).
@@ -550,9 +604,12 @@ fn backward<E: Elem>(
                 };
                 let gxb = &mut gxs[i * chw..(i + 1) * chw];
                 match (&shifted, &mut pads) {
-                    (Some((pd, wf, bg)), Some((dpad, wide))) => {
+                    (Some(DxConv::Shifted(pd, wf, bg)), Some(DxScratch::Shifted(dpad, wide))) => {
                         pd.fill(gob, dpad, bg);
                         pd.forward_sample(dpad, wf, None, wide, gxb, true, bg);
+                    }
+                    (Some(DxConv::Winograd(wg, u, bg)), Some(DxScratch::Winograd(ws))) => {
+                        wg.forward_sample(gob, u, None, ws, gxb, true, bg);
                     }
                     _ => col2im_sample(&dcols, gxb, geom, taps),
                 }

@@ -10,6 +10,7 @@ pub(crate) mod act_cpu;
 pub(crate) mod batchnorm_cpu;
 pub(crate) mod conv_cpu;
 mod conv_shifted;
+mod conv_winograd;
 pub(crate) mod dense_cpu;
 pub(crate) mod distinct_rows;
 pub(crate) mod gemm_cpu;
