@@ -135,7 +135,7 @@ where
         values: gather_rows(&x_h, I, &rows.firsts),
         rows,
     });
-    input_projection(&x_h, &w.w_ih, (n * steps, gh, I), distinct.as_ref(), &mut z);
+    let x_products = input_projection(&x_h, &w.w_ih, (n * steps, gh, I), distinct.as_ref(), &mut z);
 
     let geo = Geo {
         steps,
@@ -164,10 +164,17 @@ where
             .collect::<Vec<_>>();
         team::each_owned(items, |((((z, y), hp), side), (lo, hi))| {
             let rows = hi - lo;
+            let xp = match (&x_products, &distinct) {
+                (Some(products), Some(d)) => Some(XProj {
+                    products,
+                    of_row: &d.rows.of_row[lo * steps..hi * steps],
+                }),
+                _ => None,
+            };
             forward_run_best(
                 &geo,
                 &w,
-                &bias,
+                (&bias, xp),
                 RunBufs { rows, z, hp, side },
                 y,
                 &h0_h[lo * H..hi * H],
@@ -421,7 +428,7 @@ gate_dispatch!(
     (
         geo: &Geo,
         w: &Weights<E>,
-        bias: &[E],
+        bias: (&[E], Option<XProj<'_, E>>),
         bufs: RunBufs<'_, E>,
         y: &mut [E],
         h0: &[E],
@@ -447,13 +454,14 @@ gate_dispatch!(
 );
 
 /// The forward recurrence over one run of rows; `bias [G*H]` is the input
-/// side's (added to `z` row by row), `h0`, `c0` are its rows of the initial
-/// state (`[rows, H]`), `y` its rows of the output.
+/// side's (added to `z` row by row), and with `xp` so is each row's input
+/// product (else `z` holds it already); `h0`, `c0` are its rows of the
+/// initial state (`[rows, H]`), `y` its rows of the output.
 #[inline(always)]
 fn forward_run<E: KernelFloat>(
     geo: &Geo,
     w: &Weights<E>,
-    bias: &[E],
+    (bias, xp): (&[E], Option<XProj<'_, E>>),
     bufs: RunBufs<'_, E>,
     y: &mut [E],
     h0: &[E],
@@ -488,11 +496,14 @@ fn forward_run<E: KernelFloat>(
         } else {
             (&mut z[ti * gh..], steps * gh)
         };
+        // Onto the input products in `z`, or (`xp`) into `z`, which then
+        // gets them with the bias.
+        let onto_z = math != CellMath::GruResetAfter;
         matmul(GemmArgs {
             mnk: (rows, gh, h),
             dst,
             dst_rs,
-            accumulate: true,
+            accumulate: !onto_z || xp.is_none(),
             lhs: &hp[ti * h..],
             lhs_strides: (steps * h, 1),
             rhs: &w.w_hh_t,
@@ -503,9 +514,23 @@ fn forward_run<E: KernelFloat>(
             let zr = &mut z[(r * steps + ti) * gh..(r * steps + ti + 1) * gh];
             let at = (r * steps + ti) * h;
             let yr = &mut y[at..at + h];
-            // The input side's bias (`z` holds the products only).
-            for (v, &b) in zr.iter_mut().zip(bias) {
-                *v += b;
+            // The input side's bias (`z` holds the products only), and its
+            // product where `z` does not hold it.
+            match xp {
+                Some(xp) => {
+                    let k = xp.of_row[r * steps + ti] as usize;
+                    let xr = &xp.products[k * gh..(k + 1) * gh];
+                    // (The GRU's `z` holds nothing yet: its recurrent
+                    // products went to `hx`.)
+                    for ((v, &b), &x) in zr.iter_mut().zip(bias).zip(xr) {
+                        *v = if onto_z { *v + (x + b) } else { x + b };
+                    }
+                }
+                None => {
+                    for (v, &b) in zr.iter_mut().zip(bias) {
+                        *v += b;
+                    }
+                }
             }
             match math {
                 CellMath::Tanh => {
@@ -759,15 +784,17 @@ fn gather_rows<E: Elem>(x: &[E], width: usize, firsts: &[usize]) -> Vec<E> {
 }
 
 /// `z [rows, G*H] = x [rows, I] W_ih^T` (`W_ih [G*H, I]` row-major), all
-/// steps at once; with `distinct` rows of `x`, each multiplied once and
-/// copied to its repeats (the same values: see `distinct_rows`).
+/// steps at once; with `distinct` rows of `x`, only the distinct rows are
+/// multiplied, into the returned `[distinct, G*H]` (the `z` rows then are
+/// left for the forward, which adds each row's product where it adds the
+/// bias: see [`XProj`]).
 fn input_projection<E: Elem>(
     x: &[E],
     w_ih: &[E],
     (rows, gh, i): (usize, usize, usize),
     distinct: Option<&DistinctInput<E>>,
     z: &mut [E],
-) {
+) -> Option<Vec<E>> {
     let product = |lhs: &[E], m: usize, dst: &mut [E]| {
         matmul(GemmArgs {
             mnk: (m, gh, i),
@@ -782,19 +809,21 @@ fn input_projection<E: Elem>(
         })
     };
     let Some(d) = distinct else {
-        return product(x, rows, z);
+        product(x, rows, z);
+        return None;
     };
-    let u = d.rows.firsts.len();
-    let mut zu = vec![E::zero(); u * gh];
-    product(&d.values, u, &mut zu);
-    team::each_chunk_mut(&mut z[..rows * gh], (TASK_ROWS * gh).max(1), |t, zs| {
-        for (dst, &k) in zs
-            .chunks_exact_mut(gh.max(1))
-            .zip(&d.rows.of_row[t * TASK_ROWS..])
-        {
-            dst.copy_from_slice(&zu[k as usize * gh..][..gh]);
-        }
-    });
+    let mut zu = vec![E::zero(); d.rows.firsts.len() * gh];
+    product(&d.values, d.rows.firsts.len(), &mut zu);
+    Some(zu)
+}
+
+/// The input side of one run's pre-activations when `z` does not hold it:
+/// the products of the distinct input rows (`[distinct, G*H]`), and for
+/// each of the run's rows (`r * T + t`) the index of its distinct row.
+#[derive(Clone, Copy)]
+struct XProj<'a, E> {
+    products: &'a [E],
+    of_row: &'a [u32],
 }
 
 /// Rows of the destination per task of [`add_product_by_rows`].
@@ -960,7 +989,15 @@ mod tests {
                 #[allow(unused_unsafe)]
                 // SAFETY: called only for variants the CPU supports (below).
                 unsafe {
-                    $fwd(geo, w, &bias, RunBufs { rows, z, hp, side }, y, &h0, &c0);
+                    $fwd(
+                        geo,
+                        w,
+                        (&bias, None),
+                        RunBufs { rows, z, hp, side },
+                        y,
+                        &h0,
+                        &c0,
+                    );
                     $bwd(
                         geo,
                         &w.w_hh,
