@@ -12,13 +12,14 @@ use dfdx::prelude::*;
 
 use crate::elem::{to_f64, Elem};
 use crate::kernels::{
-    batchnorm_cpu, conv_cpu, dense_cpu, grad_norm_cpu, input_grad, loss_cpu, param_cache,
-    recurrent_cpu, window_cpu,
+    batchnorm_cpu, conv_cpu, dense_cpu, embedding_cpu, grad_norm_cpu, input_grad, loss_cpu,
+    param_cache, recurrent_cpu, window_cpu,
 };
 use crate::layers::batchnorm_generic::{batch_norm_infer_generic, batch_norm_train_generic};
 use crate::layers::conv_generic::{conv_forward_generic, Dyn4};
 use crate::layers::conv_geom::ConvGeom;
 use crate::layers::dense_generic::{dense_forward_generic, Rows};
+use crate::layers::embedding::Embedded;
 use crate::layers::recurrent::{CellKind, CellParams, InitialState, RecurrentOutput};
 use crate::layers::recurrent_generic::recurrent_run_generic;
 use crate::layers::window_generic::{window_max_generic, window_sum_generic, WindowPlan};
@@ -100,6 +101,17 @@ pub trait Backend<E: Elem>: Device<E> {
         out_shape: S2,
     ) -> Result<Tensor<S2, E, Self, T>, Self::Err> {
         window_sum_generic(x, plan, out_shape)
+    }
+
+    /// The embedding lookup `y [B, S, M]`, `y[b, s]` = row `ids[b, s]` of
+    /// `weight [V, M]` (the weight's gradient adds up the rows of repeated
+    /// ids). Panics if an id is `>= V` (as dfdx's `gather`: check untrusted
+    /// ids with [`check_tokens`](crate::layers::check_tokens)).
+    fn embedding_forward<const V: usize, const M: usize, B: Dim, S: Dim, T: Tape<E, Self>>(
+        weight: Tensor<Rank2<V, M>, E, Self, T>,
+        ids: Tensor<(B, S), usize, Self>,
+    ) -> Result<Embedded<B, S, M, E, Self, T>, Self::Err> {
+        weight.try_gather(ids)
     }
 
     /// The recurrence of a recurrent layer with cell `K`: `x [B, T, I]`
@@ -224,6 +236,19 @@ macro_rules! cpu_backend {
                 bias: Option<Tensor<(usize,), $e, Self, T>>,
             ) -> Result<Rows<$e, Self, T>, Self::Err> {
                 dense_cpu::dense_forward_cpu(x, w, bias)
+            }
+
+            fn embedding_forward<
+                const V: usize,
+                const M: usize,
+                B: Dim,
+                S: Dim,
+                T: Tape<$e, Self>,
+            >(
+                weight: Tensor<Rank2<V, M>, $e, Self, T>,
+                ids: Tensor<(B, S), usize, Self>,
+            ) -> Result<Embedded<B, S, M, $e, Self, T>, Self::Err> {
+                embedding_cpu::embedding_forward(weight, ids)
             }
 
             fn window_max<S: Shape, S2: Shape, T: Tape<$e, Self>>(

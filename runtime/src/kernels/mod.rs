@@ -13,6 +13,7 @@ mod conv_shifted;
 mod conv_winograd;
 pub(crate) mod dense_cpu;
 pub(crate) mod distinct_rows;
+pub(crate) mod embedding_cpu;
 pub(crate) mod gemm_cpu;
 pub(crate) mod grad_norm_cpu;
 pub(crate) mod host_view;
