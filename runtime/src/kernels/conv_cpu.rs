@@ -26,7 +26,7 @@ use crate::elem::Elem;
 use crate::kernels::conv_shifted::{flipped_weight, input_grad_geom, Padded};
 use crate::kernels::conv_winograd::{Winograd, WinogradScratch};
 use crate::kernels::gemm_cpu::{matmul, GemmArgs};
-use crate::kernels::host_view::host_view;
+use crate::kernels::host_view::{host_view, HostView};
 use crate::kernels::input_grad;
 use crate::kernels::param_cache::host_param;
 use crate::kernels::scratch::Scratch;
@@ -231,6 +231,8 @@ fn col2im_sample<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom, taps: &Tap
 enum Kept<E: Elem> {
     /// Nothing (no backward pass will follow).
     Nothing,
+    /// The input itself (for Winograd's weight gradient).
+    Input(HostView<E>),
     /// The im2col matrices `[B, CIK, P]`.
     Cols(Scratch<E>),
     /// The zero-bordered inputs `[B, padded_len]` (where
@@ -244,13 +246,14 @@ const FORWARD_RUNS_PER_THREAD: usize = 4;
 /// Forward over the batch, samples in parallel: the output `[B, Cout, P]` and,
 /// when `keep` (a backward pass will follow), what the weight gradient reads.
 fn forward<E: Elem>(
-    x: &[E],
+    x_view: &HostView<E>,
     w: &[E],
     bias: Option<&[E]>,
     geom: &ConvGeom,
     taps: &Taps,
     keep: bool,
 ) -> (Vec<E>, Kept<E>) {
+    let x = &x_view[..];
     let (cog, kg) = (geom.c_out_per_group(), geom.k_per_group());
     let p = geom.out_pixels();
     let cik = geom.c_in * geom.kernel.0 * geom.kernel.1;
@@ -304,7 +307,22 @@ fn forward<E: Elem>(
     };
     let in_place = |pd: &&Padded| pd.in_place_product::<E>(geom);
     let keep_padded = |pd: &&Padded| pd.keeps_padded_input::<E>(geom);
-    if let Some(pd) = padded.as_ref().filter(keep_padded).filter(|_| keep) {
+    if let Some(plan) = &winograd {
+        // Winograd's products; training keeps the input (the weight
+        // gradient takes it through the same transforms).
+        team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
+            let (wg, u) = plan;
+            let mut ws = wino_scratch(plan);
+            for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
+                wg.forward_sample(sample_x(part * per + i), u, bias, &mut ws, ob, false, geom);
+            }
+        });
+        let kept = match keep {
+            true => Kept::Input(x_view.clone()),
+            false => Kept::Nothing,
+        };
+        (out, kept)
+    } else if let Some(pd) = padded.as_ref().filter(keep_padded).filter(|_| keep) {
         // Products over shifted views of each sample's padded image, which
         // is kept (every element written by `fill_bordered`).
         let plen = pd.padded_len(geom);
@@ -316,20 +334,13 @@ fn forward<E: Elem>(
             (per * plen).max(1),
             |part, obs, xps| {
                 let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
-                let mut ws = winograd.as_ref().map(wino_scratch);
                 for (i, (ob, xpad)) in obs
                     .chunks_mut(out_chunk)
                     .zip(xps.chunks_mut(plen.max(1)))
                     .enumerate()
                 {
-                    let xb = sample_x(part * per + i);
-                    pd.fill_bordered(xb, xpad, geom);
-                    match (&winograd, &mut ws) {
-                        (Some((wg, u)), Some(ws)) => {
-                            wg.forward_sample(xb, u, bias, ws, ob, false, geom)
-                        }
-                        _ => pd.forward_sample(xpad, w, bias, &mut wide, ob, false, geom),
-                    }
+                    pd.fill_bordered(sample_x(part * per + i), xpad, geom);
+                    pd.forward_sample(xpad, w, bias, &mut wide, ob, false, geom);
                 }
             },
         );
@@ -344,7 +355,6 @@ fn forward<E: Elem>(
             per * cik * p,
             |part, obs, cbs| {
                 let mut xpad = padded.as_ref().map(zeroed_pad);
-                let mut ws = winograd.as_ref().map(wino_scratch);
                 for (i, (ob, cb)) in obs
                     .chunks_mut(out_chunk)
                     .zip(cbs.chunks_mut((cik * p).max(1)))
@@ -358,25 +368,11 @@ fn forward<E: Elem>(
                         }
                         _ => im2col_sample(xb, cb, geom, taps),
                     }
-                    match (&winograd, &mut ws) {
-                        (Some((wg, u)), Some(ws)) => {
-                            wg.forward_sample(xb, u, bias, ws, ob, false, geom)
-                        }
-                        _ => product(ob, cb),
-                    }
+                    product(ob, cb);
                 }
             },
         );
         (out, Kept::Cols(cols))
-    } else if let Some(plan) = &winograd {
-        team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
-            let (wg, u) = plan;
-            let mut ws = wino_scratch(plan);
-            for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
-                wg.forward_sample(sample_x(part * per + i), u, bias, &mut ws, ob, false, geom);
-            }
-        });
-        (out, Kept::Nothing)
     } else if let Some(pd) = padded.as_ref().filter(in_place) {
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
@@ -436,6 +432,15 @@ enum DxConv<E: Elem> {
     Shifted(Padded, Vec<E>, ConvGeom),
 }
 
+/// Where the backward takes a convolution's weight gradient from: Winograd's
+/// transforms of the kept input, the kept zero-bordered inputs (shifted
+/// views), or the kept im2col matrices.
+enum WeightGradFrom<'a, E: Elem> {
+    Winograd(Winograd, &'a [E]),
+    Padded(Padded, &'a [E], usize),
+    Cols(&'a [E]),
+}
+
 /// The per-run buffers of a [`DxConv`].
 enum DxScratch<E: Elem> {
     Winograd(WinogradScratch),
@@ -472,21 +477,23 @@ fn backward<E: Elem>(
         "conv: input gradient length"
     );
     let want_dx = gx.is_some();
-    // Padded inputs are kept only where `Padded::new` applies.
-    let padded = match kept {
-        Kept::PaddedInput(pads) => Padded::new(geom).map(|pd| {
+    // Where the weight gradient comes from (what the forward kept).
+    let from = match kept {
+        Kept::Input(x) => {
+            let wg = Winograd::new::<E>(geom).expect("conv: the forward took Winograd's path");
+            WeightGradFrom::Winograd(wg, &x[..])
+        }
+        Kept::PaddedInput(pads) => {
+            let pd = Padded::new(geom).expect("conv: the forward kept padded inputs");
             let plen = pd.padded_len(geom);
             debug_assert_eq!(pads.len(), geom.batch * plen, "conv: kept inputs length");
-            (pd, &pads[..], plen)
-        }),
-        _ => None,
-    };
-    let cols = match kept {
-        Kept::Cols(cols) => &cols[..],
-        _ => &[],
+            WeightGradFrom::Padded(pd, &pads[..], plen)
+        }
+        Kept::Cols(cols) => WeightGradFrom::Cols(&cols[..]),
+        Kept::Nothing => WeightGradFrom::Cols(&[]),
     };
     debug_assert!(
-        padded.is_some() || cols.len() == geom.batch * cik * p,
+        !matches!(from, WeightGradFrom::Cols(cols) if cols.len() != geom.batch * cik * p),
         "conv: saved im2col length"
     );
     // Contiguous runs of samples, each with its own dW, db and dcols scratch
@@ -510,65 +517,74 @@ fn backward<E: Elem>(
     // One run of samples: its input gradients `gxs` (when wanted), its dW and db.
     let run = |part: usize, mut gxs: Option<&mut [E]>| {
         let gos = team::chunk(go, per * co * p, part);
-        {
-            let mut dw = match padded {
-                Some(_) => vec![E::zero(); co * kg],
-                None => Vec::new(),
-            };
-            // From im2col matrices: per group `dW_g^T [kg, cog]` (summed
-            // as `cols_g [kg, P] x dOut_g^T [P, cog]`: B's rows contiguous,
-            // no packing of `cols^T`), transposed into `dw` at the end;
-            // `go_t [P, Cout]` holds one sample's `dOut^T`. Sums of the
-            // runs' (transposed) gradients, element by element, are the
-            // same either way.
-            let (mut dw_t, mut go_t) = match padded {
-                None => (vec![E::zero(); co * kg], vec![E::zero(); p * co]),
-                Some(_) => (Vec::new(), Vec::new()),
-            };
-            let mut db = vec![E::zero(); co];
-            // Every element is written by the `dcols` matmuls.
-            let dcols_len = if want_dx && shifted.is_none() {
-                cik * p
-            } else {
-                0
-            };
-            let mut dcols = Scratch::uninit(dcols_len, E::zero());
-            // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
-            let mut pads = shifted.as_ref().map(|dxc| match dxc {
-                DxConv::Shifted(pd, _, bg) => {
-                    let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
-                    dpad.fill(E::zero());
-                    let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
-                    DxScratch::Shifted(dpad, wide)
+        // `[Cout, kg]`, or from im2col matrices per group `dW_g^T [kg,
+        // cog]` (summed as `cols_g [kg, P] x dOut_g^T [P, cog]`: B's rows
+        // contiguous, no packing of `cols^T`), transposed once the runs are
+        // summed (sums of the runs' transposed gradients, element by
+        // element, are the same); `go_t [P, Cout]` holds one sample's
+        // `dOut^T`.
+        // Winograd: the transformed gradient `dU [16][Cout][Cin]` instead
+        // (taken back to `dW` once the runs are summed).
+        let dw_len = match from {
+            WeightGradFrom::Winograd(..) => 16 * geom.c_out * geom.c_in,
+            _ => co * kg,
+        };
+        let mut dw = vec![E::zero(); dw_len];
+        let mut go_t = match from {
+            WeightGradFrom::Cols(_) => vec![E::zero(); p * co],
+            _ => Vec::new(),
+        };
+        let mut wino = match &from {
+            WeightGradFrom::Winograd(wg, _) => Some(WinogradScratch::new(wg, geom)),
+            _ => None,
+        };
+        // Wide dOut for `Padded::weight_grad_sample` (its dropped columns
+        // stay zero).
+        let mut dwide = match &from {
+            WeightGradFrom::Padded(pd, ..) => {
+                let mut v = Scratch::uninit(co * pd.wide_pixels(geom), E::zero());
+                v.fill(E::zero());
+                v
+            }
+            _ => Scratch::uninit(0, E::zero()),
+        };
+        let mut db = vec![E::zero(); co];
+        // Every element is written by the `dcols` matmuls.
+        let dcols_len = if want_dx && shifted.is_none() {
+            cik * p
+        } else {
+            0
+        };
+        let mut dcols = Scratch::uninit(dcols_len, E::zero());
+        // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
+        let mut pads = shifted.as_ref().map(|dxc| match dxc {
+            DxConv::Shifted(pd, _, bg) => {
+                let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
+                dpad.fill(E::zero());
+                let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
+                DxScratch::Shifted(dpad, wide)
+            }
+            DxConv::Winograd(wg, _, bg) => DxScratch::Winograd(WinogradScratch::new(wg, bg)),
+        });
+        for (i, gob) in gos.chunks((co * p).max(1)).enumerate() {
+            let b = part * per + i;
+            match (&from, &mut wino) {
+                (WeightGradFrom::Winograd(wg, xs), Some(ws)) => {
+                    let xb = &xs[b * chw..(b + 1) * chw];
+                    wg.weight_grad_sample(xb, gob, ws, &mut dw, geom);
                 }
-                DxConv::Winograd(wg, _, bg) => DxScratch::Winograd(WinogradScratch::new(wg, bg)),
-            });
-            // Wide dOut for `Padded::weight_grad_sample` (its dropped
-            // columns stay zero).
-            let mut dwide = match &padded {
-                Some((pd, ..)) => {
-                    let mut v = Scratch::uninit(co * pd.wide_pixels(geom), E::zero());
-                    v.fill(E::zero());
-                    v
-                }
-                None => Scratch::uninit(0, E::zero()),
-            };
-            for (i, gob) in gos.chunks((co * p).max(1)).enumerate() {
-                let b = part * per + i;
-                if let Some((pd, pads, plen)) = &padded {
+                (WeightGradFrom::Padded(pd, pads, plen), _) => {
                     let xpad = &pads[b * plen..(b + 1) * plen];
                     pd.weight_grad_sample(xpad, gob, &mut dwide, &mut dw, geom);
                 }
-                if padded.is_none() {
+                (WeightGradFrom::Cols(cols), _) => {
                     transpose_into(gob, (co, p), &mut go_t);
-                }
-                for g in 0..geom.groups {
-                    // dW_g^T += cols_g [kg, P] x dOut_g^T [P, cog]
-                    if padded.is_none() {
-                        let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                    let cb = &cols[b * cik * p..(b + 1) * cik * p];
+                    for g in 0..geom.groups {
+                        // dW_g^T += cols_g [kg, P] x dOut_g^T [P, cog]
                         matmul(GemmArgs {
                             mnk: (kg, cog, p),
-                            dst: &mut dw_t[g * kg * cog..],
+                            dst: &mut dw[g * kg * cog..],
                             dst_rs: cog,
                             accumulate: true,
                             lhs: &cb[g * kg * p..],
@@ -578,9 +594,11 @@ fn backward<E: Elem>(
                             threaded: false,
                         });
                     }
-                    if !want_dx || shifted.is_some() {
-                        continue;
-                    }
+                }
+                (WeightGradFrom::Winograd(..), None) => unreachable!("made above"),
+            }
+            if want_dx && shifted.is_none() {
+                for g in 0..geom.groups {
                     // dcols_g = W_g^T [kg, cog] x dOut_g [cog, P]
                     matmul(GemmArgs {
                         mnk: (kg, p, cog),
@@ -594,33 +612,28 @@ fn backward<E: Elem>(
                         threaded: false,
                     });
                 }
-                if want_db {
-                    for (o, d) in db.iter_mut().enumerate() {
-                        *d += fold_lanes(&gob[o * p..(o + 1) * p], E::zero(), |a, b| a + b);
-                    }
-                }
-                let Some(gxs) = gxs.as_deref_mut() else {
-                    continue;
-                };
-                let gxb = &mut gxs[i * chw..(i + 1) * chw];
-                match (&shifted, &mut pads) {
-                    (Some(DxConv::Shifted(pd, wf, bg)), Some(DxScratch::Shifted(dpad, wide))) => {
-                        pd.fill(gob, dpad, bg);
-                        pd.forward_sample(dpad, wf, None, wide, gxb, true, bg);
-                    }
-                    (Some(DxConv::Winograd(wg, u, bg)), Some(DxScratch::Winograd(ws))) => {
-                        wg.forward_sample(gob, u, None, ws, gxb, true, bg);
-                    }
-                    _ => col2im_sample(&dcols, gxb, geom, taps),
+            }
+            if want_db {
+                for (o, d) in db.iter_mut().enumerate() {
+                    *d += fold_lanes(&gob[o * p..(o + 1) * p], E::zero(), |a, b| a + b);
                 }
             }
-            // Runs from im2col matrices return `dW^T` (transposed once the
-            // runs are summed).
-            match padded {
-                None => (dw_t, db),
-                Some(_) => (dw, db),
+            let Some(gxs) = gxs.as_deref_mut() else {
+                continue;
+            };
+            let gxb = &mut gxs[i * chw..(i + 1) * chw];
+            match (&shifted, &mut pads) {
+                (Some(DxConv::Shifted(pd, wf, bg)), Some(DxScratch::Shifted(dpad, wide))) => {
+                    pd.fill(gob, dpad, bg);
+                    pd.forward_sample(dpad, wf, None, wide, gxb, true, bg);
+                }
+                (Some(DxConv::Winograd(wg, u, bg)), Some(DxScratch::Winograd(ws))) => {
+                    wg.forward_sample(gob, u, None, ws, gxb, true, bg);
+                }
+                _ => col2im_sample(&dcols, gxb, geom, taps),
             }
         }
+        (dw, db)
     };
     let runs = geom.batch.div_ceil(per).max(1);
     let mut slots: Vec<Option<(Vec<E>, Vec<E>)>> = vec![None; runs];
@@ -642,8 +655,14 @@ fn backward<E: Elem>(
         add_run(&mut dw, &dw2);
         add_run(&mut db, &db2);
     }
-    if padded.is_some() {
-        return (dw, db);
+    match &from {
+        WeightGradFrom::Winograd(wg, _) => {
+            let mut out = vec![E::zero(); co * kg];
+            wg.add_weight_grad(&dw, &mut out, geom);
+            return (out, db);
+        }
+        WeightGradFrom::Padded(..) => return (dw, db),
+        WeightGradFrom::Cols(_) => {}
     }
     // `dW_g^T [kg, cog]` per group into `dW [Cout, kg]`.
     let mut out = vec![E::zero(); co * kg];

@@ -171,23 +171,9 @@ impl Winograd {
         assert_eq!(u.len(), 16 * co * ci, "winograd: transformed weight");
         assert!(bias.is_none_or(|b| b.len() == co), "winograd: bias");
         self.fill(xb, &mut s.split, geom);
-        let (rw, w2) = (self.rw, 2 * self.rw);
         for ty0 in (0..self.th).step_by(self.chunk_rows) {
             let rows = self.chunk_rows.min(self.th - ty0);
-            // V [16][Cin][tc]: tile row `ty` of channel `c` from split rows
-            // `2ty..2ty + 4`.
-            for (c, img) in s.split.chunks(self.hs * w2).enumerate() {
-                for l in 0..rows {
-                    let top = &img[2 * (ty0 + l) * w2..(2 * (ty0 + l) + 4) * w2];
-                    let at = c * tc + l * self.tw;
-                    // SAFETY: AVX-512F (`new`); `top` holds 4 split rows
-                    // of `2 rw`; `v` holds 16 planes `vs` apart and
-                    // `at + tw <= ci * tc <= vs`.
-                    unsafe {
-                        avx512::input_tiles(top, rw, self.tw, &mut s.v[at..], vs);
-                    }
-                }
-            }
+            self.input_chunk(s, (ty0, rows), ci);
             let blocks = match rows == self.chunk_rows {
                 true => &self.blocks_full,
                 false => &self.blocks_last,
@@ -219,6 +205,112 @@ impl Winograd {
                     unsafe {
                         avx512::output_tiles(&s.m[at..], ms, self.tw, pair, wo, (bk, accumulate));
                     }
+                }
+            }
+        }
+    }
+
+    /// `V [16][Cin][tc]` of tile rows `ty0..ty0 + rows` from the split
+    /// image in `s` (tile row `ty` of channel `c` from split rows
+    /// `2ty..2ty + 4`).
+    fn input_chunk(&self, s: &mut WinogradScratch, (ty0, rows): (usize, usize), ci: usize) {
+        let (rw, w2) = (self.rw, 2 * self.rw);
+        let (tc, vs) = (self.chunk_tiles(), self.plane_stride(ci));
+        for (c, img) in s.split.chunks(self.hs * w2).enumerate() {
+            for l in 0..rows {
+                let top = &img[2 * (ty0 + l) * w2..(2 * (ty0 + l) + 4) * w2];
+                let at = c * tc + l * self.tw;
+                // SAFETY: AVX-512F (`new`); `top` holds 4 split rows of
+                // `2 rw`; `v` holds 16 planes `vs` apart and
+                // `at + tw <= ci * tc <= vs`.
+                unsafe { avx512::input_tiles(top, rw, self.tw, &mut s.v[at..], vs) };
+            }
+        }
+    }
+
+    /// Adds one sample's part of the weight gradient in the transformed
+    /// domain: `dU[ξ] [Cout, Cin] += Ŷ[ξ] [Cout, T] x V[ξ]^T` over its
+    /// tiles, where `Ŷ = A dY A^T` is the 4 x 4 transform of each 2 x 2
+    /// tile of its output gradient `gob [Cout, h_out, w_out]` and `V` that
+    /// of its input `xb` (the adjoint of `Y = A^T (U ∘ V) A`). `du` holds
+    /// `16 * Cout * Cin` values; [`Self::add_weight_grad`] takes it back to
+    /// `dW`.
+    pub(super) fn weight_grad_sample<E: Elem>(
+        &self,
+        xb: &[E],
+        gob: &[E],
+        s: &mut WinogradScratch,
+        du: &mut [E],
+        geom: &ConvGeom,
+    ) {
+        const F32: &str = "winograd: planned for f32 only";
+        let (xb, gob) = (E::as_f32(xb).expect(F32), E::as_f32(gob).expect(F32));
+        let du = E::as_f32_mut(du).expect(F32);
+        let (co, ci) = (geom.c_out, geom.c_in);
+        let (ho, wo) = (geom.h_out, geom.w_out);
+        let tc = self.chunk_tiles();
+        let (vs, ms) = (self.plane_stride(ci), self.plane_stride(co));
+        assert_eq!(xb.len(), ci * geom.h_in * geom.w_in, "winograd: input");
+        assert_eq!(gob.len(), co * ho * wo, "winograd: output gradient");
+        assert_eq!(
+            du.len(),
+            16 * co * ci,
+            "winograd: transformed weight gradient"
+        );
+        self.fill(xb, &mut s.split, geom);
+        for ty0 in (0..self.th).step_by(self.chunk_rows) {
+            let rows = self.chunk_rows.min(self.th - ty0);
+            self.input_chunk(s, (ty0, rows), ci);
+            // Ŷ [16][Cout][tc] into `m`.
+            for (k, plane) in gob.chunks(ho * wo).enumerate() {
+                for l in 0..rows {
+                    let oy = 2 * (ty0 + l);
+                    let pair = &plane[oy * wo..((oy + 2) * wo).min(ho * wo)];
+                    let at = k * tc + l * self.tw;
+                    // SAFETY: AVX-512F (`new`); `m` holds 16 planes `ms`
+                    // apart and `at + tw <= co * tc <= ms`; `pair` is one
+                    // or two rows of `wo` and `2 tw - 1 <= wo <= 2 tw`.
+                    unsafe { avx512::grad_tiles(pair, wo, self.tw, &mut s.m[at..], ms) };
+                }
+            }
+            let n = rows * self.tw;
+            for xi in 0..16 {
+                let done = crate::kernels::sgemm::sgemm_col_table(
+                    (co, n),
+                    (&mut du[xi * co * ci..(xi + 1) * co * ci], ci, true),
+                    (&s.m[xi * ms..xi * ms + co * tc], tc),
+                    &s.v[xi * vs..xi * vs + ci * tc],
+                    &self.row_offsets,
+                );
+                debug_assert!(done, "winograd: col-table kernel vanished");
+            }
+        }
+    }
+
+    /// `dW [Cout, Cin * 9] += G^T dU G` per pair of channels (the adjoint
+    /// of [`Self::weight`]'s `U = G g G^T`).
+    pub(super) fn add_weight_grad<E: Elem>(&self, du: &[E], dw: &mut [E], geom: &ConvGeom) {
+        const F32: &str = "winograd: planned for f32 only";
+        let (du, dw) = (E::as_f32(du).expect(F32), E::as_f32_mut(dw).expect(F32));
+        let (co, ci) = (geom.c_out, geom.c_in);
+        assert_eq!(
+            du.len(),
+            16 * co * ci,
+            "winograd: transformed weight gradient"
+        );
+        assert_eq!(dw.len(), co * ci * 9, "winograd: weight gradient");
+        // G^T applied to four values (a column or row of dU).
+        let gt =
+            |a: f32, b: f32, c: f32, d: f32| [a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d];
+        for (kc, g) in dw.chunks_exact_mut(9).enumerate() {
+            let u = |xi: usize| du[xi * co * ci + kc];
+            // dU G: row a of dU through G^T, then the columns.
+            let rows: [[f32; 3]; 4] =
+                core::array::from_fn(|a| gt(u(4 * a), u(4 * a + 1), u(4 * a + 2), u(4 * a + 3)));
+            for j in 0..3 {
+                let col = gt(rows[0][j], rows[1][j], rows[2][j], rows[3][j]);
+                for i in 0..3 {
+                    g[3 * i + j] += col[i];
                 }
             }
         }
@@ -388,6 +480,79 @@ mod avx512 {
                     // SAFETY: `(4i + b) * xi_stride + tx0` plus at most
                     // `tw - tx0` lanes stays inside `v`.
                     unsafe { _mm512_mask_storeu_ps(dst.add((4 * i + b) * xi_stride + tx0), k, o) };
+                }
+            }
+        }
+    }
+
+    /// `Ŷ[ξ][tx] = (A dY A^T)[ξ]` for the `tw` tiles of one tile row of
+    /// one channel's output gradient: `pair` holds its rows `2ty` (and
+    /// `2ty + 1`, when two rows of `wo`); pixels past the output are zero.
+    /// `m[ξ * xi_stride + tx]` receives element `ξ` of tile `tx`.
+    ///
+    /// # Safety
+    /// AVX-512F; `pair.len()` is `wo` or `2 wo` with `2 tw - 1 <= wo <= 2
+    /// tw`; `m.len() >= 15 * xi_stride + tw`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn grad_tiles(
+        pair: &[f32],
+        wo: usize,
+        tw: usize,
+        m: &mut [f32],
+        xi_stride: usize,
+    ) {
+        debug_assert!(pair.len() == wo || pair.len() == 2 * wo);
+        debug_assert!(wo <= 2 * tw && wo + 1 >= 2 * tw);
+        debug_assert!(m.len() >= 15 * xi_stride + tw);
+        let (evens, odds) = (index(EVENS), index(ODDS));
+        let rows = pair.len() / wo.max(1);
+        let dst = m.as_mut_ptr();
+        for tx0 in (0..tw).step_by(16) {
+            let k = lanes(tw - tx0);
+            let x0 = 2 * tx0;
+            let cnt = (wo - x0).min(32);
+            // Row a of the tile: its even and odd pixels (zero past the
+            // output, and for a missing second row).
+            let mut y = [[_mm512_setzero_ps(); 2]; 2];
+            for (a, ya) in y.iter_mut().enumerate().take(rows) {
+                // SAFETY: pixels `x0..x0 + cnt` of row `a` are inside
+                // `pair`; the second vector only when it has lanes.
+                let (v0, v1) = unsafe {
+                    let p = pair.as_ptr().add(a * wo + x0);
+                    let v1 = match cnt > 16 {
+                        true => _mm512_maskz_loadu_ps(lanes(cnt - 16), p.add(16)),
+                        false => _mm512_setzero_ps(),
+                    };
+                    (_mm512_maskz_loadu_ps(lanes(cnt), p), v1)
+                };
+                *ya = [
+                    _mm512_permutex2var_ps(v0, evens, v1),
+                    _mm512_permutex2var_ps(v0, odds, v1),
+                ];
+            }
+            // A dY: per row a, [y0, y0 + y1, y0 - y1, -y1] (then the same
+            // down the columns).
+            let zero = _mm512_setzero_ps();
+            let mut r = [[zero; 4]; 2];
+            for (ra, ya) in r.iter_mut().zip(&y) {
+                *ra = [
+                    ya[0],
+                    _mm512_add_ps(ya[0], ya[1]),
+                    _mm512_sub_ps(ya[0], ya[1]),
+                    _mm512_sub_ps(zero, ya[1]),
+                ];
+            }
+            for (j, (&r0, &r1)) in r[0].iter().zip(&r[1]).enumerate() {
+                let col = [
+                    r0,
+                    _mm512_add_ps(r0, r1),
+                    _mm512_sub_ps(r0, r1),
+                    _mm512_sub_ps(zero, r1),
+                ];
+                for (i, v) in col.into_iter().enumerate() {
+                    // SAFETY: `(4i + j) * xi_stride + tx0` plus at most
+                    // `tw - tx0` lanes stays inside `m`.
+                    unsafe { _mm512_mask_storeu_ps(dst.add((4 * i + j) * xi_stride + tx0), k, v) };
                 }
             }
         }
@@ -566,6 +731,59 @@ mod tests {
                         "case {n} accumulate [{i}]: {a} vs {}",
                         1.0 + g - b
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_gradient_matches_the_direct_sum() {
+        if !crate::kernels::sgemm::has_avx512() {
+            return;
+        }
+        // (c_in, h, w, c_out, padding, chunk rows)
+        let cases = [
+            (8, 6, 6, 8, (1, 1, 1, 1), None),
+            (9, 11, 13, 10, (1, 1, 1, 1), Some(2)),
+            (8, 7, 37, 9, (2, 0, 1, 2), Some(1)),
+            (16, 16, 16, 8, (0, 0, 0, 0), None),
+        ];
+        for (n, &(ci, h, w, co, pad, chunk)) in cases.iter().enumerate() {
+            let geom = ConvGeom::conv2d(1, (ci, h, w), co, (3, 3), (1, 1), (1, 1), 1, pad);
+            let plan = Winograd::with_chunk_rows::<f32>(&geom, chunk).expect("applies");
+            let (ho, wo) = (geom.h_out, geom.w_out);
+            let (pt, pl) = geom.pad_begin;
+            let x = values(ci * h * w, 5 * n as u64 + 1);
+            let gy = values(co * ho * wo, 5 * n as u64 + 2);
+            let mut s = WinogradScratch::new(&plan, &geom);
+            let mut du = vec![0.0; 16 * co * ci];
+            // Two samples' worth: the same one twice (accumulates).
+            plan.weight_grad_sample(&x, &gy, &mut s, &mut du, &geom);
+            plan.weight_grad_sample(&x, &gy, &mut s, &mut du, &geom);
+            let mut dw = vec![0.5f32; co * ci * 9];
+            plan.add_weight_grad(&du, &mut dw, &geom);
+            for k in 0..co {
+                for c in 0..ci {
+                    for (i, j) in (0..3).flat_map(|i| (0..3).map(move |j| (i, j))) {
+                        let mut want = 0.0f64;
+                        for oy in 0..ho {
+                            for ox in 0..wo {
+                                let (y, xx) = ((oy + i) as isize - pt, (ox + j) as isize - pl);
+                                if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                                    continue;
+                                }
+                                let xv = x[c * h * w + y as usize * w + xx as usize] as f64;
+                                want += gy[k * ho * wo + oy * wo + ox] as f64 * xv;
+                            }
+                        }
+                        let want = 0.5 + 2.0 * want;
+                        let got = dw[(k * ci + c) * 9 + 3 * i + j] as f64;
+                        let tol = 1e-5 * (2 * ho * wo) as f64;
+                        assert!(
+                            (got - want).abs() <= tol,
+                            "case {n} dW[{k}, {c}, {i}, {j}]: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }

@@ -15,7 +15,8 @@ use std::ops::Deref;
 use dfdx::prelude::*;
 
 /// The data of a tensor, contiguous, in row-major order; dereferences to
-/// `[E]`.
+/// `[E]`. A clone shares the buffer (and keeps it alive).
+#[derive(Clone)]
 pub(crate) struct HostView<E: Dtype> {
     /// The flattened tensor whose buffer `ptr` points into.
     _keep: Tensor<(usize,), E, Cpu>,
