@@ -19,6 +19,12 @@
 //! flipped weight the same way (no `dcols`, no col2im). The input gradient
 //! of the training batch's input is skipped (`input_grad`), the bias sums
 //! without a bias.
+//!
+//! 3 x 3 stride-1 convolutions with 8 or more channels in and out (`f32`,
+//! AVX-512F) take Winograd's F(2x2, 3x3) instead
+//! ([`conv_winograd`](super::conv_winograd)) in all three passes: the
+//! forward, the input gradient (when its convolution qualifies too) and the
+//! weight gradient, for which training keeps a view of the input.
 
 use dfdx::prelude::*;
 
@@ -244,7 +250,8 @@ enum Kept<E: Elem> {
 const FORWARD_RUNS_PER_THREAD: usize = 4;
 
 /// Forward over the batch, samples in parallel: the output `[B, Cout, P]` and,
-/// when `keep` (a backward pass will follow), what the weight gradient reads.
+/// when `keep` (a backward pass will follow), what the weight gradient reads
+/// (a view of the input `x_view` itself for Winograd's path).
 fn forward<E: Elem>(
     x_view: &HostView<E>,
     w: &[E],
@@ -517,14 +524,13 @@ fn backward<E: Elem>(
     // One run of samples: its input gradients `gxs` (when wanted), its dW and db.
     let run = |part: usize, mut gxs: Option<&mut [E]>| {
         let gos = team::chunk(go, per * co * p, part);
-        // `[Cout, kg]`, or from im2col matrices per group `dW_g^T [kg,
-        // cog]` (summed as `cols_g [kg, P] x dOut_g^T [P, cog]`: B's rows
-        // contiguous, no packing of `cols^T`), transposed once the runs are
-        // summed (sums of the runs' transposed gradients, element by
-        // element, are the same); `go_t [P, Cout]` holds one sample's
-        // `dOut^T`.
-        // Winograd: the transformed gradient `dU [16][Cout][Cin]` instead
-        // (taken back to `dW` once the runs are summed).
+        // The run's weight gradient: `[Cout, kg]` from padded inputs; from
+        // im2col matrices per group `dW_g^T [kg, cog]` (summed as `cols_g
+        // [kg, P] x dOut_g^T [P, cog]`: B's rows contiguous, no packing of
+        // `cols^T`; `go_t [P, Cout]` holds one sample's `dOut^T`); from
+        // Winograd's transforms `dU [16][Cout][Cin]`. The last two are
+        // taken back to `dW` once the runs are summed (element by element,
+        // the same sums).
         let dw_len = match from {
             WeightGradFrom::Winograd(..) => 16 * geom.c_out * geom.c_in,
             _ => co * kg,

@@ -17,8 +17,15 @@
 //! products, one per element `ξ = 4a + b` of the 4 x 4 transforms:
 //! `M[ξ] [Cout, T] = U[ξ] [Cout, Cin] x V[ξ] [Cin, T]` over a chunk of `T`
 //! tiles (a few tile rows, sized so `V` and `M` stay in cache), by the
-//! row-table kernel ([`Elem::host_gemm_row_table`]); the transforms are
-//! additions (and halvings of the weight), vectorized over 16 tiles.
+//! row-table kernel; the transforms are additions (and halvings of the
+//! weight), vectorized over 16 tiles.
+//!
+//! The same plan computes the input gradient (a stride-1 3 x 3
+//! convolution of `dOut` with the flipped weight) and the weight gradient,
+//! the adjoint of the forward: `dU[ξ] [Cout, Cin] = sum over tiles of Ŷ[ξ]
+//! [Cout, T] x V[ξ]^T` with `Ŷ = A dY A^T` of each 2 x 2 tile of `dOut`
+//! (16 products by the dot-product kernel over the tiles), then `dW = G^T
+//! dU G`.
 //!
 //! The results are the convolution's up to rounding: the transforms add
 //! and subtract values of the patch before the products instead of after,
