@@ -675,19 +675,10 @@ mod tests {
         out
     }
 
-    /// A small deterministic generator of values in [-1, 1).
+    /// Deterministic values in `[-1, 1)`.
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
+        let v = crate::kernels::test_values(n, seed);
+        v.into_iter().map(|v| v * 0.5).collect()
     }
 
     #[test]

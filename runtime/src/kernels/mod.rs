@@ -92,3 +92,17 @@ pub(crate) fn add_run<E: crate::elem::Elem>(dst: &mut [E], src: &[E]) {
         *d += s;
     }
 }
+
+/// Deterministic values in `[-2, 2)` (xorshift) for the kernels' unit tests.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}

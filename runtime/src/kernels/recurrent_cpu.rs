@@ -943,17 +943,7 @@ mod tests {
     use super::*;
 
     /// Deterministic values in `[-2, 2)` (enough to reach both tanh regions).
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_values as values;
 
     fn scratch(v: &[f32]) -> HostParam<f32> {
         let mut s = Scratch::uninit(v.len(), 0.0);

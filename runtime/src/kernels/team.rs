@@ -460,24 +460,7 @@ mod tests {
 
     #[test]
     fn a_panicking_task_is_raised_after_the_others_finish() {
-        let done = AtomicUsize::new(0);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let result = pool.install(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                run(16, &|t| {
-                    if t == 5 {
-                        panic!("task five");
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                })
-            }))
-        });
-        let payload = result.expect_err("the panic must reach the caller");
-        assert_eq!(payload.downcast_ref::<&str>(), Some(&"task five"));
-        assert_eq!(done.into_inner(), 15);
+        panicking_task_is_raised_after_the_others(false);
         // The team is usable afterwards.
         assert_eq!(counts_after(2, 9), vec![1; 9]);
     }
@@ -486,13 +469,20 @@ mod tests {
     /// (what a loop meets while another thread's loop holds the team).
     #[test]
     fn a_panicking_task_on_a_busy_team_is_raised_after_the_others_finish() {
+        panicking_task_is_raised_after_the_others(true);
+    }
+
+    /// 16 tasks on 2 threads (with the team held busy meanwhile when
+    /// `busy`), task 5 panics: the caller gets that panic, after the 15
+    /// others ran.
+    fn panicking_task_is_raised_after_the_others(busy: bool) {
         let done = AtomicUsize::new(0);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
         let result = pool.install(|| {
-            let _busy = team().busy.lock().unwrap_or_else(|e| e.into_inner());
+            let _busy = busy.then(|| team().busy.lock().unwrap_or_else(|e| e.into_inner()));
             catch_unwind(AssertUnwindSafe(|| {
                 run(16, &|t| {
                     if t == 5 {
