@@ -237,13 +237,13 @@ fn col2im_sample<E: Elem>(dcols: &[E], gx: &mut [E], geom: &ConvGeom, taps: &Tap
 enum Kept<E: Elem> {
     /// Nothing (no backward pass will follow).
     Nothing,
-    /// The input itself (for Winograd's weight gradient).
-    Input(HostView<E>),
+    /// The input itself and the plan (for Winograd's weight gradient).
+    Input(HostView<E>, Winograd),
     /// The im2col matrices `[B, CIK, P]`.
     Cols(Scratch<E>),
     /// The zero-bordered inputs `[B, padded_len]` (where
-    /// [`Padded::keeps_padded_input`]).
-    PaddedInput(Scratch<E>),
+    /// [`Padded::keeps_padded_input`]) and their plan.
+    PaddedInput(Scratch<E>, Padded),
 }
 
 /// Runs of samples per thread the forward splits a batch into (at most).
@@ -295,7 +295,6 @@ fn forward<E: Elem>(
         let u = wg.weight(w, geom);
         (wg, u)
     });
-    let wino_scratch = |(wg, _): &(Winograd, Vec<f32>)| WinogradScratch::new(wg, geom);
     let mut out = vec![E::zero(); geom.output_len()];
     let out_chunk = (geom.c_out * p).max(1);
     // Runs of samples, a few per thread, which threads claim as they come
@@ -314,18 +313,17 @@ fn forward<E: Elem>(
     };
     let in_place = |pd: &&Padded| pd.in_place_product::<E>(geom);
     let keep_padded = |pd: &&Padded| pd.keeps_padded_input::<E>(geom);
-    if let Some(plan) = &winograd {
+    if let Some((wg, u)) = winograd {
         // Winograd's products; training keeps the input (the weight
         // gradient takes it through the same transforms).
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
-            let (wg, u) = plan;
-            let mut ws = wino_scratch(plan);
+            let mut ws = WinogradScratch::new(&wg, geom);
             for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
-                wg.forward_sample(sample_x(part * per + i), u, bias, &mut ws, ob, false, geom);
+                wg.forward_sample(sample_x(part * per + i), &u, bias, &mut ws, ob, false, geom);
             }
         });
         let kept = match keep {
-            true => Kept::Input(x_view.clone()),
+            true => Kept::Input(x_view.clone(), wg),
             false => Kept::Nothing,
         };
         (out, kept)
@@ -351,7 +349,8 @@ fn forward<E: Elem>(
                 }
             },
         );
-        (out, Kept::PaddedInput(pads))
+        let pd = padded.expect("conv: the branch's plan");
+        (out, Kept::PaddedInput(pads, pd))
     } else if keep {
         // Every element is written by `im2col_sample` / `Padded::im2col`.
         let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
@@ -443,8 +442,8 @@ enum DxConv<E: Elem> {
 /// transforms of the kept input, the kept zero-bordered inputs (shifted
 /// views), or the kept im2col matrices.
 enum WeightGradFrom<'a, E: Elem> {
-    Winograd(Winograd, &'a [E]),
-    Padded(Padded, &'a [E], usize),
+    Winograd(&'a Winograd, &'a [E]),
+    Padded(&'a Padded, &'a [E], usize),
     Cols(&'a [E]),
 }
 
@@ -486,12 +485,8 @@ fn backward<E: Elem>(
     let want_dx = gx.is_some();
     // Where the weight gradient comes from (what the forward kept).
     let from = match kept {
-        Kept::Input(x) => {
-            let wg = Winograd::new::<E>(geom).expect("conv: the forward took Winograd's path");
-            WeightGradFrom::Winograd(wg, &x[..])
-        }
-        Kept::PaddedInput(pads) => {
-            let pd = Padded::new(geom).expect("conv: the forward kept padded inputs");
+        Kept::Input(x, wg) => WeightGradFrom::Winograd(wg, &x[..]),
+        Kept::PaddedInput(pads, pd) => {
             let plen = pd.padded_len(geom);
             debug_assert_eq!(pads.len(), geom.batch * plen, "conv: kept inputs length");
             WeightGradFrom::Padded(pd, &pads[..], plen)
