@@ -105,7 +105,9 @@ fn layer_one_and_two_dimensional_forms_agree() {
 }
 
 #[test]
-#[should_panic(expected = "token 12 is not below the vocabulary size 12")]
+#[should_panic(
+    expected = "Embedding tokens (position 1): expected a token below the vocabulary size 12, found token 12"
+)]
 fn a_token_out_of_range_panics_naming_it() {
     let dev = Cpu::default();
     let emb = <Embedding<12, 3, f32, Cpu> as BuildModule<Cpu, f32>>::build(&dev);

@@ -11,7 +11,7 @@ use dfdx::prelude::*;
 use crate::elem::Elem;
 use crate::kernels::add_run;
 use crate::kernels::host_view::host_view;
-use crate::layers::embedding::Embedded;
+use crate::layers::embedding::{check_tokens, Embedded};
 
 /// `y [B, S, M]`, `y[b, s]` = `weight[ids[b, s]]`. Panics if an id is `>= V`.
 pub(crate) fn embedding_forward<
@@ -28,8 +28,8 @@ pub(crate) fn embedding_forward<
     let (weight, mut tape) = weight.split_tape();
     let (b, s) = *ids.shape();
     let ids = ids.as_vec();
-    if let Some(bad) = ids.iter().find(|&&t| t >= V) {
-        panic!("Embedding: token {bad} is not below the vocabulary size {V}");
+    if let Err(e) = check_tokens::<V>(&ids) {
+        panic!("{e}");
     }
     let w = host_view(&weight);
     let mut out = Vec::with_capacity(ids.len() * M);

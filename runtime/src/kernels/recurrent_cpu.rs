@@ -7,10 +7,12 @@
 //! batch-first, row `r = b*T + t`.
 //! * Forward: `z [N*T, G*H] = x [N*T, I] W_ih^T` as one gemm for all
 //!   steps; where rows of `x` repeat (an embedding's output over token
-//!   ids), over its distinct rows only, copied to the repeats
-//!   ([`distinct_rows`](super::distinct_rows)). Then per step, in
-//!   processing order: one gemm with the recurrent weight (`z_t += h_{t-1} W_hh^T` in place; GRU: `hx = h_{t-1} W_hh^T +
-//!   b_hh` in a scratch) and one fused pass that adds the bias (`b_ih + b_hh`
+//!   ids), over its distinct rows only
+//!   ([`distinct_rows`](super::distinct_rows)), each row's product then
+//!   added where the bias is. Then per step, in processing order: one gemm
+//!   with the recurrent weight (`z_t += h_{t-1} W_hh^T` in place, or `z_t =`
+//!   over distinct rows; GRU: `hx = h_{t-1} W_hh^T + b_hh` in a scratch)
+//!   and one fused pass that adds the bias (`b_ih + b_hh`
 //!   for LSTM and tanh; `b_ih` for the GRU, whose `b_hh` sits inside the
 //!   reset product), applies the gate nonlinearities, writes the activated gates back
 //!   over `z_t`, the cell state `c_t` (LSTM) or `hx_n` (GRU), `h_t` into the
