@@ -4,13 +4,13 @@
 # and timing settings, and prints a table of training and inference samples/s
 # with the ratio ours / PyTorch.
 #
-#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae resnet, 7 repeats of ~1 s
+#   scripts/bench_vs_torch.sh                 # 2 threads, mlp cnn dae lstm resnet, 7 repeats of ~1 s
 #   THREADS=1 ROUNDS=3 scripts/bench_vs_torch.sh
 #
 # Environment: TORCH_PY (python with torch; default ~/.cache/torchvenv/bin/python),
 # BASELINE (path of torch_baseline.py), THREADS (2), REPEATS (7), SECONDS (1.0),
 # ROUNDS (1: torch then ours, repeated; each figure is the median over rounds),
-# MODELS ("mlp cnn dae resnet"), KEEP (a folder to keep the raw JSON of every run in),
+# MODELS ("mlp cnn dae lstm resnet"), KEEP (a folder to keep the raw JSON of every run in),
 # BENCH_BIN (a prebuilt bench binary to use instead of building this checkout's),
 # BEFORE_BIN (a second bench binary, e.g. built from an older commit, run in the
 # same rounds right after ours: its ratios are printed beside ours).
@@ -24,7 +24,7 @@ THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-7}
 SECONDS_PER=${SECONDS:-1.0}
 ROUNDS=${ROUNDS:-1}
-MODELS=${MODELS:-mlp cnn dae resnet}
+MODELS=${MODELS:-mlp cnn dae lstm resnet}
 model_args=()
 for m in $MODELS; do model_args+=(--model "$m"); done
 
@@ -41,31 +41,38 @@ else
   out=$(mktemp -d)
   trap 'rm -rf "$out"' EXIT
 fi
+# Each model's PyTorch run and ours (and the "before" binary's) run back to
+# back: this host has slow spells of tens of seconds (when its two vCPUs sit
+# far apart, both libraries' 2-thread training halves), and a pair measured
+# a whole round apart could fall on either side of one.
 for r in $(seq 1 "$ROUNDS"); do
-  echo "round $r/$ROUNDS: PyTorch ..." >&2
-  "$TORCH_PY" "$BASELINE" --threads "$THREADS" --json --repeats "$REPEATS" \
-    --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/torch_$r.json"
-  echo "round $r/$ROUNDS: sxima ..." >&2
-  RAYON_NUM_THREADS=$THREADS "$BENCH_BIN" --threads "$THREADS" --json \
-    --repeats "$REPEATS" --seconds "$SECONDS_PER" "${model_args[@]}" > "$out/ours_$r.json"
-  if [ -n "$BEFORE_BIN" ]; then
-    echo "round $r/$ROUNDS: sxima before ($BEFORE_BIN) ..." >&2
-    # One model at a time: an older binary may not know every model (its
-    # rows are then left out of the "before" table).
-    for m in $MODELS; do
+  for m in $MODELS; do
+    echo "round $r/$ROUNDS, $m: PyTorch ..." >&2
+    "$TORCH_PY" "$BASELINE" --threads "$THREADS" --json --repeats "$REPEATS" \
+      --seconds "$SECONDS_PER" --model "$m" > "$out/torch_${r}_$m.json"
+    echo "round $r/$ROUNDS, $m: sxima ..." >&2
+    RAYON_NUM_THREADS=$THREADS "$BENCH_BIN" --threads "$THREADS" --json \
+      --repeats "$REPEATS" --seconds "$SECONDS_PER" --model "$m" > "$out/ours_${r}_$m.json"
+    if [ -n "$BEFORE_BIN" ]; then
+      echo "round $r/$ROUNDS, $m: sxima before ($BEFORE_BIN) ..." >&2
+      # An older binary may not know every model (its rows are then left
+      # out of the "before" table).
       RAYON_NUM_THREADS=$THREADS "$BEFORE_BIN" --threads "$THREADS" --json \
         --repeats "$REPEATS" --seconds "$SECONDS_PER" --model "$m" > "$out/before_${r}_$m.json" \
         || { echo "  (before binary: no $m)" >&2; rm -f "$out/before_${r}_$m.json"; }
-    done
-    python3 - "$out" "$r" <<'MERGE'
-import glob, json, sys
-out, r = sys.argv[1], sys.argv[2]
-runs = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/before_{r}_*.json"))]
-meta = runs[0]["meta"] if runs else {}
-json.dump({"meta": meta, "results": [x for run in runs for x in run["results"]]},
-          open(f"{out}/before_{r}.json", "w"))
+    fi
+  done
+  # One file per kind and round, as the table below reads them.
+  python3 - "$out" "$r" $MODELS <<'MERGE'
+import json, os, sys
+out, r, models = sys.argv[1], sys.argv[2], sys.argv[3:]
+for kind in ("torch", "ours", "before"):
+    files = [f"{out}/{kind}_{r}_{m}.json" for m in models]
+    runs = [json.load(open(f)) for f in files if os.path.exists(f)]
+    if runs:
+        json.dump({"meta": runs[0]["meta"], "results": [x for run in runs for x in run["results"]]},
+                  open(f"{out}/{kind}_{r}.json", "w"))
 MERGE
-  fi
 done
 
 python3 - "$out" "$ROUNDS" "$BEFORE_BIN" <<'PY'
