@@ -307,7 +307,7 @@ fn forward<E: Elem>(
     let sample_x = |b: usize| &x[b * chw..(b + 1) * chw];
     // A zeroed padded image for `Padded::fill` (borders stay zero).
     let zeroed_pad = |pd: &Padded| {
-        let mut xpad = Scratch::uninit(pd.padded_len(geom), E::zero());
+        let mut xpad = Scratch::uninit(pd.padded_len(geom));
         xpad.fill(E::zero());
         xpad
     };
@@ -331,14 +331,14 @@ fn forward<E: Elem>(
         // Products over shifted views of each sample's padded image, which
         // is kept (every element written by `fill_bordered`).
         let plen = pd.padded_len(geom);
-        let mut pads = Scratch::uninit(geom.batch * plen, E::zero());
+        let mut pads = Scratch::uninit(geom.batch * plen);
         team::each_chunk_mut2(
             &mut out,
             per * out_chunk,
             &mut pads,
             (per * plen).max(1),
             |part, obs, xps| {
-                let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
+                let mut wide = Scratch::uninit(pd.wide_len(geom));
                 for (i, (ob, xpad)) in obs
                     .chunks_mut(out_chunk)
                     .zip(xps.chunks_mut(plen.max(1)))
@@ -353,7 +353,7 @@ fn forward<E: Elem>(
         (out, Kept::PaddedInput(pads, pd))
     } else if keep {
         // Every element is written by `im2col_sample` / `Padded::im2col`.
-        let mut cols = Scratch::uninit(geom.batch * cik * p, E::zero());
+        let mut cols = Scratch::uninit(geom.batch * cik * p);
         team::each_chunk_mut2(
             &mut out,
             per * out_chunk,
@@ -383,7 +383,7 @@ fn forward<E: Elem>(
         // No im2col matrix: products over shifted views of the padded image.
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = zeroed_pad(pd);
-            let mut wide = Scratch::uninit(pd.wide_len(geom), E::zero());
+            let mut wide = Scratch::uninit(pd.wide_len(geom));
             for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
                 pd.fill(sample_x(part * per + i), &mut xpad, geom);
                 pd.forward_sample(&xpad, w, bias, &mut wide, ob, false, geom);
@@ -393,7 +393,7 @@ fn forward<E: Elem>(
     } else {
         team::each_chunk_mut(&mut out, per * out_chunk, |part, obs| {
             let mut xpad = padded.as_ref().map(zeroed_pad);
-            let mut cb = Scratch::uninit(cik * p, E::zero());
+            let mut cb = Scratch::uninit(cik * p);
             for (i, ob) in obs.chunks_mut(out_chunk).enumerate() {
                 let xb = sample_x(part * per + i);
                 match (&padded, &mut xpad) {
@@ -543,11 +543,11 @@ fn backward<E: Elem>(
         // stay zero).
         let mut dwide = match &from {
             WeightGradFrom::Padded(pd, ..) => {
-                let mut v = Scratch::uninit(co * pd.wide_pixels(geom), E::zero());
+                let mut v = Scratch::uninit(co * pd.wide_pixels(geom));
                 v.fill(E::zero());
                 v
             }
-            _ => Scratch::uninit(0, E::zero()),
+            _ => Scratch::uninit(0),
         };
         let mut db = vec![E::zero(); co];
         // Every element is written by the `dcols` matmuls.
@@ -556,13 +556,13 @@ fn backward<E: Elem>(
         } else {
             0
         };
-        let mut dcols = Scratch::uninit(dcols_len, E::zero());
+        let mut dcols = Scratch::uninit(dcols_len);
         // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
         let mut pads = shifted.as_ref().map(|dxc| match dxc {
             DxConv::Shifted(pd, _, bg) => {
-                let mut dpad = Scratch::uninit(pd.padded_len(bg), E::zero());
+                let mut dpad = Scratch::uninit(pd.padded_len(bg));
                 dpad.fill(E::zero());
-                let wide = Scratch::uninit(pd.wide_len(bg), E::zero());
+                let wide = Scratch::uninit(pd.wide_len(bg));
                 DxScratch::Shifted(dpad, wide)
             }
             DxConv::Winograd(wg, _, bg) => DxScratch::Winograd(WinogradScratch::new(wg, bg)),

@@ -83,7 +83,7 @@ pub(crate) fn host_param<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> HostParam<
 /// Panics if `rows` does not divide `t`'s length.
 pub(crate) fn host_param_t<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>, rows: usize) -> HostParam<E> {
     let Some(key) = Key::of(t) else {
-        return HostParam::Copied(Scratch::uninit(0, E::zero()));
+        return HostParam::Copied(Scratch::uninit(0));
     };
     let len = key.len;
     assert!(

@@ -102,7 +102,7 @@ where
     let host = |v: Option<&Tensor<(B, Const<H>), E, Cpu>>| match v {
         Some(v) => host_copy(v),
         None => {
-            let mut z = Scratch::uninit(n * H, E::zero());
+            let mut z = Scratch::uninit(n * H);
             z.fill(E::zero());
             z
         }
@@ -132,7 +132,7 @@ where
             })
             .collect()
     };
-    let mut z = Scratch::uninit(n * steps * gh, E::zero());
+    let mut z = Scratch::uninit(n * steps * gh);
     let distinct = distinct_rows(&x_h, I).map(|rows| DistinctInput {
         values: gather_rows(&x_h, I, &rows.firsts),
         rows,
@@ -147,9 +147,9 @@ where
         math,
     };
     let mut y = vec![E::zero(); n * steps * H];
-    let mut hp = Scratch::uninit(n * steps * H, E::zero());
+    let mut hp = Scratch::uninit(n * steps * H);
     let side = if math == CellMath::Tanh { 0 } else { 1 };
-    let mut side_buf = Scratch::uninit(side * n * steps * H, E::zero());
+    let mut side_buf = Scratch::uninit(side * n * steps * H);
     let runs = row_runs(n);
     {
         let rows = runs.iter().map(|&(lo, hi)| hi - lo);
@@ -889,7 +889,7 @@ fn bptt<E: KernelFloat>(
     } = geo;
     let n = runs.last().map_or(0, |r| r.1);
     let gru = math == CellMath::GruResetAfter;
-    let mut dzh = Scratch::uninit(if gru { n * steps * gh } else { 0 }, E::zero());
+    let mut dzh = Scratch::uninit(if gru { n * steps * gh } else { 0 });
     {
         let rows = runs.iter().map(|&(lo, hi)| hi - lo);
         let side_len = if math == CellMath::Tanh { 0 } else { steps * h };
@@ -948,7 +948,7 @@ mod tests {
     use crate::kernels::test_values as values;
 
     fn scratch(v: &[f32]) -> HostParam<f32> {
-        let mut s = Scratch::uninit(v.len(), 0.0);
+        let mut s = Scratch::uninit(v.len());
         s.copy_from_slice(v);
         HostParam::Copied(s)
     }

@@ -36,20 +36,47 @@ pub struct Scratch<T: Copy + Send + 'static> {
     v: Vec<T>,
 }
 
-impl<T: Copy + Send + 'static> Scratch<T> {
-    /// A buffer of `len` elements whose contents are unspecified (stale
-    /// values of an earlier use, or `fill` where it had to grow): for buffers
-    /// that are overwritten completely.
-    pub fn uninit(len: usize, fill: T) -> Self {
+/// A value that gives away a read of a buffer before it was written: NaN
+/// for the float elements, `usize::MAX` for indices.
+pub trait Poison: Copy + Send + 'static {
+    fn poison() -> Self;
+}
+
+impl<E: crate::elem::Elem> Poison for E {
+    fn poison() -> Self {
+        E::nan()
+    }
+}
+
+impl Poison for usize {
+    fn poison() -> Self {
+        usize::MAX
+    }
+}
+
+impl<T: Poison> Scratch<T> {
+    /// A buffer of `len` elements whose contents are unspecified: for
+    /// buffers that are overwritten completely before they are read. In
+    /// release builds they are the stale values of an earlier use (or
+    /// [`Poison::poison`] where the buffer had to grow); in debug builds, so
+    /// the tests, every element is the poison, so that code reading what it
+    /// did not write gets NaN (or an index out of bounds), not a zero that
+    /// happens to be right.
+    pub fn uninit(len: usize) -> Self {
         let mut v = take::<T>(len);
+        if cfg!(debug_assertions) {
+            v.clear();
+        }
         if v.len() >= len {
             v.truncate(len);
         } else {
-            v.resize(len, fill);
+            v.resize(len, T::poison());
         }
         Self { v }
     }
+}
 
+impl<T: Copy + Send + 'static> Scratch<T> {
     /// A buffer of `len` copies of `value`.
     #[cfg(test)]
     pub fn filled(len: usize, value: T) -> Self {
@@ -85,7 +112,7 @@ impl<T: Copy + Send + 'static> Drop for Scratch<T> {
 pub fn host_copy<S: dfdx::shapes::Shape, E: crate::elem::Elem>(
     t: &dfdx::tensor::Tensor<S, E, dfdx::tensor::Cpu>,
 ) -> Scratch<E> {
-    let mut buf = Scratch::uninit(dfdx::shapes::HasShape::shape(t).num_elements(), E::zero());
+    let mut buf = Scratch::uninit(dfdx::shapes::HasShape::shape(t).num_elements());
     t.copy_into(&mut buf);
     buf
 }
@@ -146,6 +173,22 @@ mod tests {
     #[derive(Debug, Clone, Copy, PartialEq)]
     struct C(u32);
 
+    impl Poison for A {
+        fn poison() -> Self {
+            A(u32::MAX)
+        }
+    }
+    impl Poison for B {
+        fn poison() -> Self {
+            B(u32::MAX)
+        }
+    }
+    impl Poison for C {
+        fn poison() -> Self {
+            C(u32::MAX)
+        }
+    }
+
     #[test]
     fn buffers_are_reused_by_type_and_size() {
         let a = Scratch::filled(100_000, A(1));
@@ -153,31 +196,47 @@ mod tests {
         assert!(a.iter().all(|&v| v == A(1)));
         let ptr = a.as_ptr();
         drop(a);
-        // Same type, smaller length within 2x: the same memory, stale contents.
-        let b = Scratch::uninit(90_000, A(5));
+        // Same type, smaller length within 2x: the same memory, stale
+        // contents in release builds, the poison in debug ones.
+        let b = Scratch::<A>::uninit(90_000);
         assert_eq!(b.len(), 90_000);
         assert_eq!(b.as_ptr(), ptr);
-        assert!(b.iter().all(|&v| v == A(1)));
+        let expected = if cfg!(debug_assertions) {
+            A(u32::MAX)
+        } else {
+            A(1)
+        };
+        assert!(b.iter().all(|&v| v == expected));
         drop(b);
         // `filled` overwrites the stale contents.
         let c = Scratch::filled(100_000, A(2));
         assert_eq!(c.as_ptr(), ptr);
         assert!(c.iter().all(|&v| v == A(2)));
         drop(c);
-        // Far smaller: a fresh buffer (the big one is not pinned by a tiny use).
-        let d = Scratch::uninit(40_000, A(3));
+        // Far smaller: a fresh buffer (the big one is not pinned by a tiny
+        // use), filled with the poison.
+        let d = Scratch::<A>::uninit(40_000);
         assert_ne!(d.as_ptr(), ptr);
-        assert!(d.iter().all(|&v| v == A(3)));
+        assert!(d.iter().all(|&v| v == A(u32::MAX)));
     }
 
     #[test]
     fn growing_fills_and_types_never_mix() {
         drop(Scratch::filled(20_000, B(3)));
-        let v = Scratch::uninit(35_000, B(9));
-        assert!(v.iter().all(|&x| x == B(9)));
+        let v = Scratch::<B>::uninit(35_000);
+        assert!(v.iter().all(|&x| x == B(u32::MAX)));
         drop(v);
         // A B buffer of the right size exists now, but a C is asked for.
-        let w = Scratch::<C>::uninit(35_000, C(4));
-        assert!(w.iter().all(|&x| x == C(4)));
+        let w = Scratch::<C>::uninit(35_000);
+        assert!(w.iter().all(|&x| x == C(u32::MAX)));
+    }
+
+    #[test]
+    fn float_poison_is_nan() {
+        let v = Scratch::<f32>::uninit(10);
+        assert!(v.iter().all(|x| x.is_nan()));
+        let w = Scratch::<f64>::uninit(3);
+        assert!(w.iter().all(|x| x.is_nan()));
+        assert_eq!(Scratch::<usize>::uninit(2)[..], [usize::MAX; 2]);
     }
 }

@@ -17,7 +17,7 @@ use crate::layers::window_generic::WindowPlan;
 
 /// The input, contiguous and row-major, in a pooled host buffer.
 fn read_input<S: Shape, E: Elem>(t: &Tensor<S, E, Cpu>) -> Scratch<E> {
-    let mut v = Scratch::uninit(t.shape().num_elements(), E::zero());
+    let mut v = Scratch::uninit(t.shape().num_elements());
     t.copy_into(&mut v);
     v
 }
@@ -126,7 +126,7 @@ pub(crate) fn max<S: Shape, S2: Shape, E: Elem, T: Tape<E, Cpu>>(
     let mut out = vec![E::zero(); n * p];
     // Per output, the in-plane position of its maximum (first one, NaN wins);
     // every element is written below.
-    let mut arg = Scratch::uninit(n * p, 0usize);
+    let mut arg = Scratch::uninit(n * p);
     let k = planes_per_task(n, m);
     team::each_chunk_mut2(&mut out, k * p, &mut arg, k * p, |t, out, arg| {
         let xs = team::chunk(&xs, k * m, t);
