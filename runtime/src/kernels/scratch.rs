@@ -39,6 +39,7 @@ pub struct Scratch<T: Copy + Send + 'static> {
 /// A value that gives away a read of a buffer before it was written: NaN
 /// for the float elements, `usize::MAX` for indices.
 pub trait Poison: Copy + Send + 'static {
+    /// The poison value.
     fn poison() -> Self;
 }
 
