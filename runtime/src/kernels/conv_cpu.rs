@@ -306,11 +306,7 @@ fn forward<E: Elem>(
     let per = geom.batch.div_ceil(parts).max(1);
     let sample_x = |b: usize| &x[b * chw..(b + 1) * chw];
     // A zeroed padded image for `Padded::fill` (borders stay zero).
-    let zeroed_pad = |pd: &Padded| {
-        let mut xpad = Scratch::uninit(pd.padded_len(geom));
-        xpad.fill(E::zero());
-        xpad
-    };
+    let zeroed_pad = |pd: &Padded| Scratch::filled(pd.padded_len(geom), E::zero());
     let in_place = |pd: &&Padded| pd.in_place_product::<E>(geom);
     let keep_padded = |pd: &&Padded| pd.keeps_padded_input::<E>(geom);
     if let Some((wg, u)) = winograd {
@@ -542,11 +538,7 @@ fn backward<E: Elem>(
         // Wide dOut for `Padded::weight_grad_sample` (its dropped columns
         // stay zero).
         let mut dwide = match &from {
-            WeightGradFrom::Padded(pd, ..) => {
-                let mut v = Scratch::uninit(co * pd.wide_pixels(geom));
-                v.fill(E::zero());
-                v
-            }
+            WeightGradFrom::Padded(pd, ..) => Scratch::filled(co * pd.wide_pixels(geom), E::zero()),
             _ => Scratch::uninit(0),
         };
         let mut db = vec![E::zero(); co];
@@ -560,8 +552,7 @@ fn backward<E: Elem>(
         // Zero-bordered padded dOut and wide dx (`Padded::forward_sample`).
         let mut pads = shifted.as_ref().map(|dxc| match dxc {
             DxConv::Shifted(pd, _, bg) => {
-                let mut dpad = Scratch::uninit(pd.padded_len(bg));
-                dpad.fill(E::zero());
+                let dpad = Scratch::filled(pd.padded_len(bg), E::zero());
                 let wide = Scratch::uninit(pd.wide_len(bg));
                 DxScratch::Shifted(dpad, wide)
             }

@@ -78,8 +78,8 @@ impl<T: Poison> Scratch<T> {
 }
 
 impl<T: Copy + Send + 'static> Scratch<T> {
-    /// A buffer of `len` copies of `value`.
-    #[cfg(test)]
+    /// A buffer of `len` copies of `value` (what a buffer read before it is
+    /// completely written needs, such as a zero-bordered image).
     pub fn filled(len: usize, value: T) -> Self {
         let mut v = take::<T>(len);
         v.clear();
